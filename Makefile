@@ -1,0 +1,5 @@
+.PHONY: build test
+build:
+	go build -o bin/warden ./cmd/warden
+test:
+	./scripts/test

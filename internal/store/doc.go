@@ -1,0 +1,2 @@
+// Package store keeps bans, ban history and log positions in SQLite.
+package store
