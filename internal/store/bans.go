@@ -1,0 +1,369 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// Ban is one ban of an address or prefix in a jail.
+type Ban struct {
+	Jail    string
+	Prefix  netip.Prefix
+	Time    time.Time     // when the ban started; stored to the second
+	BanTime time.Duration // how long it lasts; negative means for ever
+	// Count is how many times this prefix has been banned in this jail,
+	// this ban included; bantime.increment grows the ban time from it.
+	Count    int
+	Failures int      // failures that led to this ban
+	Matches  []string // log lines behind the failures, oldest first
+}
+
+// Permanent reports whether the ban never ends.
+func (b Ban) Permanent() bool { return b.BanTime < 0 }
+
+// End returns when the ban ends; the zero Time for a permanent ban.
+func (b Ban) End() time.Time {
+	if b.Permanent() {
+		return time.Time{}
+	}
+	return b.Time.Add(b.BanTime)
+}
+
+// Expired reports whether the ban has ended at now.
+func (b Ban) Expired(now time.Time) bool {
+	return !b.Permanent() && !b.End().After(now)
+}
+
+func (b Ban) validate() error {
+	if b.Jail == "" {
+		return fmt.Errorf("%w: ban of %v has no jail", ErrInvalid, b.Prefix)
+	}
+	if !b.Prefix.IsValid() {
+		return fmt.Errorf("%w: jail %s: invalid prefix %v", ErrInvalid, b.Jail, b.Prefix)
+	}
+	if b.Time.IsZero() {
+		return fmt.Errorf("%w: jail %s: ban of %v has no time", ErrInvalid, b.Jail, b.Prefix)
+	}
+	return nil
+}
+
+// History is what the store remembers of past bans of a prefix.
+type History struct {
+	Count   int           // bans so far; 0 when the prefix is unknown
+	Last    time.Time     // start of the latest ban
+	BanTime time.Duration // its ban time; summed over jails when asked for all jails
+}
+
+// AddBans records bans in one transaction: each becomes (or replaces) the
+// active ban of its jail and prefix, and the history entry of that pair.
+// Jails are created as needed. Matches are capped to Options.MaxMatches.
+// Nothing is written if any ban is invalid.
+func (s *Store) AddBans(ctx context.Context, bans []Ban) error {
+	for i, b := range bans {
+		if err := b.validate(); err != nil {
+			return s.wrap("add bans", fmt.Errorf("ban %d: %w", i, err))
+		}
+	}
+	return s.wrap("add bans", s.inTx(ctx, func(tx *sql.Tx) error {
+		return s.addBans(ctx, tx, bans)
+	}))
+}
+
+// addBans writes bans with prepared statements inside tx.
+func (s *Store) addBans(ctx context.Context, tx *sql.Tx, bans []Ban) error {
+	jailStmt, err := tx.PrepareContext(ctx,
+		`INSERT INTO jails(name) VALUES(?) ON CONFLICT(name) DO NOTHING`)
+	if err != nil {
+		return err
+	}
+	defer jailStmt.Close()
+	banStmt, err := tx.PrepareContext(ctx, `
+INSERT INTO bans(jail, prefix, time, bantime, count, failures, data) VALUES(?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(jail, prefix) DO UPDATE SET time = excluded.time, bantime = excluded.bantime,
+	count = excluded.count, failures = excluded.failures, data = excluded.data`)
+	if err != nil {
+		return err
+	}
+	defer banStmt.Close()
+	histStmt, err := tx.PrepareContext(ctx, `
+INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES(?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(prefix, jail) DO UPDATE SET time = excluded.time, bantime = excluded.bantime,
+	count = excluded.count, failures = excluded.failures, data = excluded.data`)
+	if err != nil {
+		return err
+	}
+	defer histStmt.Close()
+
+	seen := make(map[string]bool)
+	for _, b := range bans {
+		if !seen[b.Jail] {
+			seen[b.Jail] = true
+			if _, err := jailStmt.ExecContext(ctx, b.Jail); err != nil {
+				return fmt.Errorf("jail %s: %w", b.Jail, err)
+			}
+		}
+		data, err := encodeData(b.Matches, s.maxMatches)
+		if err != nil {
+			return fmt.Errorf("jail %s: %v: %w", b.Jail, b.Prefix, err)
+		}
+		p, t, bt := prefixText(b.Prefix), b.Time.Unix(), banSeconds(b.BanTime)
+		if _, err := banStmt.ExecContext(ctx, b.Jail, p, t, bt, b.Count, b.Failures, data); err != nil {
+			return fmt.Errorf("jail %s: ban %s: %w", b.Jail, p, err)
+		}
+		if _, err := histStmt.ExecContext(ctx, p, b.Jail, t, bt, b.Count, b.Failures, data); err != nil {
+			return fmt.Errorf("jail %s: history %s: %w", b.Jail, p, err)
+		}
+	}
+	return nil
+}
+
+// RemoveBans deletes the active bans of prefixes in jail and returns how
+// many there were. The history is kept, so a later ban still counts the
+// earlier ones; ForgetHistory drops it.
+func (s *Store) RemoveBans(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error) {
+	n, err := s.deleteEach(ctx, `DELETE FROM bans WHERE jail = ? AND prefix = ?`, jail, prefixes)
+	return n, s.wrap("remove bans", err)
+}
+
+// ClearJail deletes every active ban of jail (an unban of all) and returns
+// how many there were. The history is kept.
+func (s *Store) ClearJail(ctx context.Context, jail string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM bans WHERE jail = ?`, jail)
+	if err != nil {
+		return 0, s.wrap("clear jail", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), s.wrap("clear jail", err)
+}
+
+// ForgetHistory deletes the history of prefixes in jail, or in every jail
+// when jail is "", so their next ban counts as a first one. fail2ban does
+// this when an operator unbans an address by hand.
+func (s *Store) ForgetHistory(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error) {
+	q := `DELETE FROM history WHERE jail = ? AND prefix = ?`
+	if jail == "" {
+		q = `DELETE FROM history WHERE ? = '' AND prefix = ?`
+	}
+	n, err := s.deleteEach(ctx, q, jail, prefixes)
+	return n, s.wrap("forget history", err)
+}
+
+// deleteEach runs q(jail, prefix) for each prefix in one transaction and
+// sums the rows deleted.
+func (s *Store) deleteEach(ctx context.Context, q, jail string, prefixes []netip.Prefix) (int, error) {
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			return 0, fmt.Errorf("%w: invalid prefix %v", ErrInvalid, p)
+		}
+	}
+	total := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, p := range prefixes {
+			res, err := stmt.ExecContext(ctx, jail, prefixText(p))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += int(n)
+		}
+		return nil
+	})
+	return total, err
+}
+
+// ActiveBans deletes the bans that have ended at now and returns the rest,
+// oldest first. This is what the ban manager restores at start.
+func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]Ban, error) {
+	var out []Ban
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM bans WHERE bantime >= 0 AND time + bantime <= ?`, now.Unix()); err != nil {
+			return fmt.Errorf("delete expired: %w", err)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM bans`).Scan(&n); err != nil {
+			return err
+		}
+		out = make([]Ban, 0, n)
+		rows, err := tx.QueryContext(ctx, `
+SELECT jail, prefix, time, bantime, count, failures, data FROM bans ORDER BY time, jail, prefix`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				b                Ban
+				prefix, data     string
+				unix, banSeconds int64
+			)
+			if err := rows.Scan(&b.Jail, &prefix, &unix, &banSeconds, &b.Count, &b.Failures, &data); err != nil {
+				return err
+			}
+			if b.Prefix, err = parsePrefixText(prefix); err != nil {
+				s.log.Warn("skipping stored ban with bad prefix", "jail", b.Jail, "err", err)
+				continue
+			}
+			if b.Matches, err = decodeData(data); err != nil {
+				s.log.Warn("dropping unreadable matches of stored ban",
+					"jail", b.Jail, "prefix", prefix, "err", err)
+			}
+			b.Time, b.BanTime = time.Unix(unix, 0), banDuration(banSeconds)
+			out = append(out, b)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, s.wrap("active bans", err)
+	}
+	return out, nil
+}
+
+// BanHistory returns what is known of earlier bans of prefix in jail, or
+// across all jails when jail is "" (bantime.increment's overalljails): then
+// Count and BanTime are sums (BanTime is for ever if any ban was) and Last
+// the latest. Count is 0 when the
+// prefix was never banned, or its history was purged or forgotten.
+func (s *Store) BanHistory(ctx context.Context, prefix netip.Prefix, jail string) (History, error) {
+	if !prefix.IsValid() {
+		return History{}, s.wrap("ban history", fmt.Errorf("%w: invalid prefix %v", ErrInvalid, prefix))
+	}
+	var (
+		count, last, bantime sql.NullInt64
+		err                  error
+	)
+	if jail != "" {
+		err = s.db.QueryRowContext(ctx,
+			`SELECT count, time, bantime FROM history WHERE prefix = ? AND jail = ?`,
+			prefixText(prefix), jail).Scan(&count, &last, &bantime)
+	} else {
+		err = s.db.QueryRowContext(ctx,
+			`SELECT sum(count), max(time), CASE WHEN min(bantime) < 0 THEN -1 ELSE sum(bantime) END
+				FROM history WHERE prefix = ?`,
+			prefixText(prefix)).Scan(&count, &last, &bantime)
+	}
+	if err == sql.ErrNoRows || (err == nil && !count.Valid) {
+		return History{}, nil
+	}
+	if err != nil {
+		return History{}, s.wrap("ban history", err)
+	}
+	return History{Count: int(count.Int64), Last: time.Unix(last.Int64, 0), BanTime: banDuration(bantime.Int64)}, nil
+}
+
+// Evidence is the merged record of an address's recent bans, as fail2ban's
+// <ipmatches>/<ipfailures> action tags show it.
+type Evidence struct {
+	Failures int
+	Matches  []string // oldest first, at most Options.MaxMatches
+}
+
+// BanEvidence merges the failures and matches of the latest ban of prefix
+// in jail, or of its latest ban in each jail when jail is "".
+func (s *Store) BanEvidence(ctx context.Context, prefix netip.Prefix, jail string) (Evidence, error) {
+	if !prefix.IsValid() {
+		return Evidence{}, s.wrap("ban evidence", fmt.Errorf("%w: invalid prefix %v", ErrInvalid, prefix))
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT failures, data FROM history WHERE prefix = ? AND (? = '' OR jail = ?) ORDER BY time, jail`,
+		prefixText(prefix), jail, jail)
+	if err != nil {
+		return Evidence{}, s.wrap("ban evidence", err)
+	}
+	defer rows.Close()
+	var ev Evidence
+	for rows.Next() {
+		var (
+			failures int
+			data     string
+		)
+		if err := rows.Scan(&failures, &data); err != nil {
+			return Evidence{}, s.wrap("ban evidence", err)
+		}
+		ev.Failures += failures
+		m, err := decodeData(data)
+		if err != nil {
+			s.log.Warn("dropping unreadable matches", "prefix", prefix, "err", err)
+		}
+		ev.Matches = append(ev.Matches, m...)
+	}
+	if err := rows.Err(); err != nil {
+		return Evidence{}, s.wrap("ban evidence", err)
+	}
+	if len(ev.Matches) > s.maxMatches {
+		ev.Matches = ev.Matches[len(ev.Matches)-s.maxMatches:]
+	}
+	return ev, nil
+}
+
+// outdatedFactor: history of a ban is kept until its ban time has passed
+// this many times over, besides being older than the purge age, so a long
+// ban's record outlives the ban itself (fail2ban uses the same factor).
+const outdatedFactor = 3
+
+// PurgeStats counts what Purge deleted.
+type PurgeStats struct {
+	History int // history entries
+	Bans    int // active-ban rows that had already ended
+	Jails   int // disabled jails left with nothing
+}
+
+// Purge deletes history of bans that started before before and ended more
+// than outdatedFactor ban times before it (permanent bans are kept), ended
+// bans, and disabled jails that no longer hold bans or history (with their
+// log positions and journal cursors). before is normally now - dbpurgeage.
+func (s *Store) Purge(ctx context.Context, before time.Time) (PurgeStats, error) {
+	var st PurgeStats
+	cut := before.Unix()
+	steps := []struct {
+		q    string
+		args []any
+		n    *int
+	}{
+		{`DELETE FROM history WHERE bantime >= 0 AND time < ? AND time + bantime * ? < ?`,
+			[]any{cut, outdatedFactor, cut}, &st.History},
+		{`DELETE FROM bans WHERE bantime >= 0 AND time + bantime < ?`, []any{cut}, &st.Bans},
+		{`DELETE FROM jails WHERE enabled = 0
+	AND NOT EXISTS (SELECT 1 FROM bans WHERE bans.jail = jails.name)
+	AND NOT EXISTS (SELECT 1 FROM history WHERE history.jail = jails.name)`, nil, &st.Jails},
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, step := range steps {
+			res, err := tx.ExecContext(ctx, step.q, step.args...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			*step.n = int(n)
+		}
+		return nil
+	})
+	return st, s.wrap("purge", err)
+}
+
+// inTx runs f in a write transaction, committing when f succeeds.
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback() //nolint:errcheck // the first error is the one to report
+		return err
+	}
+	return tx.Commit()
+}
