@@ -1,3 +1,0 @@
-// Package firewall defines the Backend interface that native firewall
-// drivers (nftables, ipset, firewalld) implement.
-package firewall

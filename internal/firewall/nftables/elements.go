@@ -1,0 +1,334 @@
+package nftables
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	nft "github.com/google/nftables"
+	"golang.org/x/sys/unix"
+
+	"warden/internal/firewall"
+)
+
+// chunkElements bounds the elements per netlink message: the element list
+// is one nested attribute whose length field is 16 bits, and an IPv6
+// element with a timeout takes about 40 bytes.
+const chunkElements = 1024
+
+// setRef names one of a jail's sets.
+type setRef struct {
+	jail string
+	kind setKind
+}
+
+func kindOf(p netip.Prefix) setKind {
+	return setKind{v6: p.Addr().Is6(), net: p.Bits() != p.Addr().BitLen()}
+}
+
+// lastAddr returns the highest address inside p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr()
+	raw := a.AsSlice()
+	for i := p.Bits(); i < len(raw)*8; i++ {
+		raw[i/8] |= 0x80 >> (i % 8)
+	}
+	last, _ := netip.AddrFromSlice(raw)
+	return last
+}
+
+// timeoutFor converts an expiry into the remaining time for the kernel,
+// rounded up to whole milliseconds. ok is false when the ban has expired.
+func timeoutFor(expires, now time.Time) (d time.Duration, ok bool) {
+	if expires.IsZero() {
+		return 0, true
+	}
+	left := expires.Sub(now)
+	if left <= 0 {
+		return 0, false
+	}
+	return (left + time.Millisecond - 1).Truncate(time.Millisecond), true
+}
+
+// elementsFor encodes a prefix: a host is one element; a network is a start
+// element and an interval-end element one past its last address (omitted
+// when the network reaches the top of the address space).
+func elementsFor(p netip.Prefix, timeout time.Duration) []nft.SetElement {
+	start := nft.SetElement{Key: p.Addr().AsSlice(), Timeout: timeout}
+	if !kindOf(p).net {
+		return []nft.SetElement{start}
+	}
+	end := lastAddr(p).Next()
+	if !end.IsValid() {
+		return []nft.SetElement{start}
+	}
+	return []nft.SetElement{start, {Key: end.AsSlice(), IntervalEnd: true}}
+}
+
+// group validates bans against the installed jails and sorts them by set.
+func (b *Backend) group(bans []firewall.Ban) (map[setRef][]firewall.Ban, error) {
+	norm, err := firewall.NormalizeBans(bans)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	out := map[setRef][]firewall.Ban{}
+	for _, ban := range norm {
+		if _, ok := b.jails[ban.Jail]; !ok {
+			return nil, fmt.Errorf("nftables: ban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
+		}
+		r := setRef{ban.Jail, kindOf(ban.Prefix)}
+		out[r] = append(out[r], ban)
+	}
+	return out, nil
+}
+
+// Ban implements firewall.Backend. Each element carries its remaining time
+// as a kernel timeout, so a ban lapses even if warden dies; bans that have
+// already expired are skipped. Networks must not overlap other networks of
+// the same jail (ErrOverlap); hosts inside a banned network are fine.
+func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	groups, err := b.group(bans)
+	if err != nil {
+		return err
+	}
+	for ref, list := range groups {
+		if ref.kind.net {
+			if err := b.checkOverlap(ref, list); err != nil {
+				return err
+			}
+		}
+	}
+	now := time.Now()
+	queued := 0
+	for ref, list := range groups {
+		set := b.newSet(ref.jail, ref.kind)
+		elems := make([]nft.SetElement, 0, len(list))
+		for _, ban := range list {
+			timeout, ok := timeoutFor(ban.Expires, now)
+			if !ok {
+				continue
+			}
+			elems = append(elems, elementsFor(ban.Prefix, timeout)...)
+		}
+		n, err := b.queue(set, elems, b.conn.SetAddElements)
+		if err != nil {
+			return b.abort("ban", err)
+		}
+		queued += n
+	}
+	if queued == 0 {
+		return nil
+	}
+	return b.flush("ban")
+}
+
+// queue adds elems to the batch in chunks that fit a netlink message; an
+// interval's start and end stay in the same chunk.
+func (b *Backend) queue(s *nft.Set, elems []nft.SetElement, op func(*nft.Set, []nft.SetElement) error) (int, error) {
+	total := len(elems)
+	for len(elems) > 0 {
+		n := min(chunkElements, len(elems))
+		if n < len(elems) && elems[n].IntervalEnd {
+			n++
+		}
+		if err := op(s, elems[:n]); err != nil {
+			return 0, fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		elems = elems[n:]
+	}
+	return total, nil
+}
+
+// checkOverlap rejects networks that overlap each other or a different
+// network already in the set; re-banning an identical network is fine.
+func (b *Backend) checkOverlap(ref setRef, list []firewall.Ban) error {
+	existing, err := b.readSet(b.newSet(ref.jail, ref.kind))
+	if err != nil {
+		return err
+	}
+	all := make([]netip.Prefix, 0, len(existing)+len(list))
+	for _, e := range existing {
+		all = append(all, e.Prefix)
+	}
+	for _, ban := range list {
+		for _, other := range all {
+			if other != ban.Prefix && other.Overlaps(ban.Prefix) {
+				return fmt.Errorf("nftables: ban %s in jail %q: %w with %s", ban.Prefix, ref.jail, firewall.ErrOverlap, other)
+			}
+		}
+		all = append(all, ban.Prefix)
+	}
+	return nil
+}
+
+// Unban implements firewall.Backend. Deleting an element that is not in
+// its set fails the whole kernel transaction, so on ENOENT the sets are read
+// back and the batch is retried with only the elements present.
+func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	groups, err := b.group(bans)
+	if err != nil {
+		return err
+	}
+	err = b.deleteGroups(groups)
+	if !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	for ref, list := range groups {
+		present, err := b.readSet(b.newSet(ref.jail, ref.kind))
+		if err != nil {
+			return err
+		}
+		in := make(map[netip.Prefix]bool, len(present))
+		for _, p := range present {
+			in[p.Prefix] = true
+		}
+		groups[ref] = slices.DeleteFunc(list, func(ban firewall.Ban) bool { return !in[ban.Prefix] })
+	}
+	return b.deleteGroups(groups)
+}
+
+func (b *Backend) deleteGroups(groups map[setRef][]firewall.Ban) error {
+	queued := 0
+	for ref, list := range groups {
+		elems := make([]nft.SetElement, 0, len(list))
+		for _, ban := range list {
+			elems = append(elems, elementsFor(ban.Prefix, 0)...)
+		}
+		queued += len(elems)
+		if _, err := b.queue(b.newSet(ref.jail, ref.kind), elems, b.conn.SetDeleteElements); err != nil {
+			return b.abort("unban", err)
+		}
+	}
+	if queued == 0 {
+		return nil
+	}
+	return b.flush("unban")
+}
+
+// List implements firewall.Backend: it reads every set of the table.
+func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	exists, err := b.tableExists()
+	if err != nil || !exists {
+		return nil, err
+	}
+	sets, err := b.ourSets()
+	if err != nil {
+		return nil, err
+	}
+	var out []firewall.Ban
+	for name, s := range sets {
+		if _, _, ok := parseSetName(name); !ok {
+			continue
+		}
+		bans, err := b.readSet(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bans...)
+	}
+	slices.SortFunc(out, func(x, y firewall.Ban) int {
+		if x.Jail != y.Jail {
+			if x.Jail < y.Jail {
+				return -1
+			}
+			return 1
+		}
+		if c := x.Prefix.Addr().Compare(y.Prefix.Addr()); c != 0 {
+			return c
+		}
+		return x.Prefix.Bits() - y.Prefix.Bits()
+	})
+	return out, nil
+}
+
+// readSet returns the bans held in one of our sets; a missing set holds
+// none.
+func (b *Backend) readSet(s *nft.Set) ([]firewall.Ban, error) {
+	jail, kind, ok := parseSetName(s.Name)
+	if !ok {
+		return nil, fmt.Errorf("nftables: set %q is not one of ours", s.Name)
+	}
+	elems, err := b.conn.GetSetElements(s)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
+	}
+	now := time.Now()
+	expiry := func(e nft.SetElement) time.Time {
+		if e.Timeout == 0 {
+			return time.Time{}
+		}
+		return now.Add(e.Expires)
+	}
+	if !kind.net {
+		out := make([]firewall.Ban, 0, len(elems))
+		for _, e := range elems {
+			if a, ok := netip.AddrFromSlice(e.Key); ok {
+				out = append(out, firewall.Ban{Jail: jail, Prefix: netip.PrefixFrom(a, a.BitLen()), Expires: expiry(e)})
+			}
+		}
+		return out, nil
+	}
+	slices.SortStableFunc(elems, func(x, y nft.SetElement) int { return bytes.Compare(x.Key, y.Key) })
+	var out []firewall.Ban
+	for i, e := range elems {
+		if e.IntervalEnd {
+			continue
+		}
+		first, ok := netip.AddrFromSlice(e.Key)
+		if !ok {
+			continue
+		}
+		last := lastAddr(netip.PrefixFrom(first, 0))
+		if i+1 < len(elems) && elems[i+1].IntervalEnd {
+			if end, ok := netip.AddrFromSlice(elems[i+1].Key); ok {
+				last = end.Prev()
+			}
+		}
+		for _, p := range rangePrefixes(first, last) {
+			out = append(out, firewall.Ban{Jail: jail, Prefix: p, Expires: expiry(e)})
+		}
+	}
+	return out, nil
+}
+
+// rangePrefixes covers [first, last] with the fewest prefixes. Ranges we
+// wrote are single prefixes; this also copes with ranges added by hand.
+func rangePrefixes(first, last netip.Addr) []netip.Prefix {
+	var out []netip.Prefix
+	for first.IsValid() && first.Compare(last) <= 0 {
+		bits := first.BitLen()
+		for bits > 0 {
+			wider := netip.PrefixFrom(first, bits-1)
+			if wider.Masked().Addr() != first || lastAddr(wider).Compare(last) > 0 {
+				break
+			}
+			bits--
+		}
+		p := netip.PrefixFrom(first, bits)
+		out = append(out, p)
+		first = lastAddr(p).Next()
+	}
+	return out
+}

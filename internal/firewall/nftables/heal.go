@@ -1,0 +1,213 @@
+package nftables
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	nft "github.com/google/nftables"
+
+	"warden/internal/firewall"
+)
+
+// drift is what Check found missing, in the order Heal puts it back.
+type drift struct {
+	table  bool
+	chains []string
+	sets   []setRef
+	rules  []setRef
+	bans   map[setRef][]firewall.Ban
+}
+
+func (d *drift) repair() firewall.Repair {
+	r := firewall.Repair{Objects: len(d.chains) + len(d.sets) + len(d.rules)}
+	if d.table {
+		r.Objects++
+	}
+	for _, list := range d.bans {
+		r.Bans += len(list)
+	}
+	return r
+}
+
+// Check implements firewall.Healer.
+func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	if err := ctx.Err(); err != nil {
+		return firewall.Repair{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, err := b.diff(want)
+	if err != nil {
+		return firewall.Repair{}, err
+	}
+	return d.repair(), nil
+}
+
+// Heal implements firewall.Healer: whatever Check reports missing is queued
+// and committed in one transaction.
+func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	if err := ctx.Err(); err != nil {
+		return firewall.Repair{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, err := b.diff(want)
+	if err != nil {
+		return firewall.Repair{}, err
+	}
+	rep := d.repair()
+	if rep == (firewall.Repair{}) {
+		return rep, nil
+	}
+	if d.table {
+		b.conn.AddTable(b.table)
+	}
+	for _, c := range d.chains {
+		b.conn.AddChain(b.chain(c))
+	}
+	for _, ref := range d.sets {
+		if err := b.conn.AddSet(b.newSet(ref.jail, ref.kind), nil); err != nil {
+			return firewall.Repair{}, b.abort("heal", err)
+		}
+	}
+	for _, ref := range d.rules {
+		if err := b.addRule(b.jails[ref.jail], ref.kind); err != nil {
+			return firewall.Repair{}, b.abort("heal", err)
+		}
+	}
+	now := time.Now()
+	for ref, list := range d.bans {
+		elems := make([]nft.SetElement, 0, len(list))
+		for _, ban := range list {
+			timeout, _ := timeoutFor(ban.Expires, now)
+			elems = append(elems, elementsFor(ban.Prefix, timeout)...)
+		}
+		if _, err := b.queue(b.newSet(ref.jail, ref.kind), elems, b.conn.SetAddElements); err != nil {
+			return firewall.Repair{}, b.abort("heal", err)
+		}
+	}
+	if err := b.flush("heal"); err != nil {
+		return firewall.Repair{}, err
+	}
+	b.log.Info("healed firewall", "objects", rep.Objects, "bans", rep.Bans)
+	return rep, nil
+}
+
+// diff compares the kernel with the installed jails and want.
+func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
+	groups, err := b.group(want)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	for ref, list := range groups {
+		groups[ref] = slices.DeleteFunc(list, func(ban firewall.Ban) bool {
+			_, live := timeoutFor(ban.Expires, now)
+			return !live
+		})
+	}
+	names := make([]string, 0, len(b.jails))
+	for name := range b.jails {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+
+	d := &drift{bans: map[setRef][]firewall.Ban{}}
+	exists, err := b.tableExists()
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		d.table = true
+		d.chains = b.neededChains(names)
+		for _, name := range names {
+			for _, k := range allKinds {
+				d.sets = append(d.sets, setRef{name, k})
+				d.rules = append(d.rules, setRef{name, k})
+			}
+		}
+		for ref, list := range groups {
+			if len(list) > 0 {
+				d.bans[ref] = list
+			}
+		}
+		return d, nil
+	}
+
+	chains, err := b.ourChains()
+	if err != nil {
+		return nil, err
+	}
+	ruled := map[string]bool{} // set names some rule looks up
+	for _, c := range b.neededChains(names) {
+		have, ok := chains[c]
+		if !ok {
+			d.chains = append(d.chains, c)
+			continue
+		}
+		have.Table = b.table
+		rules, err := b.conn.GetRules(b.table, have)
+		if err != nil {
+			return nil, fmt.Errorf("nftables: list rules of %s: %w", c, err)
+		}
+		for _, r := range rules {
+			if s := ruleSet(r); s != "" {
+				ruled[s] = true
+			}
+		}
+	}
+	sets, err := b.ourSets()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		for _, k := range allKinds {
+			ref := setRef{name, k}
+			if !ruled[setName(name, k)] {
+				d.rules = append(d.rules, ref)
+			}
+			s, ok := sets[setName(name, k)]
+			if !ok {
+				d.sets = append(d.sets, ref)
+				if len(groups[ref]) > 0 {
+					d.bans[ref] = groups[ref]
+				}
+				continue
+			}
+			if len(groups[ref]) == 0 {
+				continue
+			}
+			present, err := b.readSet(s)
+			if err != nil {
+				return nil, err
+			}
+			in := make(map[netip.Prefix]bool, len(present))
+			for _, p := range present {
+				in[p.Prefix] = true
+			}
+			for _, ban := range groups[ref] {
+				if !in[ban.Prefix] {
+					d.bans[ref] = append(d.bans[ref], ban)
+				}
+			}
+		}
+	}
+	return d, nil
+}
+
+// neededChains lists the chains the named jails hook into, in fixed order.
+func (b *Backend) neededChains(names []string) []string {
+	var out []string
+	for _, c := range []string{firewall.ChainInput, firewall.ChainForward} {
+		for _, n := range names {
+			if b.jails[n].Chain == c {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
