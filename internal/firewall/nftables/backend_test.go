@@ -28,7 +28,7 @@ var testJails = []firewall.JailSpec{
 }
 
 // volatile matches the parts of nft output that depend on the clock.
-var volatile = regexp.MustCompile(` expires [0-9hms]+`)
+var volatile = regexp.MustCompile(` (timeout|expires) [0-9hms]+`)
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()

@@ -15,9 +15,12 @@ import (
 // drift is what Check found missing, in the order Heal puts it back.
 type drift struct {
 	table  bool
-	chains []string
-	sets   []setRef
-	rules  []setRef
+	chains []string // chains to create
+	sets   []setRef // sets to create
+	rules  []setRef // rules missing; counted, but see rebuild
+	// rebuild lists chains whose rules are all flushed and re-added so that
+	// a missing rule comes back in its original place.
+	rebuild []string
 	bans   map[setRef][]firewall.Ban
 }
 
@@ -73,9 +76,16 @@ func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repai
 			return firewall.Repair{}, b.abort("heal", err)
 		}
 	}
-	for _, ref := range d.rules {
-		if err := b.addRule(b.jails[ref.jail], ref.kind); err != nil {
-			return firewall.Repair{}, b.abort("heal", err)
+	for _, c := range d.rebuild {
+		b.conn.FlushChain(b.chain(c))
+		for _, name := range b.order {
+			if j := b.jails[name]; j.Chain == c {
+				for _, k := range allKinds {
+					if err := b.addRule(j, k); err != nil {
+						return firewall.Repair{}, b.abort("heal", err)
+					}
+				}
+			}
 		}
 	}
 	now := time.Now()
@@ -109,11 +119,7 @@ func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
 			return !live
 		})
 	}
-	names := make([]string, 0, len(b.jails))
-	for name := range b.jails {
-		names = append(names, name)
-	}
-	slices.Sort(names)
+	names := b.order // recreate in Setup order, so the ruleset reads the same
 
 	d := &drift{bans: map[setRef][]firewall.Ban{}}
 	exists, err := b.tableExists()
@@ -123,6 +129,7 @@ func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
 	if !exists {
 		d.table = true
 		d.chains = b.neededChains(names)
+		d.rebuild = d.chains
 		for _, name := range names {
 			for _, k := range allKinds {
 				d.sets = append(d.sets, setRef{name, k})
@@ -168,6 +175,9 @@ func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
 			ref := setRef{name, k}
 			if !ruled[setName(name, k)] {
 				d.rules = append(d.rules, ref)
+				if c := b.jails[name].Chain; !slices.Contains(d.rebuild, c) {
+					d.rebuild = append(d.rebuild, c)
+				}
 			}
 			s, ok := sets[setName(name, k)]
 			if !ok {

@@ -56,6 +56,7 @@ type Backend struct {
 	mu    sync.Mutex // serialises batches; guards conn and jails
 	conn  *nft.Conn
 	jails map[string]firewall.JailSpec // as installed by the last Setup
+	order []string                     // jail names in Setup order
 }
 
 var (
@@ -345,8 +346,10 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 		return err
 	}
 	b.jails = make(map[string]firewall.JailSpec, len(specs))
+	b.order = b.order[:0]
 	for _, j := range specs {
 		b.jails[j.Name] = j
+		b.order = append(b.order, j.Name)
 	}
 	b.log.Debug("setup done", "jails", len(specs))
 	return nil
@@ -365,6 +368,7 @@ func (b *Backend) Teardown(ctx context.Context) error {
 		return err
 	}
 	b.jails = map[string]firewall.JailSpec{}
+	b.order = nil
 	if !exists {
 		return nil
 	}
