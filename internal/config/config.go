@@ -7,7 +7,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"time"
 )
 
@@ -36,8 +35,37 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Msg }
 // Config is a whole loaded tree.
 type Config struct {
 	Root     string // where it was read from, for messages
-	Jails    []*Jail
+	Server   Server
+	Jails    []*Jail // enabled jails (all of them with Options.ForceEnable), in file order
 	Warnings []Warning
+	// Files lists every file read for jail.* in reading order.
+	Files []string
+}
+
+// Jail returns the jail called name, or nil.
+func (c *Config) Jail(name string) *Jail {
+	for _, j := range c.Jails {
+		if j.Name == name {
+			return j
+		}
+	}
+	return nil
+}
+
+// Server holds fail2ban.conf's [Definition] (and [Thread]) settings.
+type Server struct {
+	LogLevel     string
+	LogTarget    string
+	SyslogSocket string
+	Socket       string
+	PidFile      string
+	AllowIPv6    string
+	DBFile       string
+	DBMaxMatches int // 0 when not set
+	DBPurgeAge   time.Duration
+	StackSize    int // 0 when not set
+	// Options holds every [Definition] option, interpolated.
+	Options map[string]string
 }
 
 // Jail is one resolved jail section.
@@ -47,13 +75,31 @@ type Jail struct {
 	Enabled bool
 	// Options holds every option of the jail, interpolated, by lower-case name.
 	Options  map[string]string
-	Filter   *Filter
+	Filter   *Filter // nil when the jail sets no filter
 	Actions  []*Action
-	LogPath  []string
+	LogPath  []string  // globs kept as text, head/tail markers split off
+	LogFiles []LogFile // LogPath with the markers
 	Backend  string
 	MaxRetry int
 	FindTime time.Duration
 	BanTime  time.Duration // negative = for ever
+	// IgnoreIP lists ignoreip's words (addresses, networks, host names,
+	// "file:/path" references) as written.
+	IgnoreIP   []string
+	IgnoreSelf bool
+	MaxMatches int // 0 when not set
+	UseDNS     string
+	// BanTimeIncrement and friends are the bantime.* options.
+	BanTimeIncrement bool
+	BanTimeMaxTime   time.Duration // 0 when not set
+	BanTimeRndTime   time.Duration // 0 when not set
+	OverallJails     bool
+}
+
+// LogFile is one logpath line.
+type LogFile struct {
+	Path string // glob as written
+	Tail bool   // "tail" marker: start reading at the end
 }
 
 // Filter is a resolved filter.d definition for a jail.
@@ -65,44 +111,57 @@ type Filter struct {
 	IgnoreRegex  []string
 	MaxLines     int
 	DatePattern  string
-	JournalMatch []string
+	JournalMatch []string // one entry per line; each line is space-separated FIELD=value words
 	// Options holds the filter's [Definition]/[Init] values after interpolation.
 	Options map[string]string
 }
 
 // Action is a resolved action.d definition with the jail's parameters.
 type Action struct {
-	Name string
+	Name string // the action's name in the jail (actname)
 	File string
+	// Python is set for action.d/*.py actions, which have no Commands.
+	Python bool
 	// Params are the [Init] values merged with the jail's name[k=v] arguments.
 	Params map[string]string
 	// Commands holds actionstart, actionban, ... as written, static tags
 	// resolved, runtime tags (<ip>, <failures>, ...) left in place.
 	Commands map[string]string
+	// Options holds every resolved [Definition]/[Init] value.
+	Options map[string]string
 }
 
 // Options tell Load where to look.
 type Options struct {
 	// Jail restricts loading to one jail ("" = all).
 	Jail string
+	// ForceEnable resolves every jail as if it were enabled.
+	ForceEnable bool
+	// Root is the directory fsys stands for ("/etc/fail2ban" when empty);
+	// it is the value of %(fail2ban_confpath)s and lets absolute include
+	// paths inside the tree resolve.
+	Root string
+	// Version is the value of %(fail2ban_version)s ("1.0.2" when empty).
+	Version string
 }
 
-// ErrNotImplemented is returned while the loader is under construction.
-var ErrNotImplemented = errors.New("config: not implemented")
-
-// Load reads the tree in fsys (rooted at a fail2ban configuration directory).
-func Load(fsys fs.FS, opts Options) (*Config, error) {
-	return nil, ErrNotImplemented
-}
-
-// LoadFilter resolves a filter the way fail2ban-regex does: spec is a
-// filter.d name with optional parameters ("sshd[mode=aggressive]") or a path.
-func LoadFilter(fsys fs.FS, spec string) (*Filter, error) {
-	return nil, ErrNotImplemented
-}
-
-// ParseTime parses a fail2ban time value ("600", "10m", "1h30m", "1d12h",
-// "1mo", "-1").
-func ParseTime(s string) (time.Duration, error) {
-	return 0, ErrNotImplemented
-}
+// Errors a loaded tree can fail with; each comes wrapped with file:line.
+var (
+	ErrNotImplemented = errors.New("config: not implemented")
+	ErrNotUTF8        = errors.New("file is not valid UTF-8")
+	ErrDuplicate      = errors.New("is given twice")
+	ErrBadHeader      = errors.New("unterminated section header")
+	ErrNoSection      = errors.New("option before any [section] header")
+	ErrSyntax         = errors.New("expected 'name = value'")
+	ErrMissingInclude = errors.New("included file not found")
+	ErrIncludeCycle   = errors.New("include cycle")
+	ErrInterpolation  = errors.New("interpolation")
+	ErrTagLoop        = errors.New("recursive tag definitions")
+	ErrBadTime        = errors.New("bad time value")
+	ErrBadValue       = errors.New("bad value")
+	ErrNoJailConf     = errors.New("no jail.conf")
+	ErrUnknownJail    = errors.New("unknown jail")
+	ErrMissingFilter  = errors.New("filter not found")
+	ErrMissingAction  = errors.New("action not found")
+	ErrBadSpec        = errors.New("bad name[options] syntax")
+)

@@ -1,0 +1,158 @@
+package config
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// defReader resolves a filter.d or action.d file the way fail2ban does: a
+// [Definition] section, an [Init] section of parameters, parameters passed
+// by the jail (name[k=v]) taking precedence over [Init], and <tag>
+// substitution over the lot.
+type defReader struct {
+	st         *store
+	base       string   // "filter.d/sshd"
+	configOpts []string // options the server is given, in order
+	initOpts   *omap    // jail arguments, then [Init] values and known/ copies
+	opts       *omap    // [Definition] values
+	pOpts      *omap    // jail options + initOpts, the interpolation vars
+	cache      map[string]*string
+}
+
+func newDefReader(st *store, base string, configOpts []string, args *omap) *defReader {
+	if args == nil {
+		args = newOmap()
+	}
+	return &defReader{st: st, base: base, configOpts: configOpts, initOpts: args}
+}
+
+func (o *omap) vars() vars {
+	if o == nil {
+		return nil
+	}
+	v := make(vars, len(o.keys))
+	for _, k := range o.keys {
+		v[strings.ToLower(k)] = o.m[k]
+	}
+	return v
+}
+
+// getOptions reads [Definition] and [Init] given the jail's options. With
+// all, every [Definition] option is read, not only configOpts.
+func (d *defReader) getOptions(jailOpts *omap, all bool) error {
+	p := jailOpts
+	if p == nil {
+		p = newOmap()
+	}
+	if d.initOpts.Len() > 0 {
+		p = p.merged(d.initOpts)
+	}
+	vs := p.vars()
+	d.opts = newOmap()
+	for _, name := range d.configOpts {
+		if p.Has(name) {
+			continue
+		}
+		v, _, err := d.st.get("Definition", name, vs)
+		if err != nil {
+			if isMissing(err) {
+				continue
+			}
+			return err
+		}
+		d.opts.Set(name, v)
+	}
+	if init := d.st.section("Init"); init != nil {
+		for _, k := range init.Keys() {
+			if !strings.HasPrefix(k, "known/") {
+				v, _, err := d.st.get("Init", k, nil)
+				if err != nil {
+					return err
+				}
+				d.initOpts.Set("known/"+k, v)
+			}
+			if !d.initOpts.Has(k) {
+				v, _, err := d.st.get("Init", k, nil)
+				if err != nil {
+					return err
+				}
+				d.initOpts.Set(k, v)
+			}
+		}
+	}
+	if def := d.st.section("Definition"); all && def != nil {
+		for _, k := range def.Keys() {
+			if d.opts.Has(k) {
+				continue
+			}
+			v, _, err := d.st.get("Definition", k, nil)
+			if err != nil {
+				return err
+			}
+			d.opts.Set(k, v)
+		}
+	}
+	d.pOpts = p
+	d.cache = map[string]*string{}
+	return nil
+}
+
+// combOption looks a tag up in [Definition] (known/x and section/x forms
+// too) with the jail's options as overrides.
+func (d *defReader) combOption(name string) (string, bool, error) {
+	if v, ok := d.cache[name]; ok {
+		if v == nil {
+			return "", false, nil
+		}
+		return *v, true, nil
+	}
+	v, err := d.st.getEx("Definition", name, d.pOpts.vars())
+	if err != nil {
+		if !isMissing(err) {
+			return "", false, err
+		}
+		d.cache[name] = nil
+		return "", false, nil
+	}
+	d.cache[name] = &v
+	return v, true, nil
+}
+
+// combined merges [Definition] and [Init] values and substitutes tags. A
+// conditional option (name?family=inet6) keeps <name> from being replaced,
+// since which value applies is only known at run time.
+func (d *defReader) combined(ignore ...string) (*omap, error) {
+	all := d.opts.merged(d.initOpts)
+	if all.Len() == 0 {
+		return all, nil
+	}
+	ign := map[string]bool{}
+	for _, n := range ignore {
+		ign[n] = true
+	}
+	for _, k := range all.Keys() {
+		if m := condKeyRE.FindStringSubmatch(k); m != nil {
+			ign[m[1]] = true
+		}
+	}
+	out, err := substituteTags(all, ign, "", d.combOption)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.firstFile(), err)
+	}
+	return out, nil
+}
+
+// firstFile names the file the definition lives in: base.conf when it
+// exists, else the first file read for it.
+func (d *defReader) firstFile() string {
+	for _, f := range d.st.files {
+		if strings.TrimSuffix(f, path.Ext(f)) == d.base {
+			return f
+		}
+	}
+	if len(d.st.files) > 0 {
+		return d.st.files[0]
+	}
+	return d.base
+}
