@@ -91,10 +91,11 @@ type FilterStats struct {
 
 // Stats summarises a generated log.
 type Stats struct {
-	Lines       int
-	AttackLines int // lines at least one primary filter reports
-	Attackers   int // distinct addresses in those lines
-	Filters     []FilterStats
+	Lines        int
+	SessionLines int // lines of attack sessions, failures or not (see Config.AttackRatio)
+	AttackLines  int // lines at least one primary filter reports
+	Attackers    int // distinct addresses in those lines
+	Filters      []FilterStats
 }
 
 // Filter returns the statistics for the named filter, if the kind has it.
@@ -129,20 +130,31 @@ type generator struct {
 // depend on that cache's eviction.
 const maxConcurrent = 8
 
-func newGenerator(cfg Config) (*generator, error) {
-	k, err := kindByName(cfg.Kind)
-	if err != nil {
-		return nil, err
+// validate reports settings the generator cannot honour.
+func (cfg Config) validate() error {
+	if _, err := kindByName(cfg.Kind); err != nil {
+		return err
 	}
 	switch {
 	case cfg.Lines < 0:
-		return nil, fmt.Errorf("lines must be >= 0, got %d", cfg.Lines)
+		return fmt.Errorf("lines must be >= 0, got %d", cfg.Lines)
 	case cfg.Attackers < 0:
-		return nil, fmt.Errorf("attackers must be >= 0, got %d", cfg.Attackers)
+		return fmt.Errorf("attackers must be >= 0, got %d", cfg.Attackers)
 	case cfg.AttackRatio < 0 || cfg.AttackRatio > 1 || math.IsNaN(cfg.AttackRatio):
-		return nil, fmt.Errorf("attack-ratio must be within [0,1], got %v", cfg.AttackRatio)
+		return fmt.Errorf("attack-ratio must be within [0,1], got %v", cfg.AttackRatio)
 	case !(cfg.Rate > 0) || math.IsInf(cfg.Rate, 0):
-		return nil, fmt.Errorf("rate must be > 0, got %v", cfg.Rate)
+		return fmt.Errorf("rate must be > 0, got %v", cfg.Rate)
+	}
+	return nil
+}
+
+func newGenerator(cfg Config) (*generator, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	k, err := kindByName(cfg.Kind)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Host == "" {
 		cfg.Host = "srv01"
@@ -202,7 +214,7 @@ func (g *generator) run(w io.Writer) (Stats, error) {
 	attackers := map[netip.Addr]struct{}{}
 	buf := make([]byte, 0, 512)
 	for st.Lines < g.cfg.Lines {
-		e := g.nextEntry()
+		e, attack := g.nextEntry()
 		buf = g.kind.stamp(buf[:0], g.now, g.cfg.Host)
 		buf = append(buf, e.text...)
 		buf = append(buf, '\n')
@@ -210,6 +222,9 @@ func (g *generator) run(w io.Writer) (Stats, error) {
 			return st, fmt.Errorf("write line %d: %w", st.Lines+1, err)
 		}
 		st.Lines++
+		if attack {
+			st.SessionLines++
+		}
 		if e.hits != 0 {
 			for i := range st.Filters {
 				f := &st.Filters[i]
@@ -234,7 +249,7 @@ func (g *generator) run(w io.Writer) (Stats, error) {
 
 // nextEntry opens sessions as needed and returns the next line of a randomly
 // chosen open session.
-func (g *generator) nextEntry() entry {
+func (g *generator) nextEntry() (entry, bool) {
 	for len(g.active) == 0 || (len(g.active) < maxConcurrent && g.rng.IntN(3) == 0) {
 		g.open()
 	}
@@ -248,7 +263,7 @@ func (g *generator) nextEntry() entry {
 		g.active[last] = nil
 		g.active = g.active[:last]
 	}
-	return e
+	return e, s.attack
 }
 
 // open starts one session. The chance of an attack session is chosen so the

@@ -88,7 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out string, verbos
 	if err != nil {
 		return cfg, "", false, fmt.Errorf("-start: %w", err)
 	}
-	return cfg, out, verbose, nil
+	return cfg, out, verbose, cfg.validate()
 }
 
 // printSummary writes the one-line summary, then one line per filter:
@@ -96,8 +96,8 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, out string, verbos
 //	loggen: kind=auth lines=1000000 attack-lines=81234 attackers=50
 //	loggen:   sshd: lines=81234 addrs=50
 func printSummary(w io.Writer, cfg Config, st Stats, verbose bool) {
-	fmt.Fprintf(w, "loggen: kind=%s seed=%d lines=%d attack-lines=%d attackers=%d\n",
-		cfg.Kind, cfg.Seed, st.Lines, st.AttackLines, st.Attackers)
+	fmt.Fprintf(w, "loggen: kind=%s seed=%d lines=%d attack-lines=%d attackers=%d attack-session-lines=%d\n",
+		cfg.Kind, cfg.Seed, st.Lines, st.AttackLines, st.Attackers, st.SessionLines)
 	for _, f := range st.Filters {
 		fmt.Fprintf(w, "loggen:   %s: lines=%d addrs=%d\n", f.Name, f.Lines, len(f.Addrs))
 		if !verbose {
