@@ -5,6 +5,8 @@ package datetime
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -13,13 +15,21 @@ type Options struct {
 	// Pattern is the jail's datepattern option ("" = fail2ban's default
 	// templates). It may hold several patterns, one per line.
 	Pattern string
-	// Location is the logtimezone (nil = time.Local).
+	// Location is the logtimezone (nil = time.Local). Stamps without a zone
+	// are read in it. Like fail2ban's logtimezone it also makes year-less
+	// stamps compare against the local clock in UTC terms.
 	Location *time.Location
 	// Now is the clock used for year-less stamps and {NONE}; nil = time.Now.
 	Now func() time.Time
 }
 
 // Match is a date found in a line.
+//
+// Find returns ok=false with a non-empty Template when a date text was
+// found at Start:End but does not form a valid date (Feb 30, 25:00:00,
+// unknown zone); fail2ban still cuts such text out of the line. A match
+// with Start == End (datepattern {NONE} or an optional pattern) has a zero
+// Time: the caller uses the last known date or now, as fail2ban does.
 type Match struct {
 	Time time.Time
 	// Start and End delimit the date text in the line (the part fail2ban
@@ -29,25 +39,230 @@ type Match struct {
 	Template string
 }
 
+// TemplateStat is one template of a detector with its hit count, in the
+// detector's current order (for fail2ban-regex's summary).
+type TemplateStat struct {
+	Name string
+	Hits int
+}
+
 // Detector finds dates in lines. It is not safe for concurrent use: like
 // fail2ban's, it reorders its templates by hits.
 type Detector struct {
-	opts Options
+	opts     Options
+	loc      *time.Location
+	fixedLoc bool
+	now      func() time.Time
+	b        builder
+	noDate   bool
+
+	list  []*entry
+	names map[string]bool
+
+	// fail2ban's memory of the last match: its start and end and the
+	// characters around them, the template index and the first unused slot.
+	lastPos      int
+	lastBefore   rune
+	lastAt       rune
+	lastEnd      int
+	lastEndIn    rune
+	lastEndAfter rune
+	lastIdx      int
+	firstUnused  int
+
+	foundCaps []int // snapshot of a reserved candidate's groups
 }
 
-// ErrNotImplemented is returned while the detector is under construction.
+// entry is a template with its per-detector statistics.
+type entry struct {
+	t        *template
+	hits     int
+	lastUsed float64
+	distance int
+}
+
+func (e *entry) weight() float64 {
+	d := e.distance
+	if d < 1 {
+		d = 1
+	}
+	return float64(e.hits) * e.t.weight / float64(d)
+}
+
+// ErrNotImplemented was returned while the detector was under construction.
+//
+// Deprecated: New no longer returns it.
 var ErrNotImplemented = errors.New("datetime: not implemented")
+
+const (
+	unset       = 0x7fffffff
+	noRune rune = -1
+)
 
 // New compiles a Detector.
 func New(opts Options) (*Detector, error) {
-	return nil, ErrNotImplemented
+	d := &Detector{
+		opts:    opts,
+		loc:     opts.Location,
+		now:     opts.Now,
+		names:   map[string]bool{},
+		lastPos: 1, lastBefore: noRune, lastAt: noRune,
+		lastEnd: unset, lastEndIn: noRune, lastEndAfter: noRune,
+		lastIdx: unset,
+	}
+	if d.loc == nil {
+		d.loc = time.Local
+	} else {
+		d.fixedLoc = true
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.b.dirs = directives(d.now().Year() + 3)
+	var lines []string
+	for _, l := range strings.Split(opts.Pattern, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	for i, l := range lines {
+		if err := d.appendPattern(l); err != nil {
+			return nil, fmt.Errorf("datepattern line %d: %w", i+1, err)
+		}
+	}
+	if len(d.list) == 0 {
+		if err := d.addDefaults(nil, ""); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
 }
 
-// Find returns the first date in line.
-func (d *Detector) Find(line string) (Match, bool) {
-	return Match{}, false
+func (d *Detector) add(t *template, ignoreDup bool) error {
+	if d.names[t.name] {
+		if ignoreDup {
+			return nil
+		}
+		return fmt.Errorf("%w: there is already a template with name %q", ErrBadPattern, t.name)
+	}
+	d.names[t.name] = true
+	d.list = append(d.list, &entry{t: t, distance: unset})
+	if n := 2 * t.ncap(); n > len(d.foundCaps) {
+		d.foundCaps = make([]int, n)
+	}
+	return nil
+}
+
+func (t *template) ncap() int {
+	if t.m != nil {
+		return t.m.prog.ncap
+	}
+	return 0
+}
+
+// appendPattern adds one datepattern line.
+func (d *Detector) appendPattern(p string) error {
+	key := patternKey(p)
+	switch {
+	case key == "{^LN-BEG}" || key == "{DEFAULT}":
+		var filter func(*template) bool
+		if key == "{^LN-BEG}" {
+			filter = func(t *template) bool { return t.flags&flagLineBegin != 0 }
+		}
+		return d.addDefaults(filter, "")
+	case strings.Contains(key, "{DATE}") && datePrematch.MatchString(p):
+		return d.addDefaults(nil, p)
+	case key == "{NONE}":
+		t, err := newPatternTemplate("{UNB}^", d.b.dirs)
+		if err != nil {
+			return err
+		}
+		d.noDate = true
+		return d.add(t, false)
+	case key == "ISO8601":
+		// Not a fail2ban keyword (fail2ban would read it literally):
+		// ISO 8601 / RFC 3339 stamps with an optional fraction and zone.
+		t, err := newPatternTemplate(`%Y-%m-%d[T ]%H:%M:%S(?:\.%f)?(?:%z)?`, d.b.dirs)
+		if err != nil {
+			return err
+		}
+		t.name = "ISO8601"
+		return d.add(t, false)
+	}
+	t, err := d.b.fromString(p, key)
+	if err != nil {
+		return err
+	}
+	return d.add(t, false)
+}
+
+// addDefaults appends the default templates (all, or those filter keeps);
+// with pre, the plain defaults are embedded at {DATE} in pre.
+func (d *Detector) addDefaults(filter func(*template) bool, pre string) error {
+	ignoreDup := len(d.list) > 0
+	var list []*template
+	var err error
+	if pre == "" {
+		list, err = d.b.defaults()
+	} else {
+		list, err = d.b.baseDefaults()
+	}
+	if err != nil {
+		return err
+	}
+	for _, t := range list {
+		if filter != nil && !filter(t) {
+			continue
+		}
+		if pre != "" {
+			wrap := func(s string) string { return replaceDate(pre, unboundPattern(s)) }
+			if t, err = d.b.anchored(t, wrap); err != nil {
+				return err
+			}
+		}
+		if err := d.add(t, ignoreDup); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // NoDate reports whether the pattern is {NONE}: lines carry no date and get
 // the current time.
-func (d *Detector) NoDate() bool { return false }
+func (d *Detector) NoDate() bool { return d.noDate }
+
+// Templates lists the templates in their current order with their hits.
+func (d *Detector) Templates() []TemplateStat {
+	out := make([]TemplateStat, len(d.list))
+	for i, e := range d.list {
+		out[i] = TemplateStat{Name: e.t.name, Hits: e.hits}
+	}
+	return out
+}
+
+// Find returns the first date in line.
+func (d *Detector) Find(line string) (Match, bool) {
+	now := d.now()
+	e, gs, ge, ok := d.matchTime(line, now)
+	if !ok {
+		return Match{}, false
+	}
+	m := Match{Start: gs, End: ge, Template: e.t.name}
+	if gs < 0 || ge <= gs {
+		if gs < 0 {
+			m.Start, m.End = 0, 0
+		}
+		return m, true
+	}
+	var tm time.Time
+	switch e.t.kind {
+	case kindEpoch:
+		tm, ok = convertEpoch(e.t, line)
+	case kindTAI64N:
+		tm, ok = convertTAI64N(e.t, line)
+	default:
+		tm, ok = d.convert(e.t, line, now)
+	}
+	m.Time = tm
+	return m, ok
+}

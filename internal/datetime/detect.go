@@ -1,0 +1,220 @@
+package datetime
+
+import (
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// This file is the template selection of fail2ban's DateDetector.matchTime:
+// try the last winning template first (within the same boundaries when it
+// is not anchored), otherwise scan all templates, preferring line-anchored
+// ones and the match closest to the start of the line, then count the hit
+// and let the winner bubble up the list.
+
+// candidate is a reserved match found during the scan.
+type candidate struct {
+	idx            int
+	ms, me, gs, ge int
+	caps           bool // the groups are saved in Detector.foundCaps
+}
+
+func runeAt(s string, i int) rune {
+	if i < 0 || i >= len(s) {
+		return noRune
+	}
+	if s[i] < utf8.RuneSelf {
+		return rune(s[i])
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return r
+}
+
+func runeBefore(s string, i int) rune {
+	if i <= 0 || i > len(s) {
+		return noRune
+	}
+	if s[i-1] < utf8.RuneSelf {
+		return rune(s[i-1])
+	}
+	r, _ := utf8.DecodeLastRuneInString(s[:i])
+	return r
+}
+
+func isAlnum(r rune) bool {
+	if r == noRune {
+		return false
+	}
+	if r < utf8.RuneSelf {
+		return isWordRune(r) && r != '_'
+	}
+	return unicode.IsLetter(r) || unicode.IsNumber(r)
+}
+
+// search runs template e.t and counts a successful search.
+func (d *Detector) search(e *entry, line string, from, end int, feats uint8) (ms, me, gs, ge int, ok bool) {
+	t := e.t
+	if t.needs&^feats != 0 {
+		return 0, 0, 0, 0, false
+	}
+	ms, me, gs, ge, ok = t.match(line, from, end)
+	if ok {
+		t.hits++
+	}
+	return
+}
+
+func (d *Detector) saveCaps(t *template) bool {
+	if t.m == nil {
+		return false
+	}
+	copy(d.foundCaps, t.m.caps)
+	return true
+}
+
+func (d *Detector) restoreCaps(t *template) {
+	if t.m != nil {
+		copy(t.m.caps, d.foundCaps[:len(t.m.caps)])
+	}
+}
+
+const anchoredFlags = flagLineBegin | flagLineEnd
+
+// matchTime selects the template for line and returns its entry and the
+// span of the date text (group 1).
+func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool) {
+	var feats uint8
+	featsDone := false
+	features := func() uint8 {
+		if !featsDone {
+			feats, featsDone = lineFeatures(line), true
+		}
+		return feats
+	}
+	found := candidate{idx: -1, ms: unset}
+	ignore := unset
+	var ms, me, gs, ge int
+	matched := false
+	i := d.lastIdx
+	var e *entry
+	if i < len(d.list) {
+		e = d.list[i]
+		t := e.t
+		if t.flags&anchoredFlags != 0 {
+			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), features())
+			ignore = i
+		} else {
+			dist, endp := d.lastPos, d.lastEnd
+			left := runeBefore(line, dist) == d.lastBefore ||
+				(runeAt(line, dist) == d.lastAt && !isAlnum(d.lastAt))
+			right := runeAt(line, endp) == d.lastEndAfter ||
+				(runeBefore(line, endp) == d.lastEndIn && !isAlnum(d.lastEndIn))
+			if left && right {
+				ms, me, gs, ge, matched = d.search(e, line, dist, endp, features())
+			} else {
+				ms, me, gs, ge, matched = d.search(e, line, 0, len(line), features())
+				ignore = i
+			}
+		}
+		if matched && !(len(d.list) == 1 || t.flags&anchoredFlags != 0 ||
+			(ms == d.lastPos && me == d.lastEnd)) {
+			// Same template, other place: maybe a date inside the message.
+			found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t)}
+			matched = false
+		}
+	}
+	if !matched {
+		for i = 0; i < len(d.list); i++ {
+			if i == ignore {
+				continue
+			}
+			e = d.list[i]
+			t := e.t
+			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), features())
+			if !matched {
+				continue
+			}
+			if i+1 >= len(d.list) || t.flags&anchoredFlags != 0 {
+				break
+			}
+			if ms == 0 && e.hits > 0 && d.list[i+1].t.hits == 0 {
+				break
+			}
+			if ms > e.distance || ms > d.lastPos {
+				// Farther than before: keep the closest and look further.
+				if ms < found.ms {
+					found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t)}
+				}
+				matched = false
+				continue
+			}
+			break
+		}
+		if !matched && found.idx >= 0 {
+			i = found.idx
+			e = d.list[i]
+			ms, me, gs, ge = found.ms, found.me, found.gs, found.ge
+			if found.caps {
+				d.restoreCaps(e.t)
+			}
+			matched = true
+		}
+	}
+	if !matched {
+		return nil, 0, 0, false
+	}
+	e.hits++
+	e.lastUsed = float64(now.UnixNano()) / 1e9
+	e.distance = ms
+	if d.firstUnused == i {
+		d.firstUnused++
+	}
+	d.lastPos, d.lastBefore, d.lastAt = ms, runeBefore(line, ms), runeAt(line, ms)
+	in := runeBefore(line, me)
+	if me == 0 {
+		in = runeBefore(line, len(line)) // fail2ban indexes line[-1] here
+	}
+	d.lastEnd, d.lastEndIn, d.lastEndAfter = me, in, runeAt(line, me)
+	if i != 0 && i != d.lastIdx {
+		i = d.reorder(i)
+	}
+	d.lastIdx = i
+	return e, gs, ge, true
+}
+
+// unusedAfter is how long (seconds) a template may stay unused before a
+// newly winning template may take its place regardless of weight.
+const unusedAfter = 300
+
+// reorder lets the template at num bubble up and returns its new index.
+func (d *Detector) reorder(num int) int {
+	if num == 0 {
+		return num
+	}
+	list := d.list
+	e := list[num]
+	untime := e.lastUsed - unusedAfter
+	w := e.weight()
+	pos := num / 2
+	if d.firstUnused < num {
+		pos = d.firstUnused
+	}
+	movable := func() bool {
+		return w > list[pos].weight() || untime > list[pos].lastUsed
+	}
+	if !movable() {
+		if pos == num-1 {
+			return num
+		}
+		pos = num - 1
+		if !movable() {
+			return num
+		}
+	}
+	copy(list[pos+1:num+1], list[pos:num])
+	list[pos] = e
+	for d.firstUnused < len(list) && list[d.firstUnused].hits > 0 {
+		d.firstUnused++
+	}
+	return pos
+}

@@ -1,0 +1,406 @@
+package datetime
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// The matcher runs a program by backtracking, trying alternatives and
+// repetition counts in the order Python's re module does, so the first
+// match found is the one fail2ban would see. Continuations live in a
+// reusable stack, so a warmed-up matcher does not allocate.
+
+// maxSteps bounds the work for one search; a pathological user pattern
+// gives "no match" instead of hanging the daemon.
+const maxSteps = 200000
+
+type kontKind uint8
+
+const (
+	kSeq     kontKind = iota // continue with seq[i:]
+	kIterEnd                 // one iteration of a group ended
+	kEndAt                   // accept only at position at (look-behind)
+	kAccept                  // accept anywhere
+)
+
+type kont struct {
+	kind  kontKind
+	seq   []*node
+	i     int
+	n     *node
+	count int
+	start int
+	next  int32 // index into matcher.ks
+}
+
+type matcher struct {
+	prog  *program
+	s     string
+	caps  []int
+	ks    []kont
+	steps int
+}
+
+func newMatcher(p *program) *matcher {
+	return &matcher{prog: p, caps: make([]int, 2*p.ncap), ks: make([]kont, 0, 64)}
+}
+
+// search finds the leftmost match in s[:end] starting at or after from;
+// characters before from are visible to look-behind and \b like Python's
+// pattern.search(s, pos, endpos). On success m.caps holds the groups.
+func (m *matcher) search(s string, from, end int) bool {
+	if end > len(s) {
+		end = len(s)
+	}
+	if from < 0 {
+		from = 0
+	}
+	m.s = s[:end]
+	m.steps = 0
+	p := m.prog
+	for pos := from; pos <= end; {
+		if p.anchored && pos > 0 {
+			return false
+		}
+		if pos < end && !p.anyFirst && !p.first[s[pos]] {
+			pos++
+			continue
+		}
+		if pos == end && !p.anyFirst {
+			return false
+		}
+		for i := range m.caps {
+			m.caps[i] = -1
+		}
+		m.ks = m.ks[:0]
+		m.ks = append(m.ks, kont{kind: kAccept})
+		if e, ok := m.alts(p.top, pos, 0); ok {
+			m.caps[0], m.caps[1] = pos, e
+			return true
+		}
+		if m.steps > maxSteps {
+			return false
+		}
+		if pos >= end {
+			break
+		}
+		if s[pos] < utf8.RuneSelf {
+			pos++
+		} else {
+			_, size := utf8.DecodeRuneInString(s[pos:end])
+			pos += size
+		}
+	}
+	return false
+}
+
+func (m *matcher) push(k kont) int32 {
+	m.ks = append(m.ks, k)
+	return int32(len(m.ks) - 1)
+}
+
+// alts tries each alternative at pos, continuing with continuation k.
+func (m *matcher) alts(alts [][]*node, pos int, k int32) (int, bool) {
+	top := len(m.ks)
+	for _, seq := range alts {
+		if e, ok := m.seq(seq, 0, pos, k); ok {
+			return e, true
+		}
+		m.ks = m.ks[:top]
+	}
+	return 0, false
+}
+
+// resume runs continuation k at pos.
+func (m *matcher) resume(k int32, pos int) (int, bool) {
+	c := m.ks[k]
+	switch c.kind {
+	case kSeq:
+		return m.seq(c.seq, c.i, pos, c.next)
+	case kIterEnd:
+		n := c.n
+		if n.slot >= 0 {
+			o0, o1 := m.caps[2*n.slot], m.caps[2*n.slot+1]
+			m.caps[2*n.slot], m.caps[2*n.slot+1] = c.start, pos
+			if e, ok := m.iterate(n, c.count+1, pos, c.start, c.next); ok {
+				return e, true
+			}
+			m.caps[2*n.slot], m.caps[2*n.slot+1] = o0, o1
+			return 0, false
+		}
+		return m.iterate(n, c.count+1, pos, c.start, c.next)
+	case kEndAt:
+		if pos == c.start {
+			return pos, true
+		}
+		return 0, false
+	}
+	return pos, true
+}
+
+// iterate continues a group repetition after count iterations; prev is
+// where the last iteration started (to stop empty loops).
+func (m *matcher) iterate(n *node, count, pos, prev int, k int32) (int, bool) {
+	more := n.max < 0 || count < n.max
+	if count > n.min && pos == prev {
+		more = false // an empty iteration: stop looping
+	}
+	stop := count >= n.min
+	top := len(m.ks)
+	if !n.lazy && more {
+		ki := m.push(kont{kind: kIterEnd, n: n, count: count, start: pos, next: k})
+		if e, ok := m.alts(n.alts, pos, ki); ok {
+			return e, true
+		}
+		m.ks = m.ks[:top]
+	}
+	if stop {
+		if e, ok := m.resume(k, pos); ok {
+			return e, true
+		}
+		m.ks = m.ks[:top]
+	}
+	if n.lazy && more {
+		ki := m.push(kont{kind: kIterEnd, n: n, count: count, start: pos, next: k})
+		if e, ok := m.alts(n.alts, pos, ki); ok {
+			return e, true
+		}
+		m.ks = m.ks[:top]
+	}
+	return 0, false
+}
+
+// seq matches seq[i:] at pos and then continuation k.
+func (m *matcher) seq(seq []*node, i, pos int, k int32) (int, bool) {
+	s := m.s
+	for ; i < len(seq); i++ {
+		m.steps++
+		if m.steps > maxSteps {
+			return 0, false
+		}
+		n := seq[i]
+		switch n.op {
+		case opString:
+			if len(s)-pos < len(n.str) {
+				return 0, false
+			}
+			if m.prog.icase {
+				if !asciiFoldEqual(s[pos:pos+len(n.str)], n.str) {
+					return 0, false
+				}
+			} else if s[pos:pos+len(n.str)] != n.str {
+				return 0, false
+			}
+			pos += len(n.str)
+		case opClass:
+			if n.min == 1 && n.max == 1 {
+				np, ok := m.one(n.cls, pos)
+				if !ok {
+					return 0, false
+				}
+				pos = np
+				continue
+			}
+			return m.repeatClass(seq, i, pos, k)
+		case opAssert:
+			if !m.assert(n.kind, pos) {
+				return 0, false
+			}
+		case opGroup:
+			top := len(m.ks)
+			ki := m.push(kont{kind: kSeq, seq: seq, i: i + 1, next: k})
+			if n.min == 1 && n.max == 1 {
+				// plain group: alternatives then the rest
+				kk := ki
+				if n.slot >= 0 {
+					kk = m.push(kont{kind: kIterEnd, n: n, count: 0, start: pos, next: ki})
+				}
+				e, ok := m.alts(n.alts, pos, kk)
+				if !ok {
+					m.ks = m.ks[:top]
+				}
+				return e, ok
+			}
+			e, ok := m.iterate(n, 0, pos, -1, ki)
+			if !ok {
+				m.ks = m.ks[:top]
+			}
+			return e, ok
+		case opBackref:
+			a, b := m.caps[2*n.slot], m.caps[2*n.slot+1]
+			if a < 0 || b < 0 {
+				return 0, false
+			}
+			ref := s[a:b]
+			if len(s)-pos < len(ref) {
+				return 0, false
+			}
+			got := s[pos : pos+len(ref)]
+			if got != ref && !(m.prog.icase && strings.EqualFold(got, ref)) {
+				return 0, false
+			}
+			pos += len(ref)
+		case opLook:
+			if !m.look(n, pos) {
+				return 0, false
+			}
+		case opCond:
+			branch := 1
+			if m.caps[2*n.slot+1] >= 0 {
+				branch = 0
+			}
+			if branch >= len(n.alts) {
+				continue // no "no" branch: matches empty
+			}
+			top := len(m.ks)
+			ki := m.push(kont{kind: kSeq, seq: seq, i: i + 1, next: k})
+			e, ok := m.seq(n.alts[branch], 0, pos, ki)
+			if !ok {
+				m.ks = m.ks[:top]
+			}
+			return e, ok
+		}
+	}
+	return m.resume(k, pos)
+}
+
+// look evaluates a look-around at pos.
+func (m *matcher) look(n *node, pos int) bool {
+	top := len(m.ks)
+	var ok bool
+	if n.behind {
+		start := pos
+		for w := 0; w < n.width; w++ {
+			if start <= 0 {
+				return n.neg
+			}
+			_, size := utf8.DecodeLastRuneInString(m.s[:start])
+			start -= size
+		}
+		ki := m.push(kont{kind: kEndAt, start: pos})
+		_, ok = m.alts(n.alts, start, ki)
+	} else {
+		ki := m.push(kont{kind: kAccept})
+		_, ok = m.alts(n.alts, pos, ki)
+	}
+	m.ks = m.ks[:top]
+	return ok != n.neg
+}
+
+// one matches a single character of cls at pos.
+func (m *matcher) one(cls *charClass, pos int) (int, bool) {
+	s := m.s
+	if pos >= len(s) {
+		return 0, false
+	}
+	if b := s[pos]; b < utf8.RuneSelf {
+		return pos + 1, cls.hasASCII(b)
+	}
+	r, size := utf8.DecodeRuneInString(s[pos:])
+	return pos + size, cls.matches(r)
+}
+
+// repeatClass matches seq[i] (a repeated class) and the rest of seq.
+func (m *matcher) repeatClass(seq []*node, i, pos int, k int32) (int, bool) {
+	n := seq[i]
+	start := pos
+	count := 0
+	if !n.lazy {
+		for n.max < 0 || count < n.max {
+			np, ok := m.one(n.cls, pos)
+			if !ok {
+				break
+			}
+			pos = np
+			count++
+		}
+		for count >= n.min {
+			top := len(m.ks)
+			if e, ok := m.seq(seq, i+1, pos, k); ok {
+				return e, true
+			}
+			m.ks = m.ks[:top]
+			if count == 0 || m.steps > maxSteps {
+				break
+			}
+			_, size := utf8.DecodeLastRuneInString(m.s[start:pos])
+			pos -= size
+			count--
+		}
+		return 0, false
+	}
+	for {
+		if count >= n.min {
+			top := len(m.ks)
+			if e, ok := m.seq(seq, i+1, pos, k); ok {
+				return e, true
+			}
+			m.ks = m.ks[:top]
+		}
+		if (n.max >= 0 && count >= n.max) || m.steps > maxSteps {
+			return 0, false
+		}
+		np, ok := m.one(n.cls, pos)
+		if !ok {
+			return 0, false
+		}
+		m.steps++
+		pos = np
+		count++
+	}
+}
+
+func (m *matcher) assert(kind, pos int) bool {
+	s := m.s
+	switch kind {
+	case asBegin:
+		return pos == 0
+	case asEnd:
+		return pos == len(s) || (pos == len(s)-1 && s[pos] == '\n')
+	case asEndAbs:
+		return pos == len(s)
+	case asWordB:
+		return wordBefore(s, pos) != wordAt(s, pos)
+	case asNotWordB:
+		if len(s) == 0 {
+			return false
+		}
+		return wordBefore(s, pos) == wordAt(s, pos)
+	}
+	return false
+}
+
+func wordBefore(s string, pos int) bool {
+	if pos <= 0 {
+		return false
+	}
+	if b := s[pos-1]; b < utf8.RuneSelf {
+		return isWordRune(rune(b))
+	}
+	r, _ := utf8.DecodeLastRuneInString(s[:pos])
+	return isWordRune(r)
+}
+
+func wordAt(s string, pos int) bool {
+	if pos >= len(s) {
+		return false
+	}
+	if b := s[pos]; b < utf8.RuneSelf {
+		return isWordRune(rune(b))
+	}
+	r, _ := utf8.DecodeRuneInString(s[pos:])
+	return isWordRune(r)
+}
+
+func asciiFoldEqual(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x|0x20 != y|0x20 || x|0x20 < 'a' || x|0x20 > 'z' {
+			return false
+		}
+	}
+	return true
+}
