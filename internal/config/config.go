@@ -127,6 +127,9 @@ type Action struct {
 	// Commands holds actionstart, actionban, ... as written, static tags
 	// resolved, runtime tags (<ip>, <failures>, ...) left in place.
 	Commands map[string]string
+	// NoRestored, StartOnDemand and RepairOnUnban are the boolean
+	// options norestored, actionstart_on_demand and actionrepair_on_unban.
+	NoRestored, StartOnDemand, RepairOnUnban bool
 	// Options holds every resolved [Definition]/[Init] value.
 	Options map[string]string
 }

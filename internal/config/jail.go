@@ -343,6 +343,9 @@ func (l *loader) action(jail, spec string, jailOpts *omap, at Pos) (*Action, err
 			a.Commands[k], _ = comb.Get(k)
 		}
 	}
+	a.NoRestored = asBool(a.Commands["norestored"])
+	a.StartOnDemand = asBool(a.Commands["actionstart_on_demand"])
+	a.RepairOnUnban = asBool(a.Commands["actionrepair_on_unban"])
 	for _, k := range d.initOpts.Keys() {
 		if !isCmd[k] && !strings.HasPrefix(k, "known/") {
 			a.Params[k], _ = d.initOpts.Get(k)

@@ -151,31 +151,84 @@ func fail2banDump(t *testing.T, dir string) map[string]*f2bJail {
 	return jails
 }
 
-// copyTree copies the installed tree into a temporary directory and
-// enables every jail there through jail.local.
-func copyTree(t *testing.T) string {
+// copyTree copies the installed tree into a temporary directory and adds
+// files (jail.local and other overrides) to it.
+func copyTree(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "fail2ban")
 	if out, err := exec.Command("cp", "-r", realTree, dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v: %s", err, out)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "jail.local"), []byte("[DEFAULT]\nenabled = true\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
 
+// overrides are local files laid over the installed tree, each set compared
+// with fail2ban-client -d.
+var overrides = []struct {
+	name  string
+	files map[string]string
+	jails int // how many jails are enabled (0: don't check)
+}{
+	{name: "all-enabled", files: map[string]string{"jail.local": "[DEFAULT]\nenabled = true\n"}},
+	{name: "sshd-modes", jails: 3, files: map[string]string{
+		"jail.local": `[DEFAULT]
+enabled = false
+[sshd]
+enabled = true
+mode = aggressive
+bantime = 1h30m
+findtime = 1 hour 30 min
+failregex = %(known/failregex)s
+            ^extra from <HOST>$
+action = %(action_mwl)s
+         nftables[type=allports, name=extra]
+[dropbear]
+enabled = true
+filter = sshd[mode=ddos, port="a,b"]
+ignoreregex = ^ignored <HOST>$ ; inline comment
+bantime = -1
+action = iptables-multiport[port="80,443", protocol=tcp]
+         sendmail-whois-lines[name=%(__name__)s, dest=root]
+[recidive]
+enabled = true
+bantime = 1w
+maxretry = 2
+`,
+		"filter.d/sshd.local": `[Definition]
+failregex = %(known/failregex)s
+            ^local extra <HOST> #not a comment$
+[Init]
+maxlines = 3
+`,
+		"action.d/iptables.local": "[Init]\nblocktype = DROP\n[Init?family=inet6]\nblocktype = DROP6\n",
+	}},
+}
+
 // TestRealTreeMatchesFail2ban compares every jail of the installed tree
-// with what fail2ban-client -d makes of it: regexes, times and actions.
+// (with local overrides) with what fail2ban-client -d makes of it:
+// regexes, times and actions.
 func TestRealTreeMatchesFail2ban(t *testing.T) {
 	needRealTree(t)
-	dir := copyTree(t)
+	for _, tc := range overrides {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyTree(t, tc.files)
+			compareWithFail2ban(t, dir, tc.jails)
+		})
+	}
+}
+
+func compareWithFail2ban(t *testing.T, dir string, jails int) {
 	want := fail2banDump(t, dir)
 	cfg, err := Load(os.DirFS(dir), Options{Root: dir})
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	if len(cfg.Jails) != len(want) {
+	if len(cfg.Jails) != len(want) || len(want) == 0 || jails != 0 && len(want) != jails {
 		t.Errorf("%d jails, fail2ban has %d", len(cfg.Jails), len(want))
 	}
 	for _, j := range cfg.Jails {
@@ -218,9 +271,17 @@ func TestRealTreeMatchesFail2ban(t *testing.T) {
 				opts[k] = v
 			}
 			for k, v := range a.Commands {
+				switch k {
+				case "norestored", "actionstart_on_demand", "actionrepair_on_unban":
+					// fail2ban sends these as booleans.
+					v = strings.ToLower(pyBool(asBool(v)))
+				}
 				opts[k] = v
 			}
 			if !a.Python {
+				if len(w.ActionOpts[a.Name]) == 0 {
+					t.Errorf("%s: fail2ban has no options for action %s", j.Name, a.Name)
+				}
 				check("action "+a.Name, opts, w.ActionOpts[a.Name])
 			}
 		}
