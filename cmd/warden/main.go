@@ -60,6 +60,7 @@ func newRootCmd(stdin *os.File, stdout, stderr *os.File) *cobra.Command {
 	// Each subcommand lives in its own file and is added here.
 	root.AddCommand(
 		newVersionCmd(),
+		newRegexCmd(stdout, stderr),
 		newConfigCmd(),
 	)
 	return root

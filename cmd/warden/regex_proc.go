@@ -1,0 +1,436 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"warden/internal/filter"
+)
+
+// maxLineBytes bounds the memory one line may take; the rest of a longer
+// line is read and dropped (the line is still tested and counted).
+const maxLineBytes = 64 << 20
+
+// regexRun is one `warden regex` invocation.
+type regexRun struct {
+	o           *regexOpts
+	configGiven bool
+	stdout      io.Writer
+	progress    io.Writer // nil: no progress bar
+	ctx         context.Context
+
+	setup  regexSetup
+	flt    *filter.Filter
+	logSrc string // "file", "line" or "lines"
+	log    string
+
+	stats regexStats
+}
+
+// regexStats is everything the summary reports. Line texts are kept only
+// as far as the summary prints them.
+type regexStats struct {
+	failHits   []int
+	failIPs    [][]failureInfo // only with -v
+	ignoreHits []int
+	prefHits   int
+	templates  []templateHits
+
+	tested, matched, missed, ignored int
+	binary, truncated                int
+
+	matchedLines, missedLines, ignoredLines []string
+	// recentMissed holds the last maxlines missed lines, so that a later
+	// multi-line match can move them from missed to matched.
+	recentMissed []string
+	elapsed      time.Duration
+}
+
+type failureInfo struct {
+	id    string
+	t     time.Time
+	multi bool
+}
+
+type templateHits struct {
+	name string
+	hits int
+}
+
+// header prints a "Use ..." line (nothing in --out or --json mode).
+func (r *regexRun) header(format string, a ...any) {
+	if r.o.out != "" || r.o.json {
+		return
+	}
+	fmt.Fprintf(r.stdout, format+"\n", a...)
+}
+
+// printLimit is fail2ban-regex's cap on listed lines: -L if given, else 20.
+func (r *regexRun) printLimit() int {
+	if r.o.maxlines > 0 {
+		return r.o.maxlines
+	}
+	return 20
+}
+
+func (r *regexRun) main(args []string) (int, error) {
+	if r.ctx == nil {
+		r.ctx = context.Background()
+	}
+	if !r.o.json && r.o.out == "" {
+		fmt.Fprint(r.stdout, "\nRunning tests\n=============\n\n")
+	}
+	r.setup.def.UseDNS = "warn"
+	if r.o.usedns != "" {
+		r.setup.def.UseDNS = r.o.usedns
+	}
+	if r.o.raw {
+		r.setup.def.UseDNS = "raw"
+	}
+	if r.o.maxlines > 0 {
+		r.setMaxLines(r.o.maxlines)
+	}
+	if r.o.datepattern != "" {
+		r.setDatePattern(r.o.datepattern)
+	}
+	logArg, regexArg := args[0], args[1]
+	if strings.HasPrefix(logArg, "systemd-journal") {
+		return 0, errors.New("systemd-journal: reading the journal is not supported yet")
+	}
+	if err := r.readFailRegex(regexArg); err != nil {
+		return 0, err
+	}
+	if len(args) == 3 {
+		r.readIgnoreRegex(args[2])
+	}
+	if r.o.journal != "" {
+		r.setup.journalMatch = strings.Fields(r.o.journal)
+	}
+	loc, err := r.location()
+	if err != nil {
+		return 0, err
+	}
+	if r.o.explain {
+		if err := r.explain(); err != nil {
+			return 0, err
+		}
+	}
+	r.flt, err = filter.Compile(r.setup.def, filter.Options{Location: loc})
+	if err != nil {
+		return 0, err
+	}
+	def := r.setup.def
+	r.stats.failHits = make([]int, len(def.FailRegex))
+	r.stats.failIPs = make([][]failureInfo, len(def.FailRegex))
+	r.stats.ignoreHits = make([]int, len(def.IgnoreRegex))
+
+	start := time.Now()
+	if st, err := os.Stat(logArg); err == nil && st.Mode().IsRegular() {
+		r.logSrc, r.log = "file", logArg
+		r.header("Use         log file : %s", logArg)
+		r.header("Use         encoding : %s", strings.ToUpper(r.o.encoding))
+		r.header("")
+		f, err := os.Open(logArg)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		if err := r.processReader(f, st.Size()); err != nil {
+			return 0, fmt.Errorf("%s: %w", logArg, err)
+		}
+	} else {
+		r.log = logArg
+		if r.setup.def.MaxLines <= 1 && !strings.Contains(logArg, "\n") {
+			r.logSrc = "line"
+			r.header("Use      single line : %s", shortstr(logArg, 53))
+		} else {
+			r.logSrc = "lines"
+			lines := strings.Split(logArg, "\n")
+			r.header("Use      multi line : %d line(s)", len(lines))
+			for i, l := range lines {
+				if i >= 5 {
+					r.header("| ...")
+					break
+				}
+				num := fmt.Sprint(i + 1)
+				if len(num) > 2 {
+					num = num[:2]
+				}
+				r.header("| %2s: %s", num, shortstr(l, 53))
+			}
+			r.header("`-")
+		}
+		r.header("")
+		if err := r.processReader(strings.NewReader(logArg), 0); err != nil {
+			return 0, err
+		}
+	}
+	r.stats.elapsed = time.Since(start)
+	switch {
+	case r.o.out != "":
+		return 0, nil
+	case r.o.json:
+		return 0, r.printJSON()
+	}
+	r.printStats()
+	return 0, nil
+}
+
+// location is the --timezone (logtimezone) or the local zone.
+func (r *regexRun) location() (*time.Location, error) {
+	if r.o.timezone == "" {
+		return time.Local, nil
+	}
+	return parseTimeZone(r.o.timezone)
+}
+
+// processReader streams lines from rd through the filter. size (0 when
+// unknown) scales the progress bar.
+func (r *regexRun) processReader(rd io.Reader, size int64) error {
+	cr := &countingReader{r: rd}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	var buf []byte
+	pb := newProgressBar(r.progress, size)
+	defer pb.finish()
+	for n := 0; ; n++ {
+		if n&1023 == 0 {
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+			pb.update(cr.n, r.stats.tested)
+		}
+		line, truncated, err := readLine(br, &buf, maxLineBytes)
+		if len(line) > 0 || err == nil {
+			if truncated {
+				r.stats.truncated++
+			}
+			r.processLine(line)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// readLine reads one '\n'-terminated line into *buf (reused between calls)
+// and returns it without the terminator. A line longer than limit bytes is
+// cut, the rest skipped. err is io.EOF after the last line.
+func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, truncated bool, err error) {
+	b := (*buf)[:0]
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(b)+len(chunk) <= limit {
+			b = append(b, chunk...)
+		} else {
+			if room := limit - len(b); room > 0 {
+				b = append(b, chunk[:room]...)
+			}
+			truncated = true
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		*buf = b
+		if err == nil || err == io.EOF {
+			return bytes.TrimSuffix(b, []byte("\n")), truncated, err
+		}
+		return b, truncated, err
+	}
+}
+
+// processLine tests one line and updates the statistics (or prints the
+// --out value).
+func (r *regexRun) processLine(raw []byte) {
+	raw = bytes.TrimRight(raw, "\r\n")
+	if len(raw) == 0 || raw[0] == '#' {
+		return // comments and empty lines are skipped, as by fail2ban-regex
+	}
+	var line string
+	if utf8.Valid(raw) {
+		line = string(raw)
+	} else {
+		r.stats.binary++
+		line = strings.ToValidUTF8(string(raw), "\uFFFD")
+	}
+	res := r.flt.Process(line)
+	if r.o.out != "" {
+		r.printOut(res)
+		return
+	}
+	st := &r.stats
+	var found []filter.Failure
+	ignored := res.Ignored
+	if ignored {
+		if i := ignoreIndex(r.flt, res); i >= 0 && i < len(st.ignoreHits) {
+			st.ignoreHits[i]++
+		}
+	}
+	for i, f := range res.Failures {
+		if r.o.noCheckAll && i > 0 {
+			break
+		}
+		if f.Regex >= 0 && f.Regex < len(st.failHits) {
+			st.failHits[f.Regex]++
+			if r.o.verbose > 0 {
+				st.failIPs[f.Regex] = append(st.failIPs[f.Regex], failureInfo{f.ID, f.Time, len(found) > 1})
+			}
+		}
+		if f.NoFail {
+			ignored = true
+		} else {
+			found = append(found, f)
+		}
+	}
+	if prefMatched(r.flt, res) {
+		st.prefHits++
+	}
+	if res.HasDate && res.Date.Template != "" {
+		st.hitTemplate(res.Date.Template)
+	}
+	if r.setup.def.MaxLines > 1 {
+		r.rebalance(res, line)
+	}
+	limit := r.printLimit()
+	switch {
+	case ignored:
+		st.ignored++
+		if !r.o.printNoIgnored && (r.o.printAllIgnored || st.ignored <= limit+1) {
+			st.ignoredLines = append(st.ignoredLines, line)
+		}
+	case len(found) > 0:
+		st.matched++
+		if r.o.printAllMatched {
+			st.matchedLines = append(st.matchedLines, line)
+		}
+	default:
+		st.missed++
+		if !r.o.printNoMissed && (r.o.printAllMissed || st.missed <= limit+1) {
+			st.missedLines = append(st.missedLines, line)
+		}
+		if r.setup.def.MaxLines > 1 {
+			st.recentMissed = append(st.recentMissed, line)
+			if len(st.recentMissed) > r.setup.def.MaxLines {
+				st.recentMissed = st.recentMissed[1:]
+			}
+		}
+	}
+	st.tested++
+}
+
+// rebalance moves earlier lines that a multi-line failure consumed from
+// the missed count to the matched count, as fail2ban-regex does when lines
+// leave its buffer by matching.
+func (r *regexRun) rebalance(res filter.Result, line string) {
+	st := &r.stats
+	for _, f := range res.Failures {
+		for _, l := range f.Lines {
+			if l == line {
+				continue
+			}
+			i := indexOf(st.recentMissed, l)
+			if i < 0 {
+				continue
+			}
+			st.recentMissed = append(st.recentMissed[:i], st.recentMissed[i+1:]...)
+			if j := indexOf(st.missedLines, l); j >= 0 {
+				st.missedLines = append(st.missedLines[:j], st.missedLines[j+1:]...)
+			}
+			if r.o.printAllMatched {
+				st.matchedLines = append(st.matchedLines, l)
+			}
+			st.matched++
+			st.missed--
+		}
+	}
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// hitTemplate counts a date template; the summary lists them by hits.
+func (st *regexStats) hitTemplate(name string) {
+	for i := range st.templates {
+		if st.templates[i].name == name {
+			st.templates[i].hits++
+			// keep the most used first, like fail2ban's reordering
+			for i > 0 && st.templates[i-1].hits < st.templates[i].hits {
+				st.templates[i-1], st.templates[i] = st.templates[i], st.templates[i-1]
+				i--
+			}
+			return
+		}
+	}
+	st.templates = append(st.templates, templateHits{name, 1})
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// progressBar draws "[####    ]  42%  123456 lines" on a terminal for
+// files of progressMinSize bytes or more.
+type progressBar struct {
+	w        io.Writer
+	size     int64
+	last     time.Time
+	drawn    bool
+	interval time.Duration
+}
+
+const progressMinSize = 8 << 20
+
+func newProgressBar(w io.Writer, size int64) *progressBar {
+	if size < progressMinSize {
+		w = nil
+	}
+	return &progressBar{w: w, size: size, interval: 200 * time.Millisecond}
+}
+
+func (p *progressBar) update(done int64, lines int) {
+	if p.w == nil {
+		return
+	}
+	now := time.Now()
+	if now.Sub(p.last) < p.interval {
+		return
+	}
+	p.last = now
+	frac := float64(done) / float64(p.size)
+	if frac > 1 {
+		frac = 1
+	}
+	const width = 30
+	n := int(frac * width)
+	fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %d lines", strings.Repeat("#", n), strings.Repeat(" ", width-n), 100*frac, lines)
+	p.drawn = true
+}
+
+func (p *progressBar) finish() {
+	if p.w != nil && p.drawn {
+		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", 60))
+	}
+}

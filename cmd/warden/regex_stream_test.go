@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"warden/internal/filter"
+)
+
+func TestReadLine(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		limit int
+		want  []string
+		cut   []bool
+	}{
+		{"plain", "a\nb\n", 100, []string{"a", "b"}, []bool{false, false}},
+		{"no final newline", "a\nb", 100, []string{"a", "b"}, []bool{false, false}},
+		{"crlf kept for the caller", "a\r\nb\r\n", 100, []string{"a\r", "b\r"}, []bool{false, false}},
+		{"empty lines", "\n\nx", 100, []string{"", "", "x"}, []bool{false, false, false}},
+		{"cut", "abcdefgh\nxy\n", 3, []string{"abc", "xy"}, []bool{true, false}},
+		{"cut across buffer refills", strings.Repeat("z", 40000) + "\nq", 20000, []string{strings.Repeat("z", 20000), "q"}, []bool{true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			br := bufio.NewReaderSize(strings.NewReader(tt.in), 16)
+			var buf []byte
+			var got []string
+			var cut []bool
+			for {
+				line, c, err := readLine(br, &buf, tt.limit)
+				if len(line) > 0 || err == nil {
+					got = append(got, string(line))
+					cut = append(cut, c)
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+				t.Errorf("lines %q, want %q", got, tt.want)
+			}
+			for i := range cut {
+				if i < len(tt.cut) && cut[i] != tt.cut[i] {
+					t.Errorf("line %d cut=%v, want %v", i, cut[i], tt.cut[i])
+				}
+			}
+		})
+	}
+}
+
+// TestRegexHostileLog feeds a 10 MB line, binary garbage, CRLF endings and
+// an unterminated last line, and checks every line is counted.
+func TestRegexHostileLog(t *testing.T) {
+	dir := t.TempDir()
+	var b bytes.Buffer
+	b.WriteString("2024-01-02 03:04:05 x failed from 192.0.2.1\r\n")
+	b.WriteString("2024-01-02 03:04:05 ")
+	b.Write(bytes.Repeat([]byte("A"), 10<<20))
+	b.WriteString(" failed from 192.0.2.2\n")
+	b.Write([]byte{0xff, 0xfe, 0, 1, 2, 0x80, '\n'})
+	b.WriteString("\r\n\n")
+	b.WriteString("2024-01-02 03:04:06 x failed from 192.0.2.3") // no final newline
+	p := filepath.Join(dir, "hostile.log")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "regex", "--json", p, "failed from <HOST>$")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	var j regexJSON
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatalf("%v in %q", err, out)
+	}
+	if j.Lines.Total != 4 || j.Lines.Binary != 1 {
+		t.Errorf("lines %+v, want 4 tested, 1 with invalid UTF-8", j.Lines)
+	}
+	if j.Lines.Matched+j.Lines.Missed+j.Lines.Ignored != j.Lines.Total {
+		t.Errorf("counts do not add up: %+v", j.Lines)
+	}
+}
+
+func FuzzReadLine(f *testing.F) {
+	f.Add([]byte("a\nb\r\nc"), 4)
+	f.Add([]byte("\n\n\n"), 1)
+	f.Add([]byte{0xff, '\n', 0}, 2)
+	f.Fuzz(func(t *testing.T, in []byte, limit int) {
+		if limit <= 0 || limit > 1<<16 {
+			limit = 1 << 16
+		}
+		br := bufio.NewReaderSize(bytes.NewReader(in), 16)
+		var buf []byte
+		var lines [][]byte
+		anyCut := false
+		for i := 0; ; i++ {
+			if i > len(in)+1 {
+				t.Fatal("more lines than bytes")
+			}
+			line, cut, err := readLine(br, &buf, limit)
+			if len(line) > limit {
+				t.Fatalf("line of %d bytes exceeds limit %d", len(line), limit)
+			}
+			anyCut = anyCut || cut
+			if len(line) > 0 || err == nil {
+				lines = append(lines, append([]byte(nil), line...))
+			}
+			if err != nil {
+				break
+			}
+		}
+		if !anyCut {
+			joined := bytes.Join(lines, []byte("\n"))
+			if !bytes.Equal(joined, bytes.TrimSuffix(in, []byte("\n"))) {
+				t.Fatalf("lines %q do not rebuild input %q", lines, in)
+			}
+		}
+	})
+}
+
+func FuzzOptionsRepr(f *testing.F) {
+	for _, s := range []string{"[mode=aggressive]", `[a="x, y", b='z']`, "[a=1,b=2]", "[", "[=]", `[a="]`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := optionsRepr(s)
+		if err == nil && !strings.HasPrefix(r, "{") {
+			t.Fatalf("repr %q of %q", r, s)
+		}
+	})
+}
+
+func FuzzFormatOut(f *testing.F) {
+	for _, s := range []string{"ip", "row", "msg", "[time, ip, user]", "<ip> <F-USER> <msg>", "<", "[", "<msg><msg>"} {
+		f.Add(s)
+	}
+	fl := filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Time: time.Unix(1700000000, 0),
+		Fields: map[string]string{"user": "root"}, Lines: []string{"l1", "l2"}}
+	f.Fuzz(func(t *testing.T, format string) {
+		if format == "" {
+			return
+		}
+		out := formatOut(format, fl, time.UTC)
+		if len(out) == 0 {
+			t.Fatalf("no output for %q", format)
+		}
+	})
+}
+
+func TestFormatOut(t *testing.T) {
+	fl := filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Time: time.Unix(1700000000, 500000000),
+		Fields: map[string]string{"user": "ro'ot", "ip4": "192.0.2.1"}, Lines: []string{"first", "second"}}
+	tests := []struct {
+		format string
+		want   []string
+	}{
+		{"id", []string{"192.0.2.1"}},
+		{"ip", []string{"192.0.2.1"}},
+		{"time", []string{"1700000000.5"}},
+		{"date", []string{"2023-11-14 22:13:20"}},
+		{"user", []string{"ro'ot"}},
+		{"F-USER", []string{"ro'ot"}},
+		{"nosuch", []string{"None"}},
+		{"msg", []string{"first", "second"}},
+		{"row", []string{`['192.0.2.1',	1700000000.5,	{'ip4': '192.0.2.1', 'user': "ro'ot"}],`}},
+		{"[ip, user, nosuch]", []string{`['192.0.2.1', "ro'ot", None]`}},
+		{"<ip> <F-USER> <zzz>", []string{"192.0.2.1 ro'ot <zzz>"}},
+		{"<ip>: <msg>", []string{"192.0.2.1: first", "192.0.2.1: second"}},
+	}
+	for _, tt := range tests {
+		got := formatOut(tt.format, fl, time.UTC)
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("formatOut(%q) = %q, want %q", tt.format, got, tt.want)
+		}
+	}
+}
+
+func TestDatePatternName(t *testing.T) {
+	tests := map[string]string{
+		"{^LN-BEG}":         "Default Detectors",
+		"%Y-%m-%d %H:%M:%S": "Year-Month-Day 24hour:Minute:Second",
+		"^%b %d %H:%M:%S":   "^MON Day 24hour:Minute:Second",
+		"{^LN-BEG}%Y-%m-%d": "{^LN-BEG}Year-Month-Day",
+		"EPOCH":             "Epoch",
+		"{NONE}":            "^",
+		"^%ExY-%m %z %%":    "^ExYear-Month Zone offset %",
+	}
+	for in, want := range tests {
+		if got := datePatternName(in); got != want {
+			t.Errorf("datePatternName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
