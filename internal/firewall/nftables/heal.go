@@ -21,7 +21,7 @@ type drift struct {
 	// rebuild lists chains whose rules are all flushed and re-added so that
 	// a missing rule comes back in its original place.
 	rebuild []string
-	bans   map[setRef][]firewall.Ban
+	bans    map[setRef][]firewall.Ban
 }
 
 func (d *drift) repair() firewall.Repair {
