@@ -1,10 +1,21 @@
 // Package filter compiles fail2ban filter definitions (failregex,
 // ignoreregex, prefregex with <HOST>, <F-*> and friends) into matchers and
 // applies them to log lines, including multi-line buffering.
+//
+// Regexes are written in Python's re dialect. Each is translated to Go's
+// regexp (linear time) whenever its meaning allows; only regexes that need
+// backtracking (look-around, back-references, conditionals, atomic groups)
+// run on github.com/dlclark/regexp2, bounded by a match time-out.
+//
+// Lines are matched as bytes, without decoding. A byte sequence that is not
+// valid UTF-8 behaves like U+FFFD (as fail2ban's decoding with
+// errors='replace' would make it), but captured groups keep the original
+// bytes.
 package filter
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -24,22 +35,46 @@ type Definition struct {
 	UseDNS string
 }
 
+// DateFinder finds the timestamp in a line; *datetime.Detector is one.
+type DateFinder interface {
+	Find(line string) (datetime.Match, bool)
+}
+
 // Options are runtime settings for a compiled Filter.
 type Options struct {
 	Location *time.Location // logtimezone
 	Now      func() time.Time
+	// Dates overrides the date detector built from Definition.DatePattern.
+	Dates DateFinder
+	// FindTime > 0 turns on fail2ban's daemon time checks (checkFindTime):
+	// in operation, dates more than a minute off are replaced by now; while
+	// Restoring, lines older than FindTime are skipped. 0 behaves like
+	// fail2ban-regex.
+	FindTime  time.Duration
+	Restoring bool
+	// MatchTimeout bounds one backtracking match (default 100ms).
+	MatchTimeout time.Duration
+	// Resolve turns a host name into addresses when UseDNS is yes or warn.
+	// When nil, names are returned unresolved (Failure.Unresolved).
+	Resolve func(host string) []netip.Addr
 }
 
 // Failure is one failure found in the log.
 type Failure struct {
-	Host   string     // the host text as matched (address or name)
-	Addr   netip.Addr // the address, if Host is one
-	ID     string     // fail2ban's fid: <F-ID>, else the host
+	Host string     // the host text as matched (address or name)
+	Addr netip.Addr // the address, if Host is one
+	// Prefix is set when a <CIDR>/<SUBNET> gave a prefix length.
+	Prefix netip.Prefix
+	ID     string // fail2ban's fid: <F-ID>, else the host
 	Time   time.Time
 	Fields map[string]string // named groups: "user", "alt_user", "content", ...
 	Lines  []string          // the line(s) that made up the failure
 	Regex  int               // index into Definition.FailRegex
 	NoFail bool
+	// Users are all users seen for a multi-line failure id (F-MLFID).
+	Users []string
+	// Unresolved: Host is a name that still needs DNS (no Resolve hook).
+	Unresolved bool
 }
 
 // Result is what one line produced.
@@ -51,17 +86,167 @@ type Result struct {
 	Failures []Failure
 }
 
+// Errors returned by Compile.
+var (
+	ErrBadRegex  = errors.New("filter: bad regex")
+	ErrNoFailID  = errors.New("filter: no failure-id group")
+	ErrNoRegexes = errors.New("filter: no failregex")
+)
+
+// tupleLine is a line split around its date text.
+type tupleLine struct{ pre, date, post string }
+
+func (t tupleLine) full() string { return t.pre + t.date + t.post }
+
 // Filter is a compiled filter. It holds multi-line state and is not safe for
 // concurrent use.
-type Filter struct{}
+type Filter struct {
+	def      Definition
+	opts     Options
+	dates    DateFinder
+	noDate   bool
+	pref     *pattern
+	fail     []*pattern
+	ignore   []*pattern
+	maxLines int
+	rawHost  bool
 
-// ErrNotImplemented is returned while the filter is under construction.
-var ErrNotImplemented = errors.New("filter: not implemented")
+	lineBuf  []tupleLine
+	one      [1]tupleLine
+	buf      []byte // scratch: the buffer the regexes see
+	cbuf     []byte // scratch: prefregex content
+	lastText string
+	lastDate time.Time
+	mlfid    *mlfidCache
+	timeouts int
+}
 
 // Compile builds a Filter from a Definition.
 func Compile(def Definition, opts Options) (*Filter, error) {
-	return nil, ErrNotImplemented
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MatchTimeout <= 0 {
+		opts.MatchTimeout = 100 * time.Millisecond
+	}
+	f := &Filter{def: def, opts: opts, maxLines: def.MaxLines, rawHost: def.UseDNS == "raw"}
+	if f.maxLines <= 0 {
+		f.maxLines = 1
+	}
+	multi := f.maxLines > 1
+	var err error
+	if def.PrefRegex != "" {
+		if f.pref, err = compilePattern(def.PrefRegex, def.UseDNS, false, opts.MatchTimeout); err != nil {
+			return nil, fmt.Errorf("%w: prefregex: %w", ErrBadRegex, err)
+		}
+	}
+	for i, r := range def.FailRegex {
+		p, err := compilePattern(r, def.UseDNS, multi, opts.MatchTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("%w: failregex[%d] %q: %w", ErrBadRegex, i, r, err)
+		}
+		if !hasFailID(p) && (f.pref == nil || !hasFailID(f.pref)) {
+			return nil, fmt.Errorf("%w: failregex[%d] %q has none of <HOST>, <ADDR>, <F-ID>, <F-MLFID>", ErrNoFailID, i, r)
+		}
+		f.fail = append(f.fail, p)
+	}
+	for i, r := range def.IgnoreRegex {
+		p, err := compilePattern(r, def.UseDNS, false, opts.MatchTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("%w: ignoreregex[%d] %q: %w", ErrBadRegex, i, r, err)
+		}
+		f.ignore = append(f.ignore, p)
+	}
+	f.dates = opts.Dates
+	if f.dates == nil {
+		d, err := datetime.New(datetime.Options{Pattern: def.DatePattern, Location: opts.Location, Now: opts.Now})
+		switch {
+		case errors.Is(err, datetime.ErrNotImplemented):
+			// date detection not available yet: every line is undated
+		case err != nil:
+			return nil, fmt.Errorf("filter %s: datepattern: %w", def.Name, err)
+		default:
+			f.dates = d
+			f.noDate = d.NoDate()
+		}
+	}
+	f.mlfid = newMLFIDCache(100, 5*time.Minute)
+	return f, nil
 }
 
+func hasFailID(p *pattern) bool {
+	for _, g := range []string{"fid", "ip4", "ip6", "dns", "mlfid"} {
+		if p.has(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// Timeouts counts backtracking matches abandoned at MatchTimeout (each
+// counted as no match).
+func (f *Filter) Timeouts() int { return f.timeouts }
+
 // Process handles one log line (without its line terminator).
-func (f *Filter) Process(line string) Result { return Result{} }
+func (f *Filter) Process(line string) Result {
+	var res Result
+	tl, date, noDate, skip := f.splitDate(line, &res)
+	if skip {
+		return res
+	}
+	res.Time = date
+	f.findFailure(tl, date, noDate, &res)
+	return res
+}
+
+// splitDate finds the date in line, as fail2ban's processLine does, and
+// splits the line around it. skip reports an entry too old to matter.
+func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Time, noDate, skip bool) {
+	now := f.opts.Now()
+	recent := !f.lastDate.IsZero() && f.lastDate.After(now.Add(-time.Minute))
+	var m datetime.Match
+	found := false
+	if f.noDate {
+		found = true
+	} else if f.dates != nil {
+		m, found = f.dates.Find(line)
+		found = found && m.Start >= 0 && m.End >= m.Start && m.End <= len(line)
+	}
+	if found {
+		tl = tupleLine{line[:m.Start], line[m.Start:m.End], line[m.End:]}
+		switch {
+		case m.End > m.Start:
+			date = m.Time
+			res.HasDate, res.Date = true, m
+			f.lastText, f.lastDate = tl.date, date
+		case recent:
+			tl = tupleLine{"", f.lastText, line}
+			date = f.lastDate
+		default:
+			date = now
+		}
+	} else {
+		tl = tupleLine{"", "", line}
+	}
+	if date.IsZero() {
+		noDate = true
+		if recent {
+			tl = tupleLine{"", f.lastText, line}
+			date = f.lastDate
+		} else if f.opts.FindTime > 0 && !f.opts.Restoring {
+			date = now
+		}
+	}
+	if f.opts.FindTime > 0 && !date.IsZero() {
+		if !f.opts.Restoring {
+			// fail2ban compares whole seconds, truncated toward zero
+			if secs := int64(date.Sub(now) / time.Second); secs > 60 || secs < -60 {
+				date = now
+				f.lastDate = date
+			}
+		} else if date.Before(now.Add(-f.opts.FindTime)) {
+			return tl, date, noDate, true
+		}
+	}
+	return tl, date, noDate, false
+}

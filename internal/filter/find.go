@@ -1,0 +1,351 @@
+package filter
+
+import (
+	"strings"
+	"time"
+)
+
+// gval is a group value; ok is false for Python's None (group did not
+// take part in the match).
+type gval struct {
+	s  string
+	ok bool
+}
+
+func (v gval) truthy() bool { return v.ok && v.s != "" }
+
+// failData is fail2ban's per-failure dict: the regex groups plus the
+// bookkeeping keys it stores next to them.
+type failData struct {
+	g             map[string]gval
+	matches       []string
+	nofailMatches []string
+	users         []string
+	hasUsers      bool
+	pending       bool
+}
+
+func (d *failData) get(k string) gval { return d.g[k] }
+
+// hit is one successful regex search.
+type hit struct {
+	p                  *pattern
+	groups             map[string]gval
+	matched, unmatched []tupleLine
+}
+
+// fillBuf joins the lines (without their date text) with "\n" and a final
+// "\n", like fail2ban's buffer, into *dst.
+func fillBuf(dst *[]byte, lines []tupleLine) []byte {
+	b := (*dst)[:0]
+	for i, l := range lines {
+		if i > 0 {
+			b = append(b, '\n')
+		}
+		b = append(b, l.pre...)
+		b = append(b, l.post...)
+	}
+	b = append(b, '\n')
+	*dst = b
+	return b
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// search runs p over buf and works out which of org's lines the match
+// covers, as fail2ban's Regex.search does.
+func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) *hit {
+	loc, err := p.find(buf, ascii)
+	if err != nil {
+		f.timeouts++
+		return nil
+	}
+	if loc == nil {
+		return nil
+	}
+	h := &hit{p: p, groups: make(map[string]gval, len(p.index)+1)}
+	for i, n := range p.names {
+		if n == "" {
+			continue
+		}
+		if loc[2*i] >= 0 {
+			h.groups[n] = gval{string(buf[loc[2*i]:loc[2*i+1]]), true}
+		} else {
+			h.groups[n] = gval{}
+		}
+	}
+	for _, a := range p.alts {
+		if v := h.groups[a[0]]; v.truthy() && !h.groups[a[1]].truthy() {
+			h.groups[a[1]] = v
+		}
+	}
+	if len(org) <= 1 {
+		h.matched = org
+		return h
+	}
+	s := string(buf)
+	start, end := loc[0], loc[1]
+	lineStart := strings.LastIndexByte(s[:min(start+1, len(s))], '\n') + 1
+	from := end - 1
+	if from < 0 {
+		from += len(s)
+	}
+	lineEnd := len(s)
+	if k := strings.IndexByte(s[from:], '\n'); k >= 0 {
+		lineEnd = from + k + 1
+	}
+	lc1 := min(strings.Count(s[:lineStart], "\n"), len(org))
+	lc2 := min(strings.Count(s[:lineEnd], "\n"), len(org))
+	if lc2 < lc1 {
+		lc2 = lc1
+	}
+	h.matched = append([]tupleLine(nil), org[lc1:lc2]...)
+	h.unmatched = append([]tupleLine(nil), org[:lc1]...)
+	n := 0
+	for _, skipped := range h.skippedLines(buf, loc) {
+		for m, l := range h.matched[n:] {
+			if l.pre+l.post == skipped {
+				h.unmatched = append(h.unmatched, l)
+				h.matched = append(h.matched[:n+m], h.matched[n+m+1:]...)
+				n += m
+				break
+			}
+		}
+	}
+	h.unmatched = append(h.unmatched, org[lc2:]...)
+	return h
+}
+
+// skippedLines returns the lines captured by <SKIPLINES> tags.
+func (h *hit) skippedLines(buf []byte, loc []int) []string {
+	var all strings.Builder
+	for _, g := range h.p.skiplines {
+		if loc[2*g] >= 0 {
+			all.Write(buf[loc[2*g]:loc[2*g+1]])
+		}
+	}
+	return pySplitLines(all.String())
+}
+
+// pySplitLines splits like Python's str.splitlines().
+func pySplitLines(s string) []string {
+	var out []string
+	start := 0
+	rs := []rune(s)
+	var cur []rune
+	_ = start
+	for i := 0; i < len(rs); i++ {
+		switch rs[i] {
+		case '\r':
+			out = append(out, string(cur))
+			cur = cur[:0]
+			if i+1 < len(rs) && rs[i+1] == '\n' {
+				i++
+			}
+		case '\n', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+			out = append(out, string(cur))
+			cur = cur[:0]
+		default:
+			cur = append(cur, rs[i])
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, string(cur))
+	}
+	return out
+}
+
+func joinLines(ls []tupleLine) []string {
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.full()
+	}
+	return out
+}
+
+// ignoreLine reports whether an ignoreregex matches, as fail2ban's
+// _ignoreLine; with a failregex hit in multi-line mode only its lines count.
+func (f *Filter) ignoreLine(buf []byte, ascii bool, org []tupleLine, fh *hit) bool {
+	if fh != nil && f.maxLines > 1 {
+		org = fh.matched
+		var tmp []byte
+		buf = fillBuf(&tmp, org)
+		ascii = isASCII(buf)
+	}
+	for _, p := range f.ignore {
+		if f.search(p, buf, ascii, org) != nil {
+			if fh != nil {
+				f.lineBuf = fh.unmatched
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// findFailure applies the regexes to the buffer ending with tl, as
+// fail2ban's Filter.findFailure does (without checkAllRegex).
+func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Result) {
+	var org []tupleLine
+	if f.maxLines > 1 {
+		f.lineBuf = append(f.lineBuf, tl)
+		if n := len(f.lineBuf); n > f.maxLines {
+			f.lineBuf = append([]tupleLine(nil), f.lineBuf[n-f.maxLines:]...)
+		}
+		org = f.lineBuf
+	} else {
+		f.one[0] = tl
+		org = f.one[:]
+		f.lineBuf = org
+	}
+	buf := fillBuf(&f.buf, org)
+	// Fast path: when no failregex can match, nothing else has an effect
+	// (except prefregex replacing a multi-line buffer by its content).
+	if f.pref == nil || f.maxLines == 1 {
+		possible := false
+		for _, p := range f.fail {
+			if p.prechecked(buf) {
+				possible = true
+				break
+			}
+		}
+		if !possible {
+			return
+		}
+	}
+	ascii := isASCII(buf)
+	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
+		if f.ignoreLine(buf, ascii, org, nil) {
+			res.Ignored = true
+			return
+		}
+	}
+	var pre map[string]gval
+	valid := true
+	if f.pref != nil {
+		h := f.search(f.pref, buf, ascii, org)
+		if h == nil {
+			return
+		}
+		pre = h.groups
+		if c := pre["content"]; c.truthy() {
+			f.lineBuf = []tupleLine{{post: c.s}}
+			valid = false
+		}
+		delete(pre, "content")
+	}
+	for i, p := range f.fail {
+		if !valid {
+			buf = fillBuf(&f.cbuf, f.lineBuf)
+			ascii = isASCII(buf)
+			valid = true
+		}
+		h := f.search(p, buf, ascii, org)
+		if h == nil {
+			continue
+		}
+		if len(f.ignore) > 0 && f.ignoreLine(buf, ascii, org, h) {
+			res.Ignored = true
+			return
+		}
+		if noDate && date.IsZero() && f.opts.FindTime > 0 {
+			continue
+		}
+		f.lineBuf, valid = h.unmatched, false
+		if f.failureFrom(i, h, pre, date, res) {
+			return
+		}
+	}
+}
+
+// failureFrom turns a failregex hit into failures; it reports whether the
+// search is over (a failure or a pending/no-fail state was reached).
+func (f *Filter) failureFrom(idx int, h *hit, pre map[string]gval, date time.Time, res *Result) bool {
+	d := &failData{g: h.groups}
+	if len(pre) > 0 {
+		g := make(map[string]gval, len(pre)+len(h.groups))
+		for k, v := range pre {
+			g[k] = v
+		}
+		for k, v := range h.groups {
+			g[k] = v
+		}
+		d.g = g
+	}
+	mlfid := d.get("mlfid")
+	if mlfid.ok {
+		d = f.mergeFailure(mlfid.s, d, h)
+		if d.get("nofail").truthy() {
+			return true
+		}
+	} else {
+		d.matches = append(d.matches, joinLines(h.matched)...)
+	}
+	fid := d.get("fid")
+	cidr := ""
+	if c := d.get("cidr"); c.truthy() {
+		cidr = c.s
+	}
+	var host string
+	family := 0    // 4, 6, or 0: any
+	exact := false // an address group matched
+	raw := f.rawHost
+	switch {
+	case d.get("ip4").ok:
+		host, family, exact = d.get("ip4").s, 4, true
+	case d.get("ip6").ok:
+		host, family, exact = d.get("ip6").s, 6, true
+	case d.get("dns").ok:
+		host = d.get("dns").s
+	default:
+		if !fid.ok && !mlfid.ok {
+			// fail2ban raises here ("no group found") and moves on
+			return false
+		}
+		if !fid.ok {
+			// multi-line id known, host still unknown: wait for it
+			d.pending = true
+			return true
+		}
+		host, raw = fid.s, true
+	}
+	var out []Failure
+	switch {
+	case exact || raw:
+		var a ipAddr
+		if exact {
+			a = parseIPAddr(host, cidr, family, false)
+		} else {
+			a = parseIPAddr(host, "", 0, f.rawHost)
+		}
+		fl := Failure{Host: host, Addr: a.addr, Prefix: a.prefix, ID: a.str}
+		if fid.ok && fid.s != host {
+			fl.ID = parseIPAddr(fid.s, "", 0, f.rawHost).str
+		}
+		out = append(out, fl)
+	default:
+		out = f.resolve(host)
+	}
+	for _, fl := range out {
+		fl.Time = date
+		fl.Regex = idx
+		fl.Fields = make(map[string]string, len(d.g))
+		for k, v := range d.g {
+			if v.ok {
+				fl.Fields[k] = v.s
+			}
+		}
+		fl.Lines = append([]string(nil), d.matches...)
+		fl.NoFail = d.get("nofail").truthy()
+		fl.Users = append([]string(nil), d.users...)
+		res.Failures = append(res.Failures, fl)
+	}
+	return true
+}

@@ -1,0 +1,168 @@
+package filter
+
+import (
+	"container/list"
+	"time"
+)
+
+// mlfidCache keeps failure data by multi-line failure id (e.g. a
+// connection id), like fail2ban's: entries live maxAge, and when full the
+// oldest insertions are dropped first.
+type mlfidCache struct {
+	max    int
+	maxAge time.Duration
+	order  *list.List // of *mlfidEntry, oldest first
+	byID   map[string]*list.Element
+}
+
+type mlfidEntry struct {
+	id      string
+	data    *failData
+	expires time.Time
+}
+
+func newMLFIDCache(max int, maxAge time.Duration) *mlfidCache {
+	return &mlfidCache{max: max, maxAge: maxAge, order: list.New(), byID: map[string]*list.Element{}}
+}
+
+func (c *mlfidCache) get(id string, now time.Time) *failData {
+	el, ok := c.byID[id]
+	if !ok {
+		return nil
+	}
+	e := el.Value.(*mlfidEntry)
+	if e.expires.After(now) {
+		return e.data
+	}
+	c.unset(id)
+	return nil
+}
+
+func (c *mlfidCache) set(id string, d *failData, now time.Time) {
+	if c.order.Len() >= c.max {
+		for c.order.Len() > 0 {
+			front := c.order.Front()
+			e := c.order.Remove(front).(*mlfidEntry)
+			delete(c.byID, e.id)
+			if e.expires.After(now) && c.order.Len() < c.max {
+				break
+			}
+		}
+	}
+	if el, ok := c.byID[id]; ok {
+		e := el.Value.(*mlfidEntry)
+		e.data, e.expires = d, now.Add(c.maxAge)
+		return
+	}
+	c.byID[id] = c.order.PushBack(&mlfidEntry{id: id, data: d, expires: now.Add(c.maxAge)})
+}
+
+func (c *mlfidCache) unset(id string) {
+	if el, ok := c.byID[id]; ok {
+		c.order.Remove(el)
+		delete(c.byID, id)
+	}
+}
+
+func (d *failData) addUser(user gval) {
+	if !user.truthy() {
+		return
+	}
+	d.hasUsers = true
+	for _, u := range d.users {
+		if u == user.s {
+			return
+		}
+	}
+	d.users = append(d.users, user.s)
+}
+
+// Flags of mergeFailure's state (fail2ban's nfflgs).
+const (
+	mfNoFail  = 1
+	mfForget  = 2
+	mfWasSet  = 4 // the cached entry had nofail or gained
+	mfGained  = 8
+	mfNoGain1 = mfNoFail | mfForget
+)
+
+// mergeFailure folds a failure into the data kept for its multi-line id
+// (F-MLFID), as fail2ban's _mergeFailure: F-NOFAIL marks a line that is
+// not a failure by itself, F-MLFFORGET ends the id, F-MLFGAINED (a
+// successful login) drops what was pending.
+func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
+	now := f.opts.Now()
+	cached := f.mlfid.get(id, now)
+	flags := 0
+	if g := cur.get("mlfgained"); g.truthy() {
+		flags |= mfGained | mfNoFail
+		if !cur.get("nofail").truthy() {
+			cur.g["nofail"] = g
+		}
+	} else if cur.get("nofail").truthy() {
+		flags |= mfNoFail
+	}
+	if v, ok := cur.g["mlfforget"]; ok {
+		delete(cur.g, "mlfforget")
+		if v.truthy() {
+			flags |= mfForget
+		}
+	}
+	var users []string
+	d := cur
+	if cached != nil {
+		cached.addUser(cur.get("user"))
+		users = cached.users
+		if v, ok := cached.g["nofail"]; ok {
+			delete(cached.g, "nofail")
+			if v.truthy() {
+				flags |= mfWasSet
+			}
+		}
+		if v, ok := cached.g["mlfgained"]; ok {
+			delete(cached.g, "mlfgained")
+			if v.truthy() {
+				flags |= mfWasSet
+			}
+		}
+		if flags&mfGained != 0 {
+			cached.pending = false
+		}
+		if flags&mfWasSet == 0 && !cached.pending {
+			cached.matches = nil
+		}
+		for k, v := range cur.g {
+			if v.ok {
+				cached.g[k] = v
+			}
+		}
+		d = cached
+		if flags&mfForget != 0 {
+			f.mlfid.unset(id)
+		}
+	} else if flags&mfForget == 0 {
+		cur.addUser(cur.get("user"))
+		users = cur.users
+		f.mlfid.set(id, cur, now)
+	}
+	wasPending := d.pending
+	d.pending = false
+	if wasPending || len(users) > 1 {
+		delete(d.g, "nofail")
+		delete(d.g, "mlfgained")
+		flags &^= mfGained | mfNoFail
+	}
+	matched := joinLines(h.matched)
+	switch {
+	case flags&mfNoFail == 0:
+		m := append(d.nofailMatches, d.matches...)
+		d.nofailMatches = nil
+		if flags&mfGained == 0 {
+			m = append(m, matched...)
+		}
+		d.matches = m
+	case flags&mfNoGain1 == mfNoFail:
+		d.nofailMatches = append(d.nofailMatches, matched...)
+	}
+	return d
+}

@@ -1,0 +1,300 @@
+package filter
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dlclark/regexp2"
+)
+
+// Engine names reported by Explain.
+const (
+	EngineGo      = "go"      // Go's regexp: linear time
+	EngineRegexp2 = "regexp2" // backtracking, bounded by a match timeout
+)
+
+// variant is one compiled form of a pattern.
+type variant struct {
+	// re is the exact matcher when bt is nil; otherwise a relaxed
+	// expression matching a superset of bt, used as a cheap pre-check
+	// (nil when Go cannot compile even that).
+	re      *regexp.Regexp
+	bt      *regexp2.Regexp
+	reasons []string
+}
+
+// pattern is one fail2ban regex, compiled.
+type pattern struct {
+	source   string // as configured
+	expanded string // after tag expansion: what Python would compile
+	names    []string
+	index    map[string]int
+	// ascii serves subjects that are pure ASCII, uni all others (the two
+	// differ only in how big the shorthand classes are).
+	ascii, uni *variant
+	reqs       [][][]byte // each: at least one of these must occur
+	alts       [][2]string
+	skiplines  []int // group numbers of <SKIPLINES> captures, in order
+}
+
+// compilePattern expands tags in src and compiles it for both subject kinds.
+func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (*pattern, error) {
+	exp, err := expandTags(src, useDNS)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimLeft(exp, " \t\n\r\v\f") == "" {
+		return nil, fmt.Errorf("empty regex")
+	}
+	exp = globalToLocalFlags(exp)
+	p := &pattern{source: src, expanded: exp}
+	var asciiExpr string
+	for _, ascii := range []bool{true, false} {
+		tr, err := translate(exp, transOpts{target: targetGo, asciiInput: ascii, multiline: multiline})
+		if err != nil {
+			return nil, fmt.Errorf("invalid regex: %w", err)
+		}
+		if p.names == nil {
+			p.names = tr.names
+		}
+		if !ascii && tr.expr == asciiExpr {
+			p.uni = p.ascii
+			break
+		}
+		v := &variant{reasons: tr.reasons}
+		re, goErr := regexp.Compile(tr.expr)
+		if goErr != nil {
+			v.reasons = append(v.reasons, "Go regexp refused it: "+goErr.Error())
+		} else {
+			v.re = re
+		}
+		if len(v.reasons) > 0 {
+			bt, err := translate(exp, transOpts{target: targetBT, asciiInput: ascii, multiline: multiline})
+			if err != nil {
+				return nil, fmt.Errorf("invalid regex: %w", err)
+			}
+			opt := regexp2.RegexOptions(0)
+			if multiline {
+				opt |= regexp2.Multiline
+			}
+			v.bt, err = regexp2.Compile(bt.expr, opt)
+			if err != nil {
+				return nil, fmt.Errorf("invalid regex for the backtracking engine: %w", err)
+			}
+			v.bt.MatchTimeout = timeout
+		}
+		if ascii {
+			p.ascii, asciiExpr = v, tr.expr
+			if v.re != nil {
+				p.reqs = requiredLiterals(tr.expr)
+			}
+		} else {
+			p.uni = v
+		}
+	}
+	p.index = make(map[string]int, len(p.names))
+	for i, n := range p.names {
+		if n != "" {
+			p.index[n] = i
+		}
+	}
+	for i := 0; ; i++ {
+		g, ok := p.index[fmt.Sprintf("skiplines%d", i)]
+		if !ok {
+			break
+		}
+		p.skiplines = append(p.skiplines, g)
+	}
+	p.alts = altPairs(p.names)
+	return p, nil
+}
+
+func (p *pattern) has(name string) bool { _, ok := p.index[name]; return ok }
+
+// engine reports which engine serves ASCII subjects and why.
+func (p *pattern) engine() (string, []string) {
+	v := p.ascii
+	if v.bt == nil && p.uni.bt != nil {
+		return EngineGo, append([]string{"regexp2 for non-ASCII lines:"}, p.uni.reasons...)
+	}
+	if v.bt == nil {
+		return EngineGo, nil
+	}
+	return EngineRegexp2, v.reasons
+}
+
+// prechecked reports whether buf holds the literals p requires.
+func (p *pattern) prechecked(buf []byte) bool {
+	for _, req := range p.reqs {
+		found := false
+		for _, lit := range req {
+			if bytes.Contains(buf, lit) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// find searches buf and returns byte offsets of the groups (2 per group,
+// -1 when a group did not take part) or nil. err is a regexp2 time-out.
+func (p *pattern) find(buf []byte, ascii bool) ([]int, error) {
+	if !p.prechecked(buf) {
+		return nil, nil
+	}
+	v := p.uni
+	if ascii {
+		v = p.ascii
+	}
+	if v.re != nil && !v.re.Match(buf) {
+		return nil, nil
+	}
+	if v.bt == nil {
+		return v.re.FindSubmatchIndex(buf), nil
+	}
+	s := string(buf)
+	m, err := v.bt.FindStringMatch(s)
+	if err != nil || m == nil {
+		return nil, err
+	}
+	loc := make([]int, 2*len(p.names))
+	for i := range loc {
+		loc[i] = -1
+	}
+	var offs []int // rune index → byte offset, built on demand
+	byteAt := func(ri int) int {
+		if offs == nil {
+			offs = make([]int, 0, len(s)+1)
+			for bi := range s {
+				offs = append(offs, bi)
+			}
+			offs = append(offs, len(s))
+		}
+		if ri >= len(offs) {
+			return len(s)
+		}
+		return offs[ri]
+	}
+	loc[0], loc[1] = byteAt(m.Index), byteAt(m.Index+m.Length)
+	for i := 1; i < len(p.names); i++ {
+		g := m.GroupByName(groupName(i))
+		if g == nil || len(g.Captures) == 0 {
+			continue
+		}
+		loc[2*i], loc[2*i+1] = byteAt(g.Index), byteAt(g.Index+g.Length)
+	}
+	return loc, nil
+}
+
+// requiredLiterals derives from a Go expression the literal strings a
+// match must contain: at most two requirements, each a set of strings of
+// which one must occur. Case-folded literals and newlines are left out.
+func requiredLiterals(expr string) [][][]byte {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	reqs := allReqs(re.Simplify())
+	sort.SliceStable(reqs, func(i, j int) bool { return reqScore(reqs[i]) > reqScore(reqs[j]) })
+	var out [][][]byte
+	for _, r := range reqs {
+		if len(out) == 2 || reqScore(r) < 2 {
+			break
+		}
+		var set [][]byte
+		for _, s := range r {
+			set = append(set, []byte(s))
+		}
+		out = append(out, set)
+	}
+	return out
+}
+
+// reqScore rates a requirement: its shortest member's length, less a
+// penalty per extra member.
+func reqScore(r []string) int {
+	if len(r) == 0 {
+		return 0
+	}
+	min := len(r[0])
+	for _, s := range r[1:] {
+		if len(s) < min {
+			min = len(s)
+		}
+	}
+	return min*4 - (len(r) - 1)
+}
+
+// cleanLit keeps the longest newline-free piece of a literal (the
+// pre-check runs on a buffer that may differ from the subject around
+// newlines).
+func cleanLit(s string) string {
+	best := ""
+	for _, piece := range strings.Split(s, "\n") {
+		if len(piece) > len(best) {
+			best = piece
+		}
+	}
+	return best
+}
+
+func allReqs(re *syntax.Regexp) [][]string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return nil
+		}
+		if s := cleanLit(string(re.Rune)); s != "" {
+			return [][]string{{s}}
+		}
+	case syntax.OpCapture, syntax.OpPlus:
+		return allReqs(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return allReqs(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		var out [][]string
+		var run []rune
+		flush := func() {
+			if s := cleanLit(string(run)); s != "" {
+				out = append(out, []string{s})
+			}
+			run = run[:0]
+		}
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral && sub.Flags&syntax.FoldCase == 0 {
+				run = append(run, sub.Rune...)
+				continue
+			}
+			flush()
+			out = append(out, allReqs(sub)...)
+		}
+		flush()
+		return out
+	case syntax.OpAlternate:
+		var alts []string
+		for _, sub := range re.Sub {
+			reqs := allReqs(sub)
+			if len(reqs) == 0 {
+				return nil
+			}
+			sort.SliceStable(reqs, func(i, j int) bool { return reqScore(reqs[i]) > reqScore(reqs[j]) })
+			alts = append(alts, reqs[0]...)
+		}
+		if len(alts) > 8 {
+			return nil
+		}
+		return [][]string{alts}
+	}
+	return nil
+}
