@@ -106,10 +106,10 @@ func (syslogDates) Find(line string) (datetime.Match, bool) {
 type failJSON struct {
 	Constraint string `json:"constraint"`
 	Match      bool   `json:"match"`
-	Host  any    `json:"host"`
-	User  string `json:"user"`
-	Desc  string `json:"desc"`
-	Time  string `json:"time"`
+	Host       any    `json:"host"`
+	User       string `json:"user"`
+	Desc       string `json:"desc"`
+	Time       string `json:"time"`
 }
 
 type sampleLine struct {
