@@ -72,50 +72,42 @@ func (s *Store) AddBans(ctx context.Context, bans []Ban) error {
 	}))
 }
 
-// addBans writes bans with prepared statements inside tx.
+// addBans writes bans with multi-row statements inside tx.
 func (s *Store) addBans(ctx context.Context, tx *sql.Tx, bans []Ban) error {
-	jailStmt, err := tx.PrepareContext(ctx,
-		`INSERT INTO jails(name) VALUES(?) ON CONFLICT(name) DO NOTHING`)
-	if err != nil {
-		return err
-	}
-	defer jailStmt.Close()
-	banStmt, err := tx.PrepareContext(ctx, `
-INSERT INTO bans(jail, prefix, time, bantime, count, failures, data) VALUES(?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(jail, prefix) DO UPDATE SET time = excluded.time, bantime = excluded.bantime,
-	count = excluded.count, failures = excluded.failures, data = excluded.data`)
-	if err != nil {
-		return err
-	}
-	defer banStmt.Close()
-	histStmt, err := tx.PrepareContext(ctx, `
-INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES(?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT(prefix, jail) DO UPDATE SET time = excluded.time, bantime = excluded.bantime,
-	count = excluded.count, failures = excluded.failures, data = excluded.data`)
-	if err != nil {
-		return err
-	}
-	defer histStmt.Close()
-
-	seen := make(map[string]bool)
+	jails := make(map[string]bool)
 	for _, b := range bans {
-		if !seen[b.Jail] {
-			seen[b.Jail] = true
-			if _, err := jailStmt.ExecContext(ctx, b.Jail); err != nil {
+		if !jails[b.Jail] {
+			jails[b.Jail] = true
+			if err := ensureJail(ctx, tx, b.Jail); err != nil {
 				return fmt.Errorf("jail %s: %w", b.Jail, err)
 			}
 		}
+	}
+	active := newBatchInsert(tx, `INSERT INTO bans(jail, prefix, time, bantime) VALUES `,
+		`ON CONFLICT(jail, prefix) DO UPDATE SET time = excluded.time, bantime = excluded.bantime`, 4)
+	defer active.close()
+	hist := newBatchInsert(tx, `INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES `,
+		`ON CONFLICT(prefix, jail) DO UPDATE SET time = excluded.time, bantime = excluded.bantime,
+	count = excluded.count, failures = excluded.failures, data = excluded.data`, 7)
+	defer hist.close()
+	for _, b := range bans {
 		data, err := encodeData(b.Matches, s.maxMatches)
 		if err != nil {
 			return fmt.Errorf("jail %s: %v: %w", b.Jail, b.Prefix, err)
 		}
 		p, t, bt := prefixText(b.Prefix), b.Time.Unix(), banSeconds(b.BanTime)
-		if _, err := banStmt.ExecContext(ctx, b.Jail, p, t, bt, b.Count, b.Failures, data); err != nil {
-			return fmt.Errorf("jail %s: ban %s: %w", b.Jail, p, err)
+		if err := active.add(ctx, b.Jail, p, t, bt); err != nil {
+			return fmt.Errorf("bans: %w", err)
 		}
-		if _, err := histStmt.ExecContext(ctx, p, b.Jail, t, bt, b.Count, b.Failures, data); err != nil {
-			return fmt.Errorf("jail %s: history %s: %w", b.Jail, p, err)
+		if err := hist.add(ctx, p, b.Jail, t, bt, b.Count, b.Failures, data); err != nil {
+			return fmt.Errorf("history: %w", err)
 		}
+	}
+	if err := active.flush(ctx); err != nil {
+		return fmt.Errorf("bans: %w", err)
+	}
+	if err := hist.flush(ctx); err != nil {
+		return fmt.Errorf("history: %w", err)
 	}
 	return nil
 }
@@ -141,7 +133,9 @@ func (s *Store) ClearJail(ctx context.Context, jail string) (int, error) {
 
 // ForgetHistory deletes the history of prefixes in jail, or in every jail
 // when jail is "", so their next ban counts as a first one. fail2ban does
-// this when an operator unbans an address by hand.
+// this when an operator unbans an address by hand. A ban still in force
+// stays in force but loses its count, failures and matches (ActiveBans
+// then reports a count of 1).
 func (s *Store) ForgetHistory(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error) {
 	q := `DELETE FROM history WHERE jail = ? AND prefix = ?`
 	if jail == "" {
@@ -197,7 +191,10 @@ func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]Ban, error) {
 		}
 		out = make([]Ban, 0, n)
 		rows, err := tx.QueryContext(ctx, `
-SELECT jail, prefix, time, bantime, count, failures, data FROM bans ORDER BY time, jail, prefix`)
+SELECT b.jail, b.prefix, b.time, b.bantime,
+	coalesce(h.count, 1), coalesce(h.failures, 0), coalesce(h.data, '{}')
+FROM bans b LEFT JOIN history h ON h.prefix = b.prefix AND h.jail = b.jail
+ORDER BY b.time, b.jail, b.prefix`)
 		if err != nil {
 			return err
 		}

@@ -28,21 +28,21 @@ CREATE TABLE jails (
 ) WITHOUT ROWID;
 
 -- bans holds the bans in force, one row per jail and prefix. time and
--- bantime are Unix seconds; bantime -1 is a ban for ever. data is a JSON
--- object; its "matches" member holds the log lines that led to the ban.
+-- bantime are Unix seconds; bantime -1 is a ban for ever. The rest of a
+-- ban (count, failures, matches) is its row in history, written together
+-- with this one, so it is stored once.
 CREATE TABLE bans (
-	jail     TEXT NOT NULL REFERENCES jails(name) ON DELETE CASCADE,
-	prefix   TEXT NOT NULL,
-	time     INTEGER NOT NULL,
-	bantime  INTEGER NOT NULL,
-	count    INTEGER NOT NULL DEFAULT 1,
-	failures INTEGER NOT NULL DEFAULT 0,
-	data     TEXT NOT NULL DEFAULT '{}',
+	jail    TEXT NOT NULL REFERENCES jails(name) ON DELETE CASCADE,
+	prefix  TEXT NOT NULL,
+	time    INTEGER NOT NULL,
+	bantime INTEGER NOT NULL,
 	PRIMARY KEY (jail, prefix)
-);
+) WITHOUT ROWID;
 
--- history keeps the last ban of each prefix in each jail after the ban
--- itself has ended, so a repeat offender's ban can be made longer.
+-- history keeps the latest ban of each prefix in each jail, also after the
+-- ban has ended, so a repeat offender's next ban can be made longer. data
+-- is a JSON object; its "matches" member holds the log lines that led to
+-- the ban.
 CREATE TABLE history (
 	prefix   TEXT NOT NULL,
 	jail     TEXT NOT NULL REFERENCES jails(name) ON DELETE CASCADE,
@@ -52,8 +52,7 @@ CREATE TABLE history (
 	failures INTEGER NOT NULL DEFAULT 0,
 	data     TEXT NOT NULL DEFAULT '{}',
 	PRIMARY KEY (prefix, jail)
-);
-CREATE INDEX history_time ON history(time);
+) WITHOUT ROWID;
 
 -- logs remembers how far each jail has read each log file.
 CREATE TABLE logs (
@@ -67,15 +66,12 @@ CREATE TABLE logs (
 `,
 		},
 		{
-			name: "journal cursors; index on the end of bans",
+			name: "journal cursors",
 			sql: `
 CREATE TABLE journals (
 	jail   TEXT PRIMARY KEY NOT NULL REFERENCES jails(name) ON DELETE CASCADE,
 	cursor TEXT NOT NULL
 );
-
--- Expiry deletes by end time; permanent bans (bantime < 0) never expire.
-CREATE INDEX bans_end ON bans(time + bantime) WHERE bantime >= 0;
 `,
 		},
 	}
