@@ -81,7 +81,7 @@ func BenchmarkActiveBans100k(b *testing.B) {
 			b.Fatalf("ActiveBans: %d bans, %v", len(got), err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime(b) - c).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cpuTime(b)-c).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
 
 // TestAddBans100k checks a full-size batch lands completely and that
