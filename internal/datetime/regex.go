@@ -308,8 +308,8 @@ func (p *parser) literal(r rune) *node {
 	cls := &charClass{}
 	if r < utf8.RuneSelf {
 		cls.addASCII(byte(r))
-		if p.icase && unicode.IsLetter(r) {
-			cls.addASCII(byte(unicode.SimpleFold(r)))
+		if p.icase && isASCIILetter(byte(r)) {
+			cls.addASCII(byte(r) ^ 0x20)
 		}
 	} else {
 		cls.items = append(cls.items, classItem{lo: r, hi: r})
@@ -550,8 +550,8 @@ func (p *parser) class() (*charClass, error) {
 func (p *parser) addRange(cls *charClass, lo, hi rune) {
 	for r := lo; r <= hi && r < utf8.RuneSelf; r++ {
 		cls.addASCII(byte(r))
-		if p.icase && unicode.IsLetter(r) {
-			cls.addASCII(byte(unicode.SimpleFold(r)))
+		if p.icase && isASCIILetter(byte(r)) {
+			cls.addASCII(byte(r) ^ 0x20)
 		}
 	}
 	if hi >= utf8.RuneSelf {
@@ -713,11 +713,8 @@ func firstOfSeq(seq []*node, set *[256]bool) bool {
 		case opString:
 			b := n.str[0]
 			set[b] = true
-			if b < utf8.RuneSelf {
-				r := rune(b)
-				if unicode.IsLetter(r) {
-					set[byte(unicode.SimpleFold(r))] = true
-				}
+			if isASCIILetter(b) {
+				set[b^0x20] = true
 			}
 			return false
 		case opClass:
@@ -748,3 +745,5 @@ func firstOfSeq(seq []*node, set *[256]bool) bool {
 	}
 	return true
 }
+
+func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }

@@ -28,6 +28,10 @@ def run(case):
                 dd.appendTemplate(p)
     else:
         dd.addDefaultTemplate()
+    # Templates are cached process-wide and count their hits there; reset
+    # them so that every case sees a fresh fail2ban.
+    for t in dd.templates:
+        t.template.hits = 0
     out = []
     for line in case["lines"]:
         res = {"ok": False, "start": 0, "end": 0, "time": None, "name": ""}
