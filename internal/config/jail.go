@@ -40,8 +40,11 @@ func (l *loader) jail(name string) (*Jail, error) {
 		}
 		fltName = fname
 		st, err := l.store(path.Join("filter.d", fname))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, l.jailErr(name, fmt.Errorf("%s: %w: %q (no filter.d/%s.conf or .local)", fpos, ErrMissingFilter, fname, fname))
+		}
 		if err != nil {
-			return nil, l.jailErr(name, fmt.Errorf("%s: %w: %q (no filter.d/%s.conf or .local): %w", fpos, ErrMissingFilter, fname, fname, err))
+			return nil, l.jailErr(name, err)
 		}
 		flt = newDefReader(st, path.Join("filter.d", fname), filterOpts, args)
 		applyAutoOptions(flt, backend)

@@ -1,0 +1,1 @@
+# A Python action: warden records it but does not run it.
