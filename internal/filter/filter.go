@@ -54,6 +54,9 @@ type Options struct {
 	Restoring bool
 	// MatchTimeout bounds one backtracking match (default 100ms).
 	MatchTimeout time.Duration
+	// Diagnostics always runs the prefregex, so Result.PrefMatched is
+	// exact (for fail2ban-regex style statistics); slightly slower.
+	Diagnostics bool
 	// Resolve turns a host name into addresses when UseDNS is yes or warn.
 	// When nil, names are returned unresolved (Failure.Unresolved).
 	Resolve func(host string) []netip.Addr
@@ -79,11 +82,17 @@ type Failure struct {
 
 // Result is what one line produced.
 type Result struct {
-	Time     time.Time
-	HasDate  bool
-	Date     datetime.Match
-	Ignored  bool // matched an ignoreregex
-	Failures []Failure
+	Time    time.Time
+	HasDate bool
+	Date    datetime.Match
+	Ignored bool // matched an ignoreregex
+	// IgnoreRegex is the index of the ignoreregex that matched (when
+	// Ignored).
+	IgnoreRegex int
+	// PrefMatched: the prefregex matched. Without Options.Diagnostics a
+	// line no failregex can match skips the prefregex and reports false.
+	PrefMatched bool
+	Failures    []Failure
 }
 
 // Errors returned by Compile.

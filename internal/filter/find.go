@@ -172,22 +172,22 @@ func joinLines(ls []tupleLine) []string {
 
 // ignoreLine reports whether an ignoreregex matches, as fail2ban's
 // _ignoreLine; with a failregex hit in multi-line mode only its lines count.
-func (f *Filter) ignoreLine(buf []byte, ascii bool, org []tupleLine, fh *hit) bool {
+func (f *Filter) ignoreLine(buf []byte, ascii bool, org []tupleLine, fh *hit) int {
 	if fh != nil && f.maxLines > 1 {
 		org = fh.matched
 		var tmp []byte
 		buf = fillBuf(&tmp, org)
 		ascii = isASCII(buf)
 	}
-	for _, p := range f.ignore {
+	for i, p := range f.ignore {
 		if f.search(p, buf, ascii, org) != nil {
 			if fh != nil {
 				f.lineBuf = fh.unmatched
 			}
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
 }
 
 // findFailure applies the regexes to the buffer ending with tl, as
@@ -208,7 +208,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	buf := fillBuf(&f.buf, org)
 	// Fast path: when no failregex can match, nothing else has an effect
 	// (except prefregex replacing a multi-line buffer by its content).
-	if f.pref == nil || f.maxLines == 1 {
+	if (f.pref == nil || f.maxLines == 1) && !f.opts.Diagnostics {
 		possible := false
 		for _, p := range f.fail {
 			if p.prechecked(buf) {
@@ -222,8 +222,8 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	}
 	ascii := isASCII(buf)
 	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
-		if f.ignoreLine(buf, ascii, org, nil) {
-			res.Ignored = true
+		if i := f.ignoreLine(buf, ascii, org, nil); i >= 0 {
+			res.Ignored, res.IgnoreRegex = true, i
 			return
 		}
 	}
@@ -234,6 +234,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		if h == nil {
 			return
 		}
+		res.PrefMatched = true
 		pre = h.groups
 		if c := pre["content"]; c.truthy() {
 			f.lineBuf = []tupleLine{{post: c.s}}
@@ -251,9 +252,11 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		if h == nil {
 			continue
 		}
-		if len(f.ignore) > 0 && f.ignoreLine(buf, ascii, org, h) {
-			res.Ignored = true
-			return
+		if len(f.ignore) > 0 {
+			if i := f.ignoreLine(buf, ascii, org, h); i >= 0 {
+				res.Ignored, res.IgnoreRegex = true, i
+				return
+			}
 		}
 		if noDate && date.IsZero() && f.opts.FindTime > 0 {
 			continue
