@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"warden/internal/config"
+	"warden/internal/datetime"
 	"warden/internal/filter"
 )
 
@@ -57,6 +58,12 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// fail2ban's suite runs with TZ set to SampleTZ, so its "local time" is
+	// that zone; no logtimezone is configured. Do the same for the duration
+	// of this test (time.Local is read when filters are compiled).
+	origLocal := time.Local
+	time.Local = loc
+	t.Cleanup(func() { time.Local = origLocal })
 	names, err := sampleFilters(os.DirFS(etcDir))
 	if err != nil {
 		t.Fatal(err)
@@ -290,11 +297,38 @@ func (r *sampleRun) instance(opts Opts) *filterInst {
 		// for no date in the line.
 		def.DatePattern = "{NONE}"
 	}
-	fi.f, fi.err = filter.Compile(def, filter.Options{Location: r.loc, Now: SampleNow})
+	fo := filter.Options{Now: SampleNow}
+	if def.DatePattern != "{NONE}" {
+		d, err := sampleDetector(def.DatePattern)
+		if err != nil {
+			fi.err = fmt.Errorf("datetime.New(%q): %w", def.DatePattern, err)
+			return fi
+		}
+		fo.Dates = d
+	}
+	fi.f, fi.err = filter.Compile(def, fo)
 	if fi.err != nil {
 		fi.err = fmt.Errorf("filter.Compile(%s): %w", fi.spec, fi.err)
 	}
 	return fi
+}
+
+// sampleDetector builds a date detector the way fail2ban's suite has one:
+// its %ExY year window was fixed from the wall clock when fail2ban's
+// strptime module was imported (years 2000 to this year + 3), and only then
+// was the clock pinned to SampleNow for year-less stamps and {NONE}. So
+// the detector sees the real time while it is built, SampleNow after.
+func sampleDetector(pattern string) (*datetime.Detector, error) {
+	built := false
+	now := func() time.Time {
+		if !built {
+			return time.Now()
+		}
+		return SampleNow()
+	}
+	d, err := datetime.New(datetime.Options{Pattern: pattern, Now: now})
+	built = true
+	return d, err
 }
 
 // check runs one line through one filter instance and returns "" when the
@@ -359,12 +393,13 @@ func (r *sampleRun) check(ft filterTest, line string, want Opts) string {
 func pending(f filter.Failure) bool { return f.ID == "" && f.Host == "" }
 
 func parseSampleTime(s string, loc *time.Location) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04:05.999999"} {
-		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
-			return t, nil
-		}
+	// Like Python's strptime, accept unpadded fields ("2005-03-7T02:09:33");
+	// Go takes an optional fraction after the seconds by itself.
+	t, err := time.ParseInLocation("2006-1-2T15:4:5", s, loc)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad sample time %q", s)
 	}
-	return time.Time{}, fmt.Errorf("bad sample time %q", s)
+	return t, nil
 }
 
 // compareField checks one expected key of a failJSON annotation against the
@@ -372,14 +407,14 @@ func parseSampleTime(s string, loc *time.Location) (time.Time, error) {
 // falls back to the failure id, "attempts" to the number of matched lines;
 // lists compare as sorted sets; null means "not captured".
 func compareField(f filter.Failure, k string, want any) string {
-	got, present := fieldValue(f, k)
 	if wl, ok := SortedStrings(want); ok {
-		gl := splitSet(got)
+		gl, present := setField(f, k)
 		if !present || strings.Join(gl, "\x00") != strings.Join(wl, "\x00") {
 			return fmt.Sprintf("%s: want %q, got %q", k, wl, gl)
 		}
 		return ""
 	}
+	got, present := fieldValue(f, k)
 	if want == nil {
 		if present {
 			return fmt.Sprintf("%s: want none, got %q", k, got)
@@ -405,19 +440,27 @@ func fieldValue(f filter.Failure, k string) (string, bool) {
 		return f.ID, f.ID != ""
 	case "attempts":
 		return fmt.Sprint(len(f.Lines)), true
+	case "users":
+		if f.Users != nil {
+			return strings.Join(f.Users, ","), true
+		}
 	}
 	return "", false
 }
 
-// splitSet reads a set-valued field (such as "users"); the filter package
-// joins set members with ",".
-func splitSet(s string) []string {
-	if s == "" {
-		return []string{}
+// setField reads a set-valued field (the users of a multi-line failure),
+// sorted.
+func setField(f filter.Failure, k string) ([]string, bool) {
+	if k == "users" && f.Users != nil {
+		l := append([]string{}, f.Users...)
+		sort.Strings(l)
+		return l, true
 	}
-	l := strings.Split(s, ",")
-	sort.Strings(l)
-	return l
+	v, ok := f.Fields[k]
+	if !ok {
+		return nil, false
+	}
+	return []string{v}, true
 }
 
 func describe(fs []filter.Failure) string {
@@ -434,6 +477,9 @@ func describe(fs []filter.Failure) string {
 		sort.Strings(keys)
 		for _, k := range keys {
 			fmt.Fprintf(&b, " %s=%q", k, f.Fields[k])
+		}
+		if f.Users != nil {
+			fmt.Fprintf(&b, " users=%q", f.Users)
 		}
 		fmt.Fprintf(&b, " lines=%d", len(f.Lines))
 	}

@@ -1,7 +1,10 @@
 package conformance
 
-import "io/fs"
+import (
+	"io/fs"
 
-// embeddedFS returns warden's embedded configuration tree (package
-// internal/defaults), or nil while it has none.
-func embeddedFS() fs.FS { return nil }
+	"warden/internal/defaults"
+)
+
+// embeddedFS returns warden's embedded configuration tree.
+func embeddedFS() fs.FS { return defaults.FS() }
