@@ -17,6 +17,7 @@ type defReader struct {
 	initOpts   *omap    // jail arguments, then [Init] values and known/ copies
 	opts       *omap    // [Definition] values
 	pOpts      *omap    // jail options + initOpts, the interpolation vars
+	pVars      vars     // pOpts by lower-case name
 	cache      map[string]*string
 }
 
@@ -94,6 +95,7 @@ func (d *defReader) getOptions(jailOpts *omap, all bool) error {
 		}
 	}
 	d.pOpts = p
+	d.pVars = vs
 	d.cache = map[string]*string{}
 	return nil
 }
@@ -107,7 +109,7 @@ func (d *defReader) combOption(name string) (string, bool, error) {
 		}
 		return *v, true, nil
 	}
-	v, err := d.st.getEx("Definition", name, d.pOpts.vars())
+	v, err := d.st.getEx("Definition", name, d.pVars)
 	if err != nil {
 		if !isMissing(err) {
 			return "", false, err
