@@ -1,0 +1,128 @@
+package filter
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// authLog builds a deterministic auth.log-like sample (date text already
+// removed, as the date detector would): mostly routine sshd, PAM, cron and
+// sudo lines, with a share of failures.
+func authLog(n int) []string {
+	rng := rand.New(rand.NewPCG(1, 2))
+	ip := func() string {
+		return fmt.Sprintf("%d.%d.%d.%d", 1+rng.IntN(223), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+	}
+	pid := func() int { return 1000 + rng.IntN(60000) }
+	noise := []func() string{
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Accepted publickey for deploy from %s port %d ssh2: ED25519 SHA256:x1y2z3", pid(), ip(), 1024+rng.IntN(60000))
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: pam_unix(sshd:session): session opened for user deploy(uid=1000) by (uid=0)", pid())
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: pam_unix(sshd:session): session closed for user deploy", pid())
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Received disconnect from %s port %d:11: disconnected by user", pid(), ip(), 1024+rng.IntN(60000))
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Disconnected from user deploy %s port %d", pid(), ip(), 1024+rng.IntN(60000))
+		},
+		func() string {
+			return fmt.Sprintf("web01 CRON[%d]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)", pid())
+		},
+		func() string {
+			return fmt.Sprintf("web01 CRON[%d]: pam_unix(cron:session): session closed for user root", pid())
+		},
+		func() string {
+			return "web01 sudo:   deploy : TTY=pts/0 ; PWD=/home/deploy ; USER=root ; COMMAND=/usr/bin/systemctl restart app"
+		},
+		func() string {
+			return fmt.Sprintf("web01 systemd-logind[%d]: New session %d of user deploy.", pid(), rng.IntN(9999))
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Server listening on 0.0.0.0 port 22.", pid())
+		},
+	}
+	fails := []func() string{
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Failed password for root from %s port %d ssh2", pid(), ip(), 1024+rng.IntN(60000))
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Failed password for invalid user admin from %s port %d ssh2", pid(), ip(), 1024+rng.IntN(60000))
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Invalid user oracle from %s port %d", pid(), ip(), 1024+rng.IntN(60000))
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=%s  user=root", pid(), ip())
+		},
+		func() string {
+			return fmt.Sprintf("web01 sshd[%d]: Connection closed by authenticating user root %s port %d [preauth]", pid(), ip(), 1024+rng.IntN(60000))
+		},
+	}
+	out := make([]string, n)
+	for i := range out {
+		if rng.IntN(100) < 15 {
+			out[i] = fails[rng.IntN(len(fails))]()
+		} else {
+			out[i] = noise[rng.IntN(len(noise))]()
+		}
+	}
+	return out
+}
+
+// BenchmarkSSHD measures Process per line with fail2ban's sshd filter
+// (read from /etc/fail2ban at run time): a routine line, a failure line,
+// and a realistic mix (report lines/s = 1e9 / ns/op for "mix").
+func BenchmarkSSHD(b *testing.B) {
+	noise := "web01 sshd[4242]: pam_unix(sshd:session): session closed for user deploy"
+	fail := "web01 sshd[4242]: Failed password for invalid user admin from 203.0.113.7 port 52113 ssh2"
+	invalid := "web01 sshd[4242]: Invalid user oracle from 203.0.113.8 port 40000"
+	mix := authLog(10000)
+	for _, mode := range []string{"normal", "aggressive"} {
+		def := f2bDefinition(b, "sshd", map[string]string{"mode": mode})
+		f, err := Compile(def, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, bc := range []struct {
+			name  string
+			lines []string
+		}{{"noise", []string{noise}}, {"failed", []string{fail}}, {"invalid", []string{invalid}}, {"mix", mix}} {
+			b.Run(mode+"/"+bc.name, func(b *testing.B) {
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					f.Process(bc.lines[i%len(bc.lines)])
+					i++
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkOwnRegex measures a filter with our own small regexes.
+func BenchmarkOwnRegex(b *testing.B) {
+	f, err := Compile(Definition{FailRegex: []string{
+		`^\S+ app\[\d+\]: login failed for <F-USER>\S+</F-USER> from <HOST>$`,
+		`^\S+ app\[\d+\]: too many requests from <ADDR>$`,
+	}}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct{ name, line string }{
+		{"noise", "host app[12]: request served in 12ms for 192.0.2.1"},
+		{"failure", "host app[12]: login failed for bob from 192.0.2.1"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				f.Process(bc.line)
+			}
+		})
+	}
+}
