@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"warden/internal/config"
+	"warden/internal/defaults"
 )
 
 func newConfigCmd() *cobra.Command {
@@ -87,8 +88,7 @@ func chooseConfTree(confDir string, log io.Writer) (fs.FS, string, error) {
 }
 
 // builtinConfTree returns the tree embedded in the binary.
-// TODO: return defaults.FS(), true once internal/defaults exports it.
-func builtinConfTree() (fs.FS, bool) { return nil, false }
+func builtinConfTree() (fs.FS, bool) { return defaults.FS(), true }
 
 func printConfig(w io.Writer, cfg *config.Config) {
 	fmt.Fprintf(w, "# configuration %s\n", cfg.Root)
