@@ -94,6 +94,7 @@ func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	start := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	groups, err := b.group(bans)
@@ -128,7 +129,13 @@ func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 	if queued == 0 {
 		return nil
 	}
-	return b.flush("ban")
+	prepared := time.Now()
+	if err := b.flush("ban"); err != nil {
+		return err
+	}
+	b.log.Debug("ban batch committed", "elements", queued,
+		"validate", now.Sub(start), "prepare", prepared.Sub(now), "commit", time.Since(prepared))
+	return nil
 }
 
 // queue adds elems to the batch in chunks that fit a netlink message; an

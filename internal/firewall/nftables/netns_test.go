@@ -3,6 +3,7 @@ package nftables
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -61,7 +62,7 @@ func (n netns) nft(t testing.TB, args ...string) string {
 // backend opens a Backend bound to the namespace.
 func (n netns) backend(t testing.TB) *Backend {
 	t.Helper()
-	b, err := New(Options{NetNS: n.fd})
+	b, err := New(Options{NetNS: n.fd, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
