@@ -86,7 +86,6 @@ type FilterStats struct {
 	Lines   int                // lines the filter reports as a failure
 	Addrs   map[netip.Addr]int // failures per address
 	bit     filterBit
-	present bool
 }
 
 // Stats summarises a generated log.
