@@ -94,6 +94,9 @@ type Jail struct {
 	BanTimeMaxTime   time.Duration // 0 when not set
 	BanTimeRndTime   time.Duration // 0 when not set
 	OverallJails     bool
+	// SkipIfNoLogs and SystemdIfNoLogs are fail2ban 1.1's skip_if_nologs
+	// and systemd_if_nologs.
+	SkipIfNoLogs, SystemdIfNoLogs bool
 }
 
 // LogFile is one logpath line.

@@ -110,6 +110,8 @@ func (l *loader) jail(name string) (*Jail, error) {
 	for _, k := range opts.Keys() {
 		j.Options[k], _ = opts.Get(k)
 	}
+	j.SkipIfNoLogs = asBool(j.Options["skip_if_nologs"])
+	j.SystemdIfNoLogs = asBool(j.Options["systemd_if_nologs"])
 
 	if flt != nil {
 		if err := flt.getOptions(opts, false); err != nil {

@@ -175,6 +175,7 @@ var overrides = []struct {
 	jails int // how many jails are enabled (0: don't check)
 }{
 	{name: "all-enabled", files: map[string]string{"jail.local": "[DEFAULT]\nenabled = true\n"}},
+	{name: "all-systemd", files: map[string]string{"jail.local": "[DEFAULT]\nenabled = true\nbackend = systemd\n"}},
 	{name: "sshd-modes", jails: 3, files: map[string]string{
 		"jail.local": `[DEFAULT]
 enabled = false

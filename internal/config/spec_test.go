@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -207,3 +208,17 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+func TestSubstituteTagsBounded(t *testing.T) {
+	o := newOmap()
+	o.Set("f", "<t0>")
+	for i := 0; i < 24; i++ {
+		o.Set(fmtTag(i), "<"+fmtTag(i+1)+"><"+fmtTag(i+1)+">")
+	}
+	o.Set(fmtTag(24), strings.Repeat("x", 100))
+	if _, err := substituteTags(o, nil, "", nil); !errors.Is(err, ErrTagLoop) {
+		t.Fatalf("doubling definitions: %v", err)
+	}
+}
+
+func fmtTag(i int) string { return "t" + strconv.Itoa(i) }

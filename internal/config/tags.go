@@ -60,6 +60,10 @@ func (o *omap) toMap() map[string]string {
 // before the definitions are taken to be recursive.
 const maxTagReplace = 25
 
+// maxTagValue bounds a substituted value, so definitions that double at
+// each level cannot exhaust memory.
+const maxTagValue = 1 << 20
+
 var tagRE = regexp.MustCompile(`<([^ <>]+)>`)
 
 // substituteTags replaces <name> in every value by the value of name,
@@ -122,6 +126,9 @@ func substituteTags(tags *omap, ignore map[string]bool, conditional string, extr
 					continue
 				}
 				val = strings.ReplaceAll(val, "<"+name+">", repl)
+				if len(val) > maxTagValue {
+					return nil, fmt.Errorf("%w: <%s> grows beyond %d bytes", ErrTagLoop, tag, maxTagValue)
+				}
 				cnt[name]++
 				from = start
 			}
