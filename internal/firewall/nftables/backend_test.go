@@ -153,16 +153,26 @@ func TestBanUnbanList(t *testing.T) {
 		}
 	}
 
-	// Re-banning refreshes the expiry.
+	// Re-banning refreshes the expiry, also of networks, and can make a
+	// ban permanent or temporary.
 	later := hour.Add(time.Hour)
-	if err := b.Ban(ctx, []firewall.Ban{{Jail: "sshd", Prefix: mustPrefix("192.0.2.7/32"), Expires: later}}); err != nil {
+	err := b.Ban(ctx, []firewall.Ban{
+		{Jail: "sshd", Prefix: mustPrefix("192.0.2.7/32"), Expires: later},
+		{Jail: "sshd", Prefix: mustPrefix("198.51.100.0/24"), Expires: later},
+		{Jail: "sshd", Prefix: mustPrefix("2001:db8::7/128")},
+		{Jail: "web", Prefix: mustPrefix("192.0.2.7/32"), Expires: hour},
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	want[1].Expires = later
+	want[2].Expires = later
+	want[3].Expires = time.Time{}
+	want[5].Expires = hour
 	checkList(t, b, want)
 
 	// Unban ignores what is not there, and takes both interval ends away.
-	err := b.Unban(ctx, []firewall.Ban{
+	err = b.Unban(ctx, []firewall.Ban{
 		{Jail: "sshd", Prefix: mustPrefix("192.0.2.7/32")},
 		{Jail: "sshd", Prefix: mustPrefix("198.51.100.0/24")},
 		{Jail: "sshd", Prefix: mustPrefix("192.0.2.99/32")}, // never banned

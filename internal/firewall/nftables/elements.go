@@ -76,12 +76,27 @@ func (b *Backend) group(bans []firewall.Ban) (map[setRef][]firewall.Ban, error) 
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
 	out := map[setRef][]firewall.Ban{}
-	for _, ban := range norm {
-		if _, ok := b.jails[ban.Jail]; !ok {
-			return nil, fmt.Errorf("nftables: ban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
+	// Batches are usually long runs for one set: append to a local slice
+	// and touch the map only when the set changes.
+	var cur setRef
+	var list []firewall.Ban
+	for i, ban := range norm {
+		if i == 0 || ban.Jail != cur.jail {
+			if _, ok := b.jails[ban.Jail]; !ok {
+				return nil, fmt.Errorf("nftables: ban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
+			}
 		}
 		r := setRef{ban.Jail, kindOf(ban.Prefix)}
-		out[r] = append(out[r], ban)
+		if i == 0 || r != cur {
+			if i > 0 {
+				out[cur] = list
+			}
+			cur, list = r, out[r]
+		}
+		list = append(list, ban)
+	}
+	if len(norm) > 0 {
+		out[cur] = list
 	}
 	return out, nil
 }

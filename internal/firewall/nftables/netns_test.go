@@ -62,10 +62,20 @@ func (n netns) nft(t testing.TB, args ...string) string {
 // backend opens a Backend bound to the namespace.
 func (n netns) backend(t testing.TB) *Backend {
 	t.Helper()
-	b, err := New(Options{NetNS: n.fd, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b, err := New(Options{NetNS: n.fd, Logger: log})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// tbWriter sends log lines to the test log, shown with -v or on failure.
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
