@@ -101,10 +101,13 @@ func (b *Backend) group(bans []firewall.Ban) (map[setRef][]firewall.Ban, error) 
 	return out, nil
 }
 
-// Ban implements firewall.Backend. Each element carries its remaining time
-// as a kernel timeout, so a ban lapses even if warden dies; bans that have
-// already expired are skipped. Networks must not overlap other networks of
-// the same jail (ErrOverlap); hosts inside a banned network are fine.
+// Ban implements firewall.Backend. Jails must have been installed by Setup
+// on this Backend (ErrUnknownJail otherwise). Each element carries its
+// remaining time as a kernel timeout, so a ban lapses even if warden dies;
+// bans that have already expired are skipped. Re-banning an element
+// updates its timeout (kernel 6.18 was tested; older kernels may keep the
+// first one). Networks must not overlap other networks of the same jail
+// (ErrOverlap); hosts inside a banned network are fine.
 func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 	if err := ctx.Err(); err != nil {
 		return err

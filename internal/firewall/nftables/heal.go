@@ -122,6 +122,9 @@ func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
 	names := b.order // recreate in Setup order, so the ruleset reads the same
 
 	d := &drift{bans: map[setRef][]firewall.Ban{}}
+	if len(names) == 0 {
+		return d, nil // nothing installed yet: nothing to heal
+	}
 	exists, err := b.tableExists()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"testing"
 	"time"
@@ -81,5 +82,21 @@ func TestHeal(t *testing.T) {
 				t.Errorf("ruleset after Heal differs:\n--- after\n%s\n--- before\n%s", after, before)
 			}
 		})
+	}
+}
+
+func TestHealBeforeSetup(t *testing.T) {
+	ns := newNetns(t)
+	b := ns.backend(t)
+	got, err := b.Heal(context.Background(), nil)
+	if err != nil || got != (firewall.Repair{}) {
+		t.Errorf("Heal before Setup = %+v, %v; want nothing", got, err)
+	}
+	if out := ns.nft(t, "list", "ruleset"); out != "" {
+		t.Errorf("Heal before Setup created:\n%s", out)
+	}
+	_, err = b.Check(context.Background(), []firewall.Ban{{Jail: "sshd", Prefix: mustPrefix("192.0.2.1/32")}})
+	if !errors.Is(err, firewall.ErrUnknownJail) {
+		t.Errorf("Check with a ban of an unknown jail: %v, want ErrUnknownJail", err)
 	}
 }

@@ -1,9 +1,21 @@
 // Package nftables is warden's native firewall backend: it drives the
 // kernel's nf_tables over netlink (github.com/google/nftables), without
-// spawning the nft tool. Everything lives in one inet table holding, per
-// jail and address family, a hash set of single addresses and an interval
-// set of networks, and one base chain per hook with a rule per set.
-// Every change is queued and committed in one netlink transaction.
+// spawning the nft tool.
+//
+// Everything lives in one inet table (default "warden"). Each jail gets,
+// per address family, a hash set of single addresses (addr4-<jail>,
+// addr6-<jail>) and an interval set of networks (net4-<jail>, net6-<jail>),
+// all with the timeout flag so every element carries its remaining ban
+// time and the kernel drops it even if warden is gone. A base chain per
+// hook (input, forward) at priority filter-1 holds one rule per set that
+// matches the jail's protocols and ports and rejects or drops. Every
+// change is queued and committed as one netlink transaction.
+//
+// Methods check their context before starting; a netlink transaction, once
+// sent, is not interruptible. Reading a set back (List, Check, Heal, and
+// Ban of networks) costs more than writing it: the kernel's set dump
+// restarts its walk for every 32 KiB message, so reading 100,000 elements
+// takes seconds, while banning them takes a fraction of one.
 package nftables
 
 import (
