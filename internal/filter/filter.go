@@ -128,6 +128,8 @@ type Filter struct {
 	lastDate time.Time
 	mlfid    *mlfidCache
 	timeouts int
+	lits     litSet  // required literals of all regexes
+	found    litMask // scratch: literals present in the current buffer
 }
 
 // Compile builds a Filter from a Definition.
@@ -166,6 +168,7 @@ func Compile(def Definition, opts Options) (*Filter, error) {
 		}
 		f.ignore = append(f.ignore, p)
 	}
+	f.setupLiterals()
 	f.dates = opts.Dates
 	if f.dates == nil {
 		d, err := datetime.New(datetime.Options{Pattern: def.DatePattern, Location: opts.Location, Now: opts.Now})
@@ -181,6 +184,27 @@ func Compile(def Definition, opts Options) (*Filter, error) {
 	}
 	f.mlfid = newMLFIDCache(100, 5*time.Minute)
 	return f, nil
+}
+
+// setupLiterals builds one automaton for the literals every regex needs.
+func (f *Filter) setupLiterals() {
+	all := append([]*pattern{}, f.fail...)
+	all = append(all, f.ignore...)
+	if f.pref != nil {
+		all = append(all, f.pref)
+	}
+	ids := make([][][]int, len(all))
+	for i, p := range all {
+		ids[i] = p.register(&f.lits)
+	}
+	f.lits.build()
+	for i, p := range all {
+		p.reqMasks = nil
+		for _, r := range ids[i] {
+			p.reqMasks = append(p.reqMasks, f.lits.mask(r))
+		}
+	}
+	f.found = make(litMask, (len(f.lits.lits)+63)/64)
 }
 
 func hasFailID(p *pattern) bool {
@@ -211,8 +235,14 @@ func (f *Filter) Process(line string) Result {
 // splitDate finds the date in line, as fail2ban's processLine does, and
 // splits the line around it. skip reports an entry too old to matter.
 func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Time, noDate, skip bool) {
-	now := f.opts.Now()
-	recent := !f.lastDate.IsZero() && f.lastDate.After(now.Add(-time.Minute))
+	var now time.Time // read lazily: the clock is not free
+	clock := func() time.Time {
+		if now.IsZero() {
+			now = f.opts.Now()
+		}
+		return now
+	}
+	recent := func() bool { return !f.lastDate.IsZero() && f.lastDate.After(clock().Add(-time.Minute)) }
 	var m datetime.Match
 	found := false
 	if f.noDate {
@@ -228,32 +258,32 @@ func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Ti
 			date = m.Time
 			res.HasDate, res.Date = true, m
 			f.lastText, f.lastDate = tl.date, date
-		case recent:
+		case recent():
 			tl = tupleLine{"", f.lastText, line}
 			date = f.lastDate
 		default:
-			date = now
+			date = clock()
 		}
 	} else {
 		tl = tupleLine{"", "", line}
 	}
 	if date.IsZero() {
 		noDate = true
-		if recent {
+		if recent() {
 			tl = tupleLine{"", f.lastText, line}
 			date = f.lastDate
 		} else if f.opts.FindTime > 0 && !f.opts.Restoring {
-			date = now
+			date = clock()
 		}
 	}
 	if f.opts.FindTime > 0 && !date.IsZero() {
 		if !f.opts.Restoring {
 			// fail2ban compares whole seconds, truncated toward zero
-			if secs := int64(date.Sub(now) / time.Second); secs > 60 || secs < -60 {
-				date = now
+			if secs := int64(date.Sub(clock()) / time.Second); secs > 60 || secs < -60 {
+				date = clock()
 				f.lastDate = date
 			}
-		} else if date.Before(now.Add(-f.opts.FindTime)) {
+		} else if date.Before(clock().Add(-f.opts.FindTime)) {
 			return tl, date, noDate, true
 		}
 	}

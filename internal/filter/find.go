@@ -62,7 +62,7 @@ func isASCII(b []byte) bool {
 // search runs p over buf and works out which of org's lines the match
 // covers, as fail2ban's Regex.search does.
 func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) *hit {
-	loc, err := p.find(buf, ascii)
+	loc, err := p.find(buf, ascii, f.found)
 	if err != nil {
 		f.timeouts++
 		return nil
@@ -206,12 +206,13 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		f.lineBuf = org
 	}
 	buf := fillBuf(&f.buf, org)
+	f.lits.scan(buf, f.found)
 	// Fast path: when no failregex can match, nothing else has an effect
 	// (except prefregex replacing a multi-line buffer by its content).
 	if (f.pref == nil || f.maxLines == 1) && !f.opts.Diagnostics {
 		possible := false
 		for _, p := range f.fail {
-			if p.prechecked(buf) {
+			if p.passes(f.found) {
 				possible = true
 				break
 			}

@@ -126,7 +126,7 @@ func TestAgainstPython(t *testing.T) {
 				}
 				continue
 			}
-			loc, err := p.find([]byte(s), isASCII([]byte(s)))
+			loc, err := p.find([]byte(s), isASCII([]byte(s)), nil)
 			if err != nil {
 				t.Errorf("%q on %q: %v", c.pat, s, err)
 				continue

@@ -38,6 +38,7 @@ type pattern struct {
 	// differ only in how big the shorthand classes are).
 	ascii, uni *variant
 	reqs       [][][]byte // each: at least one of these must occur
+	reqMasks   []litMask  // reqs as ids in the filter's litSet
 	alts       [][2]string
 	skiplines  []int // group numbers of <SKIPLINES> captures, in order
 }
@@ -145,21 +146,53 @@ func (p *pattern) prechecked(buf []byte) bool {
 	return true
 }
 
+// register adds p's required literals to the filter's set; masks are
+// taken once the set is complete (see setMasks).
+func (p *pattern) register(ls *litSet) [][]int {
+	var ids [][]int
+	for _, req := range p.reqs {
+		var r []int
+		for _, lit := range req {
+			r = append(r, ls.add(lit))
+		}
+		ids = append(ids, r)
+	}
+	return ids
+}
+
+// passes reports whether the literals found allow p to match.
+func (p *pattern) passes(found litMask) bool {
+	for _, m := range p.reqMasks {
+		if !m.intersects(found) {
+			return false
+		}
+	}
+	return true
+}
+
 // find searches buf and returns byte offsets of the groups (2 per group,
 // -1 when a group did not take part) or nil. err is a regexp2 time-out.
-func (p *pattern) find(buf []byte, ascii bool) ([]int, error) {
-	if !p.prechecked(buf) {
+// found, when not nil, lists the literals present in buf (or in a buffer
+// buf is a part of); otherwise they are looked up here.
+func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
+	if found != nil {
+		if !p.passes(found) {
+			return nil, nil
+		}
+	} else if !p.prechecked(buf) {
 		return nil, nil
 	}
 	v := p.uni
 	if ascii {
 		v = p.ascii
 	}
+	if v.bt == nil {
+		// one pass with captures: a capture-free pass first costs as much
+		// again on a hit and saves little on a miss with Go's engines
+		return v.re.FindSubmatchIndex(buf), nil
+	}
 	if v.re != nil && !v.re.Match(buf) {
 		return nil, nil
-	}
-	if v.bt == nil {
-		return v.re.FindSubmatchIndex(buf), nil
 	}
 	s := string(buf)
 	m, err := v.bt.FindStringMatch(s)
