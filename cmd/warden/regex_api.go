@@ -1,76 +1,45 @@
 package main
 
-// This file holds what `warden regex` needs from the filter, datetime and
-// defaults packages beyond their current exported API, each with the best
-// answer computable here. Swap a body for the package call once it exists.
+// This file holds the glue between `warden regex` and the filter,
+// datetime and defaults packages.
 
 import (
 	"fmt"
 	"io/fs"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
-	"warden/internal/filter"
+	"warden/internal/datetime"
+	"warden/internal/defaults"
 )
 
-// ignoreIndex is the index of the ignoreregex that matched a line, or -1.
-// The filter's Result only says that one matched, so with several
-// ignoreregexes the hit goes to the first.
-// TODO(filter): Result.IgnoreRegex index.
-func ignoreIndex(_ *filter.Filter, res filter.Result) int {
-	if !res.Ignored {
-		return -1
-	}
-	return 0
-}
-
-// prefMatched reports whether the filter's prefregex matched the line.
-// Without that signal from the filter, a line that produced a failure (or
-// was ignored) is taken to have passed the prefregex.
-// TODO(filter): Result.PrefMatched.
-func prefMatched(_ *filter.Filter, res filter.Result) bool {
-	return len(res.Failures) > 0
-}
-
-// prefRegexText is the prefregex as fail2ban-regex prints it (with its
-// <F-*> tags already turned into groups); here the text as configured.
-// TODO(filter): the translated prefregex.
-func prefRegexText(_ *filter.Filter, pref string) string { return pref }
-
-// explain prints, for --explain, each regex of the definition with what
-// the filter package can tell about how it runs it.
-// TODO(filter): per-regex translation and engine (Go regexp or regexp2).
-func (r *regexRun) explain() error {
-	def := r.setup.def
-	if _, err := filter.Compile(def, filter.Options{}); err != nil {
-		return err
-	}
+// explain prints, for --explain, each regex of the filter: its expansion,
+// the engine that runs it and why, and the Go pre-check.
+func (r *regexRun) explain() {
 	w := r.stdout
-	fmt.Fprintln(w, "Explain")
-	fmt.Fprintln(w, "=======")
-	show := func(kind string, i int, re string) {
-		fmt.Fprintf(w, "%s %d: %s\n", kind, i, re)
-		fmt.Fprintln(w, "    translation: not reported by the filter package yet")
-	}
-	if def.PrefRegex != "" {
-		show("prefregex", 0, def.PrefRegex)
-	}
-	for i, re := range def.FailRegex {
-		show("failregex", i+1, re)
-	}
-	for i, re := range def.IgnoreRegex {
-		show("ignoreregex", i+1, re)
+	fmt.Fprint(w, "Explain\n=======\n")
+	for _, info := range r.flt.Explain() {
+		fmt.Fprintf(w, "\n%s %d: %s\n", info.Kind, info.Index+1, info.Source)
+		if info.Expanded != info.Source {
+			fmt.Fprintf(w, "    expanded: %s\n", info.Expanded)
+		}
+		fmt.Fprintf(w, "    engine:   %s\n", info.Engine)
+		for _, why := range info.Reasons {
+			fmt.Fprintf(w, "      because %s\n", why)
+		}
+		if info.Go != "" {
+			fmt.Fprintf(w, "    go:       %s\n", info.Go)
+		}
+		if len(info.Literals) > 0 {
+			fmt.Fprintf(w, "    needs:    %s\n", strings.Join(info.Literals, " & "))
+		}
 	}
 	fmt.Fprintln(w)
-	return nil
 }
 
-// embeddedConfig is warden's embedded configuration tree, nil until the
-// defaults package provides one.
-// TODO(defaults): defaults.FS().
-func embeddedConfig() fs.FS { return nil }
+// embeddedConfig is warden's embedded configuration tree.
+func embeddedConfig() fs.FS { return defaults.FS() }
 
 // dateDirectiveNames are the names fail2ban-regex shows for strptime
 // directives in a date pattern.
@@ -85,12 +54,24 @@ var dateDirectiveNames = map[string]string{
 var dateDirectiveRE = regexp.MustCompile(`%(Ex[A-Za-z]|[A-Za-z%])`)
 
 // datePatternName describes a datepattern the way fail2ban-regex's
-// "Use datepattern" line does.
-// TODO(datetime): take the name from the detector.
+// "Use datepattern" line does: the name of its single template, or
+// "Default Detectors" for the default set.
 func datePatternName(p string) string {
-	switch strings.TrimSpace(p) {
-	case "{^LN-BEG}", "":
+	if strings.TrimSpace(p) == "{^LN-BEG}" || strings.TrimSpace(p) == "" {
 		return "Default Detectors"
+	}
+	if d, err := datetime.New(datetime.Options{Pattern: p}); err == nil {
+		if ts := d.Templates(); len(ts) == 1 {
+			return ts[0].Name
+		}
+	}
+	return directivesName(p)
+}
+
+// directivesName names the strptime directives of a pattern (the fallback
+// when the detector does not compile it to a single template).
+func directivesName(p string) string {
+	switch strings.TrimSpace(p) {
 	case "{NONE}":
 		return "^"
 	case "EPOCH", "{^LN-BEG}EPOCH":
@@ -114,27 +95,9 @@ func datePatternName(p string) string {
 	})
 }
 
-var tzOffsetRE = regexp.MustCompile(`^(?i:UTC|GMT)?([+-])(\d\d):?(\d\d)$`)
-
-// parseTimeZone reads --timezone as fail2ban's logtimezone: UTC, a fixed
-// offset ("+0200", "UTC-05:00"), or a zone name from the tz database.
+// parseTimeZone reads --timezone as fail2ban's logtimezone.
 func parseTimeZone(s string) (*time.Location, error) {
-	switch strings.ToUpper(s) {
-	case "UTC", "GMT", "Z":
-		return time.UTC, nil
-	case "LOCAL":
-		return time.Local, nil
-	}
-	if m := tzOffsetRE.FindStringSubmatch(s); m != nil {
-		h, _ := strconv.Atoi(m[2])
-		mi, _ := strconv.Atoi(m[3])
-		off := h*3600 + mi*60
-		if m[1] == "-" {
-			off = -off
-		}
-		return time.FixedZone(s, off), nil
-	}
-	loc, err := time.LoadLocation(s)
+	loc, err := datetime.ParseZone(s)
 	if err != nil {
 		return nil, fmt.Errorf("time zone %q: %w", s, err)
 	}

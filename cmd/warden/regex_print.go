@@ -33,21 +33,23 @@ func (r *regexRun) printStats() {
 	fmt.Fprint(w, "\nResults\n=======\n")
 	if def.PrefRegex != "" {
 		fmt.Fprintf(w, "\nPrefregex: %d total\n", st.prefHits)
-		r.pprintList([]string{prefRegexText(r.flt, def.PrefRegex)}, "")
+		r.pprintList([]string{r.flt.PrefRegex()}, "")
 	}
 	r.printRegexes("Failregex", def.FailRegex, st.failHits, st.failIPs)
 	r.printRegexes("Ignoreregex", def.IgnoreRegex, st.ignoreHits, nil)
 
 	fmt.Fprint(w, "\nDate template hits:\n")
 	var tl []string
-	for _, t := range st.templates {
-		tl = append(tl, fmt.Sprintf("[%d] %s", t.hits, t.name))
+	for _, t := range r.dates.Templates() {
+		if t.Hits > 0 || r.o.verbose > 0 {
+			tl = append(tl, fmt.Sprintf("[%d] %s", t.Hits, t.Name))
+		}
 	}
 	r.pprintList(tl, "[# of hits] date format")
 
 	fmt.Fprintf(w, "\nLines: %d lines, %d ignored, %d matched, %d missed\n", st.tested, st.ignored, st.matched, st.missed)
 	fmt.Fprintf(w, "[processed in %.2f sec]\n", st.elapsed.Seconds())
-	if st.binary > 0 || st.truncated > 0 {
+	if (st.binary > 0 || st.truncated > 0) && !r.o.compat {
 		fmt.Fprintf(w, "[%d lines with invalid UTF-8, %d lines longer than %d MiB cut]\n", st.binary, st.truncated, maxLineBytes>>20)
 	}
 	fmt.Fprintln(w)
@@ -76,7 +78,7 @@ func (r *regexRun) printRegexes(title string, regexes []string, hits []int, ips 
 				if f.multi {
 					multi = " (multiple regex matched)"
 				}
-				out = append(out, fmt.Sprintf("    %s  %s%s", f.id, f.t.Local().Format("Mon Jan 02 15:04:05 2006"), multi))
+				out = append(out, fmt.Sprintf("    %s  %s%s", f.id, f.t.In(r.loc()).Format("Mon Jan 02 15:04:05 2006"), multi))
 			}
 		}
 	}
@@ -170,9 +172,11 @@ func (r *regexRun) printJSON() error {
 	for i, re := range def.IgnoreRegex {
 		j.IgnoreRegex[i] = regexCount{i + 1, re, st.ignoreHits[i]}
 	}
-	j.Dates = make([]templateJSON, len(st.templates))
-	for i, t := range st.templates {
-		j.Dates[i] = templateJSON{t.name, t.hits}
+	j.Dates = []templateJSON{}
+	for _, t := range r.dates.Templates() {
+		if t.Hits > 0 {
+			j.Dates = append(j.Dates, templateJSON{t.Name, t.Hits})
+		}
 	}
 	j.Lines.Total, j.Lines.Ignored, j.Lines.Matched, j.Lines.Missed = st.tested, st.ignored, st.matched, st.missed
 	j.Lines.Binary, j.Lines.Truncated = st.binary, st.truncated
@@ -186,6 +190,7 @@ func (r *regexRun) printJSON() error {
 	}
 	enc := json.NewEncoder(r.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(j)
 }
 
@@ -195,7 +200,7 @@ func (r *regexRun) printOut(res filter.Result) {
 	if res.Ignored || len(res.Failures) == 0 || res.Failures[0].NoFail || pendingFailure(res.Failures[0]) {
 		return
 	}
-	for _, s := range formatOut(r.o.out, res.Failures[0], r.loc()) {
+	for _, s := range formatOut(r.o.out, res.Failures[0], r.loc(), r.o.compat) {
 		fmt.Fprintln(r.stdout, s)
 	}
 }
@@ -219,26 +224,34 @@ var outListRE = regexp.MustCompile(`^\[\s*([^\[\]]*?)\s*\]$`)
 // seconds), date (local date and time), any captured field by name (user
 // or F-USER), a list of those ("[time, ip, user]"), or a template with
 // <tag>s.
-func formatOut(format string, f filter.Failure, loc *time.Location) []string {
+func formatOut(format string, f filter.Failure, loc *time.Location, compat bool) []string {
 	switch format {
 	case "msg":
 		return append([]string(nil), f.Lines...)
 	case "row":
-		return []string{fmt.Sprintf("[%s,\t%s,\t%s],", pyRepr(f.ID), pyTime(f.Time), pyDict(f.Fields))}
+		return []string{fmt.Sprintf("[%s,\t%s,\t%s],", pyRepr(f.ID), pyTime(f.Time), pyDict(f.Fields, f.Users))}
 	}
 	if m := outListRE.FindStringSubmatch(format); m != nil {
 		var vals []string
 		for _, tok := range strings.Split(m[1], ",") {
-			v, ok := outToken(strings.TrimSpace(tok), f, loc)
-			if !ok {
+			tok = strings.TrimSpace(tok)
+			v, ok := outToken(tok, f, loc)
+			switch {
+			case !ok:
 				vals = append(vals, "None")
-				continue
+			case tok == "time":
+				vals = append(vals, v) // a number
+			default:
+				vals = append(vals, pyRepr(v))
 			}
-			vals = append(vals, pyRepr(v))
 		}
 		return []string{"[" + strings.Join(vals, ", ") + "]"}
 	}
 	if !strings.Contains(format, "<") {
+		if compat && strings.HasPrefix(format, "F-") {
+			// fail2ban-regex looks the word up as is: never found.
+			return []string{"None"}
+		}
 		v, ok := outToken(format, f, loc)
 		if !ok {
 			return []string{"None"}
@@ -291,6 +304,9 @@ func expandOutTemplate(format string, f filter.Failure, loc *time.Location) []st
 		}
 		v, ok := outToken(name, f, loc)
 		if !ok {
+			if strings.HasPrefix(name, "F-") {
+				return "" // a field the failure did not capture
+			}
 			return tag
 		}
 		if name != "msg" && name != "matches" {
@@ -308,10 +324,16 @@ func expandOutTemplate(format string, f filter.Failure, loc *time.Location) []st
 	return lines
 }
 
-// pyTime prints a time as Python prints a float of epoch seconds.
+// pyTime prints epoch seconds as fail2ban-regex does: a whole number when
+// the time was read with an explicit zone (from the line or --timezone;
+// fail2ban converts those with calendar.timegm, an int), else a Python
+// float ("1700000000.0").
 func pyTime(t time.Time) string {
 	if t.IsZero() {
 		return "None"
+	}
+	if t.Location() != time.Local && t.Nanosecond() == 0 {
+		return strconv.FormatInt(t.Unix(), 10)
 	}
 	s := strconv.FormatFloat(float64(t.UnixMicro())/1e6, 'f', -1, 64)
 	if !strings.Contains(s, ".") {
@@ -321,8 +343,9 @@ func pyTime(t time.Time) string {
 }
 
 // pyDict prints captured fields like Python prints a dict of strings (keys
-// sorted, since the capture order is not known here).
-func pyDict(m map[string]string) string {
+// sorted, since the capture order is not known here), with the users of a
+// multi-line failure as a set.
+func pyDict(m map[string]string, users []string) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		if k != "matches" {
@@ -333,6 +356,13 @@ func pyDict(m map[string]string) string {
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = pyRepr(k) + ": " + pyRepr(m[k])
+	}
+	if len(users) > 0 {
+		us := make([]string, len(users))
+		for i, u := range users {
+			us[i] = pyRepr(u)
+		}
+		parts = append(parts, "'users': {"+strings.Join(us, ", ")+"}")
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"warden/internal/datetime"
 	"warden/internal/filter"
 )
 
@@ -29,6 +30,7 @@ type regexRun struct {
 
 	setup  regexSetup
 	flt    *filter.Filter
+	dates  *datetime.Detector
 	logSrc string // "file", "line" or "lines"
 	log    string
 
@@ -42,7 +44,6 @@ type regexStats struct {
 	failIPs    [][]failureInfo // only with -v
 	ignoreHits []int
 	prefHits   int
-	templates  []templateHits
 
 	tested, matched, missed, ignored int
 	binary, truncated                int
@@ -58,11 +59,6 @@ type failureInfo struct {
 	id    string
 	t     time.Time
 	multi bool
-}
-
-type templateHits struct {
-	name string
-	hits int
 }
 
 // header prints a "Use ..." line (nothing in --out or --json mode).
@@ -118,14 +114,16 @@ func (r *regexRun) main(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if r.o.explain {
-		if err := r.explain(); err != nil {
-			return 0, err
-		}
+	r.dates, err = datetime.New(datetime.Options{Pattern: r.setup.def.DatePattern, Location: loc})
+	if err != nil {
+		return 0, fmt.Errorf("datepattern %q: %w", r.setup.def.DatePattern, err)
 	}
-	r.flt, err = filter.Compile(r.setup.def, filter.Options{Location: loc})
+	r.flt, err = filter.Compile(r.setup.def, filter.Options{Location: loc, Dates: r.dates, Diagnostics: true})
 	if err != nil {
 		return 0, err
+	}
+	if r.o.explain && !r.o.json && r.o.out == "" {
+		r.explain()
 	}
 	def := r.setup.def
 	r.stats.failHits = make([]int, len(def.FailRegex))
@@ -261,7 +259,7 @@ func (r *regexRun) processLine(raw []byte) {
 		line = string(raw)
 	} else {
 		r.stats.binary++
-		line = strings.ToValidUTF8(string(raw), "\uFFFD")
+		line = replaceInvalid(raw)
 	}
 	res := r.flt.Process(line)
 	if r.o.out != "" {
@@ -271,10 +269,8 @@ func (r *regexRun) processLine(raw []byte) {
 	st := &r.stats
 	var found []filter.Failure
 	ignored := res.Ignored
-	if ignored {
-		if i := ignoreIndex(r.flt, res); i >= 0 && i < len(st.ignoreHits) {
-			st.ignoreHits[i]++
-		}
+	if ignored && res.IgnoreRegex >= 0 && res.IgnoreRegex < len(st.ignoreHits) {
+		st.ignoreHits[res.IgnoreRegex]++
 	}
 	for i, f := range res.Failures {
 		if r.o.noCheckAll && i > 0 {
@@ -292,11 +288,8 @@ func (r *regexRun) processLine(raw []byte) {
 			found = append(found, f)
 		}
 	}
-	if prefMatched(r.flt, res) {
+	if res.PrefMatched {
 		st.prefHits++
-	}
-	if res.HasDate && res.Date.Template != "" {
-		st.hitTemplate(res.Date.Template)
 	}
 	if r.setup.def.MaxLines > 1 {
 		r.rebalance(res, line)
@@ -326,6 +319,24 @@ func (r *regexRun) processLine(raw []byte) {
 		}
 	}
 	st.tested++
+}
+
+// replaceInvalid decodes b as UTF-8 with one U+FFFD per invalid byte, as
+// Python's "replace" error handler does for most input.
+func replaceInvalid(b []byte) string {
+	var sb strings.Builder
+	sb.Grow(len(b) + 8)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n <= 1 {
+			sb.WriteRune(utf8.RuneError)
+			b = b[1:]
+			continue
+		}
+		sb.Write(b[:n])
+		b = b[n:]
+	}
+	return sb.String()
 }
 
 // rebalance moves earlier lines that a multi-line failure consumed from
@@ -362,22 +373,6 @@ func indexOf(list []string, s string) int {
 		}
 	}
 	return -1
-}
-
-// hitTemplate counts a date template; the summary lists them by hits.
-func (st *regexStats) hitTemplate(name string) {
-	for i := range st.templates {
-		if st.templates[i].name == name {
-			st.templates[i].hits++
-			// keep the most used first, like fail2ban's reordering
-			for i > 0 && st.templates[i-1].hits < st.templates[i].hits {
-				st.templates[i-1], st.templates[i] = st.templates[i], st.templates[i-1]
-				i--
-			}
-			return
-		}
-	}
-	st.templates = append(st.templates, templateHits{name, 1})
 }
 
 type countingReader struct {

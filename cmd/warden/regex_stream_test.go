@@ -151,7 +151,7 @@ func FuzzFormatOut(f *testing.F) {
 		if format == "" {
 			return
 		}
-		out := formatOut(format, fl, time.UTC)
+		out := formatOut(format, fl, time.UTC, false)
 		if len(out) == 0 {
 			t.Fatalf("no output for %q", format)
 		}
@@ -159,7 +159,7 @@ func FuzzFormatOut(f *testing.F) {
 }
 
 func TestFormatOut(t *testing.T) {
-	fl := filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Time: time.Unix(1700000000, 500000000),
+	fl := filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Time: time.Unix(1700000000, 500000000).In(time.UTC),
 		Fields: map[string]string{"user": "ro'ot", "ip4": "192.0.2.1"}, Lines: []string{"first", "second"}}
 	tests := []struct {
 		format string
@@ -175,13 +175,33 @@ func TestFormatOut(t *testing.T) {
 		{"msg", []string{"first", "second"}},
 		{"row", []string{`['192.0.2.1',	1700000000.5,	{'ip4': '192.0.2.1', 'user': "ro'ot"}],`}},
 		{"[ip, user, nosuch]", []string{`['192.0.2.1', "ro'ot", None]`}},
+		{"[time, ip]", []string{`[1700000000.5, '192.0.2.1']`}},
 		{"<ip> <F-USER> <zzz>", []string{"192.0.2.1 ro'ot <zzz>"}},
+		{"<ip>/<F-NONE>/", []string{"192.0.2.1//"}},
 		{"<ip>: <msg>", []string{"192.0.2.1: first", "192.0.2.1: second"}},
 	}
 	for _, tt := range tests {
-		got := formatOut(tt.format, fl, time.UTC)
+		got := formatOut(tt.format, fl, time.UTC, false)
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("formatOut(%q) = %q, want %q", tt.format, got, tt.want)
+		}
+	}
+}
+
+func TestPyTime(t *testing.T) {
+	tests := []struct {
+		t    time.Time
+		want string
+	}{
+		{time.Unix(1700000000, 0), "1700000000.0"},            // local: a float
+		{time.Unix(1700000000, 0).In(time.UTC), "1700000000"}, // zone given: an int
+		{time.Unix(1700000000, 250000000), "1700000000.25"},   // fraction
+		{time.Unix(1700000000, 250000000).In(time.UTC), "1700000000.25"},
+		{time.Time{}, "None"},
+	}
+	for _, tt := range tests {
+		if got := pyTime(tt.t); got != tt.want {
+			t.Errorf("pyTime(%v) = %s, want %s", tt.t, got, tt.want)
 		}
 	}
 }
