@@ -329,7 +329,11 @@ func (d *Detector) convert(t *template, line string, now time.Time) (time.Time, 
 			return time.Time{}, false
 		}
 	}
-	nowWall := wallClock(now, time.Local)
+	if sec := now.Unix(); sec != d.nowSec || d.nowWall.IsZero() {
+		// Whole seconds suffice: parsed stamps have no fraction.
+		d.nowSec, d.nowWall = sec, wallClock(now.Truncate(time.Second), time.Local)
+	}
+	nowWall := d.nowWall
 	assumeYear := false
 	if year < 0 {
 		year = nowWall.Year()

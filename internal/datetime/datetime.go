@@ -71,6 +71,9 @@ type Detector struct {
 	firstUnused  int
 
 	foundCaps []int // snapshot of a reserved candidate's groups
+
+	nowSec  int64     // second of the cached local wall clock
+	nowWall time.Time // local wall clock of nowSec, as a zone-less time
 }
 
 // entry is a template with its per-detector statistics.
@@ -118,7 +121,8 @@ func New(opts Options) (*Detector, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	d.b.dirs = directives(d.now().Year() + 3)
+	d.b.ymax = d.now().Year() + 3
+	d.b.dirs = directives(d.b.ymax)
 	var lines []string
 	for _, l := range strings.Split(opts.Pattern, "\n") {
 		if l = strings.TrimSpace(l); l != "" {

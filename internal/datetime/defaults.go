@@ -47,6 +47,7 @@ var defaultPatterns = []string{
 // builder creates templates for one detector.
 type builder struct {
 	dirs []directive
+	ymax int
 }
 
 // fromString makes the template for one datepattern entry, recognising
@@ -92,7 +93,7 @@ func (b *builder) anchored(t *template, wrap func(string) string) (*template, er
 // (weight 100, so they stay preferred), then the plain templates.
 func (b *builder) defaults() ([]*template, error) {
 	var anch, plain []*template
-	for _, p := range defaultPatterns {
+	for i, p := range defaultPatterns {
 		t, err := b.fromString(p, patternKey(p))
 		if err != nil {
 			return nil, fmt.Errorf("default template %q: %w", p, err)
@@ -104,6 +105,12 @@ func (b *builder) defaults() ([]*template, error) {
 				return nil, err
 			}
 			if a.name != t.name {
+				switch i {
+				case 0:
+					a.attachFast(fastISO, b.ymax)
+				case 1:
+					a.attachFast(fastSyslog, b.ymax)
+				}
 				a.weight = 100
 				a.needs |= defaultNeeds(p)
 				anch = append(anch, a)
@@ -130,6 +137,9 @@ func (b *builder) baseDefaults() ([]*template, error) {
 // defaultNeeds: every default pattern that renders an hour, ':' and a
 // minute needs a "digit:digit" in the line.
 func defaultNeeds(p string) uint8 {
+	if strings.HasPrefix(p, "%ExY%Exm%Exd") {
+		return needDigits8
+	}
 	for _, h := range []string{"%H:%M", "%k:%M", "%I:%M"} {
 		if strings.Contains(p, h) {
 			return needColonTime

@@ -51,13 +51,35 @@ func isAlnum(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
-// search runs template e.t and counts a successful search.
-func (d *Detector) search(e *entry, line string, from, end int, feats uint8) (ms, me, gs, ge int, ok bool) {
-	t := e.t
-	if t.needs&^feats != 0 {
-		return 0, 0, 0, 0, false
+// lazyFeatures computes a line's features on first use, each feature
+// only when some template asks for it.
+type lazyFeatures struct {
+	known uint8 // features computed
+	f     uint8 // features present
+}
+
+// has reports whether line has all features in needs.
+func (lf *lazyFeatures) has(line string, needs uint8) bool {
+	if todo := needs &^ lf.known; todo != 0 {
+		lf.f |= lineFeatures(line, todo)
+		lf.known |= todo
 	}
-	ms, me, gs, ge, ok = t.match(line, from, end)
+	return needs&^lf.f == 0
+}
+
+// search runs template e.t and counts a successful search: the fast
+// matcher first, then the line-feature prefilter, then the engine.
+func (d *Detector) search(e *entry, line string, from, end int, lf *lazyFeatures) (ms, me, gs, ge int, ok bool) {
+	t := e.t
+	if t.fast != fastNone && from == 0 && end >= len(line) && t.runFast(line) {
+		c := t.m.caps
+		ms, me, gs, ge, ok = c[0], c[1], c[2], c[3], true
+	} else {
+		if t.needs != 0 && !lf.has(line, t.needs) {
+			return 0, 0, 0, 0, false
+		}
+		ms, me, gs, ge, ok = t.matchEngine(line, from, end)
+	}
 	if ok {
 		t.hits++
 	}
@@ -83,14 +105,7 @@ const anchoredFlags = flagLineBegin | flagLineEnd
 // matchTime selects the template for line and returns its entry and the
 // span of the date text (group 1).
 func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool) {
-	var feats uint8
-	featsDone := false
-	features := func() uint8 {
-		if !featsDone {
-			feats, featsDone = lineFeatures(line), true
-		}
-		return feats
-	}
+	var lf lazyFeatures
 	found := candidate{idx: -1, ms: unset}
 	ignore := unset
 	var ms, me, gs, ge int
@@ -101,7 +116,7 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 		e = d.list[i]
 		t := e.t
 		if t.flags&anchoredFlags != 0 {
-			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), features())
+			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), &lf)
 			ignore = i
 		} else {
 			dist, endp := d.lastPos, d.lastEnd
@@ -110,9 +125,9 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			right := runeAt(line, endp) == d.lastEndAfter ||
 				(runeBefore(line, endp) == d.lastEndIn && !isAlnum(d.lastEndIn))
 			if left && right {
-				ms, me, gs, ge, matched = d.search(e, line, dist, endp, features())
+				ms, me, gs, ge, matched = d.search(e, line, dist, endp, &lf)
 			} else {
-				ms, me, gs, ge, matched = d.search(e, line, 0, len(line), features())
+				ms, me, gs, ge, matched = d.search(e, line, 0, len(line), &lf)
 				ignore = i
 			}
 		}
@@ -130,7 +145,7 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			}
 			e = d.list[i]
 			t := e.t
-			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), features())
+			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), &lf)
 			if !matched {
 				continue
 			}

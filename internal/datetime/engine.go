@@ -24,13 +24,13 @@ const (
 )
 
 type kont struct {
-	kind  kontKind
-	seq   []*node
-	i     int
+	seq   *[]*node
 	n     *node
-	count int
-	start int
+	i     int32
+	count int32
+	start int32
 	next  int32 // index into matcher.ks
+	kind  kontKind
 }
 
 type matcher struct {
@@ -49,47 +49,118 @@ func newMatcher(p *program) *matcher {
 // characters before from are visible to look-behind and \b like Python's
 // pattern.search(s, pos, endpos). On success m.caps holds the groups.
 func (m *matcher) search(s string, from, end int) bool {
+	return m.searchLimit(s, from, end, len(s))
+}
+
+// searchLimit is search restricted to matches starting at or before limit.
+func (m *matcher) searchLimit(s string, from, end, limit int) bool {
 	if end > len(s) {
 		end = len(s)
 	}
 	if from < 0 {
 		from = 0
 	}
+	if limit > end {
+		limit = end
+	}
 	m.s = s[:end]
 	m.steps = 0
 	p := m.prog
-	for pos := from; pos <= end; {
-		if p.anchored && pos > 0 {
+	if p.anchored {
+		return from == 0 && m.attempt(0)
+	}
+	if p.anchor.lit != "" {
+		return m.searchAnchor(from, limit)
+	}
+	for pos := from; pos <= limit; pos++ {
+		if pos < end {
+			b := s[pos]
+			if !p.anyFirst && !p.first[b] || !utf8.RuneStart(b) {
+				continue
+			}
+		} else if !p.anyFirst {
 			return false
 		}
-		if pos < end && !p.anyFirst && !p.first[s[pos]] {
-			pos++
-			continue
-		}
-		if pos == end && !p.anyFirst {
-			return false
-		}
-		for i := range m.caps {
-			m.caps[i] = -1
-		}
-		m.ks = m.ks[:0]
-		m.ks = append(m.ks, kont{kind: kAccept})
-		if e, ok := m.alts(p.top, pos, 0); ok {
-			m.caps[0], m.caps[1] = pos, e
+		if m.attempt(pos) {
 			return true
 		}
 		if m.steps > maxSteps {
 			return false
 		}
-		if pos >= end {
-			break
+	}
+	return false
+}
+
+// searchAnchor tries only the start positions from which the program's
+// required literal can be reached: for every occurrence at c, starts in
+// [c-maxOff, c-minOff] (in bytes; widened for non-ASCII text).
+func (m *matcher) searchAnchor(from, limit int) bool {
+	s := m.s
+	a := &m.prog.anchor
+	maxOff, widened := a.maxOff, false
+	next := from
+	for c := from + a.minOff; c <= len(s); {
+		i := strings.Index(s[c:], a.lit)
+		if i < 0 {
+			return false
 		}
-		if s[pos] < utf8.RuneSelf {
-			pos++
-		} else {
-			_, size := utf8.DecodeRuneInString(s[pos:end])
-			pos += size
+		c += i
+		if !widened {
+			if widened = true; !isASCII(s) {
+				maxOff *= utf8.UTFMax
+			}
 		}
+		lo, hi := c-maxOff, c-a.minOff
+		if lo < next {
+			lo = next
+		}
+		if hi > limit {
+			hi = limit
+		}
+		for pos := lo; pos <= hi; pos++ {
+			if pos < len(s) {
+				b := s[pos]
+				if !m.prog.anyFirst && !m.prog.first[b] || !utf8.RuneStart(b) {
+					continue
+				}
+			}
+			if m.attempt(pos) {
+				return true
+			}
+			if m.steps > maxSteps {
+				return false
+			}
+		}
+		if hi+1 > next {
+			next = hi + 1
+		}
+		if c-maxOff > limit {
+			return false
+		}
+		c++
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// attempt tries one match starting exactly at pos.
+func (m *matcher) attempt(pos int) bool {
+	for i := range m.caps {
+		m.caps[i] = -1
+	}
+	m.ks = m.ks[:0]
+	m.ks = append(m.ks, kont{kind: kAccept})
+	if e, ok := m.alts(m.prog.top, pos, 0); ok {
+		m.caps[0], m.caps[1] = pos, e
+		return true
 	}
 	return false
 }
@@ -102,8 +173,8 @@ func (m *matcher) push(k kont) int32 {
 // alts tries each alternative at pos, continuing with continuation k.
 func (m *matcher) alts(alts [][]*node, pos int, k int32) (int, bool) {
 	top := len(m.ks)
-	for _, seq := range alts {
-		if e, ok := m.seq(seq, 0, pos, k); ok {
+	for j := range alts {
+		if e, ok := m.seq(&alts[j], 0, pos, k); ok {
 			return e, true
 		}
 		m.ks = m.ks[:top]
@@ -116,21 +187,21 @@ func (m *matcher) resume(k int32, pos int) (int, bool) {
 	c := m.ks[k]
 	switch c.kind {
 	case kSeq:
-		return m.seq(c.seq, c.i, pos, c.next)
+		return m.seq(c.seq, int(c.i), pos, c.next)
 	case kIterEnd:
 		n := c.n
 		if n.slot >= 0 {
 			o0, o1 := m.caps[2*n.slot], m.caps[2*n.slot+1]
-			m.caps[2*n.slot], m.caps[2*n.slot+1] = c.start, pos
-			if e, ok := m.iterate(n, c.count+1, pos, c.start, c.next); ok {
+			m.caps[2*n.slot], m.caps[2*n.slot+1] = int(c.start), pos
+			if e, ok := m.iterate(n, int(c.count)+1, pos, int(c.start), c.next); ok {
 				return e, true
 			}
 			m.caps[2*n.slot], m.caps[2*n.slot+1] = o0, o1
 			return 0, false
 		}
-		return m.iterate(n, c.count+1, pos, c.start, c.next)
+		return m.iterate(n, int(c.count)+1, pos, int(c.start), c.next)
 	case kEndAt:
-		if pos == c.start {
+		if pos == int(c.start) {
 			return pos, true
 		}
 		return 0, false
@@ -148,7 +219,7 @@ func (m *matcher) iterate(n *node, count, pos, prev int, k int32) (int, bool) {
 	stop := count >= n.min
 	top := len(m.ks)
 	if !n.lazy && more {
-		ki := m.push(kont{kind: kIterEnd, n: n, count: count, start: pos, next: k})
+		ki := m.push(kont{kind: kIterEnd, n: n, count: int32(count), start: int32(pos), next: k})
 		if e, ok := m.alts(n.alts, pos, ki); ok {
 			return e, true
 		}
@@ -161,7 +232,7 @@ func (m *matcher) iterate(n *node, count, pos, prev int, k int32) (int, bool) {
 		m.ks = m.ks[:top]
 	}
 	if n.lazy && more {
-		ki := m.push(kont{kind: kIterEnd, n: n, count: count, start: pos, next: k})
+		ki := m.push(kont{kind: kIterEnd, n: n, count: int32(count), start: int32(pos), next: k})
 		if e, ok := m.alts(n.alts, pos, ki); ok {
 			return e, true
 		}
@@ -171,8 +242,9 @@ func (m *matcher) iterate(n *node, count, pos, prev int, k int32) (int, bool) {
 }
 
 // seq matches seq[i:] at pos and then continuation k.
-func (m *matcher) seq(seq []*node, i, pos int, k int32) (int, bool) {
+func (m *matcher) seq(sq *[]*node, i, pos int, k int32) (int, bool) {
 	s := m.s
+	seq := *sq
 	for ; i < len(seq); i++ {
 		m.steps++
 		if m.steps > maxSteps {
@@ -201,19 +273,19 @@ func (m *matcher) seq(seq []*node, i, pos int, k int32) (int, bool) {
 				pos = np
 				continue
 			}
-			return m.repeatClass(seq, i, pos, k)
+			return m.repeatClass(sq, i, pos, k)
 		case opAssert:
 			if !m.assert(n.kind, pos) {
 				return 0, false
 			}
 		case opGroup:
 			top := len(m.ks)
-			ki := m.push(kont{kind: kSeq, seq: seq, i: i + 1, next: k})
+			ki := m.push(kont{kind: kSeq, seq: sq, i: int32(i + 1), next: k})
 			if n.min == 1 && n.max == 1 {
 				// plain group: alternatives then the rest
 				kk := ki
 				if n.slot >= 0 {
-					kk = m.push(kont{kind: kIterEnd, n: n, count: 0, start: pos, next: ki})
+					kk = m.push(kont{kind: kIterEnd, n: n, count: 0, start: int32(pos), next: ki})
 				}
 				e, ok := m.alts(n.alts, pos, kk)
 				if !ok {
@@ -253,8 +325,8 @@ func (m *matcher) seq(seq []*node, i, pos int, k int32) (int, bool) {
 				continue // no "no" branch: matches empty
 			}
 			top := len(m.ks)
-			ki := m.push(kont{kind: kSeq, seq: seq, i: i + 1, next: k})
-			e, ok := m.seq(n.alts[branch], 0, pos, ki)
+			ki := m.push(kont{kind: kSeq, seq: sq, i: int32(i + 1), next: k})
+			e, ok := m.seq(&n.alts[branch], 0, pos, ki)
 			if !ok {
 				m.ks = m.ks[:top]
 			}
@@ -277,7 +349,7 @@ func (m *matcher) look(n *node, pos int) bool {
 			_, size := utf8.DecodeLastRuneInString(m.s[:start])
 			start -= size
 		}
-		ki := m.push(kont{kind: kEndAt, start: pos})
+		ki := m.push(kont{kind: kEndAt, start: int32(pos)})
 		_, ok = m.alts(n.alts, start, ki)
 	} else {
 		ki := m.push(kont{kind: kAccept})
@@ -301,8 +373,8 @@ func (m *matcher) one(cls *charClass, pos int) (int, bool) {
 }
 
 // repeatClass matches seq[i] (a repeated class) and the rest of seq.
-func (m *matcher) repeatClass(seq []*node, i, pos int, k int32) (int, bool) {
-	n := seq[i]
+func (m *matcher) repeatClass(seq *[]*node, i, pos int, k int32) (int, bool) {
+	n := (*seq)[i]
 	start := pos
 	count := 0
 	if !n.lazy {

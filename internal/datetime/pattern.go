@@ -392,7 +392,7 @@ const (
 // newEpochTemplate builds the EPOCH / LEPOCH template; pattern, when not
 // empty, is a datepattern containing {EPOCH} or {LEPOCH}.
 func newEpochTemplate(lineBegin bool, pattern string, long bool) (*template, error) {
-	t := &template{kind: kindEpoch, weight: 1, grpIdx: 1, longFrm: long, name: "Epoch"}
+	t := &template{kind: kindEpoch, weight: 1, grpIdx: 1, longFrm: long, name: "Epoch", needs: needDigits10}
 	num := epochShort
 	if long {
 		num = epochLong

@@ -121,6 +121,14 @@ type program struct {
 	anchored bool      // every alternative starts with ^
 	first    [256]bool // bytes a match can start with
 	anyFirst bool      // no usable first-byte set
+	anchor   anchorLit // required literal, if any
+}
+
+// anchorLit is a literal every match contains at a bounded distance
+// (in characters) from its start.
+type anchorLit struct {
+	lit            string
+	minOff, maxOff int
 }
 
 type parser struct {
@@ -169,6 +177,9 @@ func parseRegex(src string) (*program, error) {
 		prog.anyFirst = true
 	} else {
 		prog.first = set
+	}
+	if len(alts) == 1 {
+		prog.anchor = findAnchor(alts[0], prog.icase)
 	}
 	return prog, nil
 }
@@ -747,3 +758,108 @@ func firstOfSeq(seq []*node, set *[256]bool) bool {
 }
 
 func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
+// findAnchor picks the literal to search for: the first one holding ':'
+// (time stamps), else the first literal, with the width range of what
+// precedes it. Plain groups are looked into.
+func findAnchor(seq []*node, icase bool) anchorLit {
+	var best anchorLit
+	widths := map[int][2]int{}
+	lo, hi := 0, 0
+	var walk func(seq []*node) bool
+	walk = func(seq []*node) bool {
+		for _, n := range seq {
+			if n.op == opString && !(icase && hasASCIILetter(n.str)) {
+				cand := anchorLit{lit: n.str, minOff: lo, maxOff: hi}
+				if best.lit == "" {
+					best = cand
+				}
+				if strings.Contains(n.str, ":") {
+					best = cand
+					return false
+				}
+			}
+			if n.op == opGroup && n.min == 1 && n.max == 1 && len(n.alts) == 1 {
+				start := [2]int{lo, hi}
+				if !walk(n.alts[0]) {
+					return false
+				}
+				if n.slot >= 0 {
+					widths[n.slot] = [2]int{lo - start[0], hi - start[1]}
+				}
+				continue
+			}
+			a, b, ok := nodeWidth(n, widths)
+			if !ok {
+				return false
+			}
+			lo, hi = lo+a, hi+b
+		}
+		return true
+	}
+	walk(seq)
+	return best
+}
+
+// nodeWidth returns the min and max width of n in characters; ok is false
+// when unbounded or unknown.
+func nodeWidth(n *node, widths map[int][2]int) (int, int, bool) {
+	switch n.op {
+	case opAssert, opLook:
+		return 0, 0, true
+	case opString:
+		return len(n.str), len(n.str), true
+	case opClass:
+		if n.max < 0 {
+			return 0, 0, false
+		}
+		return n.min, n.max, true
+	case opBackref:
+		w, ok := widths[n.slot]
+		return w[0], w[1], ok
+	case opGroup, opCond:
+		lo, hi := -1, 0
+		for _, seq := range n.alts {
+			a, b := 0, 0
+			for _, c := range seq {
+				x, y, ok := nodeWidth(c, widths)
+				if !ok {
+					return 0, 0, false
+				}
+				a, b = a+x, b+y
+			}
+			if lo < 0 || a < lo {
+				lo = a
+			}
+			if b > hi {
+				hi = b
+			}
+		}
+		if lo < 0 {
+			lo = 0
+		}
+		if n.op == opCond {
+			if len(n.alts) < 2 {
+				lo = 0
+			}
+			return lo, hi, true
+		}
+		if n.max < 0 {
+			return 0, 0, false
+		}
+		if n.slot >= 0 {
+			widths[n.slot] = [2]int{lo, hi}
+		}
+		return lo * n.min, hi * n.max, true
+	}
+	return 0, 0, false
+}
+
+func hasASCIILetter(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isASCIILetter(s[i]) {
+			return true
+		}
+	}
+	return false
+}

@@ -39,7 +39,6 @@ type template struct {
 	kind    templateKind
 	grpIdx  int // epoch: group holding the number
 	longFrm bool
-	ymax    int // upper bound of %ExY years
 
 	m     *matcher        // own engine, nil when falling back
 	re2   *regexp2.Regexp // fallback engine
@@ -49,6 +48,8 @@ type template struct {
 	needs uint8           // line features a match needs (prefilter)
 	order []int           // fields present, in group order
 	hits  int             // successful searches (fail2ban's template.hits)
+	fast  fastKind        // hand-written matcher for the whole line, if any
+	fs    fastSlots
 }
 
 // computeOrder lists the fields present in t by capture slot, the order
@@ -66,6 +67,17 @@ func (t *template) computeOrder() {
 // match searches line[:end] from from. It returns the whole match span
 // (what fail2ban calls distance/endpos) and the span of group 1.
 func (t *template) match(line string, from, end int) (ms, me, gs, ge int, ok bool) {
+	if t.m != nil {
+		if t.fast != fastNone && from == 0 && end >= len(line) && t.runFast(line) {
+			c := t.m.caps
+			return c[0], c[1], c[2], c[3], true
+		}
+	}
+	return t.matchEngine(line, from, end)
+}
+
+// matchEngine is match without the fast matcher.
+func (t *template) matchEngine(line string, from, end int) (ms, me, gs, ge int, ok bool) {
 	if t.m != nil {
 		if !t.m.search(line, from, end) {
 			return 0, 0, 0, 0, false
@@ -112,23 +124,53 @@ func (t *template) compileRegex() error {
 	return t.compileRE2()
 }
 
-// Line features used to skip templates cheaply.
+// Line features used to skip templates cheaply. Each is a necessary
+// condition for some templates to match; non-ASCII text (where \d may
+// match other scripts' digits) sets the digit-run features.
 const (
 	needColonTime = 1 << iota // a digit, ':' and a digit
 	needAt                    // '@'
+	needDigits8               // eight digits in a row
+	needDigits10              // ten digits in a row
 )
 
-// lineFeatures computes the features present in line.
-func lineFeatures(line string) uint8 {
+// lineFeatures computes which of the features in want line has.
+func lineFeatures(line string, want uint8) uint8 {
 	var f uint8
-	for i := 1; i+1 < len(line); i++ {
-		if line[i] == ':' && isDigitByte(line[i-1]) && isDigitByte(line[i+1]) {
-			f |= needColonTime
-			break
+	if want&needColonTime != 0 {
+		for i := 1; i+1 < len(line); {
+			j := strings.IndexByte(line[i:len(line)-1], ':')
+			if j < 0 {
+				break
+			}
+			i += j
+			if isDigitByte(line[i-1]) && isDigitByte(line[i+1]) {
+				f |= needColonTime
+				break
+			}
+			i++
 		}
 	}
-	if strings.IndexByte(line, '@') >= 0 {
+	if want&needAt != 0 && strings.IndexByte(line, '@') >= 0 {
 		f |= needAt
+	}
+	if want&(needDigits8|needDigits10) != 0 {
+		run := 0
+		for i := 0; i < len(line); i++ {
+			c := line[i]
+			if c >= '0' && c <= '9' {
+				if run++; run >= 10 {
+					return f | needDigits8 | needDigits10
+				} else if run >= 8 {
+					f |= needDigits8
+				}
+				continue
+			}
+			if c >= 0x80 {
+				return f | needDigits8 | needDigits10
+			}
+			run = 0
+		}
 	}
 	return f
 }
