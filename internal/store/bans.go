@@ -72,8 +72,23 @@ func (s *Store) AddBans(ctx context.Context, bans []Ban) error {
 	}))
 }
 
+// writeMode says how writeBans treats rows already stored.
+type writeMode int
+
+const (
+	replace     writeMode = iota // a new ban replaces the stored one
+	keepNewest                   // a stored row with a later time is kept (imports)
+	historyOnly                  // like keepNewest, and only history is written
+)
+
 // addBans writes bans with multi-row statements inside tx.
 func (s *Store) addBans(ctx context.Context, tx *sql.Tx, bans []Ban) error {
+	return s.writeBans(ctx, tx, bans, replace)
+}
+
+// writeBans writes the active-ban and history rows of bans inside tx,
+// creating their jails as needed.
+func (s *Store) writeBans(ctx context.Context, tx *sql.Tx, bans []Ban, mode writeMode) error {
 	jails := make(map[string]bool)
 	for _, b := range bans {
 		if !jails[b.Jail] {
@@ -83,12 +98,17 @@ func (s *Store) addBans(ctx context.Context, tx *sql.Tx, bans []Ban) error {
 			}
 		}
 	}
-	active := newBatchInsert(tx, `INSERT INTO bans(jail, prefix, time, bantime) VALUES `,
-		`ON CONFLICT(jail, prefix) DO UPDATE SET time = excluded.time, bantime = excluded.bantime`, 4)
+	banTail := `ON CONFLICT(jail, prefix) DO UPDATE SET time = excluded.time, bantime = excluded.bantime`
+	histTail := `ON CONFLICT(prefix, jail) DO UPDATE SET time = excluded.time, bantime = excluded.bantime,
+	count = excluded.count, failures = excluded.failures, data = excluded.data`
+	if mode != replace {
+		banTail += ` WHERE excluded.time >= bans.time`
+		histTail += ` WHERE excluded.time >= history.time`
+	}
+	active := newBatchInsert(tx, `INSERT INTO bans(jail, prefix, time, bantime) VALUES `, banTail, 4)
 	defer active.close()
-	hist := newBatchInsert(tx, `INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES `,
-		`ON CONFLICT(prefix, jail) DO UPDATE SET time = excluded.time, bantime = excluded.bantime,
-	count = excluded.count, failures = excluded.failures, data = excluded.data`, 7)
+	hist := newBatchInsert(tx,
+		`INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES `, histTail, 7)
 	defer hist.close()
 	for _, b := range bans {
 		data, err := encodeData(b.Matches, s.maxMatches)
@@ -96,8 +116,10 @@ func (s *Store) addBans(ctx context.Context, tx *sql.Tx, bans []Ban) error {
 			return fmt.Errorf("jail %s: %v: %w", b.Jail, b.Prefix, err)
 		}
 		p, t, bt := prefixText(b.Prefix), b.Time.Unix(), banSeconds(b.BanTime)
-		if err := active.add(ctx, b.Jail, p, t, bt); err != nil {
-			return fmt.Errorf("bans: %w", err)
+		if mode != historyOnly {
+			if err := active.add(ctx, b.Jail, p, t, bt); err != nil {
+				return fmt.Errorf("bans: %w", err)
+			}
 		}
 		if err := hist.add(ctx, p, b.Jail, t, bt, b.Count, b.Failures, data); err != nil {
 			return fmt.Errorf("history: %w", err)
