@@ -153,7 +153,6 @@ type Options struct {
 
 // Errors a loaded tree can fail with; each comes wrapped with file:line.
 var (
-	ErrNotImplemented = errors.New("config: not implemented")
 	ErrNotUTF8        = errors.New("file is not valid UTF-8")
 	ErrDuplicate      = errors.New("is given twice")
 	ErrBadHeader      = errors.New("unterminated section header")

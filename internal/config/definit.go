@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -140,9 +141,23 @@ func (d *defReader) combined(ignore ...string) (*omap, error) {
 	}
 	out, err := substituteTags(all, ign, "", d.combOption)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.firstFile(), err)
+		var te *tagError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %w", d.posOf(te.tag), err)
+		}
+		return nil, err
 	}
 	return out, nil
+}
+
+// posOf tells where option name of the definition was written.
+func (d *defReader) posOf(name string) Pos {
+	for _, sec := range []string{"Definition", "Init"} {
+		if v, ok := d.st.raw(sec, name); ok && v.Pos.File != "" {
+			return v.Pos
+		}
+	}
+	return Pos{File: d.firstFile()}
 }
 
 // firstFile names the file the definition lives in: base.conf when it

@@ -66,6 +66,14 @@ const maxTagValue = 1 << 20
 
 var tagRE = regexp.MustCompile(`<([^ <>]+)>`)
 
+// tagError is a failed substitution of one tag; it matches ErrTagLoop.
+type tagError struct {
+	tag, msg string
+}
+
+func (e *tagError) Error() string { return ErrTagLoop.Error() + ": " + e.msg }
+func (e *tagError) Unwrap() error { return ErrTagLoop }
+
 // substituteTags replaces <name> in every value by the value of name,
 // repeating until nothing changes, so nested forms like <mdre-<mode>>
 // resolve. Names in ignore are neither replaced nor rewritten. A tag with no
@@ -105,7 +113,7 @@ func substituteTags(tags *omap, ignore map[string]bool, conditional string, extr
 					c = 1
 				}
 				if name == tag || c > maxTagReplace {
-					return nil, fmt.Errorf("%w: <%s> refers to itself (via <%s>) in %q", ErrTagLoop, tag, name, clip(val))
+					return nil, &tagError{tag: tag, msg: fmt.Sprintf("<%s> refers to itself (via <%s>) in %q", tag, name, clip(val))}
 				}
 				repl, ok := "", false
 				if conditional != "" {
@@ -127,7 +135,7 @@ func substituteTags(tags *omap, ignore map[string]bool, conditional string, extr
 				}
 				val = strings.ReplaceAll(val, "<"+name+">", repl)
 				if len(val) > maxTagValue {
-					return nil, fmt.Errorf("%w: <%s> grows beyond %d bytes", ErrTagLoop, tag, maxTagValue)
+					return nil, &tagError{tag: tag, msg: fmt.Sprintf("<%s> grows beyond %d bytes", tag, maxTagValue)}
 				}
 				cnt[name]++
 				from = start
