@@ -62,6 +62,7 @@ func newRootCmd(stdin *os.File, stdout, stderr *os.File) *cobra.Command {
 		newVersionCmd(),
 		newRegexCmd(stdout, stderr),
 		newConfigCmd(),
+		newImportFail2banCmd(),
 	)
 	return root
 }

@@ -83,8 +83,8 @@ func (r *Recovery) Error() string {
 // Unwrap lets errors.Is(r, ErrCorrupt) hold.
 func (r *Recovery) Unwrap() []error { return []error{ErrCorrupt, r.Cause} }
 
-// Open opens the database at path, creating it and its schema if missing,
-// and upgrading an older schema. A corrupt file is renamed to
+// Open opens the database at path, creating it and its schema if missing
+// (but not its directory), and upgrading an older schema. A corrupt file is renamed to
 // "<path>.corrupt-<UTC timestamp>" and replaced by a new database; Open then
 // succeeds, logs an error and reports the event through Recovered.
 //
@@ -232,7 +232,11 @@ func checkWritable(path string) error {
 	const wOK = 2 // access(2) W_OK
 	dir := filepath.Dir(path)
 	if err := syscall.Access(dir, wOK); err != nil {
-		return fmt.Errorf("%w: directory %s: %w", ErrReadOnly, dir, &fs.PathError{Op: "access", Path: dir, Err: err})
+		perr := &fs.PathError{Op: "access", Path: dir, Err: err}
+		if errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("database directory missing: %w", perr)
+		}
+		return fmt.Errorf("%w: directory %s: %w", ErrReadOnly, dir, perr)
 	}
 	if err := syscall.Access(path, wOK); err != nil && !errors.Is(err, syscall.ENOENT) {
 		return fmt.Errorf("%w: %w", ErrReadOnly, &fs.PathError{Op: "access", Path: path, Err: err})

@@ -175,3 +175,11 @@ func copyFile(t testing.TB, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+func TestOpenMissingDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope", "warden.db")
+	_, err := Open(context.Background(), path, Options{})
+	if err == nil || errors.Is(err, ErrReadOnly) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Open in a missing directory = %v, want a not-exist error", err)
+	}
+}
