@@ -44,6 +44,9 @@ var defaultPatterns = []string{
 	`TAI64N`,
 }
 
+// fastKinds names the hand-written matcher of each default pattern.
+var fastKinds = map[int]fastKind{0: fastISO, 1: fastSyslog, 4: fastApache}
+
 // builder creates templates for one detector.
 type builder struct {
 	dirs []directive
@@ -105,17 +108,13 @@ func (b *builder) defaults() ([]*template, error) {
 				return nil, err
 			}
 			if a.name != t.name {
-				switch i {
-				case 0:
-					a.attachFast(fastISO, b.ymax)
-				case 1:
-					a.attachFast(fastSyslog, b.ymax)
-				}
+				a.attachFast(fastKinds[i], b.ymax)
 				a.weight = 100
 				a.needs |= defaultNeeds(p)
 				anch = append(anch, a)
 			}
 		}
+		t.attachFast(fastKinds[i], b.ymax)
 		plain = append(plain, t)
 	}
 	return append(anch, plain...), nil

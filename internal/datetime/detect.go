@@ -70,15 +70,27 @@ func (lf *lazyFeatures) has(line string, needs uint8) bool {
 // search runs template e.t and counts a successful search: the fast
 // matcher first, then the line-feature prefilter, then the engine.
 func (d *Detector) search(e *entry, line string, from, end int, lf *lazyFeatures) (ms, me, gs, ge int, ok bool) {
+	return d.searchLimit(e, line, from, end, len(line), lf)
+}
+
+// searchLimit is search for matches starting at or before limit.
+func (d *Detector) searchLimit(e *entry, line string, from, end, limit int, lf *lazyFeatures) (ms, me, gs, ge int, ok bool) {
 	t := e.t
-	if t.fast != fastNone && from == 0 && end >= len(line) && t.runFast(line) {
+	if t.m != nil && t.m.prog.anchored && t.m.fast != fastNone && from == 0 && end >= len(line) && t.m.fastAt0(line) {
 		c := t.m.caps
 		ms, me, gs, ge, ok = c[0], c[1], c[2], c[3], true
 	} else {
 		if t.needs != 0 && !lf.has(line, t.needs) {
 			return 0, 0, 0, 0, false
 		}
-		ms, me, gs, ge, ok = t.matchEngine(line, from, end)
+		if t.m != nil && limit < len(line) {
+			if ok = t.m.searchLimit(line, from, end, limit); ok {
+				c := t.m.caps
+				ms, me, gs, ge = c[0], c[1], c[2], c[3]
+			}
+		} else {
+			ms, me, gs, ge, ok = t.matchEngine(line, from, end)
+		}
 	}
 	if ok {
 		t.hits++
@@ -101,6 +113,21 @@ func (d *Detector) restoreCaps(t *template) {
 }
 
 const anchoredFlags = flagLineBegin | flagLineEnd
+
+// relevantStart bounds where a match of template i can still change the
+// outcome of the scan: a match that starts farther than both the
+// template's and the detector's last distance only counts when closer
+// than the best candidate so far (at foundMS). The last template and
+// anchored ones always count, and a template that never matched is
+// searched fully because whether it ever matched steers the scan.
+func (d *Detector) relevantStart(i, foundMS int) int {
+	e := d.list[i]
+	if i+1 >= len(d.list) || e.t.flags&anchoredFlags != 0 || e.t.hits == 0 || foundMS >= unset {
+		return unset
+	}
+	lim := min(e.distance, d.lastPos)
+	return max(lim, foundMS-1)
+}
 
 // matchTime selects the template for line and returns its entry and the
 // span of the date text (group 1).
@@ -145,7 +172,7 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			}
 			e = d.list[i]
 			t := e.t
-			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), &lf)
+			ms, me, gs, ge, matched = d.searchLimit(e, line, 0, len(line), d.relevantStart(i, found.ms), &lf)
 			if !matched {
 				continue
 			}

@@ -34,6 +34,8 @@ type kont struct {
 }
 
 type matcher struct {
+	fast  fastKind  // hand-written matcher tried before each attempt
+	fs    fastSlots // its capture slots
 	prog  *program
 	s     string
 	caps  []int
@@ -67,7 +69,10 @@ func (m *matcher) searchLimit(s string, from, end, limit int) bool {
 	m.steps = 0
 	p := m.prog
 	if p.anchored {
-		return from == 0 && m.attempt(0)
+		if from != 0 || (end > 0 && !p.anyFirst && !p.first[s[0]]) {
+			return false
+		}
+		return m.attempt(0)
 	}
 	if p.anchor.lit != "" {
 		return m.searchAnchor(from, limit)
@@ -151,8 +156,17 @@ func isASCII(s string) bool {
 	return true
 }
 
+// fastAt0 runs the fast matcher of an anchored program on a whole line.
+func (m *matcher) fastAt0(line string) bool {
+	m.s = line
+	return m.fastAt(0)
+}
+
 // attempt tries one match starting exactly at pos.
 func (m *matcher) attempt(pos int) bool {
+	if m.fast != fastNone && !m.prog.anchored && pos < len(m.s) && m.fastAt(pos) {
+		return true
+	}
 	for i := range m.caps {
 		m.caps[i] = -1
 	}

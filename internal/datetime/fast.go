@@ -1,5 +1,7 @@
 package datetime
 
+import "strings"
+
 // Hand-written matchers for the two templates that win on most logs: the
 // line-anchored BSD syslog stamp ("Jan  2 15:04:05") and the line-anchored
 // ISO 8601 stamp ("2026-01-02T15:04:05.123+01:00"). Each recognises only
@@ -16,6 +18,7 @@ const (
 	fastNone fastKind = iota
 	fastSyslog
 	fastISO
+	fastApache
 )
 
 // fastSlots are the capture slots a fast matcher fills.
@@ -60,27 +63,70 @@ func (m *matcher) reset() {
 	}
 }
 
-// runFast tries the template's fast matcher on the whole line s.
-func (t *template) runFast(s string) bool {
-	switch t.fast {
+// fastAt tries the fast matcher for a match starting exactly at p of
+// m.s. For an anchored program p is 0 and the line starts with a word
+// character, so the optional non-word prefix is empty; otherwise p must
+// pass the word-begin look-ahead.
+func (m *matcher) fastAt(p int) bool {
+	s := m.s
+	if !m.prog.anchored && p > 0 && (s[p-1] >= 0x80 || isWordByte(s[p-1])) {
+		return false
+	}
+	switch m.fast {
 	case fastSyslog:
-		return t.m.fastSyslog(s, &t.fs)
+		return m.fastSyslog(s, p)
 	case fastISO:
-		return t.m.fastISO(s, &t.fs)
+		return m.fastISO(s, p)
+	case fastApache:
+		return m.fastApache(s, p)
 	}
 	return false
 }
 
-// fastSyslog: [DAY ]MON DD HH:MM:SS at the very start of s, followed by
-// neither ".", " <digit>" nor a word character.
-func (m *matcher) fastSyslog(s string, fs *fastSlots) bool {
-	if len(s) < 15 || !isASCIILetter(s[0]) {
+// twoDigitDay reports the two-character %d forms whose regex parse is
+// unambiguous: 10-29, 30-31, " 1"-" 9" (when space is allowed) and 01-09.
+func twoDigitDay(c0, c1 byte, space bool) bool {
+	return (c0 == '1' || c0 == '2') && c1 >= '0' && c1 <= '9' ||
+		c0 == '3' && (c1 == '0' || c1 == '1') ||
+		(c0 == '0' || space && c0 == ' ') && c1 >= '1' && c1 <= '9'
+}
+
+// hms checks "HH:MM:SS" at p; the hour as %k ([0-2]?\d, hour24 false) or
+// as %H ([0-1]?\d|2[0-3]). Only two-digit fields are accepted.
+func hms(s string, p int, hour24 bool) bool {
+	if len(s) < p+8 || s[p+2] != ':' || s[p+5] != ':' ||
+		!inRange(s, p+3, '0', '5') || !digit(s, p+4) || !inRange(s, p+6, '0', '5') || !digit(s, p+7) {
 		return false
 	}
-	p := 0
+	if hour24 {
+		return inRange(s, p, '0', '1') && digit(s, p+1) || s[p] == '2' && inRange(s, p+1, '0', '3')
+	}
+	return inRange(s, p, '0', '2') && digit(s, p+1)
+}
+
+// year checks a %ExY year at p: "20", a decade digit within the window
+// and an ASCII digit.
+func (fs *fastSlots) year(s string, p int) bool {
+	return len(s) >= p+4 && s[p] == '2' && s[p+1] == '0' && digit(s, p+2) && digit(s, p+3) &&
+		int(s[p+2]-'0')+200 <= fs.yearHi
+}
+
+func (m *matcher) setHMS(h0 int) {
+	m.set(m.fs.h, h0, h0+2)
+	m.set(m.fs.mi, h0+3, h0+5)
+	m.set(m.fs.s, h0+6, h0+8)
+}
+
+// fastSyslog: [DAY ]MON DD HH:MM:SS at p, followed by neither ".",
+// " <digit>" nor a word character.
+func (m *matcher) fastSyslog(s string, p int) bool {
+	start := p
+	if len(s) < p+15 || !isASCIILetter(s[p]) {
+		return false
+	}
 	a0 := -1
-	if s[3] == ' ' && isAbbr(s[:3], dayAbbrs[:]) {
-		a0, p = 0, 4
+	if s[p+3] == ' ' && isAbbr(s[p:p+3], dayAbbrs[:]) {
+		a0, p = p, p+4
 	}
 	if len(s) < p+15 || s[p+3] != ' ' || !isAbbr(s[p:p+3], monthAbbrs[:]) {
 		return false
@@ -90,9 +136,7 @@ func (m *matcher) fastSyslog(s string, fs *fastSlots) bool {
 	d0 := p
 	c0, c1 := s[p], s[p+1]
 	switch {
-	case (c0 == '1' || c0 == '2') && c1 >= '0' && c1 <= '9',
-		c0 == '3' && (c1 == '0' || c1 == '1'),
-		(c0 == ' ' || c0 == '0') && c1 >= '1' && c1 <= '9':
+	case twoDigitDay(c0, c1, true):
 		p += 2
 	case c0 >= '1' && c0 <= '9' && c1 == ' ':
 		p++
@@ -100,10 +144,8 @@ func (m *matcher) fastSyslog(s string, fs *fastSlots) bool {
 		return false
 	}
 	d1 := p
-	// one space, then HH:MM:SS with two digits each
-	if s[p] != ' ' || len(s) < p+9 || !inRange(s, p+1, '0', '2') || !digit(s, p+2) || s[p+3] != ':' ||
-		!inRange(s, p+4, '0', '5') || !digit(s, p+5) || s[p+6] != ':' ||
-		!inRange(s, p+7, '0', '5') || !digit(s, p+8) {
+	// one space, then HH:MM:SS
+	if s[p] != ' ' || !hms(s, p+1, false) {
 		return false
 	}
 	h0 := p + 1
@@ -115,81 +157,87 @@ func (m *matcher) fastSyslog(s string, fs *fastSlots) bool {
 		return false
 	}
 	m.reset()
-	m.caps[0], m.caps[1], m.caps[2], m.caps[3] = 0, end, 0, end
+	m.caps[0], m.caps[1], m.caps[2], m.caps[3] = start, end, start, end
 	if a0 >= 0 {
-		m.set(fs.a, 0, 3)
+		m.set(m.fs.a, a0, a0+3)
 	}
-	m.set(fs.b, b0, b0+3)
-	m.set(fs.d, d0, d1)
-	m.set(fs.h, h0, h0+2)
-	m.set(fs.mi, h0+3, h0+5)
-	m.set(fs.s, h0+6, h0+8)
+	m.set(m.fs.b, b0, b0+3)
+	m.set(m.fs.d, d0, d1)
+	m.setHMS(h0)
 	return true
 }
 
-// fastISO: YYYY-MM-DD[T ]HH:MM:SS[.ffffff][Z|UTC|GMT|±hh[[:]mm]] at the
-// very start of s, with two-digit fields.
-func (m *matcher) fastISO(s string, fs *fastSlots) bool {
-	if len(s) < 19 || s[0] != '2' || s[1] != '0' || !digit(s, 2) || !digit(s, 3) ||
-		int(s[2]-'0')+200 > fs.yearHi {
-		return false
-	}
-	sep := s[4]
-	if sep != '-' && sep != '/' && sep != '.' || s[7] != sep {
-		return false
-	}
-	if !(s[5] == '0' && inRange(s, 6, '1', '9') || s[5] == '1' && inRange(s, 6, '0', '2')) {
-		return false
-	}
-	c0, c1 := s[8], s[9]
-	if !((c0 == '1' || c0 == '2') && c1 >= '0' && c1 <= '9' || c0 == '3' && (c1 == '0' || c1 == '1') ||
-		c0 == '0' && c1 >= '1' && c1 <= '9') {
-		return false
-	}
-	if !(s[10] == 'T' || s[10] == ' ' && digit(s, 11)) {
-		return false
-	}
-	if !(inRange(s, 11, '0', '1') && digit(s, 12) || s[11] == '2' && inRange(s, 12, '0', '3')) ||
-		s[13] != ':' || !inRange(s, 14, '0', '5') || !digit(s, 15) || s[16] != ':' ||
-		!inRange(s, 17, '0', '5') || !digit(s, 18) {
-		return false
-	}
-	p := 19
-	f0, f1 := -1, -1
-	if p < len(s) && (s[p] == '.' || s[p] == ',') {
+// fraction reads an optional [.,]ffffff at p (seps lists the allowed
+// separators). ok is false when there are more than six digits.
+func fraction(s string, p int, seps string) (f0, f1, next int, ok bool) {
+	if p < len(s) && strings.IndexByte(seps, s[p]) >= 0 {
 		n := 0
 		for digit(s, p+1+n) {
 			n++
 		}
 		if n > 6 {
-			return false
+			return -1, -1, p, false
 		}
 		if n > 0 {
-			f0, f1 = p+1, p+1+n
-			p = f1
+			return p + 1, p + 1 + n, p + 1 + n, true
 		}
 	}
+	return -1, -1, p, true
+}
+
+// zoneAt reads a %z zone at w: Z, UTC, GMT or ±hh[[:]mm] (fold: ignore
+// case as under (?i)). z0 < 0 when there is none.
+func zoneAt(s string, w int, fold bool) (z0, z1 int) {
+	switch {
+	case w >= len(s):
+	case s[w] == 'Z' || fold && s[w] == 'z':
+		return w, w + 1
+	case len(s)-w >= 3 && (s[w:w+3] == "UTC" || s[w:w+3] == "GMT" ||
+		fold && (asciiFoldEqual(s[w:w+3], "utc") || asciiFoldEqual(s[w:w+3], "gmt"))):
+		return w, w + 3
+	case (s[w] == '+' || s[w] == '-') && inRange(s, w+1, '0', '1') && digit(s, w+2):
+		if inRange(s, w+3, ':', ':') && digit(s, w+4) && digit(s, w+5) {
+			return w, w + 6
+		}
+		if digit(s, w+3) && digit(s, w+4) {
+			return w, w + 5
+		}
+		return w, w + 3
+	}
+	return -1, -1
+}
+
+// fastISO: YYYY-MM-DD[T ]HH:MM:SS[.ffffff][ ][Z|UTC|GMT|±hh[[:]mm]] at p,
+// with two-digit fields.
+func (m *matcher) fastISO(s string, p int) bool {
+	start := p
+	if len(s) < p+19 || !m.fs.year(s, p) {
+		return false
+	}
+	sep := s[p+4]
+	if sep != '-' && sep != '/' && sep != '.' || s[p+7] != sep {
+		return false
+	}
+	if !(s[p+5] == '0' && inRange(s, p+6, '1', '9') || s[p+5] == '1' && inRange(s, p+6, '0', '2')) {
+		return false
+	}
+	if !twoDigitDay(s[p+8], s[p+9], false) {
+		return false
+	}
+	if !(s[p+10] == 'T' || s[p+10] == ' ' && digit(s, p+11)) || !hms(s, p+11, true) {
+		return false
+	}
+	f0, f1, q, ok := fraction(s, p+19, ".,")
+	if !ok {
+		return false
+	}
 	// optional zone after optional white space
-	w := p
+	w := q
 	for w < len(s) && s[w] < 0x80 && isSpaceRune(rune(s[w])) {
 		w++
 	}
-	z0, z1 := -1, -1
-	switch {
-	case w >= len(s):
-	case s[w] == 'Z':
-		z0, z1 = w, w+1
-	case len(s)-w >= 3 && (s[w:w+3] == "UTC" || s[w:w+3] == "GMT"):
-		z0, z1 = w, w+3
-	case (s[w] == '+' || s[w] == '-') && inRange(s, w+1, '0', '1') && digit(s, w+2):
-		z0, z1 = w, w+3
-		if inRange(s, w+3, ':', ':') && digit(s, w+4) && digit(s, w+5) {
-			z1 = w + 6
-		} else if digit(s, w+3) && digit(s, w+4) {
-			z1 = w + 5
-		}
-	}
-	end := p
+	z0, z1 := zoneAt(s, w, false)
+	end := q
 	if z0 >= 0 {
 		end = z1
 	} else if w < len(s) && s[w] >= 0x80 {
@@ -199,19 +247,61 @@ func (m *matcher) fastISO(s string, fs *fastSlots) bool {
 		return false
 	}
 	m.reset()
-	m.caps[0], m.caps[1], m.caps[2], m.caps[3] = 0, end, 0, end
-	m.set(fs.y, 0, 4)
-	m.set(fs.sep, 4, 5)
-	m.set(fs.mo, 5, 7)
-	m.set(fs.d, 8, 10)
-	m.set(fs.h, 11, 13)
-	m.set(fs.mi, 14, 16)
-	m.set(fs.s, 17, 19)
+	m.caps[0], m.caps[1], m.caps[2], m.caps[3] = start, end, start, end
+	m.set(m.fs.y, p, p+4)
+	m.set(m.fs.sep, p+4, p+5)
+	m.set(m.fs.mo, p+5, p+7)
+	m.set(m.fs.d, p+8, p+10)
+	m.setHMS(p + 11)
 	if f0 >= 0 {
-		m.set(fs.f, f0, f1)
+		m.set(m.fs.f, f0, f1)
 	}
 	if z0 >= 0 {
-		m.set(fs.z, z0, z1)
+		m.set(m.fs.z, z0, z1)
+	}
+	return true
+}
+
+// fastApache: DD/Mon/YYYY:HH:MM:SS[.ffffff][ zone] at p (also with "-"
+// and " " separators), two-digit fields, case-insensitive.
+func (m *matcher) fastApache(s string, p int) bool {
+	start := p
+	if len(s) < p+20 || !twoDigitDay(s[p], s[p+1], false) {
+		return false
+	}
+	sep := s[p+2]
+	if sep != '/' && sep != '-' || s[p+6] != sep || !isAbbr(s[p+3:p+6], monthAbbrs[:]) || !m.fs.year(s, p+7) {
+		return false
+	}
+	if c := s[p+11]; c != ':' && c != ' ' || !hms(s, p+12, true) {
+		return false
+	}
+	f0, f1, q, ok := fraction(s, p+20, ".")
+	if !ok {
+		return false
+	}
+	end := q
+	z0, z1 := -1, -1
+	if q < len(s) && s[q] == ' ' {
+		if z0, z1 = zoneAt(s, q+1, true); z0 >= 0 {
+			end = z1
+		}
+	}
+	if !endsWord(s, end) {
+		return false
+	}
+	m.reset()
+	m.caps[0], m.caps[1], m.caps[2], m.caps[3] = start, end, start, end
+	m.set(m.fs.d, p, p+2)
+	m.set(m.fs.sep, p+2, p+3)
+	m.set(m.fs.b, p+3, p+6)
+	m.set(m.fs.y, p+7, p+11)
+	m.setHMS(p + 12)
+	if f0 >= 0 {
+		m.set(m.fs.f, f0, f1)
+	}
+	if z0 >= 0 {
+		m.set(m.fs.z, z0, z1)
 	}
 	return true
 }
@@ -219,7 +309,7 @@ func (m *matcher) fastISO(s string, fs *fastSlots) bool {
 // attachFast gives the anchored default syslog and ISO templates their
 // fast matchers.
 func (t *template) attachFast(kind fastKind, ymax int) {
-	if t.m == nil {
+	if t.m == nil || kind == fastNone {
 		return
 	}
 	slot := func(name string) int {
@@ -228,9 +318,9 @@ func (t *template) attachFast(kind fastKind, ymax int) {
 		}
 		return -1
 	}
-	t.fs = fastSlots{
+	t.m.fs = fastSlots{
 		a: slot("a"), b: slot("b"), d: slot("d"), sep: slot("_sep"), y: slot("Y"), mo: slot("m"),
 		h: slot("H"), mi: slot("M"), s: slot("S"), f: slot("f"), z: slot("z"), yearHi: ymax / 10,
 	}
-	t.fast = kind
+	t.m.fast = kind
 }

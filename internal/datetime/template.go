@@ -48,8 +48,6 @@ type template struct {
 	needs uint8           // line features a match needs (prefilter)
 	order []int           // fields present, in group order
 	hits  int             // successful searches (fail2ban's template.hits)
-	fast  fastKind        // hand-written matcher for the whole line, if any
-	fs    fastSlots
 }
 
 // computeOrder lists the fields present in t by capture slot, the order
@@ -64,11 +62,11 @@ func (t *template) computeOrder() {
 	sort.Slice(t.order, func(i, j int) bool { return t.slots[t.order[i]] < t.slots[t.order[j]] })
 }
 
-// match searches line[:end] from from. It returns the whole match span
-// (what fail2ban calls distance/endpos) and the span of group 1.
-func (t *template) match(line string, from, end int) (ms, me, gs, ge int, ok bool) {
+// matchSpan searches line[:end] from from. It returns the whole match
+// span (what fail2ban calls distance/endpos) and the span of group 1.
+func (t *template) matchSpan(line string, from, end int) (ms, me, gs, ge int, ok bool) {
 	if t.m != nil {
-		if t.fast != fastNone && from == 0 && end >= len(line) && t.runFast(line) {
+		if t.m.prog.anchored && t.m.fast != fastNone && from == 0 && end >= len(line) && t.m.fastAt0(line) {
 			c := t.m.caps
 			return c[0], c[1], c[2], c[3], true
 		}
