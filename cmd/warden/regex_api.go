@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,7 +33,11 @@ func (r *regexRun) explain() {
 			fmt.Fprintf(w, "    go:       %s\n", info.Go)
 		}
 		if len(info.Literals) > 0 {
-			fmt.Fprintf(w, "    needs:    %s\n", strings.Join(info.Literals, " & "))
+			q := make([]string, len(info.Literals))
+			for i, l := range info.Literals {
+				q[i] = strconv.Quote(l)
+			}
+			fmt.Fprintf(w, "    needs:    %s\n", strings.Join(q, " and "))
 		}
 	}
 	fmt.Fprintln(w)

@@ -222,3 +222,25 @@ func TestDatePatternName(t *testing.T) {
 		}
 	}
 }
+
+func TestProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgressBar(&b, progressMinSize*2)
+	p.interval = 0
+	p.update(progressMinSize, 1234)
+	if got := b.String(); !strings.Contains(got, " 50% 1234 lines") || !strings.HasPrefix(got, "\r[###############               ]") {
+		t.Errorf("progress line %q", got)
+	}
+	p.finish()
+	if !strings.HasSuffix(b.String(), "\r") {
+		t.Errorf("finish did not clear the line: %q", b.String())
+	}
+	var small bytes.Buffer
+	q := newProgressBar(&small, progressMinSize-1)
+	q.interval = 0
+	q.update(10, 1)
+	q.finish()
+	if small.Len() != 0 {
+		t.Errorf("progress drawn for a small file: %q", small.String())
+	}
+}

@@ -133,3 +133,26 @@ func TestRegexCompatName(t *testing.T) {
 		t.Fatalf("exit %d, output %q", code, b)
 	}
 }
+
+// TestRegexExplain checks --explain reports every regex of the filter with
+// its engine (the exact translations belong to the filter package's tests).
+func TestRegexExplain(t *testing.T) {
+	code, out, errOut := runCLI(t, "regex", "-c", "testdata/regex/conf", "--explain", "testdata/regex/logs/demo.log", "demo[mode=aggressive]")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"prefregex 1: ^\\s*\\S+ demod\\[\\d+\\]: <F-CONTENT>.+</F-CONTENT>$\n    expanded: ^\\s*\\S+ demod\\[\\d+\\]: (?P<content>.+)$\n    engine:   ",
+		"failregex 1: ^login failed for <F-USER>",
+		"failregex 3: ^<F-NOFAIL>probe</F-NOFAIL> from <HOST>$\n    expanded: ^(?P<nofail>probe) from ",
+		"ignoreregex 1: ^login failed for \\S+ from 10\\.\n    engine:   ",
+		"Lines: 9 lines, 2 ignored, 5 matched, 2 missed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--explain output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "    engine:   "); n != 5 {
+		t.Errorf("%d engine lines, want 5 (1 prefregex, 3 failregex, 1 ignoreregex)", n)
+	}
+}
