@@ -88,7 +88,10 @@ func TestGolden(t *testing.T) {
 				opts.ForceEnable = true
 			}
 			if _, err := os.Stat(filepath.Join(dir, "compare")); err == nil {
-				t.Run("fail2ban", func(t *testing.T) { compareWithFail2ban(t, tree, 0) })
+				t.Run("fail2ban", func(t *testing.T) {
+					t.Parallel()
+					compareWithFail2ban(t, tree, 0)
+				})
 			}
 			cfg, err := Load(os.DirFS(tree), opts)
 			got := dump(cfg, err)

@@ -72,6 +72,9 @@ type f2bJail struct {
 // jail.
 func fail2banDump(t *testing.T, dir string) map[string]*f2bJail {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: not running fail2ban-client")
+	}
 	if _, err := exec.LookPath("fail2ban-client"); err != nil {
 		t.Skip("fail2ban-client not installed")
 	}
@@ -215,8 +218,10 @@ maxlines = 3
 // regexes, times and actions.
 func TestRealTreeMatchesFail2ban(t *testing.T) {
 	needRealTree(t)
+	t.Parallel()
 	for _, tc := range overrides {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			dir := copyTree(t, tc.files)
 			compareWithFail2ban(t, dir, tc.jails)
 		})

@@ -150,6 +150,7 @@ func TestLoadFilter(t *testing.T) {
 // aggressive mode against the regexes fail2ban's jail resolution gave.
 func TestRealSSHDAggressive(t *testing.T) {
 	needRealTree(t)
+	t.Parallel()
 	dir := copyTree(t, map[string]string{"jail.local": "[sshd]\nenabled = true\nmode = aggressive\n"})
 	want := fail2banDump(t, dir)["sshd"]
 	if want == nil || len(want.FailRegex) == 0 {
