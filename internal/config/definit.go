@@ -65,6 +65,19 @@ func (d *defReader) getOptions(jailOpts *omap, all bool) error {
 		}
 		d.opts.Set(name, v)
 	}
+	// Conditional variants of the options (actionban?family=inet6, fail2ban
+	// 1.1) are read along with them.
+	for _, k := range d.st.section("Definition").Keys() {
+		m := condKeyRE.FindStringSubmatch(k)
+		if m == nil || !d.isConfigOpt(m[1]) || p.Has(k) || d.opts.Has(k) {
+			continue
+		}
+		v, _, err := d.st.get("Definition", k, vs)
+		if err != nil {
+			return err
+		}
+		d.opts.Set(k, v)
+	}
 	if init := d.st.section("Init"); init != nil {
 		for _, k := range init.Keys() {
 			if !strings.HasPrefix(k, "known/") {
@@ -135,7 +148,9 @@ func (d *defReader) combined(ignore ...string) (*omap, error) {
 		ign[n] = true
 	}
 	for _, k := range all.Keys() {
-		if m := condKeyRE.FindStringSubmatch(k); m != nil {
+		// A parameter with conditional variants is left for run time;
+		// conditional commands are resolved like the plain ones.
+		if m := condKeyRE.FindStringSubmatch(k); m != nil && !d.isConfigOpt(m[1]) {
 			ign[m[1]] = true
 		}
 	}
@@ -148,6 +163,15 @@ func (d *defReader) combined(ignore ...string) (*omap, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+func (d *defReader) isConfigOpt(name string) bool {
+	for _, o := range d.configOpts {
+		if o == name {
+			return true
+		}
+	}
+	return false
 }
 
 // posOf tells where option name of the definition was written.

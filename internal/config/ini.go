@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -78,6 +79,10 @@ func (f *iniFile) section(name string) *section {
 	}
 	return nil
 }
+
+// condOptRE matches the name of a conditional option, "name?key=value",
+// followed by the separator.
+var condOptRE = regexp.MustCompile(`^(\w[\w.\-]*\?\w+=[^\s=:]+)\s*[=:]`)
 
 // defaultSection is the name of the section every other one inherits from.
 const defaultSection = "DEFAULT"
@@ -176,6 +181,14 @@ func parseINI(name string, src []byte) (*iniFile, error) {
 			return nil, fmt.Errorf("%s: %w: %q", pos, ErrNoSection, content)
 		}
 		sep := strings.IndexAny(content, "=:")
+		if m := condOptRE.FindStringSubmatchIndex(content); m != nil {
+			// "name?family=inet6 = value" (fail2ban 1.1): the '=' of
+			// the condition belongs to the name.
+			sep = m[3]
+			for sep < len(content) && content[sep] != '=' && content[sep] != ':' {
+				sep++
+			}
+		}
 		key := ""
 		if sep > 0 {
 			key = strings.ToLower(strings.TrimSpace(content[:sep]))

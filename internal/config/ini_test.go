@@ -30,6 +30,8 @@ func TestParseINI(t *testing.T) {
 		{"crlf", "[a]\r\nx = 1\r\n  2\r\n", map[string]kv{"a": {"x": "1\n2"}}},
 		{"bom", "\ufeff[a]\nx = 1\n", map[string]kv{"a": {"x": "1"}}},
 		{"continuation looks like header", "[a]\nx = 1\n  [b]\n", map[string]kv{"a": {"x": "1\n[b]"}}},
+		{"conditional option", "[Init]\nblocktype?family=inet6 = DROP6\nx?family=inet: y\nplain = a=b\n",
+			map[string]kv{"Init": {"blocktype?family=inet6": "DROP6", "x?family=inet": "y", "plain": "a=b"}}},
 		{"comment only file", "# nothing\n; here\n", map[string]kv{}},
 	}
 	for _, tc := range tests {

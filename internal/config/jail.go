@@ -344,7 +344,11 @@ func (l *loader) action(jail, spec string, jailOpts *omap, at Pos) (*Action, err
 		isCmd[k] = true
 	}
 	for _, k := range comb.Keys() {
-		if isCmd[k] {
+		base := k
+		if m := condKeyRE.FindStringSubmatch(k); m != nil {
+			base = m[1]
+		}
+		if isCmd[base] {
 			a.Commands[k], _ = comb.Get(k)
 		}
 	}
