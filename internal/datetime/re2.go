@@ -3,6 +3,7 @@ package datetime
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
@@ -44,7 +45,8 @@ func (t *template) compileRE2() error {
 	if err != nil {
 		return fmt.Errorf("compile %q: %w", t.regex, err)
 	}
-	re.MatchTimeout = 0
+	// A user pattern that backtracks badly must not stall the daemon.
+	re.MatchTimeout = 100 * time.Millisecond
 	t.re2 = re
 	t.names = map[string]int{}
 	for _, name := range re.GetGroupNames() {

@@ -14,6 +14,9 @@ func cpuNow() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// TestCPUTime reports the CPU time per Find of the benchmark lines; it
+// runs only with DT_CPU=1 and is meant for a busy machine, where wall-clock
+// benchmarks mislead.
 func TestCPUTime(t *testing.T) {
 	if os.Getenv("DT_CPU") == "" {
 		t.Skip()
