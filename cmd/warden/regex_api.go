@@ -4,8 +4,11 @@ package main
 // datetime and defaults packages.
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,6 +44,32 @@ func (r *regexRun) explain() {
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// dnsResolver resolves host names for <HOST> matches (usedns yes or warn),
+// caching answers for the run as fail2ban does.
+type dnsResolver struct {
+	ctx   context.Context
+	cache map[string][]netip.Addr
+}
+
+// maxDNSCache bounds the cache; past it names are looked up every time.
+const maxDNSCache = 10000
+
+func (d *dnsResolver) resolve(host string) []netip.Addr {
+	if a, ok := d.cache[host]; ok {
+		return a
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		addrs = nil
+	}
+	if len(d.cache) < maxDNSCache {
+		d.cache[host] = addrs
+	}
+	return addrs
 }
 
 // embeddedConfig is warden's embedded configuration tree.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -118,7 +119,11 @@ func (r *regexRun) main(args []string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("datepattern %q: %w", r.setup.def.DatePattern, err)
 	}
-	r.flt, err = filter.Compile(r.setup.def, filter.Options{Location: loc, Dates: r.dates, Diagnostics: true})
+	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: true}
+	if u := r.setup.def.UseDNS; u == "yes" || u == "warn" {
+		fo.Resolve = (&dnsResolver{ctx: r.ctx, cache: map[string][]netip.Addr{}}).resolve
+	}
+	r.flt, err = filter.Compile(r.setup.def, fo)
 	if err != nil {
 		return 0, err
 	}
