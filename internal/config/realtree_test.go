@@ -70,7 +70,7 @@ type f2bJail struct {
 
 // fail2banDump runs fail2ban-client -d on dir and groups its commands by
 // jail.
-func fail2banDump(t *testing.T, dir string) map[string]*f2bJail {
+func fail2banDump(t *testing.T, dir string) (map[string]*f2bJail, map[string]string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: not running fail2ban-client")
@@ -84,12 +84,17 @@ func fail2banDump(t *testing.T, dir string) map[string]*f2bJail {
 		t.Fatalf("fail2ban-client -d: %v", err)
 	}
 	jails := map[string]*f2bJail{}
+	server := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(nil, 1<<22)
 	for sc.Scan() {
 		var c []any
 		if err := json.Unmarshal(sc.Bytes(), &c); err != nil {
 			t.Fatal(err)
+		}
+		if len(c) == 3 && c[0] == "set" {
+			server[fmt.Sprint(c[1])] = fmt.Sprint(c[2])
+			continue
 		}
 		if len(c) < 4 {
 			continue
@@ -151,7 +156,7 @@ func fail2banDump(t *testing.T, dir string) map[string]*f2bJail {
 			}
 		}
 	}
-	return jails
+	return jails, server
 }
 
 // copyTree copies the installed tree into a temporary directory and adds
@@ -229,10 +234,25 @@ func TestRealTreeMatchesFail2ban(t *testing.T) {
 }
 
 func compareWithFail2ban(t *testing.T, dir string, jails int) {
-	want := fail2banDump(t, dir)
+	want, server := fail2banDump(t, dir)
 	cfg, err := Load(os.DirFS(dir), Options{Root: dir})
 	if err != nil {
 		t.Fatalf("load: %v", err)
+	}
+	s := cfg.Server
+	for k, got := range map[string]string{"loglevel": s.LogLevel, "logtarget": s.LogTarget, "dbfile": s.DBFile,
+		"syslogsocket": s.SyslogSocket, "allowipv6": s.AllowIPv6, "dbmaxmatches": fmt.Sprint(s.DBMaxMatches)} {
+		if w, ok := server[k]; ok && w != got {
+			t.Errorf("server %s = %q, fail2ban %q", k, got, w)
+		}
+	}
+	if w, ok := server["dbpurgeage"]; ok {
+		if d, err := ParseTime(w); err != nil || d != s.DBPurgeAge {
+			t.Errorf("server dbpurgeage = %v, fail2ban %q", s.DBPurgeAge, w)
+		}
+	}
+	if len(server) == 0 {
+		t.Error("fail2ban sent no server settings")
 	}
 	if len(cfg.Jails) != len(want) || len(want) == 0 || jails != 0 && len(want) != jails {
 		t.Errorf("%d jails, fail2ban has %d", len(cfg.Jails), len(want))

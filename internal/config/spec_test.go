@@ -152,7 +152,8 @@ func TestRealSSHDAggressive(t *testing.T) {
 	needRealTree(t)
 	t.Parallel()
 	dir := copyTree(t, map[string]string{"jail.local": "[sshd]\nenabled = true\nmode = aggressive\n"})
-	want := fail2banDump(t, dir)["sshd"]
+	jails, _ := fail2banDump(t, dir)
+	want := jails["sshd"]
 	if want == nil || len(want.FailRegex) == 0 {
 		t.Fatal("fail2ban resolved no sshd jail")
 	}
