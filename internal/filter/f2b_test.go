@@ -167,15 +167,23 @@ func readSample(tb testing.TB, name string) []sampleLine {
 		tb.Skipf("sample log: %v", err)
 	}
 	defer fh.Close()
+	var lines []string
+	sc := bufio.NewScanner(fh)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	return parseSample(tb, name, lines)
+}
+
+// parseSample splits a sample log's lines into log lines and expectations.
+func parseSample(tb testing.TB, name string, lines []string) []sampleLine {
+	tb.Helper()
 	var out []sampleLine
 	var pending *failJSON
 	var sections []map[string]string
-	sc := bufio.NewScanner(fh)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		l := sc.Text()
+	for i, l := range lines {
+		n := i + 1
 		if rest, ok := strings.CutPrefix(l, "# failJSON:"); ok {
 			var fj failJSON
 			if err := json.Unmarshal([]byte(rest), &fj); err != nil {
