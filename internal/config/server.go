@@ -13,7 +13,7 @@ import (
 // A tree without them gets fail2ban's defaults.
 func (l *loader) server() (Server, error) {
 	s := Server{
-		LogLevel: "INFO", LogTarget: "STDERR", SyslogSocket: "auto", Socket: "/var/run/fail2ban/fail2ban.sock",
+		LogLevel: "INFO", LogTarget: "/var/log/fail2ban.log", SyslogSocket: "auto", Socket: "/var/run/fail2ban/fail2ban.sock",
 		PidFile: "/var/run/fail2ban/fail2ban.pid", AllowIPv6: "auto", DBFile: "/var/lib/fail2ban/fail2ban.sqlite3",
 		Options: map[string]string{},
 	}
