@@ -376,6 +376,12 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (PurgeStats, error)
 
 // inTx runs f in a write transaction, committing when f succeeds.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	select {
+	case s.writeSlot <- struct{}{}:
+		defer func() { <-s.writeSlot }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

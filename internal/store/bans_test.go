@@ -269,3 +269,59 @@ func TestPurge(t *testing.T) {
 		t.Errorf("jails after purge: %v", jails)
 	}
 }
+
+// TestConcurrentUse runs writers and readers at once, as jails and the ban
+// manager will: none may fail with a lock error inside one process.
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{BusyTimeout: 10 * time.Second})
+	const writers, batches, per = 4, 10, 50
+	errs := make(chan error, writers*2)
+	for w := range writers {
+		go func() {
+			var err error
+			for i := 0; i < batches && err == nil; i++ {
+				bans := make([]Ban, per)
+				for j := range bans {
+					a := netip.AddrFrom4([4]byte{10, byte(w), byte(i), byte(j)})
+					bans[j] = Ban{Jail: fmt.Sprintf("jail%d", w), Prefix: netip.PrefixFrom(a, 32),
+						Time: t0, BanTime: time.Hour, Count: 1}
+				}
+				err = s.AddBans(ctx, bans)
+			}
+			errs <- err
+		}()
+		go func() {
+			var err error
+			for i := 0; i < batches && err == nil; i++ {
+				_, err = s.ActiveBans(ctx, t0)
+				if err == nil {
+					_, err = s.BanHistory(ctx, pfx("10.0.0.1"), "")
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range writers * 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.ActiveBans(ctx, t0)
+	if err != nil || len(got) != writers*batches*per {
+		t.Fatalf("%d active bans (%v), want %d", len(got), err, writers*batches*per)
+	}
+}
+
+func TestCancelledAddBansWritesNothing(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.AddBans(ctx, manyBans(10)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("AddBans with a cancelled context = %v", err)
+	}
+	got, err := s.ActiveBans(context.Background(), t0)
+	if err != nil || len(got) != 0 {
+		t.Fatalf("after a cancelled AddBans: %d bans, %v", len(got), err)
+	}
+}

@@ -59,6 +59,11 @@ func (o Options) withDefaults() Options {
 // Store is an open warden database. Its methods are safe for concurrent
 // use; writes are serialised by SQLite.
 type Store struct {
+	// writeSlot holds one token while a write transaction runs. Writers in
+	// this process queue here, in order and honouring their context, rather
+	// than in SQLite's busy handler, which polls and can starve a writer
+	// for the whole busy timeout; that timeout is left to other processes.
+	writeSlot  chan struct{}
 	db         *sql.DB
 	path       string
 	log        *slog.Logger
@@ -176,7 +181,10 @@ func openDB(ctx context.Context, path string, opts Options) (*Store, error) {
 		opts.Logger.Info("database schema upgraded", "path", path, "from", from, "to", to)
 	}
 	ok = true
-	return &Store{db: db, path: path, log: opts.Logger, maxMatches: opts.MaxMatches}, nil
+	return &Store{
+		writeSlot: make(chan struct{}, 1),
+		db:        db, path: path, log: opts.Logger, maxMatches: opts.MaxMatches,
+	}, nil
 }
 
 // check runs SQLite's quick integrity check, which reads every page, and
