@@ -81,8 +81,10 @@ func chooseConfTree(confDir string, log io.Writer) (fs.FS, string, error) {
 		}
 	}
 	if fsys, ok := builtinConfTree(); ok {
-		fmt.Fprintln(log, "warden: using the built-in configuration")
-		return fsys, "(built-in)", nil
+		fmt.Fprintln(log, "warden: using the built-in configuration (no /etc/warden or /etc/fail2ban)")
+		// The built-in tree stands in for /etc/warden: that is what
+		// %(fail2ban_confpath)s and absolute includes refer to.
+		return fsys, "/etc/warden", nil
 	}
 	return nil, "", fmt.Errorf("no configuration found: none of /etc/warden, /etc/fail2ban exists and this build has no built-in tree")
 }

@@ -2,6 +2,32 @@
 // jail.local, jail.d/, filter.d/, action.d/, [INCLUDES], %(x)s and <tag>
 // interpolation) into an immutable, typed Config. It does no I/O beyond
 // reading the tree.
+//
+// The semantics are fail2ban 1.0's client, checked against
+// fail2ban-client -d by the tests:
+//
+//   - Files parse like Python's ConfigParser as fail2ban sets it up: '#'
+//     and ';' comment lines, ';' after blank space as inline comment (never
+//     '#'), indented continuation lines joined with "\n", option names
+//     lower-cased, a section or option given twice in one file rejected.
+//   - A name X is read as X.conf, X.d/*.conf, X.local, X.d/*.local; each
+//     file brings its [INCLUDES] before/after files (relative to its own
+//     directory) and their .local companions. A later file's value replaces
+//     an earlier one; the replaced value stays reachable as %(known/x)s.
+//   - %(x)s looks in the section, then [DEFAULT]; %(sec/x)s, %(default/x)s
+//     and %(__name__)s work as in fail2ban; nesting deeper than 10 is an
+//     error (this is how reference loops show).
+//   - Filters and actions resolve <tag>s over [Definition], [Init] and the
+//     jail's name[k=v] arguments, recursively (<mdre-<mode>>); tags with
+//     no value (<HOST>, <ip>, <F-USER>) stay for the filter and action
+//     code, as do parameters with conditional variants (x?family=inet6).
+//
+// Where warden is stricter than fail2ban: a missing included .conf file
+// and an include cycle are errors (fail2ban skips them); a jail that does
+// not resolve makes Load fail (fail2ban drops the jail and goes on); a
+// non-numeric maxretry or maxlines is an error, not a warning. Where it
+// follows fail2ban 1.1: "name?family=inet6 = value" options, conditional
+// action commands, skip_if_nologs/systemd_if_nologs.
 package config
 
 import (
