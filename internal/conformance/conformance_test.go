@@ -89,7 +89,7 @@ func TestConformance(t *testing.T) {
 				}
 			}
 			r := &sampleRun{
-				source: src.name, name: name, fsys: src.fsys, loc: loc,
+				dir: samplesDir, source: src.name, name: name, fsys: src.fsys, loc: loc,
 				gaps: gaps, filters: map[string]*filterInst{},
 			}
 			if err := r.run(); err != nil {
@@ -101,7 +101,11 @@ func TestConformance(t *testing.T) {
 	text := rep.format()
 	t.Log("\n" + text)
 	if p := os.Getenv("WARDEN_CONFORMANCE_REPORT"); p != "" {
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		full := text
+		if len(rep.failures) > 0 {
+			full += "\nLines that differ:\n" + strings.Join(rep.failures, "\n") + "\n"
+		}
+		if err := os.WriteFile(p, []byte(full), 0o644); err != nil {
 			t.Errorf("writing report: %v", err)
 		}
 	}
@@ -163,6 +167,7 @@ type lineResult struct {
 }
 
 type sampleRun struct {
+	dir          string // where the sample logs are
 	source, name string
 	fsys         fs.FS
 	loc          *time.Location
@@ -179,7 +184,7 @@ func (r *sampleRun) run() error {
 	var tests []filterTest
 	testsSet := false
 	for fi := 0; fi < len(files); fi++ {
-		b, err := os.ReadFile(filepath.Join(samplesDir, files[fi]))
+		b, err := os.ReadFile(filepath.Join(r.dir, files[fi]))
 		if err != nil {
 			return err
 		}
