@@ -57,4 +57,3 @@ func TestHarnessSelfCheck(t *testing.T) {
 		t.Errorf("%d checks passed, want 10", passed)
 	}
 }
-
