@@ -200,10 +200,6 @@ func nameIndex(s string, names []string, abbr bool) (int, bool) {
 	return 0, false
 }
 
-func daysIn(year, month int) int {
-	return time.Date(year, time.Month(month)+1, 0, 0, 0, 0, 0, time.UTC).Day()
-}
-
 // julianFromWeek turns a week number (%U: weeks start Sunday, %W: Monday)
 // and a weekday (0 = Monday) into a day of the year.
 func julianFromWeek(year, week, weekday int, mondayFirst bool) int {
@@ -217,23 +213,6 @@ func julianFromWeek(year, week, weekday int, mondayFirst bool) int {
 		return 1 + weekday - first
 	}
 	return 1 + week0 + 7*(week-1) + weekday
-}
-
-// naive builds a zone-less date-time (kept in UTC) after range checks.
-func naive(y, mo, d, h, mi, s int) (time.Time, bool) {
-	if y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) ||
-		h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59 {
-		return time.Time{}, false
-	}
-	return time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC), true
-}
-
-// wallClock returns t's local wall clock as a naive time.
-func wallClock(t time.Time, loc *time.Location) time.Time {
-	t = t.In(loc)
-	y, mo, d := t.Date()
-	h, mi, s := t.Clock()
-	return time.Date(y, mo, d, h, mi, s, t.Nanosecond(), time.UTC)
 }
 
 // convert computes the time of the last match of a pattern template, the
@@ -329,14 +308,16 @@ func (d *Detector) convert(t *template, line string, now time.Time) (time.Time, 
 			return time.Time{}, false
 		}
 	}
-	if sec := now.Unix(); sec != d.nowSec || d.nowWall.IsZero() {
+	if sec := now.Unix(); sec != d.nowSec || !d.nowValid {
 		// Whole seconds suffice: parsed stamps have no fraction.
-		d.nowSec, d.nowWall = sec, wallClock(now.Truncate(time.Second), time.Local)
+		d.nowSec, d.nowValid = sec, true
+		d.nowWall = wallSec(time.Unix(sec, 0), time.Local)
+		d.nowYear, d.nowMonth, d.nowDay = civilFromDays(floorDiv(d.nowWall, 86400))
 	}
 	nowWall := d.nowWall
 	assumeYear := false
 	if year < 0 {
-		year = nowWall.Year()
+		year = d.nowYear
 		assumeYear = true
 	}
 	if month < 0 || day < 0 {
@@ -347,45 +328,41 @@ func (d *Detector) convert(t *template, line string, now time.Time) (time.Time, 
 			if year < 1 || year > 9999 {
 				return time.Time{}, false
 			}
-			dt := time.Date(year, 1, julian, 0, 0, 0, 0, time.UTC)
-			year, month, day = dt.Year(), int(dt.Month()), dt.Day()
+			year, month, day = civilFromDays(daysFromCivil(year, 1, 1) + int64(julian) - 1)
 		}
 	}
 	assumeToday := false
 	if month < 0 && day < 0 {
-		month, day = int(nowWall.Month()), nowWall.Day()
+		month, day = d.nowMonth, d.nowDay
 		assumeToday = true
 	}
 	if month < 0 || day < 0 {
 		return time.Time{}, false // only one of month and day: fail2ban errors out too
 	}
-	date, ok := naive(year, month, day, hour, minute, second)
+	date, ok := naiveSec(year, month, day, hour, minute, second)
 	if !ok {
 		return time.Time{}, false
 	}
 	if !tzKnown && d.fixedLoc {
 		tzKnown = true
-		_, off := time.Date(year, time.Month(month), day, hour, minute, second, 0, d.loc).Zone()
-		tzMin = off / 60
+		tzMin = int(date-d.zc.instant(date).Unix()) / 60
 	}
 	if tzKnown {
-		date = date.Add(-time.Duration(tzMin) * time.Minute)
+		date -= int64(tzMin) * 60
 	}
-	if assumeToday && date.After(nowWall) {
-		date = date.AddDate(0, 0, -1)
+	if assumeToday && date > nowWall {
+		date -= 86400
 	}
-	if assumeYear && date.After(nowWall.Add(24*time.Hour)) {
-		h, mi, s := date.Clock()
-		if date, ok = naive(year-1, month, day, h, mi, s); !ok {
+	if assumeYear && date > nowWall+86400 {
+		tod := int(date - floorDiv(date, 86400)*86400)
+		if date, ok = naiveSec(year-1, month, day, tod/3600, tod/60%60, tod%60); !ok {
 			return time.Time{}, false
 		}
 	}
 	if tzKnown {
-		return date, true
+		return time.Unix(date, 0), true
 	}
-	y, mo, dd := date.Date()
-	h, mi, s := date.Clock()
-	return time.Date(y, mo, dd, h, mi, s, 0, d.loc), true
+	return d.zc.instant(date), true
 }
 
 // convertEpoch reads the number of an EPOCH/LEPOCH match.

@@ -72,8 +72,11 @@ type Detector struct {
 
 	foundCaps []int // snapshot of a reserved candidate's groups
 
-	nowSec  int64     // second of the cached local wall clock
-	nowWall time.Time // local wall clock of nowSec, as a zone-less time
+	// the clock's local wall time (naive seconds) and date, per second
+	nowSec, nowWall           int64
+	nowYear, nowMonth, nowDay int
+	nowValid                  bool
+	zc                        zoneCache // offsets of loc
 }
 
 // entry is a template with its per-detector statistics.
@@ -118,6 +121,7 @@ func New(opts Options) (*Detector, error) {
 	} else {
 		d.fixedLoc = true
 	}
+	d.zc.loc = d.loc
 	if d.now == nil {
 		d.now = time.Now
 	}

@@ -153,21 +153,37 @@ func lineFeatures(line string, want uint8) uint8 {
 		f |= needAt
 	}
 	if want&(needDigits8|needDigits10) != 0 {
-		run := 0
-		for i := 0; i < len(line); i++ {
-			c := line[i]
-			if c >= '0' && c <= '9' {
-				if run++; run >= 10 {
-					return f | needDigits8 | needDigits10
-				} else if run >= 8 {
-					f |= needDigits8
-				}
-				continue
-			}
-			if c >= 0x80 {
-				return f | needDigits8 | needDigits10
-			}
-			run = 0
+		f |= digitRuns(line)
+	}
+	return f
+}
+
+// digitRuns reports runs of at least 8 and 10 digits. A run of eight
+// characters covers at least eight bytes, so probing every eighth byte
+// finds it; bytes >= 0x80 count as digits (\d matches other scripts'
+// digits), which may only over-report.
+func digitRuns(line string) uint8 {
+	var f uint8
+	maybe := func(c byte) bool { return c >= '0' && c <= '9' || c >= 0x80 }
+	for k := 7; k < len(line); k += 8 {
+		if !maybe(line[k]) {
+			continue
+		}
+		i, j := k, k+1
+		for i > 0 && maybe(line[i-1]) {
+			i--
+		}
+		for j < len(line) && maybe(line[j]) {
+			j++
+		}
+		if j-i >= 10 {
+			return needDigits8 | needDigits10
+		}
+		if j-i >= 8 {
+			f |= needDigits8
+		}
+		for k+8 < j { // skip the probes inside this run
+			k += 8
 		}
 	}
 	return f
