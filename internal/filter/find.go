@@ -14,10 +14,53 @@ type gval struct {
 
 func (v gval) truthy() bool { return v.ok && v.s != "" }
 
+// gentry is one named value of a group set.
+type gentry struct {
+	name string
+	v    gval
+}
+
+// groupSet maps group names to values like fail2ban's dict of groups; a
+// small slice searched linearly is cheaper than a map for the handful of
+// groups a regex has.
+type groupSet []gentry
+
+func (g groupSet) lookup(name string) (gval, bool) {
+	for _, e := range g {
+		if e.name == name {
+			return e.v, true
+		}
+	}
+	return gval{}, false
+}
+
+func (g groupSet) get(name string) gval { v, _ := g.lookup(name); return v }
+
+func (g *groupSet) set(name string, v gval) {
+	for i := range *g {
+		if (*g)[i].name == name {
+			(*g)[i].v = v
+			return
+		}
+	}
+	*g = append(*g, gentry{name, v})
+}
+
+// del removes name and reports its value and whether it was there.
+func (g *groupSet) del(name string) (gval, bool) {
+	for i, e := range *g {
+		if e.name == name {
+			*g = append((*g)[:i], (*g)[i+1:]...)
+			return e.v, true
+		}
+	}
+	return gval{}, false
+}
+
 // failData is fail2ban's per-failure dict: the regex groups plus the
 // bookkeeping keys it stores next to them.
 type failData struct {
-	g             map[string]gval
+	g             groupSet
 	matches       []string
 	nofailMatches []string
 	users         []string
@@ -25,12 +68,12 @@ type failData struct {
 	pending       bool
 }
 
-func (d *failData) get(k string) gval { return d.g[k] }
+func (d *failData) get(k string) gval { return d.g.get(k) }
 
 // hit is one successful regex search.
 type hit struct {
 	p                  *pattern
-	groups             map[string]gval
+	groups             groupSet
 	matched, unmatched []tupleLine
 }
 
@@ -70,20 +113,33 @@ func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) *hi
 	if loc == nil {
 		return nil
 	}
-	h := &hit{p: p, groups: make(map[string]gval, len(p.index)+1)}
+	h := &hit{p: p, groups: make(groupSet, 0, len(p.index)+len(p.alts)+2)}
+	lo, hi := -1, -1 // one string for all groups
+	for i, n := range p.names {
+		if n != "" && loc[2*i] >= 0 {
+			if lo < 0 || loc[2*i] < lo {
+				lo = loc[2*i]
+			}
+			hi = max(hi, loc[2*i+1])
+		}
+	}
+	var text string
+	if lo >= 0 {
+		text = string(buf[lo:hi])
+	}
 	for i, n := range p.names {
 		if n == "" {
 			continue
 		}
 		if loc[2*i] >= 0 {
-			h.groups[n] = gval{string(buf[loc[2*i]:loc[2*i+1]]), true}
+			h.groups = append(h.groups, gentry{n, gval{text[loc[2*i]-lo : loc[2*i+1]-lo], true}})
 		} else {
-			h.groups[n] = gval{}
+			h.groups = append(h.groups, gentry{n, gval{}})
 		}
 	}
 	for _, a := range p.alts {
-		if v := h.groups[a[0]]; v.truthy() && !h.groups[a[1]].truthy() {
-			h.groups[a[1]] = v
+		if v := h.groups.get(a[0]); v.truthy() && !h.groups.get(a[1]).truthy() {
+			h.groups.set(a[1], v)
 		}
 	}
 	if len(org) <= 1 {
@@ -228,7 +284,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			return
 		}
 	}
-	var pre map[string]gval
+	var pre groupSet
 	valid := true
 	if f.pref != nil {
 		h := f.search(f.pref, buf, ascii, org)
@@ -237,11 +293,11 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		}
 		res.PrefMatched = true
 		pre = h.groups
-		if c := pre["content"]; c.truthy() {
+		if c := pre.get("content"); c.truthy() {
 			f.lineBuf = []tupleLine{{post: c.s}}
 			valid = false
 		}
-		delete(pre, "content")
+		pre.del("content")
 	}
 	for i, p := range f.fail {
 		if !valid {
@@ -271,15 +327,13 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 
 // failureFrom turns a failregex hit into failures; it reports whether the
 // search is over (a failure or a pending/no-fail state was reached).
-func (f *Filter) failureFrom(idx int, h *hit, pre map[string]gval, date time.Time, res *Result) bool {
+func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res *Result) bool {
 	d := &failData{g: h.groups}
 	if len(pre) > 0 {
-		g := make(map[string]gval, len(pre)+len(h.groups))
-		for k, v := range pre {
-			g[k] = v
-		}
-		for k, v := range h.groups {
-			g[k] = v
+		g := make(groupSet, 0, len(pre)+len(h.groups)+2)
+		g = append(g, pre...)
+		for _, e := range h.groups {
+			g.set(e.name, e.v)
 		}
 		d.g = g
 	}
@@ -341,9 +395,9 @@ func (f *Filter) failureFrom(idx int, h *hit, pre map[string]gval, date time.Tim
 		fl.Time = date
 		fl.Regex = idx
 		fl.Fields = make(map[string]string, len(d.g))
-		for k, v := range d.g {
-			if v.ok {
-				fl.Fields[k] = v.s
+		for _, e := range d.g {
+			if e.v.ok {
+				fl.Fields[e.name] = e.v.s
 			}
 		}
 		fl.Lines = append([]string(nil), d.matches...)

@@ -97,13 +97,12 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 	if g := cur.get("mlfgained"); g.truthy() {
 		flags |= mfGained | mfNoFail
 		if !cur.get("nofail").truthy() {
-			cur.g["nofail"] = g
+			cur.g.set("nofail", g)
 		}
 	} else if cur.get("nofail").truthy() {
 		flags |= mfNoFail
 	}
-	if v, ok := cur.g["mlfforget"]; ok {
-		delete(cur.g, "mlfforget")
+	if v, ok := cur.g.del("mlfforget"); ok {
 		if v.truthy() {
 			flags |= mfForget
 		}
@@ -113,14 +112,12 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 	if cached != nil {
 		cached.addUser(cur.get("user"))
 		users = cached.users
-		if v, ok := cached.g["nofail"]; ok {
-			delete(cached.g, "nofail")
+		if v, ok := cached.g.del("nofail"); ok {
 			if v.truthy() {
 				flags |= mfWasSet
 			}
 		}
-		if v, ok := cached.g["mlfgained"]; ok {
-			delete(cached.g, "mlfgained")
+		if v, ok := cached.g.del("mlfgained"); ok {
 			if v.truthy() {
 				flags |= mfWasSet
 			}
@@ -131,9 +128,9 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 		if flags&mfWasSet == 0 && !cached.pending {
 			cached.matches = nil
 		}
-		for k, v := range cur.g {
-			if v.ok {
-				cached.g[k] = v
+		for _, e := range cur.g {
+			if e.v.ok {
+				cached.g.set(e.name, e.v)
 			}
 		}
 		d = cached
@@ -148,8 +145,8 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 	wasPending := d.pending
 	d.pending = false
 	if wasPending || len(users) > 1 {
-		delete(d.g, "nofail")
-		delete(d.g, "mlfgained")
+		d.g.del("nofail")
+		d.g.del("mlfgained")
 		flags &^= mfGained | mfNoFail
 	}
 	matched := joinLines(h.matched)
