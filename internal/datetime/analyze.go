@@ -1,0 +1,200 @@
+package datetime
+
+import (
+	"strings"
+)
+
+// Static analysis of parsed programs: widths, the bytes a match can start
+// with, and a required literal to search for.
+
+// fixedWidth returns the width in characters every alternative has.
+func fixedWidth(alts [][]*node) (int, bool) {
+	w := -1
+	for _, seq := range alts {
+		sw := 0
+		for _, n := range seq {
+			switch n.op {
+			case opAssert, opLook:
+			case opString:
+				sw += len(n.str)
+			case opClass:
+				if n.min != n.max {
+					return 0, false
+				}
+				sw += n.min
+			case opGroup:
+				gw, ok := fixedWidth(n.alts)
+				if !ok || n.min != n.max {
+					return 0, false
+				}
+				sw += gw * n.min
+			default:
+				return 0, false
+			}
+		}
+		if w >= 0 && w != sw {
+			return 0, false
+		}
+		w = sw
+	}
+	return w, w >= 0
+}
+
+// firstOfAlts adds to set the bytes a match of alts can start with and
+// reports whether alts can match without consuming anything.
+func firstOfAlts(alts [][]*node, set *[256]bool) bool {
+	empty := false
+	for _, seq := range alts {
+		if firstOfSeq(seq, set) {
+			empty = true
+		}
+	}
+	return empty
+}
+
+func firstOfSeq(seq []*node, set *[256]bool) bool {
+	for _, n := range seq {
+		var canEmpty bool
+		switch n.op {
+		case opAssert, opLook:
+			continue
+		case opString:
+			b := n.str[0]
+			set[b] = true
+			if isASCIILetter(b) {
+				set[b^0x20] = true
+			}
+			return false
+		case opClass:
+			for b := 0; b < 128; b++ {
+				if n.cls.hasASCII(byte(b)) {
+					set[b] = true
+				}
+			}
+			if len(n.cls.items) > 0 || n.cls.neg {
+				for b := 0x80; b < 256; b++ {
+					set[b] = true
+				}
+			}
+			canEmpty = n.min == 0
+		case opGroup:
+			canEmpty = firstOfAlts(n.alts, set) || n.min == 0
+		case opCond:
+			canEmpty = firstOfAlts(n.alts, set) || len(n.alts) < 2
+		default: // backreferences: anything
+			for b := range set {
+				set[b] = true
+			}
+			return true
+		}
+		if !canEmpty {
+			return false
+		}
+	}
+	return true
+}
+
+// findAnchor picks the literal to search for: the first one holding ':'
+// (time stamps), else the first literal, with the width range of what
+// precedes it. Plain groups are looked into.
+func findAnchor(seq []*node, icase bool) anchorLit {
+	var best anchorLit
+	widths := map[int][2]int{}
+	lo, hi := 0, 0
+	var walk func(seq []*node) bool
+	walk = func(seq []*node) bool {
+		for _, n := range seq {
+			if n.op == opString && !(icase && hasASCIILetter(n.str)) {
+				cand := anchorLit{lit: n.str, minOff: lo, maxOff: hi}
+				if best.lit == "" {
+					best = cand
+				}
+				if strings.Contains(n.str, ":") {
+					best = cand
+					return false
+				}
+			}
+			if n.op == opGroup && n.min == 1 && n.max == 1 && len(n.alts) == 1 {
+				start := [2]int{lo, hi}
+				if !walk(n.alts[0]) {
+					return false
+				}
+				if n.slot >= 0 {
+					widths[n.slot] = [2]int{lo - start[0], hi - start[1]}
+				}
+				continue
+			}
+			a, b, ok := nodeWidth(n, widths)
+			if !ok {
+				return false
+			}
+			lo, hi = lo+a, hi+b
+		}
+		return true
+	}
+	walk(seq)
+	return best
+}
+
+// nodeWidth returns the min and max width of n in characters; ok is false
+// when unbounded or unknown.
+func nodeWidth(n *node, widths map[int][2]int) (int, int, bool) {
+	switch n.op {
+	case opAssert, opLook:
+		return 0, 0, true
+	case opString:
+		return len(n.str), len(n.str), true
+	case opClass:
+		if n.max < 0 {
+			return 0, 0, false
+		}
+		return n.min, n.max, true
+	case opBackref:
+		w, ok := widths[n.slot]
+		return w[0], w[1], ok
+	case opGroup, opCond:
+		lo, hi := -1, 0
+		for _, seq := range n.alts {
+			a, b := 0, 0
+			for _, c := range seq {
+				x, y, ok := nodeWidth(c, widths)
+				if !ok {
+					return 0, 0, false
+				}
+				a, b = a+x, b+y
+			}
+			if lo < 0 || a < lo {
+				lo = a
+			}
+			if b > hi {
+				hi = b
+			}
+		}
+		if lo < 0 {
+			lo = 0
+		}
+		if n.op == opCond {
+			if len(n.alts) < 2 {
+				lo = 0
+			}
+			return lo, hi, true
+		}
+		if n.max < 0 {
+			return 0, 0, false
+		}
+		if n.slot >= 0 {
+			widths[n.slot] = [2]int{lo, hi}
+		}
+		return lo * n.min, hi * n.max, true
+	}
+	return 0, 0, false
+}
+
+func hasASCIILetter(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if isASCIILetter(s[i]) {
+			return true
+		}
+	}
+	return false
+}
