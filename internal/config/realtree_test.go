@@ -224,7 +224,12 @@ maxlines = 3
 func TestRealTreeMatchesFail2ban(t *testing.T) {
 	needRealTree(t)
 	t.Parallel()
-	for _, tc := range overrides {
+	all := append(overrides, struct {
+		name  string
+		files map[string]string
+		jails int
+	}{name: "every-filter-and-action", files: everyFilterAndAction(t)})
+	for _, tc := range all {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := copyTree(t, tc.files)
@@ -318,4 +323,38 @@ func compareWithFail2ban(t *testing.T, dir string, jails int) {
 		}
 		check("actions", names, w.Actions)
 	}
+}
+
+// everyFilterAndAction writes a jail.local with one jail per filter.d and
+// per action.d file of the installed tree, so that files no stock jail
+// uses are compared too.
+func everyFilterAndAction(t *testing.T) map[string]string {
+	var b strings.Builder
+	b.WriteString("[DEFAULT]\nenabled = false\n")
+	list := func(dir string) []string {
+		ents, err := os.ReadDir(filepath.Join(realTree, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range ents {
+			if n, ok := strings.CutSuffix(e.Name(), ".conf"); ok {
+				names = append(names, n)
+			}
+		}
+		return names
+	}
+	for _, f := range list("filter.d") {
+		if f == "common" || strings.HasSuffix(f, "-common") {
+			continue // included by others, not filters by themselves
+		}
+		fmt.Fprintf(&b, "[flt-%s]\nenabled = true\nfilter = %s\nlogpath = /dev/null\naction = %%(action_)s\n", f, f)
+	}
+	for _, a := range list("action.d") {
+		if strings.HasSuffix(a, "-common") {
+			continue
+		}
+		fmt.Fprintf(&b, "[act-%s]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\naction = %s\n", a, a)
+	}
+	return map[string]string{"jail.local": b.String()}
 }
