@@ -25,11 +25,12 @@ type Options struct {
 
 // Match is a date found in a line.
 //
-// Find returns ok=false with a non-empty Template when a date text was
-// found at Start:End but does not form a valid date (Feb 30, 25:00:00,
-// unknown zone); fail2ban still cuts such text out of the line. A match
-// with Start == End (datepattern {NONE} or an optional pattern) has a zero
-// Time: the caller uses the last known date or now, as fail2ban does.
+// Find reports ok=true whenever a template matched, and then Start:End is
+// the text fail2ban cuts out of the line. Time is zero when that text is
+// empty (datepattern {NONE} or an optional pattern: the caller uses the
+// last known date or now) or does not form a valid date (Feb 30, 25:00,
+// an unknown zone: fail2ban logs "failed to parse timeText" and treats
+// the line as undated, without remembering it as the last date).
 type Match struct {
 	Time time.Time
 	// Start and End delimit the date text in the line (the part fail2ban
@@ -40,10 +41,16 @@ type Match struct {
 }
 
 // TemplateStat is one template of a detector with its hit count, in the
-// detector's current order (for fail2ban-regex's summary).
+// detector's current order (for fail2ban-regex's summary; the other
+// fields are what its --VD option prints).
 type TemplateStat struct {
 	Name string
 	Hits int
+	// Weight is the current sort weight (hits * BaseWeight / distance),
+	// BaseWeight 100 for the line-anchored copies of default templates.
+	Weight, BaseWeight float64
+	Pattern            string // the datepattern source, "" for EPOCH/TAI64N
+	Regex              string // the final regex, in Python's dialect
 }
 
 // Detector finds dates in lines. It is not safe for concurrent use: like
@@ -243,7 +250,8 @@ func (d *Detector) NoDate() bool { return d.noDate }
 func (d *Detector) Templates() []TemplateStat {
 	out := make([]TemplateStat, len(d.list))
 	for i, e := range d.list {
-		out[i] = TemplateStat{Name: e.t.name, Hits: e.hits}
+		out[i] = TemplateStat{Name: e.t.name, Hits: e.hits, Weight: e.weight(), BaseWeight: e.t.weight,
+			Pattern: e.t.pattern, Regex: e.t.regex}
 	}
 	return out
 }
@@ -262,15 +270,13 @@ func (d *Detector) Find(line string) (Match, bool) {
 		}
 		return m, true
 	}
-	var tm time.Time
 	switch e.t.kind {
 	case kindEpoch:
-		tm, ok = convertEpoch(e.t, line)
+		m.Time, _ = convertEpoch(e.t, line)
 	case kindTAI64N:
-		tm, ok = convertTAI64N(e.t, line)
+		m.Time, _ = convertTAI64N(e.t, line)
 	default:
-		tm, ok = d.convert(e.t, line, now)
+		m.Time, _ = d.convert(e.t, line, now)
 	}
-	m.Time = tm
-	return m, ok
+	return m, true
 }

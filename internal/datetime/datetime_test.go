@@ -94,8 +94,8 @@ func TestFind(t *testing.T) {
 				t.Errorf("date text %q, want %q (template %s)", got, tc.span, m.Template)
 			}
 			if tc.noTime {
-				if ok {
-					t.Errorf("got time %v for an invalid date", m.Time)
+				if !ok || !m.Time.IsZero() {
+					t.Errorf("got %v, %v for an invalid date; want ok and a zero time", m.Time, ok)
 				}
 				return
 			}
@@ -226,6 +226,12 @@ func TestTemplatesListsHits(t *testing.T) {
 	}
 	if hits != 3 {
 		t.Errorf("%d hits in all, want 3", hits)
+	}
+	if first := d.Templates()[0]; first.BaseWeight != 1 || first.Weight <= 0 || first.Pattern == "" || !strings.Contains(first.Regex, "(?P<b>") {
+		t.Errorf("stats of the winner: %+v", first)
+	}
+	if d.Templates()[1].BaseWeight != 100 {
+		t.Errorf("anchored copies weigh 100, got %+v", d.Templates()[1])
 	}
 	if d.Templates()[0].Hits != 3 {
 		t.Errorf("the winning template did not move to the front: %+v", d.Templates()[0])
