@@ -147,11 +147,15 @@ func (s *Store) RemoveBans(ctx context.Context, jail string, prefixes []netip.Pr
 // ClearJail deletes every active ban of jail (an unban of all) and returns
 // how many there were. The history is kept.
 func (s *Store) ClearJail(ctx context.Context, jail string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM bans WHERE jail = ?`, jail)
-	if err != nil {
-		return 0, s.wrap("clear jail", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM bans WHERE jail = ?`, jail)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
 	return int(n), s.wrap("clear jail", err)
 }
 
@@ -163,6 +167,7 @@ func (s *Store) ClearJail(ctx context.Context, jail string) (int, error) {
 func (s *Store) ForgetHistory(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error) {
 	q := `DELETE FROM history WHERE jail = ? AND prefix = ?`
 	if jail == "" {
+		// deleteEach binds the jail first; here it only matches itself.
 		q = `DELETE FROM history WHERE ? = '' AND prefix = ?`
 	}
 	n, err := s.deleteEach(ctx, q, jail, prefixes)
@@ -201,7 +206,8 @@ func (s *Store) deleteEach(ctx context.Context, q, jail string, prefixes []netip
 }
 
 // ActiveBans deletes the bans that have ended at now and returns the rest,
-// oldest first (then by jail and address). This is what the ban manager restores at start.
+// oldest first, then by jail and address. The ban manager restores these
+// at start.
 func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]Ban, error) {
 	var out []Ban
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -381,23 +387,4 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (PurgeStats, error)
 		return nil
 	})
 	return st, s.wrap("purge", err)
-}
-
-// inTx runs f in a write transaction, committing when f succeeds.
-func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	select {
-	case s.writeSlot <- struct{}{}:
-		defer func() { <-s.writeSlot }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback() //nolint:errcheck // the first error is the one to report
-		return err
-	}
-	return tx.Commit()
 }
