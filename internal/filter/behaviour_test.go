@@ -22,6 +22,8 @@ out = []
 for c in cases:
     f = Filter(None)
     f.checkFindTime = False
+    f.checkAllRegex = c["all"]
+    f.ignorePending = not c["all"]
     f.setUseDns(c["usedns"])
     f.setMaxLines(c["maxlines"])
     f.setDatePattern("{NONE}")
@@ -117,15 +119,19 @@ func TestBehaviourAgainstFail2ban(t *testing.T) {
 	if _, err := os.Stat(py); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
+	// each case twice: as the daemon runs it, and as fail2ban-regex does
+	// (checkAllRegex, pending failures kept)
 	var in []map[string]any
-	for _, c := range behaviourCases {
-		ml := max(c.maxLines, 1)
-		dns := c.useDNS
-		if dns == "" {
-			dns = "no"
+	for _, all := range []bool{false, true} {
+		for _, c := range behaviourCases {
+			ml := max(c.maxLines, 1)
+			dns := c.useDNS
+			if dns == "" {
+				dns = "no"
+			}
+			in = append(in, map[string]any{"pref": c.pref, "fail": c.fail, "ignore": nonNil(c.ignore), "maxlines": ml,
+				"usedns": dns, "lines": c.lines, "all": all})
 		}
-		in = append(in, map[string]any{"pref": c.pref, "fail": c.fail, "ignore": nonNil(c.ignore), "maxlines": ml,
-			"usedns": dns, "lines": c.lines})
 	}
 	js, _ := json.Marshal(in)
 	cmd := exec.Command(py, "-c", f2bRunScript)
@@ -138,14 +144,20 @@ func TestBehaviourAgainstFail2ban(t *testing.T) {
 	if err := json.Unmarshal(out, &want); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for ci, c := range behaviourCases {
-		t.Run(c.name, func(t *testing.T) {
+	for k := range in {
+		c := behaviourCases[k%len(behaviourCases)]
+		all := k >= len(behaviourCases)
+		name := c.name
+		if all {
+			name += "/check-all"
+		}
+		t.Run(name, func(t *testing.T) {
 			dns := c.useDNS
 			if dns == "" {
 				dns = "no"
 			}
 			f, err := Compile(Definition{PrefRegex: c.pref, FailRegex: c.fail, IgnoreRegex: c.ignore,
-				MaxLines: c.maxLines, UseDNS: dns}, Options{})
+				MaxLines: c.maxLines, UseDNS: dns}, Options{CheckAllRegex: all, KeepPending: all})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,9 +165,13 @@ func TestBehaviourAgainstFail2ban(t *testing.T) {
 				res := f.Process(line)
 				var got []f2bFailure
 				for _, fl := range res.Failures {
-					got = append(got, f2bFailure{Idx: fl.Regex, ID: fl.ID, Groups: fl.Fields, Lines: fl.Lines})
+					id := fl.ID
+					if id == "" {
+						id = "None" // pending: fail2ban's None
+					}
+					got = append(got, f2bFailure{Idx: fl.Regex, ID: id, Groups: fl.Fields, Lines: fl.Lines})
 				}
-				w := want[ci][li]
+				w := want[k][li]
 				if !sameFailures(got, w) {
 					t.Errorf("line %d %q:\n got  %s\n want %s", li, line, show(got), show(w))
 				}

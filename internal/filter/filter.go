@@ -54,6 +54,12 @@ type Options struct {
 	Restoring bool
 	// MatchTimeout bounds one backtracking match (default 100ms).
 	MatchTimeout time.Duration
+	// CheckAllRegex tries every failregex on a line rather than stopping
+	// at the first match, and KeepPending reports multi-line failures that
+	// have no id yet (as a Failure with empty ID and Host): fail2ban-regex's
+	// defaults, off in the daemon.
+	CheckAllRegex bool
+	KeepPending   bool
 	// Diagnostics always runs the prefregex, so Result.PrefMatched is
 	// exact (for fail2ban-regex style statistics); slightly slower.
 	Diagnostics bool

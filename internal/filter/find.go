@@ -235,19 +235,23 @@ func (f *Filter) ignoreLine(buf []byte, ascii bool, org []tupleLine, fh *hit) in
 		buf = fillBuf(&tmp, org)
 		ascii = isASCII(buf)
 	}
+	found := -1
 	for i, p := range f.ignore {
 		if f.search(p, buf, ascii, org) != nil {
-			if fh != nil {
+			found = i
+			if fh != nil && (!f.opts.CheckAllRegex || f.maxLines > 1) {
 				f.lineBuf = fh.unmatched
 			}
-			return i
+			if !f.opts.CheckAllRegex {
+				break
+			}
 		}
 	}
-	return -1
+	return found
 }
 
 // findFailure applies the regexes to the buffer ending with tl, as
-// fail2ban's Filter.findFailure does (without checkAllRegex).
+// fail2ban's Filter.findFailure does.
 func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Result) {
 	var org []tupleLine
 	if f.maxLines > 1 {
@@ -310,23 +314,30 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			continue
 		}
 		if len(f.ignore) > 0 {
-			if i := f.ignoreLine(buf, ascii, org, h); i >= 0 {
-				res.Ignored, res.IgnoreRegex = true, i
-				return
+			if k := f.ignoreLine(buf, ascii, org, h); k >= 0 {
+				res.Ignored, res.IgnoreRegex = true, k
+				valid = false
+				if !f.opts.CheckAllRegex {
+					return
+				}
+				continue
 			}
 		}
 		if noDate && date.IsZero() && f.opts.FindTime > 0 {
 			continue
 		}
-		f.lineBuf, valid = h.unmatched, false
-		if f.failureFrom(i, h, pre, date, res) {
+		if !f.opts.CheckAllRegex || f.maxLines > 1 {
+			f.lineBuf, valid = h.unmatched, false
+		}
+		if f.failureFrom(i, h, pre, date, res) && !f.opts.CheckAllRegex {
 			return
 		}
 	}
 }
 
 // failureFrom turns a failregex hit into failures; it reports whether the
-// search is over (a failure or a pending/no-fail state was reached).
+// search is over (a failure or a pending/no-fail state was reached; with
+// CheckAllRegex only an error lets the search go on either way).
 func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res *Result) bool {
 	d := &failData{g: h.groups}
 	if len(pre) > 0 {
@@ -340,7 +351,7 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 	mlfid := d.get("mlfid")
 	if mlfid.ok {
 		d = f.mergeFailure(mlfid.s, d, h)
-		if d.get("nofail").truthy() {
+		if d.get("nofail").truthy() && !f.opts.CheckAllRegex {
 			return true
 		}
 	} else {
@@ -370,12 +381,18 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		if !fid.ok {
 			// multi-line id known, host still unknown: wait for it
 			d.pending = true
-			return true
+			if !f.opts.KeepPending && !f.opts.CheckAllRegex {
+				return true
+			}
 		}
 		host, raw = fid.s, true
 	}
 	var out []Failure
 	switch {
+	case !fid.ok && host == "" && d.pending:
+		if f.opts.KeepPending || f.opts.CheckAllRegex {
+			out = append(out, Failure{}) // no id yet: fail2ban's None
+		}
 	case exact || raw:
 		var a ipAddr
 		if exact {
