@@ -74,6 +74,7 @@ func TestFind(t *testing.T) {
 		{name: "pattern regex alternative", pattern: `(?:%Y-)?%m-%d[ T]%H:%M:%S`, line: "01-02 15:04:05 x", want: local(2026, 1, 2, 15, 4, 5), span: "01-02 15:04:05"},
 		{name: "pattern unbound", pattern: "{UNB}%Y%m%d%H%M%S", line: "id20260102150405", want: local(2026, 1, 2, 15, 4, 5), span: "20260102150405"},
 		{name: "pattern stars", pattern: "**%H:%M:%S**", line: "a10:11:12b", want: local(2026, 6, 15, 10, 11, 12), span: "10:11:12"},
+		{name: "pattern via regexp2 fallback", pattern: "(?i:AT )%Y-%m-%d %H:%M:%S", line: "é at 2026-01-02 15:04:05 y", want: local(2026, 1, 2, 15, 4, 5), span: "at 2026-01-02 15:04:05"},
 		{name: "several patterns", pattern: "%d.%m.%Y %H:%M\n{^LN-BEG}", line: "Jan  2 15:04:05 host", want: local(2026, 1, 2, 15, 4, 5), span: "Jan  2 15:04:05"},
 		{name: "no date", line: "pam_unix(sshd:auth): authentication failure"},
 	}
@@ -253,5 +254,21 @@ func TestHugeAndBinaryLines(t *testing.T) {
 	}
 	if el := time.Since(start); el > 20*time.Second {
 		t.Errorf("huge lines took %v", el)
+	}
+}
+
+func TestFallbackEngineIsUsed(t *testing.T) {
+	b := builder{ymax: 2029}
+	b.dirs = directives(b.ymax)
+	tp, err := newPatternTemplate("(?i:AT )%H:%M", b.dirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tp.m != nil || tp.re2 == nil {
+		t.Fatal("scoped flags should need the regexp2 fallback")
+	}
+	tp, err = newPatternTemplate("%H:%M", b.dirs)
+	if err != nil || tp.m == nil {
+		t.Fatalf("plain pattern should use the own engine: %v", err)
 	}
 }

@@ -2,6 +2,8 @@ package datetime
 
 import (
 	"time"
+
+	"github.com/dlclark/regexp2"
 	"unicode"
 	"unicode/utf8"
 )
@@ -16,7 +18,8 @@ import (
 type candidate struct {
 	idx            int
 	ms, me, gs, ge int
-	caps           bool // the groups are saved in Detector.foundCaps
+	caps           bool           // the groups are saved in Detector.foundCaps
+	re2m           *regexp2.Match // the groups of a fallback template
 }
 
 func runeAt(s string, i int) rune {
@@ -161,7 +164,7 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 		if matched && !(len(d.list) == 1 || t.flags&anchoredFlags != 0 ||
 			(ms == d.lastPos && me == d.lastEnd)) {
 			// Same template, other place: maybe a date inside the message.
-			found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t)}
+			found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t), re2m: t.re2m}
 			matched = false
 		}
 	}
@@ -185,7 +188,7 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			if ms > e.distance || ms > d.lastPos {
 				// Farther than before: keep the closest and look further.
 				if ms < found.ms {
-					found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t)}
+					found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t), re2m: t.re2m}
 				}
 				matched = false
 				continue
@@ -198,6 +201,9 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			ms, me, gs, ge = found.ms, found.me, found.gs, found.ge
 			if found.caps {
 				d.restoreCaps(e.t)
+			}
+			if e.t.m == nil {
+				e.t.re2m = found.re2m
 			}
 			matched = true
 		}

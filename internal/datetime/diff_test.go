@@ -297,7 +297,9 @@ func TestDifferentialGenerated(t *testing.T) {
 	var cases []diffCase
 	patterns := []string{"", "{^LN-BEG}", "%Y-%m-%d %H:%M:%S", "^%b %d %H:%M:%S", "{DATE}", "^[^\\[]*\\[({DATE})\n{^LN-BEG}",
 		"EPOCH", "LEPOCH", "{^LN-BEG}TAI64N", "%d/%b/%Y:%H:%M:%S %z", "{^LN-BEG}%ExY%Exm%Exd %ExH:%ExM:%ExS", "%H:%M:%S", "**%m/%d/%y %H:%M:%S**",
-		"%Y-%m-%dT%H:%M:%S%z", "{UNB}%d %b %Y %H:%M:%S", "%j %Y %H:%M:%S", "%a %b %d %I:%M:%S %p %Y"}
+		"%Y-%m-%dT%H:%M:%S%z", "{UNB}%d %b %Y %H:%M:%S", "%j %Y %H:%M:%S", "%a %b %d %I:%M:%S %p %Y",
+		"{NONE}", "{DEFAULT}", "^{DATE}", "{^LN-BEG}Epoch", "\\[{DATE}\\]", "{^LN-BEG}%ExY%Exm%Exd%ExH%ExM%ExS", "%b %d %H:%M:%S.%f",
+		"^%ExY-%Exm-%Exd %Exk:%ExM:%ExS %Exz", "%y%m%d %k:%M:%S", "%Y/%m/%d %l:%M:%S %p", "{^LN-BEG}%b %d %H:%M:%S\n^%Y-%m-%d"}
 	for _, p := range patterns {
 		for _, tz := range []string{"", "UTC+0200"} {
 			cases = append(cases, diffCase{Name: fmt.Sprintf("gen/%q/%s", p, tz), Pattern: p, TZ: tz, Now: diffNow(), Lines: generatedLines(r, 300)})
