@@ -86,6 +86,7 @@ func Load(fsys fs.FS, opts Options) (*Config, error) {
 		}
 		names = []string{opts.Jail}
 	}
+	l.checkOptions(defaultSection)
 	var errs []error
 	for _, name := range names {
 		if name == "INCLUDES" {
@@ -129,16 +130,23 @@ func (l *loader) collectRefs() {
 		}
 	}
 	add(l.jails.defaults)
-	for _, k := range l.jails.defaults.Keys() {
-		l.defKeys[k] = true
+	// [DEFAULT] options a .conf file defines are the stock helpers
+	// (banaction, destemail, ...); ones only .local files add are checked
+	// like jail options.
+	for _, name := range l.jails.files {
+		if f, ok := l.r.cache[name]; ok && strings.HasSuffix(name, ".conf") {
+			for _, k := range f.Defaults.Keys() {
+				l.defKeys[k] = true
+			}
+		}
 	}
 	for _, n := range l.jails.order {
 		add(l.jails.sections[n])
 	}
 }
 
-// checkOptions warns about options of a jail section that fail2ban would
-// not use.
+// checkOptions warns about options of a jail section (or [DEFAULT]) that
+// fail2ban would not use.
 func (l *loader) checkOptions(name string) {
 	known := map[string]bool{}
 	for _, k := range jailOpts {
@@ -148,6 +156,9 @@ func (l *loader) checkOptions(name string) {
 		known[k] = true
 	}
 	s := l.jails.section(name)
+	if name == defaultSection {
+		s = l.jails.defaults
+	}
 	for _, k := range s.Keys() {
 		base := k
 		if m := condKeyRE.FindStringSubmatch(k); m != nil {
@@ -157,7 +168,10 @@ func (l *loader) checkOptions(name string) {
 			continue
 		}
 		v, _ := s.get(k)
-		l.warn(v.Pos, "unknown option %q in jail [%s]", k, name)
+		if v.Pos.File == "" {
+			continue // set by the loader (fail2ban_version, ...)
+		}
+		l.warn(v.Pos, "unknown option %q in [%s]", k, name)
 	}
 }
 
