@@ -154,3 +154,13 @@ func BenchmarkOwnRegex(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCompile measures compiling fail2ban's sshd filter.
+func BenchmarkCompile(b *testing.B) {
+	def := f2bDefinition(b, "sshd", map[string]string{"mode": "aggressive"})
+	cpuLoop(b, func(int) {
+		if _, err := Compile(def, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

@@ -1,8 +1,8 @@
 package filter
 
 import (
-	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -162,14 +162,28 @@ func writeClassRune(b *strings.Builder, r rune, t target) {
 	case r >= '0' && r <= '9', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
 		b.WriteRune(r)
 	case r < 0x100:
-		fmt.Fprintf(b, `\x%02x`, r)
+		b.WriteString(`\x`)
+		writeHex(b, r, 2)
 	case t == targetGo:
-		fmt.Fprintf(b, `\x{%x}`, r)
+		b.WriteString(`\x{`)
+		writeHex(b, r, 1)
+		b.WriteByte('}')
 	case r <= 0xffff:
-		fmt.Fprintf(b, `\u%04x`, r)
+		b.WriteString(`\u`)
+		writeHex(b, r, 4)
 	default:
 		b.WriteRune(r)
 	}
+}
+
+// writeHex writes r in lower-case hex, zero-padded to width digits.
+func writeHex(b *strings.Builder, r rune, width int) {
+	var buf [8]byte
+	s := strconv.AppendUint(buf[:0], uint64(r), 16)
+	for i := len(s); i < width; i++ {
+		b.WriteByte('0')
+	}
+	b.Write(s)
 }
 
 // writeLiteral writes r as a literal outside brackets.

@@ -35,15 +35,22 @@ type pattern struct {
 	names    []string
 	index    map[string]int
 	// ascii serves subjects that are pure ASCII, uni all others (the two
-	// differ only in how big the shorthand classes are).
+	// differ only in how big the shorthand classes are); uni is built
+	// lazily, see unicode().
 	ascii, uni *variant
+	uniErr     error
+	asciiExpr  string
+	multiline  bool
+	timeout    time.Duration
 	reqs       [][][]byte // each: at least one of these must occur
 	reqMasks   []litMask  // reqs as ids in the filter's litSet
 	alts       [][2]string
 	skiplines  []int // group numbers of <SKIPLINES> captures, in order
 }
 
-// compilePattern expands tags in src and compiles it for both subject kinds.
+// compilePattern expands tags in src and compiles it for ASCII subjects;
+// the variant for other subjects is built on first use (most logs never
+// need it, and its large Unicode classes are slow to compile).
 func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (*pattern, error) {
 	exp, err := expandTags(src, useDNS)
 	if err != nil {
@@ -53,50 +60,14 @@ func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (
 		return nil, fmt.Errorf("empty regex")
 	}
 	exp = globalToLocalFlags(exp)
-	p := &pattern{source: src, expanded: exp}
-	var asciiExpr string
-	for _, ascii := range []bool{true, false} {
-		tr, err := translate(exp, transOpts{target: targetGo, asciiInput: ascii, multiline: multiline})
-		if err != nil {
-			return nil, fmt.Errorf("invalid regex: %w", err)
-		}
-		if p.names == nil {
-			p.names = tr.names
-		}
-		if !ascii && tr.expr == asciiExpr {
-			p.uni = p.ascii
-			break
-		}
-		v := &variant{reasons: tr.reasons}
-		re, goErr := regexp.Compile(tr.expr)
-		if goErr != nil {
-			v.reasons = append(v.reasons, "Go regexp refused it: "+goErr.Error())
-		} else {
-			v.re = re
-		}
-		if len(v.reasons) > 0 {
-			bt, err := translate(exp, transOpts{target: targetBT, asciiInput: ascii, multiline: multiline})
-			if err != nil {
-				return nil, fmt.Errorf("invalid regex: %w", err)
-			}
-			opt := regexp2.RegexOptions(0)
-			if multiline {
-				opt |= regexp2.Multiline
-			}
-			v.bt, err = regexp2.Compile(bt.expr, opt)
-			if err != nil {
-				return nil, fmt.Errorf("invalid regex for the backtracking engine: %w", err)
-			}
-			v.bt.MatchTimeout = timeout
-		}
-		if ascii {
-			p.ascii, asciiExpr = v, tr.expr
-			if v.re != nil {
-				p.reqs = requiredLiterals(tr.expr)
-			}
-		} else {
-			p.uni = v
-		}
+	p := &pattern{source: src, expanded: exp, multiline: multiline, timeout: timeout}
+	tr, v, err := p.build(true)
+	if err != nil {
+		return nil, err
+	}
+	p.names, p.ascii, p.asciiExpr = tr.names, v, tr.expr
+	if v.re != nil {
+		p.reqs = requiredLiterals(tr.expr)
 	}
 	p.index = make(map[string]int, len(p.names))
 	for i, n := range p.names {
@@ -115,13 +86,56 @@ func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (
 	return p, nil
 }
 
+// build translates and compiles one variant.
+func (p *pattern) build(ascii bool) (translation, *variant, error) {
+	tr, err := translate(p.expanded, transOpts{target: targetGo, asciiInput: ascii, multiline: p.multiline})
+	if err != nil {
+		return tr, nil, fmt.Errorf("invalid regex: %w", err)
+	}
+	if !ascii && tr.expr == p.asciiExpr {
+		return tr, p.ascii, nil
+	}
+	v := &variant{reasons: tr.reasons}
+	re, goErr := regexp.Compile(tr.expr)
+	if goErr != nil {
+		v.reasons = append(v.reasons, "Go regexp refused it: "+goErr.Error())
+	} else {
+		v.re = re
+	}
+	if len(v.reasons) > 0 {
+		bt, err := translate(p.expanded, transOpts{target: targetBT, asciiInput: ascii, multiline: p.multiline})
+		if err != nil {
+			return tr, nil, fmt.Errorf("invalid regex: %w", err)
+		}
+		opt := regexp2.RegexOptions(0)
+		if p.multiline {
+			opt |= regexp2.Multiline
+		}
+		v.bt, err = regexp2.Compile(bt.expr, opt)
+		if err != nil {
+			return tr, nil, fmt.Errorf("invalid regex for the backtracking engine: %w", err)
+		}
+		v.bt.MatchTimeout = p.timeout
+	}
+	return tr, v, nil
+}
+
+// unicode returns the variant for subjects that are not pure ASCII,
+// building it on first use; nil if it cannot be built.
+func (p *pattern) unicode() *variant {
+	if p.uni == nil && p.uniErr == nil {
+		_, p.uni, p.uniErr = p.build(false)
+	}
+	return p.uni
+}
+
 func (p *pattern) has(name string) bool { _, ok := p.index[name]; return ok }
 
 // engine reports which engine serves ASCII subjects and why.
 func (p *pattern) engine() (string, []string) {
 	v := p.ascii
-	if v.bt == nil && p.uni.bt != nil {
-		return EngineGo, append([]string{"regexp2 for non-ASCII lines:"}, p.uni.reasons...)
+	if u := p.unicode(); v.bt == nil && u != nil && u.bt != nil {
+		return EngineGo, append([]string{"regexp2 for non-ASCII lines:"}, u.reasons...)
 	}
 	if v.bt == nil {
 		return EngineGo, nil
@@ -182,9 +196,11 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 	} else if !p.prechecked(buf) {
 		return nil, nil
 	}
-	v := p.uni
-	if ascii {
-		v = p.ascii
+	v := p.ascii
+	if !ascii {
+		if v = p.unicode(); v == nil {
+			return nil, p.uniErr
+		}
 	}
 	if v.bt == nil {
 		// one pass with captures: a capture-free pass first costs as much
