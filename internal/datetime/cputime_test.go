@@ -3,6 +3,7 @@ package datetime
 import (
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,4 +47,34 @@ func TestCPUTime(t *testing.T) {
 		}
 		t.Logf("%-8s %v/op (CPU time)", name, (cpuNow()-st)/n)
 	}
+}
+
+// TestThroughputFile runs Find over every line of the file named by
+// DT_FILE and reports lines per second of CPU time.
+func TestThroughputFile(t *testing.T) {
+	fn := os.Getenv("DT_FILE")
+	if fn == "" {
+		t.Skip()
+	}
+	data, err := os.ReadFile(fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	d, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dated := 0
+	st, wall := cpuNow(), time.Now()
+	for _, l := range lines {
+		if m, ok := d.Find(l); ok && !m.Time.IsZero() {
+			dated++
+		}
+	}
+	cpu := cpuNow() - st
+	t.Logf("%d lines (%d dated) in %v CPU (%v wall): %.2fM lines/s of CPU", len(lines), dated, cpu, time.Since(wall),
+		float64(len(lines))/cpu.Seconds()/1e6)
 }

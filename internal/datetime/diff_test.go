@@ -288,6 +288,18 @@ func TestDifferentialSampleLogs(t *testing.T) {
 	if len(cases) == 0 {
 		t.Skip("no sample logs")
 	}
+	// All sample lines in one shuffled stream: one detector sees every
+	// format in turn, which exercises template reordering.
+	var all []string
+	for _, c := range cases {
+		if strings.HasSuffix(c.Name, "/default") {
+			all = append(all, c.Lines...)
+		}
+	}
+	r := rand.New(rand.NewSource(11))
+	r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	cases = append(cases, diffCase{Name: "all-shuffled", Now: diffNow(), Lines: all},
+		diffCase{Name: "all-shuffled/tz", TZ: "UTC-0300", Now: diffNow(), Lines: all})
 	compareWithFail2ban(t, cases)
 }
 
