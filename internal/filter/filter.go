@@ -1,16 +1,33 @@
 // Package filter compiles fail2ban filter definitions (failregex,
 // ignoreregex, prefregex with <HOST>, <F-*> and friends) into matchers and
-// applies them to log lines, including multi-line buffering.
+// applies them to log lines, including multi-line buffering, as fail2ban's
+// Filter.processLine/findFailure do.
 //
-// Regexes are written in Python's re dialect. Each is translated to Go's
-// regexp (linear time) whenever its meaning allows; only regexes that need
-// backtracking (look-around, back-references, conditionals, atomic groups)
-// run on github.com/dlclark/regexp2, bounded by a match time-out.
+// Regexes are written in Python's re dialect (3.11). Each is translated to
+// Go's regexp (linear time) whenever its meaning allows; only regexes that
+// need backtracking (look-around, back-references, conditionals, atomic
+// groups, possessive quantifiers, repeat counts above 1000, or a '$' that
+// more pattern follows) run on github.com/dlclark/regexp2, bounded by
+// Options.MatchTimeout, after a relaxed Go pre-check. Explain reports the
+// engine of each regex and why.
 //
-// Lines are matched as bytes, without decoding. A byte sequence that is not
-// valid UTF-8 behaves like U+FFFD (as fail2ban's decoding with
-// errors='replace' would make it), but captured groups keep the original
-// bytes.
+// Decisions worth knowing:
+//   - Lines are matched as bytes, without decoding. A byte that is not
+//     valid UTF-8 matches like U+FFFD, as after fail2ban's decoding with
+//     errors='replace'; captured groups keep the original bytes. (Python
+//     replaces a truncated multi-byte sequence by one U+FFFD where Go sees
+//     one per byte: only counted repeats such as .{3} can tell.)
+//   - Python's \d, \w, \s are Unicode-aware; they are written out as
+//     explicit classes. Each regex has an ASCII variant (used when the
+//     buffer is pure ASCII: exact and fast) and a Unicode variant, built on
+//     first use.
+//   - Python's '$' (end, or before a final newline) runs in Go as "\n?\z"
+//     when nothing consuming follows it; groups and matched lines are the
+//     same, only the overall match may include the final newline.
+//   - Every regex's required literals are checked in one pass
+//     (Aho-Corasick) before any regex runs; a line no failregex can match
+//     costs that pass only and allocates nothing.
+//   - Not implemented: fail2ban's tuple_ groups; \N{name} escapes.
 package filter
 
 import (
