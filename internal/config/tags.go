@@ -62,7 +62,7 @@ const maxTagReplace = 25
 
 // maxTagValue bounds a substituted value, so definitions that double at
 // each level cannot exhaust memory.
-const maxTagValue = 1 << 20
+const maxTagValue = 256 << 10
 
 var tagRE = regexp.MustCompile(`<([^ <>]+)>`)
 
