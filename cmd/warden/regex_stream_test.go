@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"warden/internal/datetime"
 	"warden/internal/filter"
 )
 
@@ -243,4 +245,33 @@ func TestProgressBar(t *testing.T) {
 	if small.Len() != 0 {
 		t.Errorf("progress drawn for a small file: %q", small.String())
 	}
+}
+
+// FuzzRegexProcess streams arbitrary bytes through a real filter: no
+// panic, and every tested line is counted exactly once.
+func FuzzRegexProcess(f *testing.F) {
+	f.Add([]byte("2024-01-02 03:04:05 x failed from 192.0.2.1\r\n#c\n\n\xff\xfe from 1.2.3.4"))
+	f.Add([]byte("Jan  1 00:00:00 h failed from [::1]\nfailed from 10.0.0.1\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		o := &regexOpts{maxlines: 0}
+		r := &regexRun{o: o, stdout: io.Discard, ctx: context.Background()}
+		r.setup.def = filter.Definition{FailRegex: []string{`failed from <HOST>`}, IgnoreRegex: []string{`^ignored`}, UseDNS: "raw"}
+		var err error
+		if r.dates, err = datetime.New(datetime.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if r.flt, err = filter.Compile(r.setup.def, filter.Options{Dates: r.dates, Diagnostics: true}); err != nil {
+			t.Fatal(err)
+		}
+		r.stats.failHits = make([]int, 1)
+		r.stats.failIPs = make([][]failureInfo, 1)
+		r.stats.ignoreHits = make([]int, 1)
+		if err := r.processReader(bytes.NewReader(in), int64(len(in))); err != nil {
+			t.Fatal(err)
+		}
+		st := r.stats
+		if st.matched+st.missed+st.ignored != st.tested || st.tested > bytes.Count(in, []byte("\n"))+1 {
+			t.Fatalf("counts %d+%d+%d != %d for %q", st.matched, st.missed, st.ignored, st.tested, in)
+		}
+	})
 }
