@@ -208,6 +208,12 @@ func (d *Detector) appendPattern(p string) error {
 	if err != nil {
 		return err
 	}
+	// fail2ban shares template objects process-wide; a datepattern equal
+	// to one of the line-anchored default templates gets that object, and
+	// with it the weight 100 the default set gave it.
+	if d.b.isAnchoredDefault(t.name) {
+		t.weight = 100
+	}
 	return d.add(t, false)
 }
 

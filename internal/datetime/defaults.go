@@ -159,3 +159,32 @@ func replaceDate(pre, repl string) string {
 		return repl
 	})
 }
+
+// isAnchoredDefault reports whether name is the name of a line-anchored
+// copy of a default template.
+func (b *builder) isAnchoredDefault(name string) bool {
+	rest, ok := strings.CutPrefix(name, markLineBegin)
+	if !ok {
+		return false
+	}
+	for _, p := range defaultPatterns {
+		if strings.HasPrefix(p, markLineBegin) || strings.HasPrefix(p, "^") {
+			continue
+		}
+		switch p {
+		case "EPOCH":
+			if rest == "Epoch" {
+				return true
+			}
+		case "TAI64N":
+			if rest == "TAI64N" {
+				return true
+			}
+		default:
+			if _, n, _, err := expandPattern(p, b.dirs); err == nil && n == rest {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -33,9 +33,14 @@ type diffCase struct {
 	TZ      string   `json:"tz,omitempty"`
 	Now     float64  `json:"now"`
 	Lines   []string `json:"lines"`
+	List    bool     `json:"list,omitempty"`
 }
 
 type diffResult struct {
+	Regex  string  `json:"regex"`
+	Flags  int     `json:"flags"`
+	Weight float64 `json:"weight"`
+
 	OK    bool     `json:"ok"`
 	Start int      `json:"start"`
 	End   int      `json:"end"`
@@ -323,4 +328,38 @@ func TestDifferentialGenerated(t *testing.T) {
 		"Dec 31 23:59:59 host x", "Jan  1 00:29:00 host x", "Jan  1 00:31:00 host x", "Jan  2 00:31:00 host x", "Feb 29 10:00:00 host x",
 	}})
 	compareWithFail2ban(t, cases)
+}
+
+// TestDifferentialTemplateList compares the template lists themselves:
+// names, order, final regexes, flags and weights.
+func TestDifferentialTemplateList(t *testing.T) {
+	skipWithoutFail2ban(t)
+	patterns := []string{"", "{^LN-BEG}", "^{DATE}", "^[^\\[]*\\[({DATE})\n{^LN-BEG}", "{NONE}", "EPOCH", "LEPOCH", "{^LN-BEG}TAI64N",
+		"%d/%b/%Y:%H:%M:%S %z", "{UNB}%d %b", "**%H:%M:%S**", "^%b %d %H:%M:%S$", "(?iu)%Y %B", "%m/%d/%y(?: %H:%M)?", "^\\[{EPOCH}\\]",
+		"^(?:=[^=]+={3,} )?(%ExY(?P<_sep>[-/.])%m(?P=_sep)%d[T ]%H:%M:%S(?:[.,]%f)?(?:\\s*%z)?)\n^I\\(()**"}
+	var cases []diffCase
+	for _, p := range patterns {
+		cases = append(cases, diffCase{Name: fmt.Sprintf("list %q", p), Pattern: p, Now: diffNow(), List: true})
+	}
+	want := runFail2ban(t, cases)
+	for ci, c := range cases {
+		now := time.Unix(int64(c.Now), 0)
+		d, err := New(Options{Pattern: c.Pattern, Now: func() time.Time { return now }})
+		if err != nil {
+			t.Errorf("%s: %v", c.Name, err)
+			continue
+		}
+		got := d.list
+		if len(got) != len(want[ci]) {
+			t.Errorf("%s: %d templates, fail2ban has %d", c.Name, len(got), len(want[ci]))
+			continue
+		}
+		for i, w := range want[ci] {
+			g := got[i].t
+			if g.name != w.Name || g.regex != w.Regex || g.flags != w.Flags || g.weight != w.Weight {
+				t.Errorf("%s #%d:\n got  %q %q flags %d weight %g\n want %q %q flags %d weight %g",
+					c.Name, i, g.name, g.regex, g.flags, g.weight, w.Name, w.Regex, w.Flags, w.Weight)
+			}
+		}
+	}
 }

@@ -70,7 +70,8 @@ func directives(ymax int) []directive {
 }
 
 // yearRegex matches four-digit years from 2000 up to the decade of ymax,
-// grouped by their first three digits (fail2ban's %ExY window).
+// spelled the way fail2ban spells it (its --VD output shows the regex):
+// the decades' first three digits, grouped by common prefixes.
 func yearRegex(ymax int) string {
 	hi := ymax / 10
 	if hi < 200 {
@@ -79,25 +80,45 @@ func yearRegex(ymax int) string {
 	if hi > 999 {
 		hi = 999
 	}
-	var alts []string
-	// Group decades sharing the same first two digits.
-	for c := 20; c <= hi/10; c++ {
-		lo3, hi3 := c*10, c*10+9
-		if hi3 > hi {
-			hi3 = hi
-		}
-		d0, d1 := lo3%10, hi3%10
-		switch {
-		case d0 == d1:
-			alts = append(alts, fmt.Sprintf("%d%d", c, d0))
-		default:
-			alts = append(alts, fmt.Sprintf("%d[%d-%d]", c, d0, d1))
-		}
+	var decades []string
+	for c := 200; c <= hi; c++ {
+		decades = append(decades, strconv.Itoa(c))
 	}
-	if len(alts) == 1 {
-		return alts[0] + `\d`
+	return groupPrefixes(decades) + `\d`
+}
+
+// groupPrefixes writes a sorted set of equal-length digit strings as a
+// regex, factoring out a prefix all share (all but the last character,
+// else the first character).
+func groupPrefixes(set []string) string {
+	if len(set) == 1 {
+		return set[0]
 	}
-	return "(?:" + strings.Join(alts, "|") + `)\d`
+	common := func(n int) bool {
+		for _, s := range set[1:] {
+			if s[:n] != set[0][:n] {
+				return false
+			}
+		}
+		return true
+	}
+	var c string
+	if n := len(set[0]) - 1; n > 0 && common(n) {
+		c = set[0][:n]
+	} else if len(set[0]) > 1 && common(1) {
+		c = set[0][:1]
+	}
+	if c != "" {
+		rest := make([]string, len(set))
+		for i, s := range set {
+			rest[i] = s[len(c):]
+		}
+		return c + groupPrefixes(rest)
+	}
+	if len(set[0]) > 1 {
+		return "(?:" + strings.Join(set, "|") + ")"
+	}
+	return "[" + strings.Join(set, "") + "]"
 }
 
 // expandPattern replaces the strptime directives of pattern by their
@@ -448,7 +469,8 @@ func replaceEpochMarker(s, with string) string {
 // newTAI64NTemplate builds the TAI64N template.
 func newTAI64NTemplate(lineBegin bool) (*template, error) {
 	t := &template{kind: kindTAI64N, weight: 1, name: "TAI64N", needs: needAt}
-	t.setRegex(`@[0-9a-f]{24}`, true, true, lineBegin)
+	// Only the line-begin form gets a begin boundary.
+	t.setRegex(`@[0-9a-f]{24}`, lineBegin, true, lineBegin)
 	if err := t.compileRegex(); err != nil {
 		return nil, err
 	}

@@ -33,6 +33,10 @@ def run(case):
     for t in dd.templates:
         t.template.hits = 0
     out = []
+    if case.get("list"):
+        # The template list itself: name, final regex, flags, weight.
+        return [{"name": t.name, "regex": getattr(t, "regex", ""), "flags": t.flags,
+                 "weight": t.template.weight} for t in dd.templates]
     for line in case["lines"]:
         res = {"ok": False, "start": 0, "end": 0, "time": None, "name": ""}
         try:
