@@ -141,14 +141,14 @@ func (s *Store) Close() error {
 }
 
 // dsn builds the connection string: every pooled connection gets the busy
-// timeout, foreign keys, WAL and immediate write transactions (so a writer
-// waits for the lock up front instead of failing half-way).
+// timeout, foreign keys, a larger page cache and immediate write
+// transactions (so a writer waits for the lock up front instead of failing
+// half-way). WAL mode is a property of the file, set once by setFileMode.
 func dsn(path string, busy time.Duration) string {
 	u := url.URL{Path: path}
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "cache_size(-32768)") // 32 MiB, so a large batch does not spill mid-transaction
 	q.Set("_txlock", "immediate")
@@ -167,6 +167,9 @@ func openDB(ctx context.Context, path string, opts Options) (*Store, error) {
 			db.Close()
 		}
 	}()
+	if err := setFileMode(ctx, db); err != nil {
+		return nil, err
+	}
 	if err := check(ctx, db); err != nil {
 		return nil, err
 	}
@@ -185,6 +188,32 @@ func openDB(ctx context.Context, path string, opts Options) (*Store, error) {
 		writeSlot: make(chan struct{}, 1),
 		db:        db, path: path, log: opts.Logger, maxMatches: opts.MaxMatches,
 	}, nil
+}
+
+// pageSize is the page size of new database files. Larger pages than
+// SQLite's 4 KiB default mean fewer, larger writes for big batches.
+const pageSize = 16384
+
+// setFileMode sets the page size (which only takes effect on a new, empty
+// file) and then WAL journaling, both on one connection, in that order:
+// switching to WAL fixes the page size.
+func setFileMode(ctx context.Context, db *sql.DB) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA page_size = %d", pageSize)); err != nil {
+		return err
+	}
+	var mode string
+	if err := conn.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		return err
+	}
+	if mode != "wal" {
+		return fmt.Errorf("cannot switch to WAL journaling, got %q", mode)
+	}
+	return nil
 }
 
 // check runs SQLite's quick integrity check, which reads every page, and

@@ -49,6 +49,10 @@ func TestOpenCreatesSchemaAndPragmas(t *testing.T) {
 	if mode != "wal" {
 		t.Errorf("journal_mode %q, want wal", mode)
 	}
+	var ps int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&ps); err != nil || ps != pageSize {
+		t.Errorf("page_size %d (%v), want %d", ps, err, pageSize)
+	}
 	var fk, busy int
 	if err := s.db.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
 		t.Fatal(err)
