@@ -193,10 +193,8 @@ func (h *hit) skippedLines(buf []byte, loc []int) []string {
 // pySplitLines splits like Python's str.splitlines().
 func pySplitLines(s string) []string {
 	var out []string
-	start := 0
 	rs := []rune(s)
 	var cur []rune
-	_ = start
 	for i := 0; i < len(rs); i++ {
 		switch rs[i] {
 		case '\r':
