@@ -12,7 +12,7 @@ import (
 
 // maxSteps bounds the work for one search; a pathological user pattern
 // gives "no match" instead of hanging the daemon.
-const maxSteps = 200000
+const maxSteps = 1 << 21
 
 type kontKind uint8
 

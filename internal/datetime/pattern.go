@@ -488,4 +488,3 @@ func unboundPattern(p string) string {
 	return strings.TrimSuffix(p, `(?=\b|\W|$)`)
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
