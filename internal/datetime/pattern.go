@@ -487,4 +487,3 @@ func unboundPattern(p string) string {
 	}
 	return strings.TrimSuffix(p, `(?=\b|\W|$)`)
 }
-
