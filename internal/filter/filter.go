@@ -255,6 +255,31 @@ func (f *Filter) Process(line string) Result {
 	return res
 }
 
+// ProcessDated handles a message whose time is already known (from the
+// systemd journal, say), as fail2ban's processLine with a date does: no
+// date is searched for; dateText is shown before the message in the
+// failure's lines (fail2ban uses the formatted time plus a space).
+func (f *Filter) ProcessDated(msg, dateText string, t time.Time) Result {
+	res := Result{Time: t, HasDate: true}
+	tl := tupleLine{"", dateText, msg}
+	f.lastText, f.lastDate = dateText, t
+	date := t
+	if f.opts.FindTime > 0 {
+		now := f.opts.Now()
+		if !f.opts.Restoring {
+			if secs := int64(date.Sub(now) / time.Second); secs > 60 || secs < -60 {
+				date = now
+				f.lastDate = date
+			}
+		} else if date.Before(now.Add(-f.opts.FindTime)) {
+			return res
+		}
+	}
+	res.Time = date
+	f.findFailure(tl, date, false, &res)
+	return res
+}
+
 // splitDate finds the date in line, as fail2ban's processLine does, and
 // splits the line around it. skip reports an entry too old to matter.
 func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Time, noDate, skip bool) {

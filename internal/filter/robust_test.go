@@ -225,3 +225,18 @@ func TestExplain(t *testing.T) {
 		t.Errorf("prefregex: %q", f.PrefRegex())
 	}
 }
+
+// TestProcessDated: a journal-style message with a known time.
+func TestProcessDated(t *testing.T) {
+	when := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	f := mustCompile(t, Definition{FailRegex: []string{`^bad <HOST>$`}}, Options{Now: func() time.Time { return when }})
+	res := f.ProcessDated("bad 192.0.2.1", "2026-01-02 03:04:05 ", when)
+	if len(res.Failures) != 1 || !res.Failures[0].Time.Equal(when) || res.Failures[0].Lines[0] != "2026-01-02 03:04:05 bad 192.0.2.1" {
+		t.Fatalf("%+v", res)
+	}
+	// the next undated line reuses that time
+	res = f.Process("bad 192.0.2.2")
+	if len(res.Failures) != 1 || !res.Failures[0].Time.Equal(when) {
+		t.Errorf("%+v", res)
+	}
+}
