@@ -200,7 +200,8 @@ func (r *regexRun) printOut(res filter.Result) {
 	if res.Ignored || len(res.Failures) == 0 || res.Failures[0].NoFail || pendingFailure(res.Failures[0]) {
 		return
 	}
-	for _, s := range formatOut(r.o.out, res.Failures[0], r.loc(), r.o.compat) {
+	o := outOpts{compat: r.o.compat, zoned: r.o.timezone != ""}
+	for _, s := range formatOut(r.o.out, res.Failures[0], r.loc(), o) {
 		fmt.Fprintln(r.stdout, s)
 	}
 }
@@ -216,6 +217,12 @@ func (r *regexRun) loc() *time.Location {
 // pendingFailure is a multi-line failure that has no address or id yet.
 func pendingFailure(f filter.Failure) bool { return f.ID == "" && f.Host == "" }
 
+// outOpts tune --out formatting.
+type outOpts struct {
+	compat bool // exactly as fail2ban-regex (no warden extensions)
+	zoned  bool // times were read in an explicit zone (--timezone)
+}
+
 var outListRE = regexp.MustCompile(`^\[\s*([^\[\]]*?)\s*\]$`)
 
 // formatOut renders one failure for -o/--out. Tokens: id and fid (the
@@ -224,18 +231,18 @@ var outListRE = regexp.MustCompile(`^\[\s*([^\[\]]*?)\s*\]$`)
 // seconds), date (local date and time), any captured field by name (user
 // or F-USER), a list of those ("[time, ip, user]"), or a template with
 // <tag>s.
-func formatOut(format string, f filter.Failure, loc *time.Location, compat bool) []string {
+func formatOut(format string, f filter.Failure, loc *time.Location, o outOpts) []string {
 	switch format {
 	case "msg":
 		return append([]string(nil), f.Lines...)
 	case "row":
-		return []string{fmt.Sprintf("[%s,\t%s,\t%s],", pyRepr(f.ID), pyTime(f.Time), pyDict(f.Fields, f.Users))}
+		return []string{fmt.Sprintf("[%s,\t%s,\t%s],", pyRepr(f.ID), pyTime(f.Time, o.zoned), pyDict(f.Fields, f.Users))}
 	}
 	if m := outListRE.FindStringSubmatch(format); m != nil {
 		var vals []string
 		for _, tok := range strings.Split(m[1], ",") {
 			tok = strings.TrimSpace(tok)
-			v, ok := outToken(tok, f, loc)
+			v, ok := outToken(tok, f, loc, o)
 			switch {
 			case !ok:
 				vals = append(vals, "None")
@@ -248,21 +255,21 @@ func formatOut(format string, f filter.Failure, loc *time.Location, compat bool)
 		return []string{"[" + strings.Join(vals, ", ") + "]"}
 	}
 	if !strings.Contains(format, "<") {
-		if compat && strings.HasPrefix(format, "F-") {
+		if o.compat && strings.HasPrefix(format, "F-") {
 			// fail2ban-regex looks the word up as is: never found.
 			return []string{"None"}
 		}
-		v, ok := outToken(format, f, loc)
+		v, ok := outToken(format, f, loc, o)
 		if !ok {
 			return []string{"None"}
 		}
 		return []string{v}
 	}
-	return expandOutTemplate(format, f, loc)
+	return expandOutTemplate(format, f, loc, o)
 }
 
 // outToken is the value of one --out token for a failure.
-func outToken(tok string, f filter.Failure, loc *time.Location) (string, bool) {
+func outToken(tok string, f filter.Failure, loc *time.Location, o outOpts) (string, bool) {
 	switch tok {
 	case "id", "fid":
 		return f.ID, true
@@ -277,7 +284,7 @@ func outToken(tok string, f filter.Failure, loc *time.Location) (string, bool) {
 	case "host":
 		return f.Host, true
 	case "time":
-		return pyTime(f.Time), true
+		return pyTime(f.Time, o.zoned), true
 	case "date":
 		return f.Time.In(loc).Format(time.DateTime), true
 	case "msg", "matches":
@@ -294,7 +301,7 @@ var outTagRE = regexp.MustCompile(`<([A-Za-z][\w-]*)>`)
 
 // expandOutTemplate replaces the <tag>s of a template. A <msg> of a failure
 // made of several lines gives one output line per matched line.
-func expandOutTemplate(format string, f filter.Failure, loc *time.Location) []string {
+func expandOutTemplate(format string, f filter.Failure, loc *time.Location, o outOpts) []string {
 	multi := len(f.Lines) > 1 && (strings.Contains(format, "<msg>") || strings.Contains(format, "<matches>"))
 	const msgMark = "\x00msg\x00"
 	out := outTagRE.ReplaceAllStringFunc(format, func(tag string) string {
@@ -302,7 +309,7 @@ func expandOutTemplate(format string, f filter.Failure, loc *time.Location) []st
 		if multi && (name == "msg" || name == "matches") {
 			return msgMark
 		}
-		v, ok := outToken(name, f, loc)
+		v, ok := outToken(name, f, loc, o)
 		if !ok {
 			if strings.HasPrefix(name, "F-") {
 				return "" // a field the failure did not capture
@@ -325,14 +332,14 @@ func expandOutTemplate(format string, f filter.Failure, loc *time.Location) []st
 }
 
 // pyTime prints epoch seconds as fail2ban-regex does: a whole number when
-// the time was read with an explicit zone (from the line or --timezone;
-// fail2ban converts those with calendar.timegm, an int), else a Python
-// float ("1700000000.0").
-func pyTime(t time.Time) string {
+// the time was read in an explicit zone (fail2ban converts those with
+// calendar.timegm, an int; warden knows it for --timezone, not for a zone
+// written in the line), else a Python float ("1700000000.0").
+func pyTime(t time.Time, zoned bool) string {
 	if t.IsZero() {
 		return "None"
 	}
-	if t.Location() != time.Local && t.Nanosecond() == 0 {
+	if zoned && t.Nanosecond() == 0 {
 		return strconv.FormatInt(t.Unix(), 10)
 	}
 	s := strconv.FormatFloat(float64(t.UnixMicro())/1e6, 'f', -1, 64)

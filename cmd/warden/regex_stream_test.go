@@ -153,7 +153,7 @@ func FuzzFormatOut(f *testing.F) {
 		if format == "" {
 			return
 		}
-		out := formatOut(format, fl, time.UTC, false)
+		out := formatOut(format, fl, time.UTC, outOpts{})
 		if len(out) == 0 {
 			t.Fatalf("no output for %q", format)
 		}
@@ -183,7 +183,7 @@ func TestFormatOut(t *testing.T) {
 		{"<ip>: <msg>", []string{"192.0.2.1: first", "192.0.2.1: second"}},
 	}
 	for _, tt := range tests {
-		got := formatOut(tt.format, fl, time.UTC, false)
+		got := formatOut(tt.format, fl, time.UTC, outOpts{})
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("formatOut(%q) = %q, want %q", tt.format, got, tt.want)
 		}
@@ -192,18 +192,19 @@ func TestFormatOut(t *testing.T) {
 
 func TestPyTime(t *testing.T) {
 	tests := []struct {
-		t    time.Time
-		want string
+		t     time.Time
+		zoned bool
+		want  string
 	}{
-		{time.Unix(1700000000, 0), "1700000000.0"},            // local: a float
-		{time.Unix(1700000000, 0).In(time.UTC), "1700000000"}, // zone given: an int
-		{time.Unix(1700000000, 250000000), "1700000000.25"},   // fraction
-		{time.Unix(1700000000, 250000000).In(time.UTC), "1700000000.25"},
-		{time.Time{}, "None"},
+		{time.Unix(1700000000, 0), false, "1700000000.0"}, // local: a float
+		{time.Unix(1700000000, 0), true, "1700000000"},    // zone given: an int
+		{time.Unix(1700000000, 250000000), false, "1700000000.25"},
+		{time.Unix(1700000000, 250000000), true, "1700000000.25"},
+		{time.Time{}, false, "None"},
 	}
 	for _, tt := range tests {
-		if got := pyTime(tt.t); got != tt.want {
-			t.Errorf("pyTime(%v) = %s, want %s", tt.t, got, tt.want)
+		if got := pyTime(tt.t, tt.zoned); got != tt.want {
+			t.Errorf("pyTime(%v, %v) = %s, want %s", tt.t, tt.zoned, got, tt.want)
 		}
 	}
 }
