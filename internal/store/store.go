@@ -89,9 +89,10 @@ func (r *Recovery) Error() string {
 func (r *Recovery) Unwrap() []error { return []error{ErrCorrupt, r.Cause} }
 
 // Open opens the database at path, creating it and its schema if missing
-// (but not its directory), and upgrading an older schema. A corrupt file is renamed to
-// "<path>.corrupt-<UTC timestamp>" and replaced by a new database; Open then
-// succeeds, logs an error and reports the event through Recovered.
+// (but not its directory), and upgrading an older schema. A corrupt file is
+// renamed to "<path>.corrupt-<UTC timestamp>" and replaced by a new
+// database; Open then succeeds, logs an error and reports the event
+// through Recovered.
 //
 // Errors are *Error values that match ErrReadOnly, ErrLocked, ErrDiskFull or
 // ErrTooNew with errors.Is when one of those is the cause.
