@@ -42,7 +42,8 @@ func newConfigCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := config.Load(fsys, config.Options{Root: root, Jail: jail, ForceEnable: all})
+			// A jail asked for by name is shown even when disabled.
+			cfg, err := config.Load(fsys, config.Options{Root: root, Jail: jail, ForceEnable: all || jail != ""})
 			if cfg != nil {
 				for _, w := range cfg.Warnings {
 					fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
@@ -56,7 +57,7 @@ func newConfigCheckCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&confDir, "conf", "", "configuration directory (default: /etc/warden, /etc/fail2ban, built-in)")
-	cmd.Flags().StringVar(&jail, "jail", "", "check only this jail")
+	cmd.Flags().StringVar(&jail, "jail", "", "check only this jail (even when disabled)")
 	cmd.Flags().BoolVar(&all, "all", false, "resolve every jail, enabled or not")
 	return cmd
 }
@@ -98,7 +99,11 @@ func printConfig(w io.Writer, cfg *config.Config) {
 	fmt.Fprintf(w, "server loglevel=%s logtarget=%s socket=%s pidfile=%s dbfile=%s dbpurgeage=%s dbmaxmatches=%d\n",
 		s.LogLevel, s.LogTarget, s.Socket, s.PidFile, s.DBFile, fmtDur(s.DBPurgeAge), s.DBMaxMatches)
 	for _, j := range cfg.Jails {
-		fmt.Fprintf(w, "\n[%s]  # %s\n", j.Name, j.Pos)
+		state := ""
+		if !j.Enabled {
+			state = " (disabled)"
+		}
+		fmt.Fprintf(w, "\n[%s]%s  # %s\n", j.Name, state, j.Pos)
 		fmt.Fprintf(w, "  backend    %s\n", j.Backend)
 		fmt.Fprintf(w, "  maxretry   %d\n", j.MaxRetry)
 		fmt.Fprintf(w, "  findtime   %s\n", fmtDur(j.FindTime))

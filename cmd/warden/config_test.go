@@ -71,7 +71,11 @@ func TestConfigCheck(t *testing.T) {
 			stdout: []string{"[web]", "[off]"},
 		},
 		{
-			name: "one jail", files: good, args: []string{"--jail", "nosuch"}, code: 1,
+			name: "disabled jail by name", files: good, args: []string{"--jail", "off"}, code: 0,
+			stdout: []string{"[off] (disabled)"}, noStdout: []string{"[web]"},
+		},
+		{
+			name: "unknown jail", files: good, args: []string{"--jail", "nosuch"}, code: 1,
 			stderr: []string{`unknown jail "nosuch"`},
 		},
 		{
