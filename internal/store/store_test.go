@@ -187,3 +187,23 @@ func TestOpenMissingDirectory(t *testing.T) {
 		t.Fatalf("Open in a missing directory = %v, want a not-exist error", err)
 	}
 }
+
+func TestOpenOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "dir with space")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "we?ird#name%41&mode=ro.db")
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetJournalCursor(context.Background(), "sshd", "c"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != filepath.Base(path) {
+		t.Fatalf("files in %s: %v, want only %s", dir, entries, filepath.Base(path))
+	}
+}
