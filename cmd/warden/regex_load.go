@@ -32,17 +32,26 @@ type regexSetup struct {
 // characters, '/', '-' and '.', then optional [options].
 var looksLikeFilter = regexp.MustCompile(`(?s)^/{0,3}[\w/\-.]+(?:\[.*\])?$`)
 
-// configFS returns the configuration tree for -c: the directory, or the
-// embedded tree when -c was not given and the default directory is missing.
+// configFS returns the configuration tree for -c. Without -c it is
+// /etc/fail2ban (fail2ban-regex's default) if that has a filter.d, else, as
+// the daemon falls back, /etc/warden, else the built-in tree.
 func (r *regexRun) configFS() (fs.FS, string) {
-	dir := r.o.config
-	if _, err := os.Stat(filepath.Join(dir, "filter.d")); err != nil && !r.configGiven {
-		if efs := embeddedConfig(); efs != nil {
-			return efs, "(embedded)"
+	if r.configGiven {
+		return os.DirFS(r.o.config), r.o.config
+	}
+	for _, dir := range []string{r.o.config, "/etc/warden"} {
+		if st, err := os.Stat(filepath.Join(dir, "filter.d")); err == nil && st.IsDir() {
+			return os.DirFS(dir), dir
 		}
 	}
-	return os.DirFS(dir), dir
+	if efs := embeddedConfig(); efs != nil {
+		return efs, builtinRoot
+	}
+	return os.DirFS(r.o.config), r.o.config
 }
+
+// builtinRoot is what the built-in tree stands for (as for the daemon).
+const builtinRoot = "/etc/warden (built-in)"
 
 // splitFilterSpec splits "name[opts]" into the name and the bracket part.
 func splitFilterSpec(spec string) (string, string) {
@@ -161,8 +170,8 @@ func (r *regexRun) loadFilterFile(fsys fs.FS, basedir, name, opts, file string, 
 // tree has no such jail.
 func (r *regexRun) loadJail(fsys fs.FS, basedir, name string) (bool, error) {
 	root := basedir
-	if root == "(embedded)" {
-		root = "/etc/fail2ban"
+	if root == builtinRoot {
+		root = "/etc/warden"
 	}
 	cfg, err := config.Load(fsys, config.Options{Jail: name, ForceEnable: true, Root: root})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,4 +276,37 @@ func FuzzRegexProcess(f *testing.F) {
 			t.Fatalf("counts %d+%d+%d != %d for %q", st.matched, st.missed, st.ignored, st.tested, in)
 		}
 	})
+}
+
+func TestRegexConfigFallback(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		config string
+		given  bool
+		want   string
+	}{
+		{"given, used even when empty", dir, true, dir},
+		{"default present", "testdata/regex/conf", false, "testdata/regex/conf"},
+	}
+	if _, err := os.Stat("/etc/warden/filter.d"); err != nil {
+		tests = append(tests, struct {
+			name   string
+			config string
+			given  bool
+			want   string
+		}{"default missing: built-in tree", filepath.Join(dir, "none"), false, builtinRoot})
+	}
+	for _, tt := range tests {
+		r := &regexRun{o: &regexOpts{config: tt.config}, configGiven: tt.given}
+		fsys, root := r.configFS()
+		if root != tt.want {
+			t.Errorf("%s: root %q, want %q", tt.name, root, tt.want)
+		}
+		if root == builtinRoot {
+			if _, err := fs.Stat(fsys, "filter.d/sshd.conf"); err != nil {
+				t.Errorf("%s: built-in tree lacks sshd: %v", tt.name, err)
+			}
+		}
+	}
 }
