@@ -198,3 +198,25 @@ func hasASCIILetter(s string) bool {
 	}
 	return false
 }
+
+// analyzeAlts fills the per-alternative first bytes and the simple flag
+// of a group node.
+func (n *node) analyzeAlts() {
+	n.altFirst = make([]byteSet, len(n.alts))
+	n.altEmpty = make([]bool, len(n.alts))
+	n.simple = n.op == opGroup && n.min <= 1 && n.max == 1 && !n.lazy
+	for j, seq := range n.alts {
+		var set [256]bool
+		n.altEmpty[j] = firstOfSeq(seq, &set)
+		for b, in := range set {
+			if in {
+				n.altFirst[j][b>>6] |= 1 << (b & 63)
+			}
+		}
+		for _, it := range seq {
+			if !(it.op == opString || it.op == opClass && it.max == 1 && it.min <= 1 && !it.lazy) {
+				n.simple = false
+			}
+		}
+	}
+}

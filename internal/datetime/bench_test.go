@@ -35,10 +35,12 @@ func BenchmarkFindRFC3339(b *testing.B) {
 	})
 }
 
+// The IPs differ in length, so the stamp moves: fail2ban's detector then
+// rescans all templates on every line.
 func BenchmarkFindApache(b *testing.B) {
 	benchDetector(b, "", []string{
 		`192.168.1.10 - - [02/Jan/2026:15:04:05 +0100] "GET /wp-login.php HTTP/1.1" 404 512 "-" "Mozilla/5.0"`,
-		`10.0.0.1 - admin [02/Jan/2026:15:04:06 +0100] "POST /login HTTP/1.1" 401 128 "-" "curl/8.0"`,
+		`10.0.0.1 - - [02/Jan/2026:15:04:06 +0100] "POST /login HTTP/1.1" 401 128 "-" "curl/8.0"`,
 	})
 }
 

@@ -2,6 +2,7 @@ package datetime
 
 import (
 	"math/rand"
+	"regexp"
 	"testing"
 	"time"
 )
@@ -50,33 +51,32 @@ func TestZoneCacheMatchesTimeDate(t *testing.T) {
 	}
 }
 
-func TestDigitRuns(t *testing.T) {
+func TestLineFeatures(t *testing.T) {
+	ref := map[feature]*regexp.Regexp{
+		needColonTime: regexp.MustCompile(`[0-9]:[0-9]`),
+		needAt:        regexp.MustCompile(`@`),
+		needDigits6:   regexp.MustCompile(`[0-9]{6}`),
+		needDigits8:   regexp.MustCompile(`[0-9]{8}`),
+		needDigits10:  regexp.MustCompile(`[0-9]{10}`),
+		needMonSpace:  regexp.MustCompile(`(?i)(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec) `),
+		needDigitSep:  regexp.MustCompile(`[0-9][-/][0-9]`),
+		needYearSep:   regexp.MustCompile(`20[0-9]{2}[-/.]`),
+	}
 	r := rand.New(rand.NewSource(9))
-	for i := 0; i < 5000; i++ {
+	for i := 0; i < 20000; i++ {
 		b := make([]byte, r.Intn(40))
 		for j := range b {
-			b[j] = "0123456789ab: "[r.Intn(14)]
+			b[j] = "0123456789202 :/-.@JanDECmay"[r.Intn(28)]
 		}
 		line := string(b)
-		want, run := uint8(0), 0
-		for _, c := range b {
-			if c >= '0' && c <= '9' {
-				run++
-				if run >= 8 {
-					want |= needDigits8
-				}
-				if run >= 10 {
-					want |= needDigits10
-				}
-			} else {
-				run = 0
+		got := lineFeatures(line)
+		for f, re := range ref {
+			if want := re.MatchString(line); (got&f != 0) != want {
+				t.Fatalf("feature %b of %q: got %v, want %v", f, line, got&f != 0, want)
 			}
 		}
-		if got := digitRuns(line); got != want {
-			t.Fatalf("digitRuns(%q) = %b, want %b", line, got, want)
-		}
 	}
-	if digitRuns("x\u0661\u0662\u0663\u0664\u0665") == 0 {
+	if lineFeatures("x\u0661\u0662\u0663\u0664\u0665")&needDigits8 == 0 {
 		t.Error("Arabic-Indic digits must count as a possible run")
 	}
 }

@@ -101,7 +101,7 @@ func (b *builder) defaults() ([]*template, error) {
 		if err != nil {
 			return nil, fmt.Errorf("default template %q: %w", p, err)
 		}
-		t.needs |= defaultNeeds(p)
+		t.needs |= defaultNeeds[i]
 		if !strings.HasPrefix(t.name, markLineBegin) && !strings.HasPrefix(t.name, "^") {
 			a, err := b.anchored(t, func(s string) string { return markLineBegin + s })
 			if err != nil {
@@ -110,7 +110,7 @@ func (b *builder) defaults() ([]*template, error) {
 			if a.name != t.name {
 				a.attachFast(fastKinds[i], b.ymax)
 				a.weight = 100
-				a.needs |= defaultNeeds(p)
+				a.needs |= defaultNeeds[i]
 				anch = append(anch, a)
 			}
 		}
@@ -131,20 +131,6 @@ func (b *builder) baseDefaults() ([]*template, error) {
 		out = append(out, t)
 	}
 	return out, nil
-}
-
-// defaultNeeds: every default pattern that renders an hour, ':' and a
-// minute needs a "digit:digit" in the line.
-func defaultNeeds(p string) uint8 {
-	if strings.HasPrefix(p, "%ExY%Exm%Exd") {
-		return needDigits8
-	}
-	for _, h := range []string{"%H:%M", "%k:%M", "%I:%M"} {
-		if strings.Contains(p, h) {
-			return needColonTime
-		}
-	}
-	return 0
 }
 
 // datePrematch finds {DATE} not preceded by a backslash, any case.

@@ -54,18 +54,16 @@ func isAlnum(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsNumber(r)
 }
 
-// lazyFeatures computes a line's features on first use, each feature
-// only when some template asks for it.
+// lazyFeatures computes a line's features when a template first asks.
 type lazyFeatures struct {
-	known uint8 // features computed
-	f     uint8 // features present
+	done bool
+	f    feature // features present
 }
 
 // has reports whether line has all features in needs.
-func (lf *lazyFeatures) has(line string, needs uint8) bool {
-	if todo := needs &^ lf.known; todo != 0 {
-		lf.f |= lineFeatures(line, todo)
-		lf.known |= todo
+func (lf *lazyFeatures) has(line string, needs feature) bool {
+	if !lf.done {
+		lf.f, lf.done = lineFeatures(line), true
 	}
 	return needs&^lf.f == 0
 }

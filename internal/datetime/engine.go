@@ -293,6 +293,23 @@ func (m *matcher) seq(sq *[]*node, i, pos int, k int32) (int, bool) {
 				return 0, false
 			}
 		case opGroup:
+			if n.simple {
+				for j := range n.alts {
+					if !n.altEmpty[j] && (pos >= len(s) || !n.altFirst[j].has(s[pos])) {
+						continue
+					}
+					if e, ok := m.simpleAlt(n, j, 0, pos, pos, sq, i, k); ok {
+						return e, true
+					}
+					if m.steps > maxSteps {
+						return 0, false
+					}
+				}
+				if n.min == 0 {
+					continue // the optional group matches nothing
+				}
+				return 0, false
+			}
 			top := len(m.ks)
 			ki := m.push(kont{kind: kSeq, seq: sq, i: int32(i + 1), next: k})
 			if n.min == 1 && n.max == 1 {
@@ -348,6 +365,51 @@ func (m *matcher) seq(sq *[]*node, i, pos int, k int32) (int, bool) {
 		}
 	}
 	return m.resume(k, pos)
+}
+
+// simpleAlt matches item idx on of alternative j of the simple group n
+// (which started at start), then the rest of sq after the group. Optional
+// characters are tried taken first, like a greedy "?".
+func (m *matcher) simpleAlt(n *node, j, idx, pos, start int, sq *[]*node, i int, k int32) (int, bool) {
+	s := m.s
+	alt := n.alts[j]
+	for ; idx < len(alt); idx++ {
+		m.steps++
+		it := alt[idx]
+		if it.op == opString {
+			if len(s)-pos < len(it.str) {
+				return 0, false
+			}
+			if got := s[pos : pos+len(it.str)]; got != it.str && !(m.prog.icase && asciiFoldEqual(got, it.str)) {
+				return 0, false
+			}
+			pos += len(it.str)
+			continue
+		}
+		np, ok := m.one(it.cls, pos)
+		if it.min == 1 {
+			if !ok {
+				return 0, false
+			}
+			pos = np
+			continue
+		}
+		if ok {
+			if e, ok := m.simpleAlt(n, j, idx+1, np, start, sq, i, k); ok {
+				return e, true
+			}
+		}
+	}
+	if n.slot < 0 {
+		return m.seq(sq, i+1, pos, k)
+	}
+	o0, o1 := m.caps[2*n.slot], m.caps[2*n.slot+1]
+	m.caps[2*n.slot], m.caps[2*n.slot+1] = start, pos
+	if e, ok := m.seq(sq, i+1, pos, k); ok {
+		return e, true
+	}
+	m.caps[2*n.slot], m.caps[2*n.slot+1] = o0, o1
+	return 0, false
 }
 
 // look evaluates a look-around at pos.

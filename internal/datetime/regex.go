@@ -51,7 +51,19 @@ type node struct {
 	neg      bool
 	behind   bool
 	width    int // lookbehind width in characters
+
+	// For groups: per alternative, the bytes it can start with (unless it
+	// can match empty), and whether every alternative is a plain run of
+	// strings and single, possibly optional, characters.
+	altFirst []byteSet
+	altEmpty []bool
+	simple   bool
 }
+
+// byteSet is a set of byte values.
+type byteSet [4]uint64
+
+func (b *byteSet) has(c byte) bool { return b[c>>6]&(1<<(c&63)) != 0 }
 
 // program is a parsed regex.
 type program struct {
@@ -226,6 +238,9 @@ func (p *parser) quantifier(n *node) error {
 		*n = node{op: opGroup, alts: [][]*node{{&inner}}, slot: -1}
 	}
 	n.min, n.max, n.lazy = min, max, lazy
+	if n.op == opGroup {
+		n.analyzeAlts()
+	}
 	return nil
 }
 
@@ -586,6 +601,7 @@ func (p *parser) group() (*node, error) {
 	}
 	p.pos++
 	n.alts = alts
+	n.analyzeAlts()
 	if n.op == opCond && len(alts) > 2 {
 		return nil, fmt.Errorf("conditional with more than two branches: %w", errUnsupported)
 	}

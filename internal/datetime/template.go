@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/dlclark/regexp2"
 )
@@ -45,7 +44,7 @@ type template struct {
 	re2m  *regexp2.Match  // last fallback match
 	slots [numFields]int  // capture slot per strptime field, -1 absent
 	names map[string]int  // capture slots by group name (own engine)
-	needs uint8           // line features a match needs (prefilter)
+	needs feature         // line features a match needs (prefilter)
 	order []int           // fields present, in group order
 	hits  int             // successful searches (fail2ban's template.hits)
 }
@@ -120,73 +119,6 @@ func (t *template) compileRegex() error {
 		return err
 	}
 	return t.compileRE2()
-}
-
-// Line features used to skip templates cheaply. Each is a necessary
-// condition for some templates to match; non-ASCII text (where \d may
-// match other scripts' digits) sets the digit-run features.
-const (
-	needColonTime = 1 << iota // a digit, ':' and a digit
-	needAt                    // '@'
-	needDigits8               // eight digits in a row
-	needDigits10              // ten digits in a row
-)
-
-// lineFeatures computes which of the features in want line has.
-func lineFeatures(line string, want uint8) uint8 {
-	var f uint8
-	if want&needColonTime != 0 {
-		for i := 1; i+1 < len(line); {
-			j := strings.IndexByte(line[i:len(line)-1], ':')
-			if j < 0 {
-				break
-			}
-			i += j
-			if isDigitByte(line[i-1]) && isDigitByte(line[i+1]) {
-				f |= needColonTime
-				break
-			}
-			i++
-		}
-	}
-	if want&needAt != 0 && strings.IndexByte(line, '@') >= 0 {
-		f |= needAt
-	}
-	if want&(needDigits8|needDigits10) != 0 {
-		f |= digitRuns(line)
-	}
-	return f
-}
-
-// digitRuns reports runs of at least 8 and 10 digits. A run of eight
-// characters covers at least eight bytes, so probing every eighth byte
-// finds it; bytes >= 0x80 count as digits (\d matches other scripts'
-// digits), which may only over-report.
-func digitRuns(line string) uint8 {
-	var f uint8
-	maybe := func(c byte) bool { return c >= '0' && c <= '9' || c >= 0x80 }
-	for k := 7; k < len(line); k += 8 {
-		if !maybe(line[k]) {
-			continue
-		}
-		i, j := k, k+1
-		for i > 0 && maybe(line[i-1]) {
-			i--
-		}
-		for j < len(line) && maybe(line[j]) {
-			j++
-		}
-		if j-i >= 10 {
-			return needDigits8 | needDigits10
-		}
-		if j-i >= 8 {
-			f |= needDigits8
-		}
-		for k+8 < j { // skip the probes inside this run
-			k += 8
-		}
-	}
-	return f
 }
 
 func isDigitByte(b byte) bool { return b >= '0' && b <= '9' }
