@@ -44,6 +44,7 @@ type pattern struct {
 	timeout    time.Duration
 	reqs       [][][]byte // each: at least one of these must occur
 	reqMasks   []litMask  // reqs as ids in the filter's litSet
+	first      *byteSet   // bytes an ASCII subject may start with (nil: any)
 	alts       [][2]string
 	skiplines  []int // group numbers of <SKIPLINES> captures, in order
 }
@@ -68,6 +69,7 @@ func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (
 	p.names, p.ascii, p.asciiExpr = tr.names, v, tr.expr
 	if v.re != nil {
 		p.reqs = requiredLiterals(tr.expr)
+		p.first = firstBytes(tr.expr)
 	}
 	p.index = make(map[string]int, len(p.names))
 	for i, n := range p.names {
@@ -194,6 +196,9 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 			return nil, nil
 		}
 	} else if !p.prechecked(buf) {
+		return nil, nil
+	}
+	if ascii && p.first != nil && (len(buf) == 0 || !p.first[buf[0]]) {
 		return nil, nil
 	}
 	v := p.ascii

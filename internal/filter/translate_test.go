@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -171,4 +172,53 @@ func TestAltName(t *testing.T) {
 			t.Errorf("altName(%q) = %q,%v want %q", in, got, ok, want)
 		}
 	}
+}
+
+// TestFirstBytes checks the first-byte sets of anchored expressions.
+func TestFirstBytes(t *testing.T) {
+	cases := []struct {
+		expr, yes, no string // "" no = not anchored / no set
+	}{
+		{`^Failed`, "F", "fA "},
+		{`^[iI](?:llegal|nvalid)`, "iI", "lnF"},
+		{`^(?:a|b?c)`, "abc", "d"},
+		{`^(?i)ab`, "aA", "bB"},
+		{`(?i)^k`, "kK\xe2", "a"},
+		{`^\s*x`, " \tx", "y"},
+		{`^.x`, "a\xff", "\n"},
+		{`^(?:x*)`, "", ""},
+		{`a`, "", ""},
+		{`(?m:^)a`, "", ""},
+	}
+	for _, c := range cases {
+		set := firstBytes(c.expr)
+		if c.yes == "" {
+			if set != nil {
+				t.Errorf("%q: want no set", c.expr)
+			}
+			continue
+		}
+		if set == nil {
+			t.Errorf("%q: no set", c.expr)
+			continue
+		}
+		for _, b := range []byte(unquote(c.yes)) {
+			if !set[b] {
+				t.Errorf("%q: %q should be a first byte", c.expr, b)
+			}
+		}
+		for _, b := range []byte(unquote(c.no)) {
+			if set[b] {
+				t.Errorf("%q: %q should not be a first byte", c.expr, b)
+			}
+		}
+	}
+}
+
+func unquote(s string) string {
+	u, err := strconv.Unquote(`"` + s + `"`)
+	if err != nil {
+		return s
+	}
+	return u
 }
