@@ -83,6 +83,13 @@ const (
 	historyOnly                  // like keepNewest, and only history is written
 )
 
+// banRow is a ban with its stored key text and data, ready to write.
+type banRow struct {
+	b      *Ban
+	prefix string
+	data   string
+}
+
 // addBans writes bans with multi-row statements inside tx.
 func (s *Store) addBans(ctx context.Context, tx *sql.Tx, bans []Ban) error {
 	return s.writeBans(ctx, tx, bans, replace)
@@ -112,18 +119,39 @@ func (s *Store) writeBans(ctx context.Context, tx *sql.Tx, bans []Ban, mode writ
 	hist := newBatchInsert(tx,
 		`INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES `, histTail, 7)
 	defer hist.close()
-	for _, b := range bans {
+	// Rows go in key order: b-tree inserts then mostly append to the same
+	// page instead of splitting pages all over the tree. The sorts are
+	// stable, so of two bans with one key the later still wins.
+	rows := make([]banRow, len(bans))
+	for i, b := range bans {
 		data, err := encodeData(b.Matches, s.maxMatches)
 		if err != nil {
 			return fmt.Errorf("jail %s: %v: %w", b.Jail, b.Prefix, err)
 		}
-		p, t, bt := prefixText(b.Prefix), b.Time.Unix(), banSeconds(b.BanTime)
-		if mode != historyOnly {
-			if err := active.add(ctx, b.Jail, p, t, bt); err != nil {
+		rows[i] = banRow{b: &bans[i], prefix: prefixText(b.Prefix), data: data}
+	}
+	if mode != historyOnly {
+		slices.SortStableFunc(rows, func(x, y banRow) int {
+			if c := strings.Compare(x.b.Jail, y.b.Jail); c != 0 {
+				return c
+			}
+			return strings.Compare(x.prefix, y.prefix)
+		})
+		for _, r := range rows {
+			if err := active.add(ctx, r.b.Jail, r.prefix, r.b.Time.Unix(), banSeconds(r.b.BanTime)); err != nil {
 				return fmt.Errorf("bans: %w", err)
 			}
 		}
-		if err := hist.add(ctx, p, b.Jail, t, bt, b.Count, b.Failures, data); err != nil {
+	}
+	slices.SortStableFunc(rows, func(x, y banRow) int {
+		if c := strings.Compare(x.prefix, y.prefix); c != 0 {
+			return c
+		}
+		return strings.Compare(x.b.Jail, y.b.Jail)
+	})
+	for _, r := range rows {
+		b := r.b
+		if err := hist.add(ctx, r.prefix, b.Jail, b.Time.Unix(), banSeconds(b.BanTime), b.Count, b.Failures, r.data); err != nil {
 			return fmt.Errorf("history: %w", err)
 		}
 	}

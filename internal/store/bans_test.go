@@ -83,6 +83,24 @@ func TestAddBansReplacesAndValidates(t *testing.T) {
 	}
 	assertBans(t, got, []Ban{second})
 
+	// Within one batch too, the later of two bans of one key wins, however
+	// the batch is reordered for writing.
+	third := second
+	third.Count, third.Time = 3, t0.Add(5*time.Minute)
+	batch := []Ban{third, {Jail: "a", Prefix: pfx("10.0.0.1"), Time: t0, BanTime: time.Hour}, second}
+	if err := s.AddBans(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.BanHistory(ctx, p, "sshd"); h.Count != 2 {
+		t.Fatalf("history after a batch ending with the second ban: %+v", h)
+	}
+	if err := s.AddBans(ctx, []Ban{second, third}); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.BanHistory(ctx, p, "sshd"); h.Count != 3 {
+		t.Fatalf("history after a batch ending with the third ban: %+v", h)
+	}
+
 	bad := []struct {
 		name string
 		ban  Ban
