@@ -147,13 +147,17 @@ func readFail2ban(ctx context.Context, path string, opts ImportOptions) (*fail2b
 	if err != nil {
 		return nil, err
 	}
-	q := fail2banBansQuery
-	if hasBips {
-		q = `SELECT ip, jail, timeofban, bantime, bancount, data FROM bips ORDER BY timeofban`
-	} else if cols, err := columns(ctx, db, "bans"); err != nil {
+	// Oldest first, rowid breaking ties, so the latest row of a key wins.
+	var q string
+	switch cols, err := columns(ctx, db, "bans"); {
+	case hasBips:
+		q = `SELECT ip, jail, timeofban, bantime, bancount, data FROM bips ORDER BY timeofban, rowid`
+	case err != nil:
 		return nil, err
-	} else if !cols["bantime"] {
-		q = `SELECT ip, jail, timeofban, -2, 1, data FROM bans ORDER BY timeofban`
+	case cols["bantime"] && cols["bancount"]:
+		q = `SELECT ip, jail, timeofban, bantime, bancount, data FROM bans ORDER BY timeofban, rowid`
+	default:
+		q = `SELECT ip, jail, timeofban, -2, 1, data FROM bans ORDER BY timeofban, rowid`
 	}
 	if f.history, err = readFail2banBans(ctx, db, q, opts, &f.stats); err != nil {
 		return nil, err
@@ -165,8 +169,6 @@ func readFail2ban(ctx context.Context, path string, opts ImportOptions) (*fail2b
 	}
 	return f, nil
 }
-
-const fail2banBansQuery = `SELECT ip, jail, timeofban, bantime, bancount, data FROM bans ORDER BY timeofban`
 
 func readFail2banJails(ctx context.Context, db *sql.DB) ([]Jail, error) {
 	rows, err := db.QueryContext(ctx, `SELECT name, enabled FROM jails ORDER BY name`)
