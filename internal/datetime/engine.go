@@ -289,6 +289,10 @@ func (m *matcher) seq(sq *[]*node, i, pos int, k int32) (int, bool) {
 			}
 			return m.repeatClass(sq, i, pos, k)
 		case opAssert:
+			if n.kind == asSave {
+				m.caps[n.slot] = pos
+				continue
+			}
 			if !m.assert(n.kind, pos) {
 				return 0, false
 			}
@@ -514,6 +518,16 @@ func (m *matcher) assert(kind, pos int) bool {
 			return false
 		}
 		return wordBefore(s, pos) == wordAt(s, pos)
+	case asWordStart:
+		if pos == 0 {
+			return true
+		}
+		if pos >= len(s) {
+			return wordBefore(s, pos)
+		}
+		return !(wordAt(s, pos) && wordBefore(s, pos))
+	case asWordEnd:
+		return pos >= len(s) || !(wordAt(s, pos) && wordBefore(s, pos))
 	}
 	return false
 }

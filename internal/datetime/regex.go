@@ -32,11 +32,14 @@ const (
 
 // Assertion kinds for opAssert.
 const (
-	asBegin    = iota // ^ and \A
-	asEnd             // $ (also before a final newline)
-	asEndAbs          // \Z
-	asWordB           // \b
-	asNotWordB        // \B
+	asBegin     = iota // ^ and \A
+	asEnd              // $ (also before a final newline)
+	asEndAbs           // \Z
+	asWordB            // \b
+	asNotWordB         // \B
+	asWordStart        // (?=^|\b|\W), the begin boundary of date templates
+	asWordEnd          // (?=\b|\W|$), their end boundary
+	asSave             // record the position in caps[slot] (flattened group)
 )
 
 type node struct {
@@ -117,6 +120,9 @@ func parseRegex(src string) (*program, error) {
 	}
 	if p.pos < len(p.src) {
 		return nil, fmt.Errorf("unbalanced parenthesis at %d: %w", p.pos, errUnsupported)
+	}
+	if len(alts) == 1 {
+		alts[0] = flatten(alts[0])
 	}
 	prog := &program{top: alts, ncap: p.ncap, names: p.names, icase: p.icase}
 	prog.anchored = true
@@ -530,6 +536,14 @@ func (p *parser) addRange(cls *charClass, lo, hi rune) {
 }
 
 func (p *parser) group() (*node, error) {
+	// The boundary look-aheads fail2ban wraps every template in become
+	// plain assertions.
+	for lit, kind := range map[string]int{`?=^|\b|\W)`: asWordStart, `?=\b|\W|$)`: asWordEnd} {
+		if strings.HasPrefix(p.src[p.pos:], lit) {
+			p.pos += len(lit)
+			return &node{op: opAssert, kind: kind, slot: -1}, nil
+		}
+	}
 	n := &node{op: opGroup, min: 1, max: 1, slot: -1}
 	if strings.HasPrefix(p.src[p.pos:], "?") {
 		rest := p.src[p.pos+1:]
@@ -625,4 +639,27 @@ func validGroupName(s string) bool {
 		}
 	}
 	return true
+}
+
+// flatten rewrites a top-level sequence for speed without changing what
+// it matches: a capturing group that must match exactly once with a single
+// alternative becomes save markers around its contents (every path to
+// what follows passes through it, so no value needs restoring), and
+// "(?:X{0,n})?" with X one character class becomes "X{0,n}".
+func flatten(seq []*node) []*node {
+	var out []*node
+	for _, n := range seq {
+		switch {
+		case n.op == opGroup && n.min == 1 && n.max == 1 && len(n.alts) == 1 && n.slot >= 0:
+			out = append(out, &node{op: opAssert, kind: asSave, slot: 2 * n.slot})
+			out = append(out, flatten(n.alts[0])...)
+			out = append(out, &node{op: opAssert, kind: asSave, slot: 2*n.slot + 1})
+		case n.op == opGroup && n.min == 0 && n.max == 1 && !n.lazy && n.slot < 0 && len(n.alts) == 1 &&
+			len(n.alts[0]) == 1 && n.alts[0][0].op == opClass && n.alts[0][0].min == 0 && !n.alts[0][0].lazy:
+			out = append(out, n.alts[0][0])
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
 }
