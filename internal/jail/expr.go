@@ -501,10 +501,11 @@ func (p *parser) name(n string) (node, error) {
 
 func parseNumber(s string) (value, error) {
 	s = strings.ReplaceAll(s, "_", "")
+	if len(s) > 1 && s[0] == '0' && strings.Trim(s, "0123456789") == "" && strings.Trim(s, "0") != "" {
+		// Python rejects 017 (no C octal), though 0.5 and 00 are fine.
+		return value{}, fmt.Errorf("leading zero")
+	}
 	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
-		if len(s) > 1 && s[0] == '0' && isDigit(s[1]) {
-			return value{}, fmt.Errorf("leading zero")
-		}
 		return intVal(i), nil
 	}
 	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {

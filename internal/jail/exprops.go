@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strconv"
 )
 
 var (
@@ -90,7 +91,7 @@ func arith(op string, x, y value) (value, error) {
 			}
 			return intVal(x.i >> uint(y.i)), nil
 		}
-		if y.i < 63 && bits.Len64(absU(x.i))+int(y.i) < 63 {
+		if y.i < 63 && bits.Len64(absU(x.i))+int(y.i) <= 63 {
 			return intVal(x.i << uint(y.i)), nil
 		}
 		return floatVal(math.Ldexp(float64(x.i), int(min(y.i, 1<<20)))), nil
@@ -319,10 +320,20 @@ func function(name string) (fn func([]value) (value, error), lo, hi int) {
 			if a[1].isFloat {
 				return value{}, errIntOnly
 			}
-			p := math.Pow(10, float64(a[1].i))
-			r := math.RoundToEven(a[0].float()*p) / p
 			if !a[0].isFloat && a[1].i >= 0 {
 				return a[0], nil
+			}
+			x, n := a[0].float(), a[1].i
+			if n >= 0 {
+				// Like Python, round the exact binary value:
+				// round(2.675, 2) is 2.67.
+				r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'f', int(min(n, 400)), 64), 64)
+				return floatVal(r), err
+			}
+			p := math.Pow(10, float64(-n))
+			r := math.RoundToEven(x/p) * p
+			if !a[0].isFloat {
+				return toInt(r)
 			}
 			return floatVal(r), nil
 		}, 1, 2

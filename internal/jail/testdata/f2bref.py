@@ -68,10 +68,27 @@ def run_bantime(job):
     return out
 
 
+def run_eval(job):
+    # Plain Python evaluation of formula texts, the way fail2ban's lambda
+    # sees them (names ban, banFactor and the math module).
+    import math
+    out = []
+    for src, bt, count, factor in job["cases"]:
+        class Ban:
+            Time = bt
+            Count = count
+        try:
+            v = eval(src, {"math": math}, {"ban": Ban, "banFactor": factor})
+            out.append([float(v), isinstance(v, float)])
+        except Exception:
+            out.append(None)
+    return out
+
+
 def main():
     # A list of jobs runs in one process (python start-up dominates).
     jobs = json.load(sys.stdin)
-    runs = {"manager": run_manager, "filter": run_filter, "bantime": run_bantime}
+    runs = {"manager": run_manager, "filter": run_filter, "bantime": run_bantime, "eval": run_eval}
     json.dump([runs[job["mode"]](job) for job in jobs], sys.stdout)
 
 
