@@ -151,7 +151,7 @@ func (r *regexRun) loadFilterFile(fsys fs.FS, basedir, name, opts, file string, 
 	if opts != "" {
 		kv, err := optionsRepr(opts)
 		if err != nil {
-			return fmt.Errorf("Wrong filter name or options: %w", err)
+			return fmt.Errorf("wrong filter name or options: %w", err)
 		}
 		r.header("Use   filter options : %s", kv)
 	}

@@ -124,6 +124,10 @@ func (r *regexRun) main(args []string) (int, error) {
 		fo.Resolve = (&dnsResolver{ctx: r.ctx, cache: map[string][]netip.Addr{}}).resolve
 	}
 	r.flt, err = filter.Compile(r.setup.def, fo)
+	if errors.Is(err, filter.ErrNoFailID) && r.setup.kind == "line" {
+		// fail2ban-regex's wording for a literal regex without <HOST>
+		return 0, f2bMessage("No failure-id group in " + pyRepr(r.setup.def.FailRegex[0]))
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -186,6 +190,11 @@ func (r *regexRun) main(args []string) (int, error) {
 	r.printStats()
 	return 0, nil
 }
+
+// f2bMessage is an error worded exactly as fail2ban-regex words it.
+type f2bMessage string
+
+func (m f2bMessage) Error() string { return string(m) }
 
 // location is the --timezone (logtimezone) or the local zone.
 func (r *regexRun) location() (*time.Location, error) {
