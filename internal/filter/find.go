@@ -104,16 +104,16 @@ func isASCII(b []byte) bool {
 
 // search runs p over buf and works out which of org's lines the match
 // covers, as fail2ban's Regex.search does.
-func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) *hit {
+func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) (hit, bool) {
 	loc, err := p.find(buf, ascii, f.found)
 	if err != nil {
 		f.timeouts++
-		return nil
+		return hit{}, false
 	}
 	if loc == nil {
-		return nil
+		return hit{}, false
 	}
-	h := &hit{p: p, groups: make(groupSet, 0, len(p.index)+len(p.alts)+2)}
+	h := hit{p: p, groups: make(groupSet, 0, len(p.index)+len(p.alts)+2)}
 	lo, hi := -1, -1 // one string for all groups
 	for i, n := range p.names {
 		if n != "" && loc[2*i] >= 0 {
@@ -144,7 +144,7 @@ func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) *hi
 	}
 	if len(org) <= 1 {
 		h.matched = org
-		return h
+		return h, true
 	}
 	s := string(buf)
 	start, end := loc[0], loc[1]
@@ -176,7 +176,7 @@ func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) *hi
 		}
 	}
 	h.unmatched = append(h.unmatched, org[lc2:]...)
-	return h
+	return h, true
 }
 
 // skippedLines returns the lines captured by <SKIPLINES> tags.
@@ -235,7 +235,7 @@ func (f *Filter) ignoreLine(buf []byte, ascii bool, org []tupleLine, fh *hit) in
 	}
 	found := -1
 	for i, p := range f.ignore {
-		if f.search(p, buf, ascii, org) != nil {
+		if _, ok := f.search(p, buf, ascii, org); ok {
 			found = i
 			if fh != nil && (!f.opts.CheckAllRegex || f.maxLines > 1) {
 				f.lineBuf = fh.unmatched
@@ -289,8 +289,8 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	var pre groupSet
 	valid := true
 	if f.pref != nil {
-		h := f.search(f.pref, buf, ascii, org)
-		if h == nil {
+		h, ok := f.search(f.pref, buf, ascii, org)
+		if !ok {
 			return
 		}
 		res.PrefMatched = true
@@ -307,12 +307,12 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			ascii = isASCII(buf)
 			valid = true
 		}
-		h := f.search(p, buf, ascii, org)
-		if h == nil {
+		h, ok := f.search(p, buf, ascii, org)
+		if !ok {
 			continue
 		}
 		if len(f.ignore) > 0 {
-			if k := f.ignoreLine(buf, ascii, org, h); k >= 0 {
+			if k := f.ignoreLine(buf, ascii, org, &h); k >= 0 {
 				res.Ignored, res.IgnoreRegex = true, k
 				valid = false
 				if !f.opts.CheckAllRegex {
@@ -327,7 +327,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		if !f.opts.CheckAllRegex || f.maxLines > 1 {
 			f.lineBuf, valid = h.unmatched, false
 		}
-		if f.failureFrom(i, h, pre, date, res) && !f.opts.CheckAllRegex {
+		if f.failureFrom(i, &h, pre, date, res) && !f.opts.CheckAllRegex {
 			return
 		}
 	}
@@ -385,7 +385,8 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		}
 		host, raw = fid.s, true
 	}
-	var out []Failure
+	first := len(res.Failures) // failures of this hit start here
+	out := res.Failures
 	switch {
 	case !fid.ok && host == "" && d.pending:
 		if f.opts.KeepPending || f.opts.CheckAllRegex {
@@ -404,9 +405,10 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		}
 		out = append(out, fl)
 	default:
-		out = f.resolve(host)
+		out = append(out, f.resolve(host)...)
 	}
-	for _, fl := range out {
+	for i := first; i < len(out); i++ {
+		fl := &out[i]
 		fl.Time = date
 		fl.Regex = idx
 		fl.Fields = make(map[string]string, len(d.g))
@@ -418,7 +420,7 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		fl.Lines = append([]string(nil), d.matches...)
 		fl.NoFail = d.get("nofail").truthy()
 		fl.Users = append([]string(nil), d.users...)
-		res.Failures = append(res.Failures, fl)
 	}
+	res.Failures = out
 	return true
 }
