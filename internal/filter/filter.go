@@ -88,10 +88,14 @@ type Options struct {
 // Failure is one failure found in the log.
 type Failure struct {
 	Host string     // the host text as matched (address or name)
-	Addr netip.Addr // the address, if Host is one
+	Addr netip.Addr // the address, if Host is one (IPv4-mapped IPv6 unmapped)
 	// Prefix is set when a <CIDR>/<SUBNET> gave a prefix length.
 	Prefix netip.Prefix
-	ID     string // fail2ban's fid: <F-ID>, else the host
+	// ID is what fail2ban counts and bans (its ticket id): the <F-ID> text
+	// when there is one and it differs from the host, else the address in
+	// canonical form ("192.0.2.0/24" with a prefix), else the raw text.
+	// Empty only for a pending multi-line failure (Options.KeepPending).
+	ID string
 	Time   time.Time
 	Fields map[string]string // named groups: "user", "alt_user", "content", ...
 	Lines  []string          // the line(s) that made up the failure
