@@ -95,7 +95,7 @@ type Failure struct {
 	// when there is one and it differs from the host, else the address in
 	// canonical form ("192.0.2.0/24" with a prefix), else the raw text.
 	// Empty only for a pending multi-line failure (Options.KeepPending).
-	ID string
+	ID     string
 	Time   time.Time
 	Fields map[string]string // named groups: "user", "alt_user", "content", ...
 	Lines  []string          // the line(s) that made up the failure
