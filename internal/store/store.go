@@ -181,7 +181,10 @@ func openDB(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if from != to {
+	switch {
+	case from == 0:
+		opts.Logger.Info("database created", "path", path, "schema", to)
+	case from != to:
 		opts.Logger.Info("database schema upgraded", "path", path, "from", from, "to", to)
 	}
 	ok = true
