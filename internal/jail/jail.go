@@ -188,11 +188,13 @@ func (j *Jail) AddFailure(ctx context.Context, f Failure) (Ticket, bool) {
 		id = f.Host
 	}
 	byAddr := addr.IsValid() && (id == "" || id == f.Host || id == addr.String() || id == f.Addr.String())
-	if addr.IsValid() && id == "" {
+	if byAddr {
+		// The canonical text, IPv4-mapped addresses as IPv4: fail2ban's
+		// IPAddr does the same to its ids.
 		id = addr.String()
-	}
-	if byAddr && j.cfg.CountByPrefix {
-		id = j.banPrefix(addr, f.Prefix).String()
+		if j.cfg.CountByPrefix {
+			id = j.banPrefix(addr, f.Prefix).String()
+		}
 	}
 
 	if j.cfg.Ignore != nil && !f.NoFail {
