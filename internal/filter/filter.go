@@ -149,8 +149,9 @@ type Filter struct {
 
 	lineBuf  []tupleLine
 	one      [1]tupleLine
-	buf      []byte // scratch: the buffer the regexes see
-	cbuf     []byte // scratch: prefregex content
+	content  [1]tupleLine // the buffer replaced by prefregex content
+	buf      []byte       // scratch: the buffer the regexes see
+	cbuf     []byte       // scratch: prefregex content
 	lastText string
 	lastDate time.Time
 	mlfid    *mlfidCache

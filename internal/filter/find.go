@@ -296,7 +296,8 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		res.PrefMatched = true
 		pre = h.groups
 		if c := pre.get("content"); c.truthy() {
-			f.lineBuf = []tupleLine{{post: c.s}}
+			f.content[0] = tupleLine{post: c.s}
+			f.lineBuf = f.content[:] // a later append copies it
 			valid = false
 		}
 		pre.del("content")
