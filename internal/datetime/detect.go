@@ -17,7 +17,8 @@ import (
 // candidate is a reserved match found during the scan.
 type candidate struct {
 	idx            int
-	ms, me, gs, ge int
+	ms, me, gs, ge int            // byte offsets
+	cms            int            // ms in characters
 	caps           bool           // the groups are saved in Detector.foundCaps
 	re2m           *regexp2.Match // the groups of a fallback template
 }
@@ -121,7 +122,7 @@ const anchoredFlags = flagLineBegin | flagLineEnd
 // than the best candidate so far (at foundMS). The last template and
 // anchored ones always count, and a template that never matched is
 // searched fully because whether it ever matched steers the scan.
-func (d *Detector) relevantStart(i, foundMS int) int {
+func (d *Detector) relevantStart(i, foundMS int) int { // in characters
 	e := d.list[i]
 	if i+1 >= len(d.list) || e.t.flags&anchoredFlags != 0 || e.t.hits == 0 || foundMS >= unset {
 		return unset
@@ -133,8 +134,11 @@ func (d *Detector) relevantStart(i, foundMS int) int {
 // matchTime selects the template for line and returns its entry and the
 // span of the date text (group 1).
 func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool) {
+	// Positions kept across lines (last start/end, distances) count
+	// characters like fail2ban's; ms/me/gs/ge are byte offsets in line.
 	var lf lazyFeatures
-	found := candidate{idx: -1, ms: unset}
+	pc := posConv{line: line}
+	found := candidate{idx: -1, cms: unset}
 	ignore := unset
 	var ms, me, gs, ge int
 	matched := false
@@ -147,7 +151,7 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), &lf)
 			ignore = i
 		} else {
-			dist, endp := d.lastPos, d.lastEnd
+			dist, endp := pc.toByte(d.lastPos), pc.toByte(d.lastEnd)
 			left := runeBefore(line, dist) == d.lastBefore ||
 				(runeAt(line, dist) == d.lastAt && !isAlnum(d.lastAt))
 			right := runeAt(line, endp) == d.lastEndAfter ||
@@ -160,9 +164,9 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			}
 		}
 		if matched && !(len(d.list) == 1 || t.flags&anchoredFlags != 0 ||
-			(ms == d.lastPos && me == d.lastEnd)) {
+			(pc.toChar(ms) == d.lastPos && pc.toChar(me) == d.lastEnd)) {
 			// Same template, other place: maybe a date inside the message.
-			found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t), re2m: t.re2m}
+			found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, cms: pc.toChar(ms), caps: d.saveCaps(t), re2m: t.re2m}
 			matched = false
 		}
 	}
@@ -173,7 +177,11 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			}
 			e = d.list[i]
 			t := e.t
-			ms, me, gs, ge, matched = d.searchLimit(e, line, 0, len(line), d.relevantStart(i, found.ms), &lf)
+			limit := len(line)
+			if l := d.relevantStart(i, found.cms); l < unset {
+				limit = pc.toByte(l)
+			}
+			ms, me, gs, ge, matched = d.searchLimit(e, line, 0, len(line), limit, &lf)
 			if !matched {
 				continue
 			}
@@ -183,10 +191,10 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 			if ms == 0 && e.hits > 0 && d.list[i+1].t.hits == 0 {
 				break
 			}
-			if ms > e.distance || ms > d.lastPos {
+			if cms := pc.toChar(ms); cms > e.distance || cms > d.lastPos {
 				// Farther than before: keep the closest and look further.
-				if ms < found.ms {
-					found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, caps: d.saveCaps(t), re2m: t.re2m}
+				if cms < found.cms {
+					found = candidate{idx: i, ms: ms, me: me, gs: gs, ge: ge, cms: cms, caps: d.saveCaps(t), re2m: t.re2m}
 				}
 				matched = false
 				continue
@@ -211,16 +219,16 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 	}
 	e.hits++
 	e.lastUsed = float64(now.UnixNano()) / 1e9
-	e.distance = ms
+	e.distance = pc.toChar(ms)
 	if d.firstUnused == i {
 		d.firstUnused++
 	}
-	d.lastPos, d.lastBefore, d.lastAt = ms, runeBefore(line, ms), runeAt(line, ms)
+	d.lastPos, d.lastBefore, d.lastAt = e.distance, runeBefore(line, ms), runeAt(line, ms)
 	in := runeBefore(line, me)
 	if me == 0 {
 		in = runeBefore(line, len(line)) // fail2ban indexes line[-1] here
 	}
-	d.lastEnd, d.lastEndIn, d.lastEndAfter = me, in, runeAt(line, me)
+	d.lastEnd, d.lastEndIn, d.lastEndAfter = pc.toChar(me), in, runeAt(line, me)
 	if i != 0 && i != d.lastIdx {
 		i = d.reorder(i)
 	}
@@ -263,4 +271,65 @@ func (d *Detector) reorder(num int) int {
 		d.firstUnused++
 	}
 	return pos
+}
+
+// cpIndex converts byte offset b of line to a character index (offsets
+// past the end count one character per byte).
+func cpIndex(line string, b int) int {
+	if b > len(line) {
+		return utf8.RuneCountInString(line) + b - len(line)
+	}
+	for i := 0; i < b; i++ {
+		if line[i] >= utf8.RuneSelf {
+			return i + utf8.RuneCountInString(line[i:b])
+		}
+	}
+	return b
+}
+
+// byteIndex converts character index c to a byte offset of line (past
+// the end: len(line) plus the excess).
+func byteIndex(line string, c int) int {
+	b, n := 0, 0
+	for b < len(line) && n < c {
+		if line[b] < utf8.RuneSelf {
+			b++
+		} else {
+			_, size := utf8.DecodeRuneInString(line[b:])
+			b += size
+		}
+		n++
+	}
+	return b + (c - n)
+}
+
+// posConv converts between byte offsets and character indexes of one
+// line, with a shortcut for all-ASCII lines.
+type posConv struct {
+	line  string
+	ascii int8 // 0 unknown, 1 yes, -1 no
+}
+
+func (p *posConv) isASCII() bool {
+	if p.ascii == 0 {
+		p.ascii = -1
+		if isASCII(p.line) {
+			p.ascii = 1
+		}
+	}
+	return p.ascii > 0
+}
+
+func (p *posConv) toByte(c int) int {
+	if c <= 0 || p.isASCII() {
+		return c
+	}
+	return byteIndex(p.line, c)
+}
+
+func (p *posConv) toChar(b int) int {
+	if b <= 0 || b <= 64 && isASCII(p.line[:min(b, len(p.line))]) || p.isASCII() {
+		return b
+	}
+	return cpIndex(p.line, b)
 }

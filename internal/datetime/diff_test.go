@@ -188,7 +188,8 @@ func generatedLines(r *rand.Rand, n int) []string {
 			return fmt.Sprintf("%02d-%s-%04d %02d:%02d:%02d", d, strings.ToUpper(months[mo-1]), y, h, mi, s)
 		}
 	}
-	prefixes := []string{"", "", "", "[", "host: ", "192.168.1.10 - - ", "10.0.0.1 - - ", "<12>1 ", "**", "x"}
+	prefixes := []string{"", "", "", "[", "host: ", "192.168.1.10 - - ", "10.0.0.1 - - ", "<12>1 ", "**", "x",
+		"é ", "日本語 - ", "ÄÖ [", "user=søren "}
 	suffixes := []string{" sshd[123]: Failed password for root", "", "] GET / 200", "x", " 12:00:01 again", " and 2019-02-03 04:05:06"}
 	lines := make([]string, n)
 	for i := range lines {
