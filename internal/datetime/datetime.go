@@ -1,6 +1,13 @@
 // Package datetime finds and parses the timestamp in a log line the way
 // fail2ban's date detector does: its default template set, datepattern with
 // strptime directives and anchors, EPOCH/TAI64N/ISO8601, year-less stamps.
+//
+// Templates are compiled to fail2ban's own regexes (Python dialect) and run
+// by a small backtracking engine with Python's match order (engine.go);
+// regexp2 takes the rare patterns it cannot parse. Hand-written matchers
+// take the common syslog, ISO 8601 and Apache stamps (fast.go), and the
+// template choice follows fail2ban's DateDetector.matchTime (detect.go).
+// The differential tests run fail2ban itself on the same lines.
 package datetime
 
 import (
