@@ -153,6 +153,9 @@ func ParseIgnoreEntry(w string) (p netip.Prefix, ok bool, err error) {
 		w = w[1 : len(w)-1]
 	}
 	host, mask, hasMask := strings.Cut(w, "/")
+	if len(host) > 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		if hasMask {
