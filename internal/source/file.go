@@ -285,8 +285,12 @@ func (r *fileRun) step(ctx context.Context, t *tracked, now time.Time) (bool, er
 		}
 		return r.step(ctx, t, now)
 	}
+	rewritten, err := t.rewritten(fi)
+	if err != nil {
+		return false, err
+	}
 	switch {
-	case fi.Size() < t.rpos:
+	case fi.Size() < t.rpos || rewritten && t.rpos > 0:
 		r.log.Info("log truncated", "path", t.path, "size", fi.Size(), "offset", t.rpos)
 		t.reset(0)
 		t.hash, t.dirty = "", true

@@ -3,7 +3,9 @@ package source
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,10 +42,11 @@ func (p *memPositions) get(path string) (Position, bool) {
 
 // collector runs a source and keeps what it sends.
 type collector struct {
-	mu     sync.Mutex
-	lines  []Line
-	cancel context.CancelFunc
-	done   chan error
+	mu       sync.Mutex
+	lines    []Line
+	cancel   context.CancelFunc
+	done     chan error
+	consumed chan struct{}
 }
 
 func start(t *testing.T, src Source) *collector {
@@ -51,14 +54,25 @@ func start(t *testing.T, src Source) *collector {
 	ctx, cancel := context.WithCancel(t.Context())
 	c := &collector{cancel: cancel, done: make(chan error, 1)}
 	out := make(chan Line)
-	go func() { c.done <- src.Run(ctx, out) }()
+	runErr := make(chan error, 1)
+	go func() { runErr <- src.Run(ctx, out) }()
+	// The collector owns out: it closes it once Run has returned, and
+	// reports Run's result after the last line is stored.
 	go func() {
+		err := <-runErr
+		close(out)
+		c.done <- err
+	}()
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
 		for l := range out {
 			c.mu.Lock()
 			c.lines = append(c.lines, l)
 			c.mu.Unlock()
 		}
 	}()
+	c.consumed = consumed
 	t.Cleanup(func() { c.stop(t) })
 	return c
 }
@@ -76,6 +90,7 @@ func (c *collector) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}
+		<-c.consumed
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after cancel")
 	}
@@ -153,4 +168,16 @@ func newFileT(t *testing.T, o FileOptions) *File {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// testLogger logs through t.Log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 )
 
 // readChunk is how much a tailer reads from a file at a time.
@@ -32,7 +33,17 @@ type tailer struct {
 	queued []Line // complete lines read but not yet handed on
 
 	truncated int64 // lines cut at maxLine, for stats
+
+	// prefix is the start of the file as last seen. A copytruncate
+	// followed by quick writes leaves the file larger than the old offset;
+	// a changed prefix still shows it.
+	prefix   []byte
+	lastSize int64
+	lastMod  time.Time
 }
+
+// prefixLen is how many leading bytes are compared to detect a rewrite.
+const prefixLen = 64
 
 func newTailer(path string, maxLine int) *tailer {
 	return &tailer{path: path, maxLine: maxLine}
@@ -95,6 +106,24 @@ func (t *tailer) open(offset func(ino uint64, hash string, size int64) int64) (b
 	return true, nil
 }
 
+// rewritten reports whether the file's first bytes changed since the last
+// call (only checked when its size or mtime changed), and remembers them.
+func (t *tailer) rewritten(fi os.FileInfo) (bool, error) {
+	if fi.Size() == t.lastSize && fi.ModTime().Equal(t.lastMod) && len(t.prefix) > 0 {
+		return false, nil
+	}
+	t.lastSize, t.lastMod = fi.Size(), fi.ModTime()
+	buf := make([]byte, prefixLen)
+	n, err := t.f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read log start: %w", err)
+	}
+	buf = buf[:n]
+	changed := !bytes.HasPrefix(buf, t.prefix)
+	t.prefix = buf
+	return changed, nil
+}
+
 // reset forgets held bytes and continues reading at off.
 func (t *tailer) reset(off int64) {
 	t.off, t.rpos = off, off
@@ -107,6 +136,7 @@ func (t *tailer) close() {
 		t.f = nil
 	}
 	t.held, t.over = nil, 0
+	t.prefix, t.lastSize, t.lastMod = nil, 0, time.Time{}
 }
 
 // position reports the position to save for the lines handed on so far.
