@@ -1,6 +1,7 @@
 package datetime
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ func (t *template) compileRE2() error {
 	}
 	// A user pattern that backtracks badly must not stall the daemon.
 	re.MatchTimeout = 100 * time.Millisecond
+	if len(re.GetGroupNumbers()) < 2 {
+		return errors.New("the date regex has no capturing group")
+	}
 	t.re2 = re
 	t.names = map[string]int{}
 	for _, name := range re.GetGroupNames() {

@@ -103,6 +103,10 @@ func (t *template) group(line string, slot int) (string, bool) {
 // compileRegex builds the engine(s) for t.regex.
 func (t *template) compileRegex() error {
 	prog, err := parseRegex(t.regex)
+	if err == nil && prog.ncap < 2 {
+		// e.g. "?:" wrapped into "(?:)": fail2ban needs a group 1 too
+		return errors.New("the date regex has no capturing group")
+	}
 	if err == nil {
 		t.m = newMatcher(prog)
 		t.names = prog.names
