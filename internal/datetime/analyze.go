@@ -1,6 +1,7 @@
 package datetime
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -219,4 +220,54 @@ func (n *node) analyzeAlts() {
 			}
 		}
 	}
+}
+
+// flatten rewrites a top-level sequence for speed without changing what
+// it matches: a capturing group that must match exactly once with a single
+// alternative becomes save markers around its contents (every path to
+// what follows passes through it, so no value needs restoring), and
+// "(?:X{0,n})?" with X one character class becomes "X{0,n}".
+func flatten(seq []*node) []*node {
+	var out []*node
+	for _, n := range seq {
+		switch {
+		case n.op == opGroup && n.min == 1 && n.max == 1 && len(n.alts) == 1 && n.slot >= 0:
+			out = append(out, &node{op: opAssert, kind: asSave, slot: 2 * n.slot})
+			out = append(out, flatten(n.alts[0])...)
+			out = append(out, &node{op: opAssert, kind: asSave, slot: 2*n.slot + 1})
+		case n.op == opGroup && n.min == 0 && n.max == 1 && !n.lazy && n.slot < 0 && len(n.alts) == 1 &&
+			len(n.alts[0]) == 1 && n.alts[0][0].op == opClass && n.alts[0][0].min == 0 && !n.alts[0][0].lazy:
+			out = append(out, n.alts[0][0])
+		default:
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// parseBraces reads the body of a {m,n} quantifier.
+func parseBraces(body string) (int, int, bool) {
+	lo, hi, hasComma := body, body, false
+	if i := strings.IndexByte(body, ','); i >= 0 {
+		lo, hi, hasComma = body[:i], body[i+1:], true
+	}
+	atoi := func(s string, def int) (int, bool) {
+		if s == "" {
+			return def, true
+		}
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 || v > 1000 {
+			return 0, false
+		}
+		return v, true
+	}
+	l, ok1 := atoi(lo, 0)
+	h, ok2 := atoi(hi, -1)
+	if !ok1 || !ok2 || (!hasComma && lo == "") {
+		return 0, 0, false
+	}
+	if h >= 0 && h < l {
+		return 0, 0, false
+	}
+	return l, h, true
 }

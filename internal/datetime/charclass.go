@@ -65,3 +65,27 @@ func isDigitRune(r rune) bool {
 }
 
 func isASCIILetter(b byte) bool { return b|0x20 >= 'a' && b|0x20 <= 'z' }
+
+// addShorthand adds \d, \w, \s or, in upper case, their negations to cls.
+func addShorthand(cls *charClass, c byte) {
+	var pred func(rune) bool
+	switch c | 0x20 {
+	case 'd':
+		pred = isDigitRune
+	case 'w':
+		pred = isWordRune
+	case 's':
+		pred = isSpaceRune
+	}
+	neg := c >= 'A' && c <= 'Z'
+	for b := 0; b < 128; b++ {
+		if pred(rune(b)) != neg {
+			cls.addASCII(byte(b))
+		}
+	}
+	if neg {
+		cls.items = append(cls.items, classItem{pred: func(r rune) bool { return !pred(r) }})
+	} else {
+		cls.items = append(cls.items, classItem{pred: pred})
+	}
+}
