@@ -248,7 +248,7 @@ func compareWithFail2ban(t *testing.T, cases []diffCase) {
 			}
 			same := got.OK == w.OK && got.Start == w.Start && got.End == w.End && got.Name == w.Name &&
 				(got.Time == nil) == (w.Time == nil) && (got.Time == nil || math.Abs(*got.Time-*w.Time) < 1e-3 ||
-					nearDSTChange(*w.Time))
+				nearDSTChange(*w.Time))
 			if !same {
 				bad++
 				if bad <= 5 {
