@@ -3,6 +3,8 @@ package datetime
 import (
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Static analysis of parsed programs: widths, the bytes a match can start
@@ -64,6 +66,14 @@ func firstOfSeq(seq []*node, set *[256]bool) bool {
 			set[b] = true
 			if isASCIILetter(b) {
 				set[b^0x20] = true
+				// lead bytes of non-ASCII case variants (U+017F, U+212A)
+				for f := unicode.SimpleFold(rune(b)); f != rune(b); f = unicode.SimpleFold(f) {
+					if f >= utf8.RuneSelf {
+						var buf [utf8.UTFMax]byte
+						utf8.EncodeRune(buf[:], f)
+						set[buf[0]] = true
+					}
+				}
 			}
 			return false
 		case opClass:

@@ -89,3 +89,13 @@ func addShorthand(cls *charClass, c byte) {
 		cls.items = append(cls.items, classItem{pred: pred})
 	}
 }
+
+// addFoldPartners adds the non-ASCII characters that fold to the ASCII
+// letter r (U+017F for s, U+212A for k) for case-insensitive classes.
+func addFoldPartners(cls *charClass, r rune) {
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f >= utf8.RuneSelf {
+			cls.items = append(cls.items, classItem{lo: f, hi: f})
+		}
+	}
+}

@@ -324,6 +324,11 @@ func TestDifferentialGenerated(t *testing.T) {
 			cases = append(cases, diffCase{Name: fmt.Sprintf("gen/%q/%s", p, tz), Pattern: p, TZ: tz, Now: diffNow(), Lines: generatedLines(r, 300)})
 		}
 	}
+	// Python's (?i) also folds U+017F to s and U+212A to k.
+	cases = append(cases, diffCase{Name: "unicode case folding", Now: diffNow(), Lines: []string{
+		"ſep 12 10:00:00 host x", "x ſun ſep 12 10:00:00 2026 y", "[12/ſep/2026:10:00:00 +0100] x", "ſat Jan 12 10:00:00 x",
+		"\u212aST Jan 12 10:00:00 x", "Jan 12 10:00:00 x", "Dec  1 10:00:00 ſ", "2026-01-02 10:00:00 ſ",
+	}})
 	// Year rollover: clock early in January, stamps from December.
 	jan := float64(time.Date(time.Now().Year(), 1, 1, 0, 30, 0, 0, time.Local).Unix())
 	cases = append(cases, diffCase{Name: "rollover", Now: jan, Lines: []string{

@@ -2,6 +2,7 @@ package datetime
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -267,17 +268,11 @@ func (m *matcher) seq(sq *[]*node, i, pos int, k int32) (int, bool) {
 		n := seq[i]
 		switch n.op {
 		case opString:
-			if len(s)-pos < len(n.str) {
+			np, ok := m.lit(n.str, pos)
+			if !ok {
 				return 0, false
 			}
-			if m.prog.icase {
-				if !asciiFoldEqual(s[pos:pos+len(n.str)], n.str) {
-					return 0, false
-				}
-			} else if s[pos:pos+len(n.str)] != n.str {
-				return 0, false
-			}
-			pos += len(n.str)
+			pos = np
 		case opClass:
 			if n.min == 1 && n.max == 1 {
 				np, ok := m.one(n.cls, pos)
@@ -375,19 +370,16 @@ func (m *matcher) seq(sq *[]*node, i, pos int, k int32) (int, bool) {
 // (which started at start), then the rest of sq after the group. Optional
 // characters are tried taken first, like a greedy "?".
 func (m *matcher) simpleAlt(n *node, j, idx, pos, start int, sq *[]*node, i int, k int32) (int, bool) {
-	s := m.s
 	alt := n.alts[j]
 	for ; idx < len(alt); idx++ {
 		m.steps++
 		it := alt[idx]
 		if it.op == opString {
-			if len(s)-pos < len(it.str) {
+			np, ok := m.lit(it.str, pos)
+			if !ok {
 				return 0, false
 			}
-			if got := s[pos : pos+len(it.str)]; got != it.str && !(m.prog.icase && asciiFoldEqual(got, it.str)) {
-				return 0, false
-			}
-			pos += len(it.str)
+			pos = np
 			continue
 		}
 		np, ok := m.one(it.cls, pos)
@@ -437,6 +429,54 @@ func (m *matcher) look(n *node, pos int) bool {
 	}
 	m.ks = m.ks[:top]
 	return ok != n.neg
+}
+
+// lit matches the ASCII text str at pos. Under (?i) letters match either
+// case and the non-ASCII characters that fold to them (U+017F for s,
+// U+212A for k), as Python's re does.
+func (m *matcher) lit(str string, pos int) (int, bool) {
+	s := m.s
+	if len(s)-pos >= len(str) {
+		if got := s[pos : pos+len(str)]; got == str || m.prog.icase && asciiFoldEqual(got, str) {
+			return pos + len(str), true
+		}
+	}
+	if !m.prog.icase {
+		return 0, false
+	}
+	p := pos
+	for i := 0; i < len(str); i++ {
+		if p >= len(s) {
+			return 0, false
+		}
+		c, b := str[i], s[p]
+		if b < utf8.RuneSelf {
+			if b != c && !(isASCIILetter(c) && b == c^0x20) {
+				return 0, false
+			}
+			p++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[p:])
+		if !foldsTo(r, c) {
+			return 0, false
+		}
+		p += size
+	}
+	return p, true
+}
+
+// foldsTo reports whether r is a case variant of the ASCII letter c.
+func foldsTo(r rune, c byte) bool {
+	if !isASCIILetter(c) {
+		return false
+	}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f == rune(c) || f == rune(c^0x20) {
+			return true
+		}
+	}
+	return false
 }
 
 // one matches a single character of cls at pos.

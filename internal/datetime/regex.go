@@ -257,6 +257,7 @@ func (p *parser) literal(r rune) *node {
 		cls.addASCII(byte(r))
 		if p.icase && isASCIILetter(byte(r)) {
 			cls.addASCII(byte(r) ^ 0x20)
+			addFoldPartners(cls, r)
 		}
 	} else {
 		cls.items = append(cls.items, classItem{lo: r, hi: r})
@@ -476,6 +477,7 @@ func (p *parser) addRange(cls *charClass, lo, hi rune) {
 		cls.addASCII(byte(r))
 		if p.icase && isASCIILetter(byte(r)) {
 			cls.addASCII(byte(r) ^ 0x20)
+			addFoldPartners(cls, r)
 		}
 	}
 	if hi >= utf8.RuneSelf {
