@@ -111,6 +111,7 @@ type tracked struct {
 	savedAt  time.Time // last save
 	hashedAt time.Time // last first-line hash check
 	literal  bool      // named without glob characters: kept while missing
+	prev     *tailer   // the file rotated away while we were down, still to finish
 }
 
 // Run follows the files until ctx ends; see Source.
@@ -267,6 +268,11 @@ func (r *fileRun) step(ctx context.Context, t *tracked, now time.Time) (bool, er
 		}
 		t.dirty, t.hashedAt = true, now
 	}
+	if t.prev != nil {
+		if err := r.finishRotated(ctx, t); err != nil {
+			return false, err
+		}
+	}
 	fi, err := os.Stat(t.path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return false, fmt.Errorf("stat log: %w", err)
@@ -293,7 +299,11 @@ func (r *fileRun) step(ctx context.Context, t *tracked, now time.Time) (bool, er
 	case fi.Size() < t.rpos || rewritten && t.rpos > 0:
 		r.log.Info("log truncated", "path", t.path, "size", fi.Size(), "offset", t.rpos)
 		t.reset(0)
-		t.hash, t.dirty = "", true
+		h, err := firstLineHash(t.f)
+		if err != nil {
+			return false, err
+		}
+		t.hash, t.dirty, t.hashedAt = h, true, now
 	case t.hash == "" && fi.Size() > 0 || now.Sub(t.hashedAt) >= r.opts.HashInterval:
 		h, err := firstLineHash(t.f)
 		if err != nil {
@@ -322,9 +332,18 @@ func (r *fileRun) startAt(ctx context.Context, t *tracked, ino uint64, hash stri
 		if err != nil {
 			r.log.Warn("loading log position", "path", t.path, "err", err)
 		}
-		if ok && pos.Inode == ino && (pos.Hash == "" || pos.Hash == hash) && pos.Offset <= size {
+		// An empty saved hash (first line incomplete) is only trusted at 0.
+		if ok && pos.Inode == ino && (pos.Hash == hash || pos.Hash == "" && pos.Offset == 0) && pos.Offset <= size {
 			r.log.Debug("resuming log", "path", t.path, "offset", pos.Offset)
 			return pos.Offset
+		}
+		if ok && pos.Inode != ino && !t.fresh {
+			// Rotated while we were down: finish the old file first, and
+			// read its successor (this file) from the start.
+			if prev := r.findRotated(t.path, pos); prev != nil {
+				t.prev = prev
+				return 0
+			}
 		}
 	}
 	if t.fresh || t.head {
@@ -369,7 +388,7 @@ func (r *fileRun) send(ctx context.Context, t *tracked) error {
 }
 
 func (r *fileRun) save(ctx context.Context, t *tracked, now time.Time) {
-	if r.opts.Positions == nil || !t.dirty || t.f == nil {
+	if r.opts.Positions == nil || !t.dirty || t.f == nil || t.prev != nil {
 		return
 	}
 	if err := r.opts.Positions.Save(ctx, t.position()); err != nil {
@@ -389,6 +408,9 @@ func (r *fileRun) shutdown(ctx context.Context) {
 		t := r.tails[p]
 		r.save(sctx, t, now)
 		t.close()
+		if t.prev != nil {
+			t.prev.close()
+		}
 	}
 	if r.watcher != nil {
 		r.watcher.Close()

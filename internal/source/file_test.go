@@ -257,3 +257,40 @@ func TestFileResumeFromPosition(t *testing.T) {
 		t.Fatalf("with a stale position lines = %q, want %q", got, want)
 	}
 }
+
+// TestFileRotatedWhileStopped: the file is renamed away while no source
+// runs; the next run finishes it from the saved offset (found by inode)
+// and reads its successor from the start.
+func TestFileRotatedWhileStopped(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "auth.log")
+	appendFile(t, path, "")
+	pos := newMemPositions()
+	o := fileOpts(ModePolling, FileSpec{Pattern: path})
+	o.Positions = pos
+	c := start(t, newFileT(t, o))
+	settle()
+	appendFile(t, path, "seen\n")
+	c.waitCount(t, 1)
+	c.stop(t)
+	appendFile(t, path, "late old\n")
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path+".2", "an older rotation, not ours\n")
+	appendFile(t, path, "new 1\nnew 2\n")
+	c2 := start(t, newFileT(t, o))
+	c2.waitCount(t, 3)
+	settle()
+	if got, want := c2.texts(), []string{"late old", "new 1", "new 2"}; !slices.Equal(got, want) {
+		t.Fatalf("lines = %q, want %q", got, want)
+	}
+	c2.stop(t)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := pos.get(path); p.Inode != inode(fi) || p.Offset != fi.Size() {
+		t.Errorf("saved %+v, want the new file's end %d", p, fi.Size())
+	}
+}

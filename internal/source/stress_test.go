@@ -95,15 +95,10 @@ func exactlyOnce(t *testing.T, mode Mode, rot string) {
 			}
 		}
 		if i == restartAt || i == 2*restartAt {
-			// Lines of a file renamed away while the source is down are
-			// not followed (fail2ban neither): stop once it reads the
-			// current file.
-			prev := lastRotation
-			waitFor(t, func() bool { return seen() > prev }, func() string { return "catch-up before restart" })
+			// The source may still be reading the file renamed away at
+			// the last rotation: the next run finds it by its inode.
 			harvest(c)
 			c = run()
-			// The new run must open the file before the next rotation.
-			lastRotation = i - 1
 		}
 		if _, err := fmt.Fprintf(f, "line %d %s\n", i, strings.Repeat("p", i%50)); err != nil {
 			t.Fatal(err)
