@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -54,7 +55,11 @@ type FileOptions struct {
 type File struct {
 	opts FileOptions
 	log  *slog.Logger
+	cut  atomic.Int64 // lines cut at MaxLine, over all runs
 }
+
+// LinesCut returns how many lines were longer than MaxLine and cut.
+func (s *File) LinesCut() int64 { return s.cut.Load() }
 
 var _ Source = (*File)(nil)
 
@@ -165,6 +170,8 @@ func (s *File) Run(ctx context.Context, out chan<- Line) error {
 			if ev.Has(fsnotify.Create) {
 				r.lastGlob = time.Time{}
 			}
+			// One round answers every event queued so far.
+			r.lastGlob = drainEvents(events, r.lastGlob)
 			timer.Stop()
 		case err, ok := <-werrs:
 			if !ok {
@@ -174,6 +181,24 @@ func (s *File) Run(ctx context.Context, out chan<- Line) error {
 			// An overflow loses events: the next round checks every file.
 			s.log.Warn("file notifications", "err", err)
 			timer.Stop()
+		}
+	}
+}
+
+// drainEvents takes the events already waiting without blocking; a create
+// among them asks for a glob (a zero lastGlob).
+func drainEvents(events <-chan fsnotify.Event, lastGlob time.Time) time.Time {
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return lastGlob
+			}
+			if ev.Has(fsnotify.Create) {
+				lastGlob = time.Time{}
+			}
+		default:
+			return lastGlob
 		}
 	}
 }
@@ -319,6 +344,7 @@ func (r *fileRun) step(ctx context.Context, t *tracked, now time.Time) (bool, er
 		}
 	}
 	more, err := t.read(batchLines)
+	r.countCut(t.tailer)
 	if err != nil {
 		return false, err
 	}
@@ -352,6 +378,18 @@ func (r *fileRun) startAt(ctx context.Context, t *tracked, ino uint64, hash stri
 	return size
 }
 
+// countCut moves a tailer's count of cut lines to the source's total,
+// warning on the first of a run.
+func (r *fileRun) countCut(t *tailer) {
+	if t.truncated == 0 {
+		return
+	}
+	if r.cut.Add(t.truncated) == t.truncated {
+		r.log.Warn("log line longer than the limit, cut", "path", t.path, "max", r.opts.MaxLine)
+	}
+	t.truncated = 0
+}
+
 // drain reads the open file to its end and hands everything on, including
 // a last line without a newline.
 func (r *fileRun) drain(ctx context.Context, t *tracked) error {
@@ -363,6 +401,7 @@ func (r *fileRun) drain(ctx context.Context, t *tracked) error {
 		if !more {
 			t.flushHeld()
 		}
+		r.countCut(t.tailer)
 		if err := r.send(ctx, t); err != nil {
 			return err
 		}

@@ -46,7 +46,8 @@ func TestFileLineShapes(t *testing.T) {
 	appendFile(t, path, "")
 	o := fileOpts(ModePolling, FileSpec{Pattern: path})
 	o.MaxLine = 10
-	c := start(t, newFileT(t, o))
+	src := newFileT(t, o)
+	c := start(t, src)
 	settle()
 	appendFile(t, path, "crlf\r\n\xff\xfeinvalid\n"+strings.Repeat("x", 25)+"\nafter\npart")
 	c.waitCount(t, 4)
@@ -60,6 +61,9 @@ func TestFileLineShapes(t *testing.T) {
 	c.waitCount(t, 5)
 	if got := c.texts()[4]; got != "partial" {
 		t.Errorf("completed line = %q", got)
+	}
+	if n := src.LinesCut(); n != 1 {
+		t.Errorf("LinesCut = %d, want 1", n)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -65,6 +65,7 @@ func (r *fileRun) finishRotated(ctx context.Context, t *tracked) error {
 		if !more {
 			p.flushHeld()
 		}
+		r.countCut(p)
 		for i, l := range p.queued {
 			l.Path = t.path
 			select {
