@@ -112,9 +112,19 @@ func findAnchor(seq []*node, icase bool) anchorLit {
 	var best anchorLit
 	widths := map[int][2]int{}
 	lo, hi := 0, 0
+	open := map[int][2]int{}
 	var walk func(seq []*node) bool
 	walk = func(seq []*node) bool {
 		for _, n := range seq {
+			if n.op == opAssert && n.kind == asSave {
+				// a flattened group: note its width for back-references
+				if g := n.slot / 2; n.slot%2 == 0 {
+					open[g] = [2]int{lo, hi}
+				} else {
+					widths[g] = [2]int{lo - open[g][0], hi - open[g][1]}
+				}
+				continue
+			}
 			if n.op == opString && !(icase && hasASCIILetter(n.str)) {
 				cand := anchorLit{lit: n.str, minOff: lo, maxOff: hi}
 				if best.lit == "" {

@@ -130,3 +130,22 @@ func FuzzFastPaths(f *testing.F) {
 		}
 	})
 }
+
+// Every unanchored default pattern template must have a required literal
+// to search for; without one each line costs an attempt at every byte.
+func TestDefaultTemplatesHaveAnchors(t *testing.T) {
+	b := builder{ymax: 2029}
+	b.dirs = directives(b.ymax)
+	all, err := b.defaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range all {
+		if tp.kind != kindPattern || tp.m.prog.anchored {
+			continue
+		}
+		if a := tp.m.prog.anchor; a.lit == "" || a.maxOff < a.minOff {
+			t.Errorf("%s: no usable anchor literal (%+v)", tp.name, a)
+		}
+	}
+}
