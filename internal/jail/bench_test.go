@@ -1,0 +1,58 @@
+package jail
+
+import (
+	"context"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func addrN(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+}
+
+// BenchmarkAddFailureNew adds a failure for a never seen address.
+func BenchmarkAddFailureNew(b *testing.B) {
+	clk := &fakeClock{now: base}
+	j := New(Config{MaxRetry: 5, MaxEntries: 1 << 24, Clock: clk.Now})
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		j.AddFailure(ctx, Failure{Addr: addrN(i), Time: base})
+		i++
+	}
+}
+
+// BenchmarkAddFailureExisting adds failures for one tracked address.
+func BenchmarkAddFailureExisting(b *testing.B) {
+	clk := &fakeClock{now: base}
+	j := New(Config{MaxRetry: 1 << 30, MaxMatches: 5, Clock: clk.Now})
+	ctx := context.Background()
+	f := Failure{Addr: netip.MustParseAddr("192.0.2.1"), Time: base, Lines: []string{"line"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		j.AddFailure(ctx, f)
+	}
+}
+
+// BenchmarkMemoryPerAddress reports the heap held per tracked address
+// (no matches kept).
+func BenchmarkMemoryPerAddress(b *testing.B) {
+	const n = 100_000
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		clk := &fakeClock{now: base}
+		j := New(Config{MaxRetry: 5, MaxEntries: 1 << 24, Clock: clk.Now})
+		for i := range n {
+			j.AddFailure(context.Background(), Failure{Addr: addrN(i), Time: base.Add(time.Duration(i))})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/addr")
+		runtime.KeepAlive(j)
+	}
+}
