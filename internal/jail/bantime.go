@@ -95,11 +95,7 @@ func incrementSeconds(cfg *BanTimeConfig, count int) (float64, error) {
 		if f == nil {
 			f = defaultFormula
 		}
-		fv := floatVal(factor)
-		if factor == math.Trunc(factor) && math.Abs(factor) < 1<<53 {
-			fv = intVal(int64(factor))
-		}
-		v, err := f.Eval(Vars{Time: t, Count: count, BanFactor: fv})
+		v, err := f.Eval(Vars{Time: t, Count: count, Factor: factor})
 		if err != nil {
 			return 0, err
 		}

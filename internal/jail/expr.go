@@ -28,11 +28,12 @@ type Formula struct {
 	root node
 }
 
-// Vars are the names a formula can read.
+// Vars are the names a formula can read. A whole-numbered Time or
+// Factor reads as a Python int, any other as a float.
 type Vars struct {
-	Time      float64 // ban.Time, seconds
-	Count     int     // ban.Count, previous bans
-	BanFactor value
+	Time   float64 // ban.Time, seconds
+	Count  int     // ban.Count, previous bans
+	Factor float64 // banFactor
 }
 
 // String returns the formula's source text.
@@ -84,7 +85,7 @@ func parseConst(src string) (value, error) {
 	if err != nil {
 		return value{}, err
 	}
-	v, err := f.root(&Vars{BanFactor: intVal(1), Count: 0})
+	v, err := f.root(&Vars{Factor: 1})
 	if err != nil {
 		return value{}, fmt.Errorf("%w: %q: %w", ErrFormula, src, err)
 	}
@@ -114,6 +115,14 @@ func (v value) truthy() bool {
 		return v.f != 0
 	}
 	return v.i != 0
+}
+
+// number reads a whole float as an int.
+func number(f float64) value {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return intVal(int64(f))
+	}
+	return floatVal(f)
 }
 
 func boolVal(b bool) value {
@@ -476,16 +485,11 @@ func (p *parser) primary() (node, error) {
 func (p *parser) name(n string) (node, error) {
 	switch n {
 	case "ban.Time":
-		return func(v *Vars) (value, error) {
-			if v.Time == math.Trunc(v.Time) && math.Abs(v.Time) < 1<<53 {
-				return intVal(int64(v.Time)), nil
-			}
-			return floatVal(v.Time), nil
-		}, nil
+		return func(v *Vars) (value, error) { return number(v.Time), nil }, nil
 	case "ban.Count":
 		return func(v *Vars) (value, error) { return intVal(int64(v.Count)), nil }, nil
 	case "banFactor":
-		return func(v *Vars) (value, error) { return v.BanFactor, nil }, nil
+		return func(v *Vars) (value, error) { return number(v.Factor), nil }, nil
 	case "math.e":
 		return func(*Vars) (value, error) { return floatVal(math.E), nil }, nil
 	case "math.pi":

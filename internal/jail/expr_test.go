@@ -43,7 +43,7 @@ func TestFormulaAgainstPython(t *testing.T) {
 			t.Errorf("%q: %v", src, err)
 			continue
 		}
-		v, err := f.root(&Vars{Time: 600, Count: 3, BanFactor: intVal(2)})
+		v, err := f.root(&Vars{Time: 600, Count: 3, Factor: 2})
 		w := want[0][i]
 		if w == nil {
 			if err == nil {
@@ -107,6 +107,6 @@ func FuzzParseFormula(f *testing.F) {
 			t.Fatalf("String() = %q", fm.String())
 		}
 		// Evaluation must not panic or hang, whatever the values.
-		_, _ = fm.Eval(Vars{Time: bt, Count: count, BanFactor: floatVal(bt)})
+		_, _ = fm.Eval(Vars{Time: bt, Count: count, Factor: bt})
 	})
 }

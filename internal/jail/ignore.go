@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -22,6 +23,8 @@ var ErrIgnoreEntry = errors.New("jail: bad ignoreip entry")
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
+
+var _ Resolver = (*net.Resolver)(nil)
 
 // IgnoreCacheConfig is ignorecache: results are cached under Key (a
 // template such as "<ip>" or "<F-USER>") for MaxTime, at most MaxCount of
