@@ -43,13 +43,15 @@ func runF2B(t *testing.T, job any, out any) {
 }
 
 // event is one failure: id (an address), log time and clock, in seconds.
+// Count > 0 makes it an operator's attempt worth Count failures.
 type event struct {
-	ID  string
-	T   float64
-	Now float64
+	ID    string
+	T     float64
+	Now   float64
+	Count int
 }
 
-func (e event) MarshalJSON() ([]byte, error) { return json.Marshal([]any{e.ID, e.T, e.Now}) }
+func (e event) MarshalJSON() ([]byte, error) { return json.Marshal([]any{e.ID, e.T, e.Now, e.Count}) }
 
 type sequence struct {
 	name     string
@@ -78,7 +80,7 @@ func sequences(lag float64) []sequence {
 			if lag > 0 {
 				clock = t + math.Round((r.Float64()*2-1)*lag)
 			}
-			s.events = append(s.events, event{id, t, clock})
+			s.events = append(s.events, event{ID: id, T: t, Now: clock})
 		}
 		seqs = append(seqs, s)
 	}
@@ -103,6 +105,20 @@ func sequences(lag float64) []sequence {
 		return ip(r.IntN(40)), t + float64(r.IntN(20))
 	})
 	gen("maxretry1", 1, 600, 20, func(i int, t float64) (string, float64) { return ip(i % 3), t + 7 })
+	// Operator attempts (at the clock, worth 1-3 failures) mixed in.
+	gen("attempts", 6, 600, 80, func(i int, t float64) (string, float64) {
+		return ip(r.IntN(3)), t + float64(r.IntN(120))
+	})
+	last := &seqs[len(seqs)-1]
+	for i := range last.events {
+		if i%3 == 1 {
+			last.events[i].Count = 1 + r.IntN(3)
+			if lag == 0 {
+				// The manager has no clock: give it the attempt's time.
+				last.events[i].T = last.events[i].Now
+			}
+		}
+	}
 	return seqs
 }
 
@@ -125,7 +141,12 @@ func replay(t *testing.T, s sequence, cfg Config, inOp bool) []refBan {
 	for i, e := range s.events {
 		now = secs(e.Now)
 		a := netip.MustParseAddr(e.ID)
-		tk, ok := j.AddFailure(context.Background(), Failure{Host: e.ID, Addr: a, Time: secs(e.T)})
+		f := Failure{Host: e.ID, Addr: a, Time: secs(e.T)}
+		add := j.AddFailure
+		if e.Count > 0 {
+			f.Time, f.Lines, add = time.Time{}, make([]string, e.Count), j.AddAttempt
+		}
+		tk, ok := add(context.Background(), f)
 		if ok {
 			out[i] = refBan{float64(tk.Retry), float64(tk.Failures), float64(tk.Time.UnixNano()) / 1e9}
 		}

@@ -55,7 +55,8 @@ type Config struct {
 	BadHistory func(id string) (History, bool)
 	// Fail2banPurge forgets expired ids on fail2ban's schedule instead
 	// of before every failure: at most once per 5 s of clock, looked at
-	// after a ban and after every 100th call. An id that expired but
+	// after a ban and after every 100th call (fail2ban counts log lines,
+	// the jail sees failures, ignored ones included). An id that expired but
 	// was not purged yet then goes through the rate adjustment rather
 	// than starting afresh, as in fail2ban. For differential tests and
 	// replays that must match fail2ban to the line.
@@ -182,6 +183,18 @@ func (j *Jail) SetInOperation(on bool) {
 // AddFailure records one failure and returns a ticket when its id reached
 // maxretry; the id's failures are then forgotten, as fail2ban does.
 func (j *Jail) AddFailure(ctx context.Context, f Failure) (Ticket, bool) {
+	return j.addFailure(ctx, f, 1, true)
+}
+
+// AddAttempt is fail2ban's "set <jail> attempt": an operator reports a
+// failure of f.Addr (at f.Time, zero: now) worth len(f.Lines) failures, at
+// least one. Like fail2ban it skips the ignore list.
+func (j *Jail) AddAttempt(ctx context.Context, f Failure) (Ticket, bool) {
+	f.NoFail = false
+	return j.addFailure(ctx, f, max(1, len(f.Lines)), false)
+}
+
+func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore bool) (Ticket, bool) {
 	addr := f.Addr.Unmap()
 	id := f.ID
 	if id == "" {
@@ -197,22 +210,14 @@ func (j *Jail) AddFailure(ctx context.Context, f Failure) (Ticket, bool) {
 		}
 	}
 
-	if j.cfg.Ignore != nil && !f.NoFail {
-		ign, err := j.cfg.Ignore.Contains(ctx, Query{Addr: addr, ID: id, Fields: f.Fields, Jail: j.cfg.Name})
-		if err != nil {
-			j.log.Warn("ignore check failed", "id", id, "err", err)
-		}
-		if ign || err != nil {
-			j.mu.Lock()
-			if ign {
-				j.stats.Ignored++
-			} else {
-				j.stats.IgnoreErrors++
-			}
-			j.mu.Unlock()
-			if ign {
-				return Ticket{}, false
-			}
+	ignored, ignoreErr := false, error(nil)
+	if j.cfg.Ignore != nil && checkIgnore && !f.NoFail {
+		ignored, ignoreErr = j.cfg.Ignore.Contains(ctx, Query{Addr: addr, ID: id, Fields: f.Fields, Jail: j.cfg.Name})
+		switch {
+		case ignoreErr != nil:
+			j.log.Warn("ignore check failed", "id", id, "err", ignoreErr)
+		case ignored:
+			j.log.Debug("ignored", "id", id)
 		}
 	}
 
@@ -221,11 +226,19 @@ func (j *Jail) AddFailure(ctx context.Context, f Failure) (Ticket, bool) {
 	now := j.cfg.Clock()
 	var tk Ticket
 	banned := false
-	if t, ok := j.stamp(f.Time, now); ok {
-		if !j.cfg.Fail2banPurge {
-			j.purge(now.UnixNano())
+	switch {
+	case ignored:
+		j.stats.Ignored++
+	default:
+		if ignoreErr != nil {
+			j.stats.IgnoreErrors++
 		}
-		tk, banned = j.add(id, addr, t, f)
+		if t, ok := j.stamp(f.Time, now); ok {
+			if !j.cfg.Fail2banPurge {
+				j.purge(now.UnixNano())
+			}
+			tk, banned = j.add(id, addr, t, f, count)
+		}
 	}
 	if j.cfg.Fail2banPurge {
 		if banned {
@@ -246,7 +259,7 @@ func (j *Jail) service(now int64) {
 	}
 }
 
-func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure) (Ticket, bool) {
+func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure, count int) (Ticket, bool) {
 	e := j.byID[id]
 	if f.NoFail {
 		j.stats.NoFail++
@@ -264,10 +277,10 @@ func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure) (Ticket, bool
 	switch {
 	case e == nil:
 		e = j.insert(id, addr, t, f.Fields)
-		e.retry, e.failures = 1, 1
+		e.retry, e.failures = float64(count), 1
 	case e.noFail:
 		e.noFail = false
-		e.first, e.retry, e.failures = t, 1, 1
+		e.first, e.retry, e.failures = t, float64(count), 1
 		e.addr, e.fields = addr, f.Fields
 		if t != e.last {
 			e.last = t
@@ -286,7 +299,7 @@ func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure) (Ticket, bool
 			e.last = t
 			heap.Fix(&j.expiry, int(e.idx))
 		}
-		e.retry++
+		e.retry += float64(count)
 		e.failures++
 	}
 	j.keepMatches(e, f.Lines)

@@ -279,3 +279,30 @@ func TestFloodIsBounded(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+// TestConcurrentUse drives one jail from several goroutines (run with
+// -race); every failure is counted once and bans add up.
+func TestConcurrentUse(t *testing.T) {
+	j := New(Config{MaxRetry: 4})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int)
+	for g := range 4 {
+		go func() {
+			bans := 0
+			for i := range 1000 {
+				if _, ok := j.AddFailure(ctx, Failure{Addr: addrN(g*1000 + i%50)}); ok {
+					bans++
+				}
+			}
+			done <- bans
+		}()
+	}
+	total := 0
+	for range 4 {
+		total += <-done
+	}
+	if s := j.Stats(); s.Failures != 4000 || int(s.Bans) != total || total != 4*50*5 {
+		t.Errorf("stats %+v, bans seen %d", s, total)
+	}
+}

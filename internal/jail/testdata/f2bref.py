@@ -1,10 +1,11 @@
 # Reference runner for the jail's differential tests: feeds a JSON list of jobs
 # from stdin to fail2ban's own code and prints, per job, one answer per event.
-#   mode "manager": FailManager.cleanup(now), then addFailure, then toBan
-#                   once the count reaches maxretry.
+#   mode "manager": FailManager.cleanup(now), then addFailure (with the
+#                   event's count), then toBan once maxretry is reached.
 #   mode "filter":  a Filter with the failregex "^fail <HOST>$" fed through
 #                   processLineAndAdd(line, date) with MyTime fixed to now,
-#                   so fail2ban's own time rules and cleanup cadence apply.
+#                   so fail2ban's own time rules and cleanup cadence apply;
+#                   an event with a count is Filter.addAttempt instead.
 #   mode "bantime": the bantime.* options set on a Jail; evaluates the
 #                   increment lambda for each count.
 import json
@@ -20,9 +21,9 @@ def run_manager(job):
     fm.setMaxRetry(job["maxretry"])
     fm.setMaxTime(job["findtime"])
     out = []
-    for fid, t, now in job["events"]:
+    for fid, t, now, count in job["events"]:
         fm.cleanup(now)
-        n = fm.addFailure(FailTicket(fid, t))
+        n = fm.addFailure(FailTicket(fid, t), count or 1)
         ban = None
         if n >= job["maxretry"]:
             tk = fm.toBan(fid)
@@ -42,9 +43,13 @@ def run_filter(job):
     flt.addFailRegex(r"^fail <HOST>$")
     flt.inOperation = job["inop"]
     out = []
-    for fid, t, now in job["events"]:
+    for fid, t, now, count in job["events"]:
         MyTime.setTime(now)
-        flt.processLineAndAdd(("", "T", "fail " + fid), t)
+        if count:
+            # an operator's "set <jail> attempt <ip> <matches>": at now
+            flt.addAttempt(fid, *(["m"] * count))
+        else:
+            flt.processLineAndAdd(("", "T", "fail " + fid), t)
         ban = None
         if jail.queue:
             tk = jail.queue.pop()
