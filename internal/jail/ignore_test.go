@@ -301,3 +301,35 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
+
+// TestIgnoreAgainstFail2ban checks address and prefix entries against
+// fail2ban's Filter.addIgnoreIP / inIgnoreIPList (names need DNS: not here).
+func TestIgnoreAgainstFail2ban(t *testing.T) {
+	entries := []string{
+		"127.0.0.1/8", "::1", "192.0.2.5", "198.51.100.0/255.255.255.128", "2001:db8:1::/48",
+		"10.1.2.3/16", "203.0.113.7/32", "2001:db8:ff::1", "::ffff:100.64.0.1", "fe80::/10", "0.0.0.0/32",
+	}
+	addrs := []string{
+		"127.3.4.5", "128.0.0.1", "::1", "::2", "192.0.2.5", "192.0.2.6", "198.51.100.127",
+		"198.51.100.128", "2001:db8:1:ffff::1", "2001:db8:2::1", "10.1.255.255", "10.2.0.0",
+		"203.0.113.7", "203.0.113.8", "2001:db8:ff::1", "2001:db8:ff::2", "100.64.0.1", "::ffff:192.0.2.5",
+		"::ffff:10.1.0.1", "fe80::1", "febf::1", "fec0::1", "0.0.0.0",
+	}
+	type job struct {
+		Mode    string   `json:"mode"`
+		Entries []string `json:"entries"`
+		Addrs   []string `json:"addrs"`
+	}
+	var want [][]bool
+	runF2B(t, []job{{"ignore", entries, addrs}}, &want)
+	l, err := NewIgnoreList(IgnoreConfig{Entries: entries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range addrs {
+		got, err := l.Contains(context.Background(), q(a))
+		if err != nil || got != want[0][i] {
+			t.Errorf("Contains(%s) = %v, %v; fail2ban %v", a, got, err, want[0][i])
+		}
+	}
+}

@@ -6,6 +6,7 @@
 #                   processLineAndAdd(line, date) with MyTime fixed to now,
 #                   so fail2ban's own time rules and cleanup cadence apply;
 #                   an event with a count is Filter.addAttempt instead.
+#   mode "ignore":  Filter.addIgnoreIP entries, inIgnoreIPList answers.
 #   mode "bantime": the bantime.* options set on a Jail; evaluates the
 #                   increment lambda for each count.
 import json
@@ -90,10 +91,21 @@ def run_eval(job):
     return out
 
 
+def run_ignore(job):
+    # Filter.addIgnoreIP for each entry, then inIgnoreIPList per address.
+    from fail2ban.server.filter import Filter
+    from fail2ban.tests.dummyjail import DummyJail
+    flt = Filter(DummyJail())
+    flt.ignoreSelf = False
+    for e in job["entries"]:
+        flt.addIgnoreIP(e)
+    return [bool(flt.inIgnoreIPList(a, log_ignore=False)) for a in job["addrs"]]
+
+
 def main():
     # A list of jobs runs in one process (python start-up dominates).
     jobs = json.load(sys.stdin)
-    runs = {"manager": run_manager, "filter": run_filter, "bantime": run_bantime, "eval": run_eval}
+    runs = {"manager": run_manager, "filter": run_filter, "bantime": run_bantime, "eval": run_eval, "ignore": run_ignore}
     json.dump([runs[job["mode"]](job) for job in jobs], sys.stdout)
 
 
