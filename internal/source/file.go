@@ -105,7 +105,14 @@ type fileRun struct {
 	lastGlob time.Time
 	watcher  *fsnotify.Watcher
 	watched  map[string]bool
+	// finished are files read to their end after being renamed away, by
+	// inode: when a glob then finds one under its new name (auth.log.1 for
+	// "auth.log*"), it continues where reading stopped instead of at 0.
+	finished map[uint64]Position
 }
+
+// maxFinished bounds fileRun.finished; past it the oldest knowledge is dropped.
+const maxFinished = 256
 
 // tracked is a followed path and its bookkeeping.
 type tracked struct {
@@ -121,7 +128,7 @@ type tracked struct {
 
 // Run follows the files until ctx ends; see Source.
 func (s *File) Run(ctx context.Context, out chan<- Line) error {
-	r := &fileRun{File: s, out: out, tails: map[string]*tracked{}, watched: map[string]bool{}}
+	r := &fileRun{File: s, out: out, tails: map[string]*tracked{}, watched: map[string]bool{}, finished: map[uint64]Position{}}
 	defer r.shutdown(ctx)
 	tick := s.opts.PollInterval
 	if s.opts.Mode != ModePolling {
@@ -219,7 +226,7 @@ func (r *fileRun) glob(initial bool) {
 		r.watch(staticDir(spec.Pattern))
 		for _, p := range paths {
 			seen[p] = true
-			if _, ok := r.tails[p]; ok {
+			if _, ok := r.tails[p]; ok || r.openElsewhere(p) {
 				continue
 			}
 			r.tails[p] = &tracked{
@@ -240,6 +247,23 @@ func (r *fileRun) glob(initial bool) {
 		delete(r.tails, p)
 		return true
 	})
+}
+
+// openElsewhere reports whether p is a file another path's tailer still
+// has open (just renamed away, not yet read to its end): the next glob
+// takes it, once it is finished.
+func (r *fileRun) openElsewhere(p string) bool {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false
+	}
+	ino := inode(fi)
+	for _, t := range r.tails {
+		if t.f != nil && t.ino == ino {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *fileRun) watch(dir string) {
@@ -309,6 +333,10 @@ func (r *fileRun) step(ctx context.Context, t *tracked, now time.Time) (bool, er
 		}
 		r.log.Info("log rotated", "path", t.path, "gone", err != nil)
 		r.save(ctx, t, now) // the old file's end, in case no new file comes
+		if len(r.finished) >= maxFinished {
+			clear(r.finished)
+		}
+		r.finished[t.ino] = t.position()
 		t.close()
 		t.fresh = true
 		if fi == nil {
@@ -371,6 +399,10 @@ func (r *fileRun) startAt(ctx context.Context, t *tracked, ino uint64, hash stri
 				return 0
 			}
 		}
+	}
+	if pos, ok := r.finished[ino]; ok && pos.Hash == hash && pos.Offset <= size {
+		delete(r.finished, ino)
+		return pos.Offset // read before under another name
 	}
 	if t.fresh || t.head {
 		return 0

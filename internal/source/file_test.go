@@ -298,3 +298,35 @@ func TestFileRotatedWhileStopped(t *testing.T) {
 		t.Errorf("saved %+v, want the new file's end %d", p, fi.Size())
 	}
 }
+
+// TestFileGlobMatchesRotatedName: with logpath "app.log*", the name a file
+// is rotated to matches too; its lines must not be read twice.
+func TestFileGlobMatchesRotatedName(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "app.log")
+			appendFile(t, path, "")
+			c := start(t, newFileT(t, fileOpts(mode, FileSpec{Pattern: path + "*"})))
+			settle()
+			appendFile(t, path, "one\ntwo\n")
+			c.waitCount(t, 2)
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path+".1", "late write to the old file\n")
+			appendFile(t, path, "three\n")
+			c.waitCount(t, 4)
+			appendFile(t, path+".1", "later still\n")
+			c.waitCount(t, 5)
+			settle()
+			got := c.texts()
+			want := []string{"one", "two", "late write to the old file", "three", "later still"}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("lines = %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -60,6 +60,41 @@ func pids(t *testing.T, pidfile string) []int {
 	return out
 }
 
+// syncJournal writes marker entries until the source hands one on: a
+// journalctl started with --lines=0 misses what was written before it
+// reached the journal's end.
+func syncJournal(t *testing.T, c *collector, ident string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for k := 0; ; k++ {
+		jwrite(t, ident, "sync-"+strconv.Itoa(k)+"\n")
+		for range 20 {
+			if slices.ContainsFunc(c.texts(), func(s string) bool { return strings.Contains(s, ": sync-") }) {
+				// Following now: a last marker flushes the others.
+				jwrite(t, ident, "sync-end\n")
+				waitFor(t, func() bool { ts := c.texts(); return strings.HasSuffix(ts[len(ts)-1], ": sync-end") },
+					func() string { return "the last marker" })
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the journal source never handed on a marker entry")
+		}
+	}
+}
+
+// withoutSync drops the marker lines and keeps each line's last word.
+func withoutSync(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if !strings.Contains(l, ": sync-") {
+			out = append(out, l[strings.LastIndex(l, " ")+1:])
+		}
+	}
+	return out
+}
+
 func TestJournalFollowMatchAndFormat(t *testing.T) {
 	needJournald(t)
 	sshd, other, unrelated := uniqueIdent(t, "sshd"), uniqueIdent(t, "alt"), uniqueIdent(t, "x")
@@ -119,10 +154,10 @@ func TestJournalResumeAndRestart(t *testing.T) {
 	// No cursor and no Since: only entries written once journalctl runs.
 	jwrite(t, ident, "before start\n")
 	c := start(t, newJournalT(t, o))
-	waitFor(t, func() bool { return len(pids(t, pidfile)) == 1 }, func() string { return "journalctl start" })
-	time.Sleep(200 * time.Millisecond) // journalctl has seeked to the end
+	syncJournal(t, c, ident)
+	n := c.count()
 	jwrite(t, ident, "a1\na2\n")
-	c.waitCount(t, 2)
+	c.waitCount(t, n+2)
 
 	// Kill journalctl: the source starts it again after the last cursor.
 	if err := syscall.Kill(pids(t, pidfile)[0], syscall.SIGKILL); err != nil {
@@ -131,7 +166,7 @@ func TestJournalResumeAndRestart(t *testing.T) {
 	jwrite(t, ident, "a3\n")
 	waitFor(t, func() bool { return len(pids(t, pidfile)) == 2 }, func() string { return "journalctl restart" })
 	jwrite(t, ident, "a4\n")
-	c.waitCount(t, 4)
+	c.waitCount(t, n+4)
 	c.stop(t)
 
 	// Down: entries written now come on the next start, after the cursor.
@@ -141,17 +176,10 @@ func TestJournalResumeAndRestart(t *testing.T) {
 	jwrite(t, ident, "b3\n")
 	c2.waitCount(t, 3)
 	settle()
-	suffixes := func(ls []string) []string {
-		out := make([]string, len(ls))
-		for i, l := range ls {
-			out[i] = l[strings.LastIndex(l, " ")+1:]
-		}
-		return out
-	}
-	if got, want := suffixes(c.texts()), []string{"a1", "a2", "a3", "a4"}; !slices.Equal(got, want) {
+	if got, want := withoutSync(c.texts()), []string{"a1", "a2", "a3", "a4"}; !slices.Equal(got, want) {
 		t.Errorf("first run lines %q, want %q", got, want)
 	}
-	if got, want := suffixes(c2.texts()), []string{"b1", "b2", "b3"}; !slices.Equal(got, want) {
+	if got, want := withoutSync(c2.texts()), []string{"b1", "b2", "b3"}; !slices.Equal(got, want) {
 		t.Errorf("second run lines %q, want %q", got, want)
 	}
 }
@@ -168,10 +196,11 @@ func TestJournalBadCursor(t *testing.T) {
 		RestartMin: 10 * time.Millisecond,
 	}))
 	waitFor(t, func() bool { return len(pids(t, pidfile)) == 2 }, func() string { return "journalctl restart" })
-	time.Sleep(200 * time.Millisecond)
+	syncJournal(t, c, ident)
+	n := c.count()
 	jwrite(t, ident, "fine\n")
-	c.waitCount(t, 1)
-	if got := c.texts()[0]; !strings.HasSuffix(got, ": fine") {
+	c.waitCount(t, n+1)
+	if got := c.texts()[n]; !strings.HasSuffix(got, ": fine") {
 		t.Errorf("line %q", got)
 	}
 	waitFor(t, func() bool { return cur.get() != "not-a-cursor" }, func() string { return "a new cursor saved" })
