@@ -109,6 +109,7 @@ type fileRun struct {
 	// inode: when a glob then finds one under its new name (auth.log.1 for
 	// "auth.log*"), it continues where reading stopped instead of at 0.
 	finished map[uint64]Position
+	unsaved  bool // some position waits for SaveInterval to pass
 }
 
 // maxFinished bounds fileRun.finished; past it the oldest knowledge is dropped.
@@ -124,6 +125,7 @@ type tracked struct {
 	hashedAt time.Time // last first-line hash check
 	literal  bool      // named without glob characters: kept while missing
 	prev     *tailer   // the file rotated away while we were down, still to finish
+	lastErr  string    // last error reported, to report each only once
 }
 
 // Run follows the files until ctx ends; see Source.
@@ -160,6 +162,9 @@ func (s *File) Run(ctx context.Context, out chan<- Line) error {
 			return err
 		}
 		wait := tick
+		if r.unsaved {
+			wait = min(wait, s.opts.SaveInterval) // save after a burst, not on the next event
+		}
 		if more {
 			wait = 0
 		}
@@ -282,6 +287,7 @@ func (r *fileRun) watch(dir string) {
 // when some file has more to read right away.
 func (r *fileRun) round(ctx context.Context) (more bool, err error) {
 	now := time.Now()
+	r.unsaved = false
 	if now.Sub(r.lastGlob) >= r.opts.GlobInterval {
 		r.glob(false)
 	}
@@ -292,13 +298,18 @@ func (r *fileRun) round(ctx context.Context) (more bool, err error) {
 			if ctx.Err() != nil {
 				return false, err
 			}
-			r.log.Warn("reading log", "path", p, "err", err)
+			if msg := err.Error(); msg != t.lastErr {
+				r.log.Warn("reading log", "path", p, "err", err) // once per new error
+				t.lastErr = msg
+			}
 			continue
 		}
+		t.lastErr = ""
 		more = more || m
 		if t.dirty && now.Sub(t.savedAt) >= r.opts.SaveInterval {
 			r.save(ctx, t, now)
 		}
+		r.unsaved = r.unsaved || t.dirty && r.opts.Positions != nil && t.f != nil
 	}
 	return more, nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFileHeadTail(t *testing.T) {
@@ -329,4 +330,22 @@ func TestFileGlobMatchesRotatedName(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFileSavesAfterBurst: in notify mode no event follows the last write,
+// yet the position is saved within about SaveInterval.
+func TestFileSavesAfterBurst(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.log")
+	appendFile(t, path, "")
+	pos := newMemPositions()
+	o := fileOpts(ModeNotify, FileSpec{Pattern: path})
+	o.Positions, o.SaveInterval = pos, 50*time.Millisecond
+	c := start(t, newFileT(t, o))
+	settle()
+	for i := range 5 {
+		appendFile(t, path, fmt.Sprintf("line %d\n", i))
+	}
+	c.waitCount(t, 5)
+	waitFor(t, func() bool { p, _ := pos.get(path); return p.Offset == int64(5*len("line 0\n")) },
+		func() string { p, _ := pos.get(path); return fmt.Sprintf("position saved at the end, have %+v", p) })
 }

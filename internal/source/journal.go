@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -226,15 +227,21 @@ func (j *Journal) runOnce(ctx context.Context, out chan<- Line, st *journalState
 	cmd.WaitDelay = 3 * time.Second
 	stderr := &tailBuffer{max: 2048}
 	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
+	// Our own pipe rather than StdoutPipe: the reader may still be
+	// reading when Wait runs (after a kill), which StdoutPipe forbids.
+	pr, pw, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("journalctl: %w", err)
+		return fmt.Errorf("journalctl pipe: %w", err)
 	}
-	if err := cmd.Start(); err != nil {
+	defer pr.Close()
+	cmd.Stdout = pw
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
 		return fmt.Errorf("start %s: %w", j.opts.Journalctl, err)
 	}
 	j.log.Debug("journalctl started", "args", args)
-	n, readErr := j.read(ctx, stdout, out, st, skipBefore)
+	n, readErr := j.read(ctx, pr, out, st, skipBefore)
 	if readErr != nil {
 		// Stop journalctl; Wait then reports how it ended.
 		_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -258,18 +265,56 @@ func (j *Journal) runOnce(ctx context.Context, out chan<- Line, st *journalState
 	return fmt.Errorf("journalctl exited: %s", msg)
 }
 
-// read hands on the entries journalctl prints; it returns how many.
+// read hands on the entries journalctl prints, saving the cursor every
+// SaveInterval even when no entry follows; it returns how many it handed on.
 func (j *Journal) read(ctx context.Context, r io.Reader, out chan<- Line, st *journalState, skipBefore time.Time) (int, error) {
+	stop := make(chan struct{})
+	defer close(stop)
+	lines := make(chan Line)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- j.decode(r, lines, stop, st.cursor, skipBefore)
+		close(lines)
+	}()
+	tick := time.NewTicker(j.opts.SaveInterval)
+	defer tick.Stop()
+	n := 0
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return n, <-errc
+			}
+			select {
+			case out <- l:
+			case <-ctx.Done():
+				return n, ctx.Err()
+			}
+			n++
+			if l.Cursor != "" {
+				st.cursor = l.Cursor
+			}
+		case <-tick.C:
+			j.save(ctx, st)
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+}
+
+// decode turns journalctl's JSON lines into Lines until r ends or stop is
+// closed. With skipBefore set (restarting from a cursor's time), entries
+// before it and the cursor's own entry are dropped.
+func (j *Journal) decode(r io.Reader, lines chan<- Line, stop <-chan struct{}, cursor string, skipBefore time.Time) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var buf []byte
-	n := 0
 	for {
 		line, tooLong, err := readLimited(br, &buf, j.opts.MaxEntry)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return n, nil
+				return nil
 			}
-			return n, fmt.Errorf("read journalctl: %w", err)
+			return fmt.Errorf("read journalctl: %w", err)
 		}
 		if tooLong {
 			j.log.Warn("journal entry too long, skipped", "max", j.opts.MaxEntry)
@@ -285,21 +330,13 @@ func (j *Journal) read(ctx context.Context, r io.Reader, out chan<- Line, st *jo
 		}
 		tm, _ := e.Time()
 		cur := e.Get("__CURSOR")
-		if !skipBefore.IsZero() && (cur == st.cursor || tm.Before(skipBefore)) {
+		if !skipBefore.IsZero() && (cur == cursor || tm.Before(skipBefore)) {
 			continue
 		}
-		l := Line{Text: FormatEntry(e), Path: JournalPath, Time: tm, Fields: e.Fields(), Cursor: cur}
 		select {
-		case out <- l:
-		case <-ctx.Done():
-			return n, ctx.Err()
-		}
-		n++
-		if cur != "" {
-			st.cursor = cur
-		}
-		if time.Since(st.savedAt) >= j.opts.SaveInterval {
-			j.save(ctx, st)
+		case lines <- Line{Text: FormatEntry(e), Path: JournalPath, Time: tm, Fields: e.Fields(), Cursor: cur}:
+		case <-stop:
+			return nil
 		}
 	}
 }

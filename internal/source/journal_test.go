@@ -167,6 +167,11 @@ func TestJournalResumeAndRestart(t *testing.T) {
 	waitFor(t, func() bool { return len(pids(t, pidfile)) == 2 }, func() string { return "journalctl restart" })
 	jwrite(t, ident, "a4\n")
 	c.waitCount(t, n+4)
+	// Saved within SaveInterval although no entry follows.
+	c.mu.Lock()
+	last := c.lines[n+3].Cursor
+	c.mu.Unlock()
+	waitFor(t, func() bool { return cur.get() == last }, func() string { return "the cursor saved while idle" })
 	c.stop(t)
 
 	// Down: entries written now come on the next start, after the cursor.
