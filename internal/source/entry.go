@@ -159,19 +159,21 @@ func FormatEntry(e Entry) string {
 	return strings.ReplaceAll(strings.Join(parts, " "), "\n", `\n`)
 }
 
-// formatPID writes a PID as a decimal number when it reads as an integer
-// literal (Python's int(v, 0): 0x/0o/0b prefixes, underscores, no leading
-// zeros), and as it is otherwise.
+// formatPID writes a PID as fail2ban gets it from python-systemd: a
+// decimal integer (leading zeros allowed) is normalised, then an integer
+// literal with a 0x/0o/0b prefix; anything else is written as it is
+// (fail2ban writes it as a Python bytes literal, b'...', which no filter
+// expects).
 func formatPID(v string) string {
 	s := strings.TrimSpace(v)
-	digits := strings.TrimLeft(s, "+-")
-	if len(digits) > 1 && digits[0] == '0' && digits[1] >= '0' && digits[1] <= '9' {
-		if strings.Trim(digits, "0_") != "" {
-			return v // "0123": Python refuses; Go would read octal
-		}
-	}
-	if n, err := strconv.ParseInt(s, 0, 64); err == nil {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return strconv.FormatInt(n, 10)
+	}
+	digits := strings.TrimLeft(s, "+-")
+	if len(digits) > 2 && digits[0] == '0' && strings.ContainsRune("xXoObB", rune(digits[1])) {
+		if n, err := strconv.ParseInt(s, 0, 64); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
 	}
 	return v
 }

@@ -2,6 +2,8 @@ package source
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,4 +104,39 @@ func FuzzParseJournalMatch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseJournalMatchInstalledFilters parses the journalmatch of every
+// filter fail2ban ships (read from /etc/fail2ban at test time).
+func TestParseJournalMatchInstalledFilters(t *testing.T) {
+	files, _ := filepath.Glob("/etc/fail2ban/filter.d/*.conf")
+	if len(files) == 0 {
+		t.Skip("fail2ban's filter.d is not installed")
+	}
+	n := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			v, ok := strings.CutPrefix(line, "journalmatch")
+			if !ok || !strings.HasPrefix(strings.TrimSpace(v), "=") {
+				continue
+			}
+			v = strings.TrimPrefix(strings.TrimSpace(v), "=")
+			args, err := ParseJournalMatch([]string{v})
+			if err != nil {
+				t.Errorf("%s: %v", f, err)
+				continue
+			}
+			if want := len(strings.Fields(v)); len(args) != want {
+				t.Errorf("%s: %q gave %q", f, v, args)
+			}
+			n++
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d journalmatch lines found", n)
+	}
 }
