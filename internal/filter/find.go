@@ -266,16 +266,19 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	buf := fillBuf(&f.buf, org)
 	f.lits.scan(buf, f.found)
 	// Fast path: when no failregex can match, nothing else has an effect
-	// (except prefregex replacing a multi-line buffer by its content).
-	if (f.pref == nil || f.maxLines == 1) && !f.opts.Diagnostics {
-		possible := false
+	// (except prefregex replacing a multi-line buffer by its content), but
+	// for the diagnostics: the early ignoreregex check and whether the
+	// prefregex matches, which needs no groups.
+	possible := true
+	if f.pref == nil || f.maxLines == 1 {
+		possible = false
 		for _, p := range f.fail {
 			if p.passes(f.found) {
 				possible = true
 				break
 			}
 		}
-		if !possible {
+		if !possible && !f.opts.Diagnostics {
 			return
 		}
 	}
@@ -285,6 +288,16 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			res.Ignored, res.IgnoreRegex = true, i
 			return
 		}
+	}
+	if !possible {
+		if f.pref != nil {
+			m, err := f.pref.matches(buf, ascii, f.found)
+			if err != nil {
+				f.timeouts++
+			}
+			res.PrefMatched = m
+		}
+		return
 	}
 	var pre groupSet
 	valid := true

@@ -26,6 +26,9 @@ type variant struct {
 	re      *regexp.Regexp
 	bt      *regexp2.Regexp
 	reasons []string
+	// dfa tells, for ASCII subjects, whether re matches at all, much
+	// faster than re; nil for the Unicode variant.
+	dfa *dfa
 }
 
 // pattern is one fail2ban regex, compiled.
@@ -103,6 +106,9 @@ func (p *pattern) build(ascii bool) (translation, *variant, error) {
 		v.reasons = append(v.reasons, "Go regexp refused it: "+goErr.Error())
 	} else {
 		v.re = re
+		if ascii {
+			v.dfa = newDFA(tr.expr)
+		}
 	}
 	if len(v.reasons) > 0 {
 		bt, err := translate(p.expanded, transOpts{target: targetBT, asciiInput: ascii, multiline: p.multiline})
@@ -207,12 +213,19 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 			return nil, p.uniErr
 		}
 	}
+	known := false // the automaton found that v.re matches
+	if ascii && v.dfa != nil {
+		if m, ok := v.dfa.match(buf); ok {
+			if !m {
+				return nil, nil
+			}
+			known = true
+		}
+	}
 	if v.bt == nil {
-		// one pass with captures: a capture-free pass first costs as much
-		// again on a hit and saves little on a miss with Go's engines
 		return v.re.FindSubmatchIndex(buf), nil
 	}
-	if v.re != nil && !v.re.Match(buf) {
+	if !known && v.re != nil && !v.re.Match(buf) {
 		return nil, nil
 	}
 	s := string(buf)
@@ -247,6 +260,39 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 		loc[2*i], loc[2*i+1] = byteAt(g.Index), byteAt(g.Index+g.Length)
 	}
 	return loc, nil
+}
+
+// matches reports whether p matches somewhere in buf, without working out
+// where: the cheap question. err is a regexp2 time-out.
+func (p *pattern) matches(buf []byte, ascii bool, found litMask) (bool, error) {
+	if found != nil {
+		if !p.passes(found) {
+			return false, nil
+		}
+	} else if !p.prechecked(buf) {
+		return false, nil
+	}
+	if ascii && p.first != nil && (len(buf) == 0 || !p.first[buf[0]]) {
+		return false, nil
+	}
+	v := p.ascii
+	if !ascii {
+		if v = p.unicode(); v == nil {
+			return false, p.uniErr
+		}
+	}
+	if ascii && v.dfa != nil {
+		if m, ok := v.dfa.match(buf); ok && (!m || v.bt == nil) {
+			return m, nil
+		}
+	}
+	if v.bt == nil {
+		return v.re.Match(buf), nil
+	}
+	if v.re != nil && !v.re.Match(buf) {
+		return false, nil
+	}
+	return v.bt.MatchString(string(buf))
 }
 
 // requiredLiterals derives from a Go expression the literal strings a
