@@ -59,12 +59,14 @@ func (c *Client) Call(ctx context.Context, words []string) (json.RawMessage, err
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	err := writeMessage(c.conn, Request{Version: ProtocolVersion, ID: id, Command: words})
-	if err != nil {
-		return nil, c.ctxErr(ctx, fmt.Errorf("control: send %s: %w", words[0], err))
-	}
+	werr := writeMessage(c.conn, Request{Version: ProtocolVersion, ID: id, Command: words})
+	// Even when the write failed, the server may have said why it hung
+	// up (busy, denied) before closing; that answer is the better error.
 	line, err := ReadFrame(c.br, c.max)
 	if err != nil {
+		if werr != nil {
+			return nil, c.ctxErr(ctx, fmt.Errorf("control: send %s: %w", words[0], werr))
+		}
 		return nil, c.ctxErr(ctx, fmt.Errorf("control: read answer to %s: %w", words[0], err))
 	}
 	var resp Response
@@ -73,6 +75,9 @@ func (c *Client) Call(ctx context.Context, words []string) (json.RawMessage, err
 	}
 	if resp.Error != nil {
 		return nil, resp.Error
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("control: send %s: %w", words[0], werr)
 	}
 	if resp.ID != id {
 		return nil, fmt.Errorf("control: answer id %d does not match request id %d", resp.ID, id)
@@ -83,9 +88,15 @@ func (c *Client) Call(ctx context.Context, words []string) (json.RawMessage, err
 	return resp.Result, nil
 }
 
+// ctxErr names the context's error when it caused err: the connection
+// deadline is the context's, so a timeout can beat ctx.Err by a moment.
 func (c *Client) ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return errors.Join(ctx.Err(), err)
+	}
+	var ne net.Error
+	if dl, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(dl) {
+		return errors.Join(context.DeadlineExceeded, err)
 	}
 	return err
 }
