@@ -19,10 +19,25 @@ var journaldState struct {
 	reason string
 }
 
+// journaldLock is held shared by every test process using the journald;
+// the one that started it stops it only if it can then take the lock
+// exclusively, that is when no other test process (say a concurrent
+// "go test ./...") still uses it.
+const journaldLock = "/run/warden-test-journald.lock"
+
 func TestMain(m *testing.M) {
+	lock, err := os.OpenFile(journaldLock, os.O_CREATE|os.O_RDWR, 0o644)
+	if err == nil {
+		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_SH)
+	}
 	stop := startJournald()
 	code := m.Run()
-	stop()
+	if lock == nil || syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+		stop()
+	}
+	if lock != nil {
+		lock.Close()
+	}
 	os.Exit(code)
 }
 
