@@ -126,6 +126,7 @@ type tracked struct {
 	literal  bool      // named without glob characters: kept while missing
 	prev     *tailer   // the file rotated away while we were down, still to finish
 	lastErr  string    // last error reported, to report each only once
+	hashSize int64     // file size at the last hash attempt
 }
 
 // Run follows the files until ctx ends; see Source.
@@ -368,7 +369,9 @@ func (r *fileRun) step(ctx context.Context, t *tracked, now time.Time) (bool, er
 			return false, err
 		}
 		t.hash, t.dirty, t.hashedAt = h, true, now
-	case t.hash == "" && fi.Size() > 0 || now.Sub(t.hashedAt) >= r.opts.HashInterval:
+	case t.hash == "" && fi.Size() > 0 && fi.Size() != t.hashSize || now.Sub(t.hashedAt) >= r.opts.HashInterval:
+		// (An incomplete first line is hashed again only once it grew.)
+		t.hashSize = fi.Size()
 		h, err := firstLineHash(t.f)
 		if err != nil {
 			return false, err

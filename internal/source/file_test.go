@@ -1,6 +1,7 @@
 package source
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -348,4 +349,41 @@ func TestFileSavesAfterBurst(t *testing.T) {
 	c.waitCount(t, 5)
 	waitFor(t, func() bool { p, _ := pos.get(path); return p.Offset == int64(5*len("line 0\n")) },
 		func() string { p, _ := pos.get(path); return fmt.Sprintf("position saved at the end, have %+v", p) })
+}
+
+func TestFileMode(t *testing.T) {
+	for _, tt := range []struct {
+		backend string
+		want    Mode
+		err     bool
+	}{
+		{"auto", ModeAuto, false}, {"", ModeAuto, false}, {"pyinotify", ModeAuto, false},
+		{"inotify", ModeAuto, false}, {"gamin", ModeAuto, false}, {"polling", ModePolling, false},
+		{"systemd", 0, true}, {"nonsense", 0, true},
+	} {
+		got, err := FileMode(tt.backend)
+		if tt.err != (err != nil) || got != tt.want {
+			t.Errorf("FileMode(%q) = %v, %v", tt.backend, got, err)
+		}
+	}
+	// Auto works where notifications do.
+	path := filepath.Join(t.TempDir(), "a.log")
+	appendFile(t, path, "")
+	o := fileOpts(ModeAuto, FileSpec{Pattern: path})
+	c := start(t, newFileT(t, o))
+	settle()
+	appendFile(t, path, "x\n")
+	c.waitCount(t, 1)
+}
+
+func TestNewSourceErrors(t *testing.T) {
+	if _, err := NewFile(FileOptions{}); err == nil {
+		t.Error("NewFile without paths succeeded")
+	}
+	if _, err := NewFile(FileOptions{Files: []FileSpec{{Pattern: "/var/log/[x"}}}); err == nil {
+		t.Error("NewFile with a broken glob succeeded")
+	}
+	if _, err := NewJournal(JournalOptions{Match: []string{"/usr/sbin/sshd"}}); !errors.Is(err, ErrMatch) {
+		t.Errorf("NewJournal with a path match: %v", err)
+	}
 }
