@@ -1,0 +1,139 @@
+package action
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"warden/internal/config"
+)
+
+const realTree = "/etc/fail2ban"
+
+// recorder is a Runner that keeps the commands instead of running them.
+type recorder struct {
+	mu   sync.Mutex
+	op   string // the operation under way, set by the test
+	cmds []recorded
+	// fail makes commands whose script contains the text exit 1.
+	fail string
+}
+
+type recorded struct {
+	op  string
+	cmd Command
+}
+
+func (r *recorder) Run(_ context.Context, c Command, _ time.Duration) (Result, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cmds = append(r.cmds, recorded{r.op, c})
+	if r.fail != "" && strings.Contains(c.Script, r.fail) {
+		return Result{ExitCode: 1}, nil
+	}
+	return Result{}, nil
+}
+
+func (r *recorder) scripts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, c := range r.cmds {
+		out = append(out, c.cmd.Script)
+	}
+	return out
+}
+
+// copyTree copies the installed fail2ban tree to a temporary directory and
+// adds files (path relative to the tree -> content).
+func copyTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(realTree, "jail.conf")); err != nil {
+		t.Skip("no fail2ban tree at", realTree)
+	}
+	dir := t.TempDir()
+	err := filepath.WalkDir(realTree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(realTree, p)
+		dst := filepath.Join(dir, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The installed jail.d (Debian enables sshd there) must not add to
+	// what the test's jail.local says.
+	os.RemoveAll(filepath.Join(dir, "jail.d"))
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// loadJail loads dir and returns the named jail.
+func loadJail(t *testing.T, dir, jail string) *config.Jail {
+	t.Helper()
+	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir, Jail: jail})
+	if err != nil {
+		t.Fatalf("config.Load: %v", err)
+	}
+	j := cfg.Jail(jail)
+	if j == nil {
+		t.Fatalf("jail %s not loaded", jail)
+	}
+	return j
+}
+
+// newTest builds an Action from an action.d text with a recorder.
+// args, when set, are the jail's name[args] for it.
+func newTest(t *testing.T, actionConf, args string, opts Options) (*Action, *recorder) {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		"action.d/wtest.conf": actionConf,
+		"jail.conf":           "[wt]\nenabled = true\nlogpath = /dev/null\nbackend = polling\naction = wtest[" + opts.Jail + "]\n",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := loadJail(t, dir, "wt")
+	rec := &recorder{}
+	if opts.Runner == nil {
+		opts.Runner = rec
+	}
+	opts.Jail = "wt"
+	a, err := New(j.Actions[0], opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return a, rec
+}
