@@ -159,7 +159,7 @@ func (j *Journal) Run(ctx context.Context, out chan<- Line) error {
 			return fmt.Errorf("journal: load cursor: %w", err)
 		}
 		if ok {
-			st.cursor = c
+			st.cursor, st.saved = c, c
 		}
 	}
 	defer func() {
@@ -189,10 +189,9 @@ func (j *Journal) Run(ctx context.Context, out chan<- Line) error {
 
 // journalState is what carries over between journalctl runs.
 type journalState struct {
-	cursor  string // last entry handed on
-	saved   string // last cursor saved
-	savedAt time.Time
-	badCur  bool // journalctl refused the cursor: start from its time instead
+	cursor string // last entry handed on
+	saved  string // last cursor saved (or loaded)
+	badCur bool   // journalctl refused the cursor: start from its time instead
 }
 
 func (j *Journal) save(ctx context.Context, st *journalState) {
@@ -203,7 +202,7 @@ func (j *Journal) save(ctx context.Context, st *journalState) {
 		j.log.Warn("saving journal cursor", "err", err)
 		return
 	}
-	st.saved, st.savedAt = st.cursor, time.Now()
+	st.saved = st.cursor
 }
 
 // runOnce runs journalctl once and hands on its entries until it exits or
