@@ -44,22 +44,23 @@ type ShellRunner struct {
 
 var _ Runner = ShellRunner{}
 
-// capBuffer keeps the first maxOutput bytes written to it.
+// capBuffer keeps the first maxOutput bytes written to it and drops the
+// rest, so a chatty command cannot fill memory.
 type capBuffer struct {
-	bytes.Buffer
-	cut bool
+	buf bytes.Buffer
 }
 
 func (b *capBuffer) Write(p []byte) (int, error) {
-	if room := maxOutput - b.Len(); room < len(p) {
-		b.cut = true
+	if room := maxOutput - b.buf.Len(); room < len(p) {
 		if room > 0 {
-			b.Buffer.Write(p[:room])
+			b.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+func (b *capBuffer) Bytes() []byte { return b.buf.Bytes() }
 
 // Run runs cmd.Script with cmd.Args as $0, $1, ... and waits for it at
 // most timeout (no limit when 0).

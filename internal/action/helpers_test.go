@@ -3,6 +3,8 @@ package action
 import (
 	"context"
 	"io/fs"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,7 +116,7 @@ func newTest(t *testing.T, actionConf, args string, opts Options) (*Action, *rec
 	dir := t.TempDir()
 	files := map[string]string{
 		"action.d/wtest.conf": actionConf,
-		"jail.conf":           "[wt]\nenabled = true\nlogpath = /dev/null\nbackend = polling\naction = wtest[" + opts.Jail + "]\n",
+		"jail.conf":           "[wt]\nenabled = true\nlogpath = /dev/null\nbackend = polling\naction = wtest" + args + "\n",
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, name)
@@ -137,3 +139,18 @@ func newTest(t *testing.T, actionConf, args string, opts Options) (*Action, *rec
 	}
 	return a, rec
 }
+
+// testLogger logs into the test's output.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
