@@ -22,8 +22,8 @@ type recorder struct {
 	mu   sync.Mutex
 	op   string // the operation under way, set by the test
 	cmds []recorded
-	// fail makes commands whose script contains the text exit 1.
-	fail string
+	// fails makes a script exit 1 so many times (-1: always).
+	fails map[string]int
 }
 
 type recorded struct {
@@ -35,10 +35,20 @@ func (r *recorder) Run(_ context.Context, c Command, _ time.Duration) (Result, e
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.cmds = append(r.cmds, recorded{r.op, c})
-	if r.fail != "" && strings.Contains(c.Script, r.fail) {
+	if n := r.fails[c.Script]; n != 0 {
+		r.fails[c.Script] = n - 1
 		return Result{ExitCode: 1}, nil
 	}
 	return Result{}, nil
+}
+
+// take returns the scripts recorded since the last take.
+func (r *recorder) take() []string {
+	s := r.scripts()
+	r.mu.Lock()
+	r.cmds = nil
+	r.mu.Unlock()
+	return s
 }
 
 func (r *recorder) scripts() []string {
@@ -154,3 +164,18 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// newErr is New's error for an action.d text (loaded as newTest does).
+func newErr(t *testing.T, actionConf string) error {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "action.d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "action.d", "wtest.conf"), []byte(actionConf), 0o644)
+	os.WriteFile(filepath.Join(dir, "jail.conf"), []byte("[wt]\nenabled = true\nlogpath = /dev/null\naction = wtest\n"), 0o644)
+	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
+	if err != nil {
+		return err
+	}
+	_, err = New(cfg.Jail("wt").Actions[0], Options{Runner: &recorder{}})
+	return err
+}
