@@ -29,6 +29,8 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout, stderr *os.
 	switch filepath.Base(args[0]) {
 	case "fail2ban-regex":
 		args = append([]string{args[0], "regex", "--fail2ban-compat"}, args[1:]...)
+	case "fail2ban-client":
+		args = append([]string{args[0], "client", "--fail2ban-compat"}, args[1:]...)
 	}
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args[1:])
@@ -63,6 +65,7 @@ func newRootCmd(stdin *os.File, stdout, stderr *os.File) *cobra.Command {
 		newRegexCmd(stdout, stderr),
 		newConfigCmd(),
 		newImportFail2banCmd(),
+		newClientCmd(stdout, stderr),
 	)
 	return root
 }
