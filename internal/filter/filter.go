@@ -69,7 +69,9 @@ type Options struct {
 	// fail2ban-regex.
 	FindTime  time.Duration
 	Restoring bool
-	// MatchTimeout bounds one backtracking match (default 100ms).
+	// MatchTimeout bounds one backtracking match (default 100ms of wall
+	// time); a match that overruns it is tried once more with 20 times
+	// the budget before it counts as a time-out (see Timeouts).
 	MatchTimeout time.Duration
 	// CheckAllRegex tries every failregex on a line rather than stopping
 	// at the first match, and KeepPending reports multi-line failures that
@@ -158,6 +160,12 @@ type Filter struct {
 	timeouts int
 	lits     litSet  // required literals of all regexes
 	found    litMask // scratch: literals present in the current buffer
+
+	// memo holds the searches a worker did ahead for the current line;
+	// recording, set on a worker's copy, is where it writes them (see
+	// parallel.go).
+	memo, recording *memo
+	shadows         []*Filter // the workers' copies, made on first use
 }
 
 // Compile builds a Filter from a Definition.
@@ -223,6 +231,7 @@ func (f *Filter) setupLiterals() {
 	}
 	ids := make([][][]int, len(all))
 	for i, p := range all {
+		p.id = i
 		ids[i] = p.register(&f.lits)
 	}
 	f.lits.build()
@@ -244,8 +253,8 @@ func hasFailID(p *pattern) bool {
 	return false
 }
 
-// Timeouts counts backtracking matches abandoned at MatchTimeout (each
-// counted as no match).
+// Timeouts counts backtracking matches abandoned at MatchTimeout, after
+// their retry (each counted as no match).
 func (f *Filter) Timeouts() int { return f.timeouts }
 
 // Process handles one log line (without its line terminator).

@@ -105,7 +105,7 @@ func isASCII(b []byte) bool {
 // search runs p over buf and works out which of org's lines the match
 // covers, as fail2ban's Regex.search does.
 func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) (hit, bool) {
-	loc, err := p.find(buf, ascii, f.found)
+	loc, err := f.find(p, buf, ascii)
 	if err != nil {
 		f.timeouts++
 		return hit{}, false
@@ -264,7 +264,15 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		f.lineBuf = org
 	}
 	buf := fillBuf(&f.buf, org)
-	f.lits.scan(buf, f.found)
+	if m := f.memo; m != nil && m.buf == string(buf) {
+		copy(f.found, m.found)
+	} else {
+		f.lits.scan(buf, f.found)
+		if f.recording != nil {
+			f.recording.buf = string(buf)
+			f.recording.found = append(f.recording.found[:0], f.found...)
+		}
+	}
 	// Fast path: when no failregex can match, nothing else has an effect
 	// (except prefregex replacing a multi-line buffer by its content), but
 	// for the diagnostics: the early ignoreregex check and whether the
@@ -291,7 +299,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	}
 	if !possible {
 		if f.pref != nil {
-			m, err := f.pref.matches(buf, ascii, f.found)
+			m, err := f.matches(f.pref, buf, ascii)
 			if err != nil {
 				f.timeouts++
 			}
@@ -340,6 +348,14 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		}
 		if !f.opts.CheckAllRegex || f.maxLines > 1 {
 			f.lineBuf, valid = h.unmatched, false
+		}
+		if f.recording != nil {
+			// searching ahead: what follows depends on the multi-line
+			// state; assume the usual outcome, a failure
+			if !f.opts.CheckAllRegex {
+				return
+			}
+			continue
 		}
 		if f.failureFrom(i, &h, pre, date, res) && !f.opts.CheckAllRegex {
 			return

@@ -29,6 +29,38 @@ type variant struct {
 	// dfa tells, for ASCII subjects, whether re matches at all, much
 	// faster than re; nil for the Unicode variant.
 	dfa *dfa
+	// patient is bt with retryFactor times the time-out, built on the
+	// first time-out (see retryFactor).
+	patient *regexp2.Regexp
+	btExpr  string
+	btOpt   regexp2.RegexOptions
+}
+
+// retryFactor: a backtracking match abandoned at MatchTimeout is tried
+// once more with this many times the budget before it counts as a
+// time-out (and as no match). The time-out is wall-clock time: on a busy
+// machine a process starved of CPU for a moment overran 100ms on harmless
+// lines and lost real matches. Starvation that lasts twenty times longer
+// is far less likely, while a regex that truly runs away still stops,
+// after 21 budgets instead of one; such lines are rare and counted.
+const retryFactor = 20
+
+// runBT runs the backtracking matcher, once more with a larger budget
+// after a time-out.
+func (v *variant) runBT(s string) (*regexp2.Match, error) {
+	m, err := v.bt.FindStringMatch(s)
+	if err == nil {
+		return m, nil
+	}
+	if v.patient == nil {
+		re, cerr := regexp2.Compile(v.btExpr, v.btOpt)
+		if cerr != nil {
+			return nil, err
+		}
+		re.MatchTimeout = v.bt.MatchTimeout * retryFactor
+		v.patient = re
+	}
+	return v.patient.FindStringMatch(s)
 }
 
 // pattern is one fail2ban regex, compiled.
@@ -50,6 +82,24 @@ type pattern struct {
 	first      *byteSet   // bytes an ASCII subject may start with (nil: any)
 	alts       [][2]string
 	skiplines  []int // group numbers of <SKIPLINES> captures, in order
+	id         int   // index among the filter's patterns (memo entries)
+}
+
+// clone returns a copy of p for another goroutine: compiled regexes are
+// shared (both engines allow concurrent use), the lazily built parts
+// (automaton cache, Unicode variant, patient retry matcher) are its own.
+func (p *pattern) clone() *pattern {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	if p.ascii != nil {
+		v := *p.ascii
+		v.dfa, v.patient = p.ascii.dfa.clone(), nil
+		c.ascii = &v
+	}
+	c.uni, c.uniErr = nil, nil
+	return &c
 }
 
 // compilePattern expands tags in src and compiles it for ASCII subjects;
@@ -124,6 +174,7 @@ func (p *pattern) build(ascii bool) (translation, *variant, error) {
 			return tr, nil, fmt.Errorf("invalid regex for the backtracking engine: %w", err)
 		}
 		v.bt.MatchTimeout = p.timeout
+		v.btExpr, v.btOpt = bt.expr, opt
 	}
 	return tr, v, nil
 }
@@ -229,7 +280,7 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 		return nil, nil
 	}
 	s := string(buf)
-	m, err := v.bt.FindStringMatch(s)
+	m, err := v.runBT(s)
 	if err != nil || m == nil {
 		return nil, err
 	}
@@ -292,7 +343,8 @@ func (p *pattern) matches(buf []byte, ascii bool, found litMask) (bool, error) {
 	if v.re != nil && !v.re.Match(buf) {
 		return false, nil
 	}
-	return v.bt.MatchString(string(buf))
+	m, err := v.runBT(string(buf))
+	return m != nil, err
 }
 
 // requiredLiterals derives from a Go expression the literal strings a

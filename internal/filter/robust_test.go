@@ -202,8 +202,12 @@ func TestMatchTimeout(t *testing.T) {
 	if len(res.Failures) != 0 || f.Timeouts() != 1 {
 		t.Errorf("failures %v, timeouts %d", res.Failures, f.Timeouts())
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("took %v", d)
+	// the first time-out is retried once with retryFactor times the budget
+	if d := time.Since(start); d > 3*time.Second || d < 300*time.Millisecond {
+		t.Errorf("took %v, want about %v", d, (retryFactor+1)*20*time.Millisecond)
+	}
+	if v := f.fail[0].ascii; v.patient == nil || v.patient.MatchTimeout != retryFactor*v.bt.MatchTimeout {
+		t.Errorf("no retry with a %dx budget", retryFactor)
 	}
 }
 

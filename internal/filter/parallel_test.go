@@ -1,0 +1,169 @@
+package filter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sameAsProcess runs lines through two filters compiled alike, one with
+// Process line by line and one with ProcessSeq on the given workers, and
+// reports the first difference in any result.
+func sameAsProcess(t *testing.T, def Definition, opts Options, lines []string, workers int) {
+	t.Helper()
+	seq, err := Compile(def, opts)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	par, err := Compile(def, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Result
+	for _, l := range lines {
+		want = append(want, seq.Process(l))
+	}
+	var got []Result
+	var gotLines []string
+	err = par.ProcessSeq(context.Background(), slices.Values(lines), workers, func(l string, r Result) {
+		gotLines = append(gotLines, l)
+		got = append(got, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || !slices.Equal(gotLines, lines) {
+		t.Fatalf("%d results for %d lines, lines in order: %v", len(got), len(want), slices.Equal(gotLines, lines))
+	}
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Fatalf("line %d %q:\nProcessSeq %+v\nProcess    %+v", i+1, lines[i], got[i], want[i])
+		}
+	}
+	if seq.Timeouts() != par.Timeouts() {
+		t.Errorf("timeouts: ProcessSeq %d, Process %d", par.Timeouts(), seq.Timeouts())
+	}
+}
+
+// fixedNow is the clock of the differential tests: dates without a year
+// resolve the same way in both filters.
+func fixedNow() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
+
+// TestProcessSeqGenerated: fail2ban's sshd filter in both modes on a
+// generated, dated auth.log, with the options of the daemon and those of
+// warden regex.
+func TestProcessSeqGenerated(t *testing.T) {
+	mix := authLog(6000)
+	lines := make([]string, 0, len(mix))
+	for i, l := range mix {
+		if i%97 == 5 {
+			lines = append(lines, l) // undated: carries the last date over
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("Nov %2d 10:%02d:%02d %s", 1+i/3000, i/60%60, i%60, l))
+	}
+	lines = append(lines, "Nov 27 10:00:00 web01 sshd[1]: Failed password for r\xc3\xb6ot from 192.0.2.9 port 22 ssh2", "", "x")
+	for _, mode := range []string{"normal", "aggressive"} {
+		def := f2bDefinition(t, "sshd", map[string]string{"mode": mode})
+		for _, o := range []struct {
+			name string
+			opts Options
+		}{
+			{"daemon", Options{Now: fixedNow, FindTime: 10 * time.Minute}},
+			{"regex", Options{Now: fixedNow, Diagnostics: true}},
+			{"check-all", Options{Now: fixedNow, Diagnostics: true, CheckAllRegex: true, KeepPending: true}},
+		} {
+			for _, w := range []int{2, 3} {
+				t.Run(fmt.Sprintf("%s/%s/%d", mode, o.name, w), func(t *testing.T) {
+					sameAsProcess(t, def, o.opts, lines, w)
+				})
+			}
+		}
+	}
+}
+
+// TestProcessSeqSamples: every stock filter on its sample log from
+// fail2ban's test files, multi-line ones (served sequentially) included.
+func TestProcessSeqSamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs every stock filter")
+	}
+	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		t.Skip("no /usr/bin/python3")
+	}
+	out, err := exec.Command("/usr/bin/python3", "-c", allScript, f2bConfDir, f2bLogDir).Output()
+	if err != nil {
+		t.Skipf("fail2ban reader: %v", err)
+	}
+	var all map[string]struct {
+		Error       string   `json:"error"`
+		PrefRegex   string   `json:"prefregex"`
+		FailRegex   []string `json:"failregex"`
+		IgnoreRegex []string `json:"ignoreregex"`
+		MaxLines    int      `json:"maxlines"`
+		DatePattern string   `json:"datepattern"`
+		Rows        [][2]any `json:"rows"`
+	}
+	if err := json.Unmarshal(out, &all); err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(all))
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fd := all[name]
+		if fd.Error != "" || len(fd.FailRegex) == 0 {
+			continue
+		}
+		def := Definition{Name: name, PrefRegex: fd.PrefRegex, FailRegex: fd.FailRegex, IgnoreRegex: fd.IgnoreRegex,
+			MaxLines: fd.MaxLines, DatePattern: fd.DatePattern, UseDNS: "raw"}
+		var lines []string
+		for _, r := range fd.Rows {
+			if l, _ := r[0].(string); l != "" && !strings.HasPrefix(l, "#") {
+				lines = append(lines, l)
+			}
+		}
+		t.Run(name, func(t *testing.T) {
+			sameAsProcess(t, def, Options{Now: fixedNow, Diagnostics: true, CheckAllRegex: true, KeepPending: true}, lines, 2)
+			sameAsProcess(t, def, Options{Now: fixedNow}, lines, 2)
+		})
+	}
+}
+
+// TestProcessSeqCancel: a cancelled context stops the reading and every
+// line read is still handed over.
+func TestProcessSeqCancel(t *testing.T) {
+	f := mustCompile(t, Definition{FailRegex: []string{`^bad <HOST>$`}}, Options{Dates: noDates{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	read, emitted := 0, 0
+	lines := func(yield func(string) bool) {
+		for i := 0; i < 1_000_000; i++ {
+			if i == 3000 {
+				cancel()
+			}
+			read++
+			if !yield(fmt.Sprintf("bad 192.0.2.%d", i%250+1)) {
+				return
+			}
+		}
+	}
+	err := f.ProcessSeq(ctx, lines, 2, func(_ string, r Result) {
+		if len(r.Failures) != 1 {
+			t.Errorf("no failure: %+v", r)
+		}
+		emitted++
+	})
+	if err != context.Canceled || emitted != read || read > 3000+chunkLines {
+		t.Errorf("err %v, %d lines read, %d emitted", err, read, emitted)
+	}
+}
