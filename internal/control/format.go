@@ -202,17 +202,14 @@ func FormatStats(rows []JailStats) string {
 			b.WriteByte('\n')
 		}
 		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-len(c))
 			if i > 0 {
 				b.WriteString("  ")
 			}
 			if i < 2 { // names left-aligned, numbers right-aligned
-				if i == len(row)-1 {
-					b.WriteString(c)
-				} else {
-					b.WriteString(c + strings.Repeat(" ", width[i]-len(c)))
-				}
+				b.WriteString(c + pad)
 			} else {
-				b.WriteString(strings.Repeat(" ", width[i]-len(c)) + c)
+				b.WriteString(pad + c)
 			}
 		}
 	}

@@ -122,14 +122,28 @@ func Serve(ctx context.Context, ln net.Listener, h Handler, opts ServeOptions) e
 
 	sem := make(chan struct{}, opts.MaxConns)
 	var err error
+	var backoff time.Duration
 	for {
 		c, aerr := ln.Accept()
 		if aerr != nil {
-			if ctx.Err() == nil {
-				err = fmt.Errorf("control: accept: %w", aerr)
+			if ctx.Err() != nil {
+				break
 			}
+			if retryable(aerr) {
+				// Out of descriptors or similar: wait rather than spin or quit.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				opts.Logger.Warn("control accept failed, retrying", "err", aerr, "in", backoff)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-ctx.Done():
+				}
+				break
+			}
+			err = fmt.Errorf("control: accept: %w", aerr)
 			break
 		}
+		backoff = 0
 		select {
 		case sem <- struct{}{}:
 		default:
@@ -153,6 +167,17 @@ func Serve(ctx context.Context, ln net.Listener, h Handler, opts ServeOptions) e
 	<-stopped
 	wg.Wait()
 	return err
+}
+
+// retryable reports accept errors that pass: descriptor exhaustion,
+// memory pressure, a peer that gave up before being accepted.
+func retryable(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 type server struct {

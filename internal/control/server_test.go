@@ -13,7 +13,7 @@ import (
 
 // startServer serves h on a fresh socket and returns its path; the server
 // is stopped, and checked to have stopped cleanly, when the test ends.
-func startServer(t *testing.T, h Handler, opts ServeOptions) string {
+func startServer(t testing.TB, h Handler, opts ServeOptions) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "wctl")
 	if err != nil {
@@ -45,7 +45,7 @@ func startServer(t *testing.T, h Handler, opts ServeOptions) string {
 	return path
 }
 
-func dial(t *testing.T, path string) *Client {
+func dial(t testing.TB, path string) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
