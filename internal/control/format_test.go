@@ -272,3 +272,32 @@ func TestStatusParsersOfMonitoringScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatErrorMatchesFail2ban compares the unknown-jail message with
+// fail2ban's Beautifier.beautifyError.
+func TestFormatErrorMatchesFail2ban(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		t.Skip("python3 not installed")
+	}
+	if exec.Command(py, "-c", "import fail2ban.client.beautifier").Run() != nil {
+		t.Skip("fail2ban's Python package not installed")
+	}
+	for _, words := range [][]string{{"status", "web-1"}, {"set", "web-1", "banip", "192.0.2.1"}, {"get", "web-1", "bantime"}} {
+		script := `import sys
+from fail2ban.client.beautifier import Beautifier
+from fail2ban.exceptions import UnknownJailException
+sys.stdout.write(Beautifier(sys.argv[1:]).beautifyError(UnknownJailException(sys.argv[2])))`
+		want, err := exec.Command(py, append([]string{"-c", script}, words...)...).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd, err := ParseCommand(words)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FormatError(cmd, &Error{Code: CodeUnknownJail, Msg: "unknown jail"}); got != string(want) {
+			t.Errorf("%q: warden %q, fail2ban %q", words, got, want)
+		}
+	}
+}
