@@ -21,6 +21,9 @@ type Client struct {
 	br     *bufio.Reader
 	nextID uint64
 	max    int
+	// broken is set once a request failed mid-way: the stream may hold a
+	// late answer, so the connection is closed and not reused.
+	broken error
 }
 
 // Dial connects to the control socket at path. ctx bounds the dial only;
@@ -49,6 +52,9 @@ func (c *Client) Close() error { return c.conn.Close() }
 func (c *Client) Call(ctx context.Context, words []string) (json.RawMessage, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.broken != nil {
+		return nil, fmt.Errorf("control: connection unusable after an earlier failure: %w", c.broken)
+	}
 	c.nextID++
 	id := c.nextID
 	dl, ok := ctx.Deadline()
@@ -65,9 +71,14 @@ func (c *Client) Call(ctx context.Context, words []string) (json.RawMessage, err
 	line, err := ReadFrame(c.br, c.max)
 	if err != nil {
 		if werr != nil {
-			return nil, c.ctxErr(ctx, fmt.Errorf("control: send %s: %w", words[0], werr))
+			err = fmt.Errorf("control: send %s: %w", words[0], werr)
+		} else {
+			err = fmt.Errorf("control: read answer to %s: %w", words[0], err)
 		}
-		return nil, c.ctxErr(ctx, fmt.Errorf("control: read answer to %s: %w", words[0], err))
+		err = c.ctxErr(ctx, err)
+		c.broken = err
+		c.conn.Close()
+		return nil, err
 	}
 	var resp Response
 	if err := json.Unmarshal(line, &resp); err != nil {

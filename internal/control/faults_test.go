@@ -328,3 +328,32 @@ func TestClientContextDeadline(t *testing.T) {
 		t.Errorf("Ping took %v despite a 100ms deadline", d)
 	}
 }
+
+// TestClientUnusableAfterAbort checks that a call abandoned mid-way does not
+// leave its late answer to be read as the next call's.
+func TestClientUnusableAfterAbort(t *testing.T) {
+	path := startServer(t, slowHandler{newFakeHandler()}, ServeOptions{})
+	c := dial(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Version(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("slow Version: err = %v, want deadline exceeded", err)
+	}
+	if err := c.Ping(testCtx(t)); err == nil || !strings.Contains(err.Error(), "unusable") {
+		t.Errorf("Ping on an aborted client: err = %v, want it refused", err)
+	}
+	if err := dial(t, path).Ping(testCtx(t)); err != nil {
+		t.Errorf("a fresh client: %v", err)
+	}
+}
+
+// slowHandler answers Version after 300ms.
+type slowHandler struct{ *fakeHandler }
+
+func (h slowHandler) Version(ctx context.Context) (string, error) {
+	select {
+	case <-time.After(300 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return "slow", nil
+}
