@@ -130,6 +130,27 @@ func asFail2ban(script string) string {
 	})
 }
 
+// diffAction uses every dynamic tag in every quoting context.
+const diffAction = `[Definition]
+actionstart = start <name> <tag> <family> [<ip>] <bantime> <time>
+actionban = ban <ip> "<ip>" '<ip>' <fid> "<fid>" <ip-rev> <failures> <ipfailures> <ipjailfailures> <bancount> <restored> <bantime> <time>
+            u=<F-USER> "u=<F-USER>" 'u=<F-USER>' "$(echo "<F-USER>")" <F-NOPE>|<F-ID>|<F-PORT>
+            cat <<EOF
+            <matches>
+            EOF
+            m='<ipmatches>' j="<ipjailmatches>" # <F-USER>
+            <unknown> <br> <sp> <blocktype> <tag>
+actionunban = unban <ip> <blocktype>
+actionprolong = prolong <ip> <bantime>
+actionflush = flush <family>
+actionstop = stop <family>
+[Init]
+tag = t
+blocktype = REJECT
+[Init?family=inet6]
+blocktype = DROP6
+`
+
 // stockActions are the action.d files run against fail2ban, with the
 // arguments a jail would give them.
 var stockActions = []string{
@@ -143,7 +164,7 @@ var stockActions = []string{
 	`mail-whois-lines`, `mail-buffered`, `mail`, `xarf-login-attack`, `abuseipdb[abuseipdb_apikey=k, abuseipdb_category=18]`,
 	`complain`, `dummy`, `cloudflare`, `cloudflare-token`, `netscaler`, `ufw`, `apf`, `bsd-ipfw`, `pf`,
 	`osx-afctl`, `osx-ipfw`, `symbiosis-blacklist-allports`, `npf`, `ipfilter`, `ipfw`, `mynetwatchman`,
-	`blocklist_de[email=a@b, service=ssh, apikey=k]`, `dshield`, `nsupdate[domain=example.org, nsupdatecmd=nsupdate]`, `apprise`, `ipthreat[ipthreat_apikey=k]`,
+	`blocklist_de[email=a@b, service=ssh, apikey=k]`, `wdiff[tag=x]`, `dshield`, `nsupdate[domain=example.org, nsupdatecmd=nsupdate]`, `apprise`, `ipthreat[ipthreat_apikey=k]`,
 }
 
 // TestStockActionsMatchFail2ban runs every stock action through the same
@@ -153,7 +174,7 @@ func TestStockActionsMatchFail2ban(t *testing.T) {
 	const jail = "sshd"
 	local := "[" + jail + "]\nenabled = true\nbackend = polling\nlogpath = /dev/null\nbantime = 600\naction = " +
 		strings.Join(stockActions, "\n         ") + "\n"
-	dir := copyTree(t, map[string]string{"jail.local": local})
+	dir := copyTree(t, map[string]string{"jail.local": local, "action.d/wdiff.conf": diffAction})
 	const now = 1700000300.75
 	ops := refOps()
 	want := refRun(t, dir, jail, now, 600, ops)
@@ -203,6 +224,7 @@ func TestStockActionsMatchFail2ban(t *testing.T) {
 				got = append(got, append([]string{r.op, asFail2ban(r.cmd.Script)}, r.cmd.Args...))
 			}
 			ref := want[ca.Name]
+			t.Logf("%d commands", len(ref))
 			if len(ref) == 0 {
 				t.Fatalf("fail2ban ran nothing for %s", ca.Name)
 			}
