@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,5 +256,36 @@ func TestNewErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestConcurrentBans: bans from many goroutines each run once.
+func TestConcurrentBans(t *testing.T) {
+	a, rec := newTest(t, famAction, "", Options{})
+	ctx := context.Background()
+	done := make(chan error) // one result per goroutine
+	for i := range 20 {
+		go func() {
+			addr := mustAddr("192.0.2." + strconv.Itoa(i+1))
+			if i%2 == 1 {
+				addr = mustAddr("2001:db8::" + strconv.Itoa(i+1))
+			}
+			done <- a.Ban(ctx, Ticket{Addr: addr})
+		}()
+	}
+	for range 20 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := rec.take()
+	starts := 0
+	for _, s := range got {
+		if strings.HasPrefix(s, "start") {
+			starts++
+		}
+	}
+	if len(got) != 22 || starts != 2 {
+		t.Fatalf("ran %d commands, %d starts: %q", len(got), starts, got)
 	}
 }

@@ -13,8 +13,17 @@
 // outside quotes and leaves as literal text inside single quotes. Addresses
 // are netip values and are written as they are.
 //
+// A command is one shell script however many lines it has (fail2ban runs
+// it the same way): its exit status is the last command's.
+//
 // The lifecycle follows fail2ban 1.0: actions with family-conditional
 // parameters start on demand per address family, unban runs only for a
 // family that holds bans, flush only for families with bans, and a failed
-// ban is retried once after actioncheck/actionrepair.
+// ban, unban or prolong is tried once more, after actioncheck (and
+// actionrepair, or a stop and start) when the action has a check.
+// Where warden differs: ip-host is "" when the lookup fails (fail2ban
+// writes "None"); a command identical for inet4 and inet6 is skipped for
+// the second family only within one start, stop, flush or reload, and
+// across calls only for start and stop; addresses with an IPv6 zone are
+// refused.
 package action
