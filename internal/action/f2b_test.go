@@ -98,10 +98,10 @@ func refOps() []refOp {
 }
 
 // refRun asks fail2ban (testdata/f2bref.py) what it would run.
-func refRun(t *testing.T, dir, jail string, now float64, bantime int, ops []refOp) map[string][][]string {
+func refRun(t *testing.T, dir, jail string, now float64, bantime int, ops []refOp, fails map[string]int) map[string][][]string {
 	t.Helper()
 	py := fail2banPython(t)
-	in, _ := json.Marshal(map[string]any{"dir": dir, "jail": jail, "now": now, "bantime": bantime, "ops": ops})
+	in, _ := json.Marshal(map[string]any{"dir": dir, "jail": jail, "now": now, "bantime": bantime, "ops": ops, "fails": fails})
 	cmd := exec.Command(py, "testdata/f2bref.py")
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
@@ -175,23 +175,34 @@ func TestStockActionsMatchFail2ban(t *testing.T) {
 	local := "[" + jail + "]\nenabled = true\nbackend = polling\nlogpath = /dev/null\nbantime = 600\naction = " +
 		strings.Join(stockActions, "\n         ") + "\n"
 	dir := copyTree(t, map[string]string{"jail.local": local, "action.d/wdiff.conf": diffAction})
+	compareWithFail2ban(t, dir, jail, len(stockActions), refOps(), nil)
+}
+
+// compareWithFail2ban runs ops on every action of jail in dir, here and in
+// fail2ban, with the scripts in fails failing so many times, and compares
+// the commands run (and the operations that failed).
+func compareWithFail2ban(t *testing.T, dir, jail string, actions int, ops []refOp, fails map[string]int) {
+	t.Helper()
 	const now = 1700000300.75
-	ops := refOps()
-	want := refRun(t, dir, jail, now, 600, ops)
+	want := refRun(t, dir, jail, now, 600, ops, fails)
 	j := loadJail(t, dir, jail)
-	if len(j.Actions) != len(stockActions) || len(want) != len(stockActions) {
-		t.Fatalf("%d actions loaded, fail2ban has %d, want %d", len(j.Actions), len(want), len(stockActions))
+	if len(j.Actions) != actions || len(want) != actions {
+		t.Fatalf("%d actions loaded, fail2ban has %d, want %d", len(j.Actions), len(want), actions)
 	}
 	sec, frac := math.Modf(now)
 	clock := func() time.Time { return time.Unix(int64(sec), int64(frac*1e9)) }
 	ctx := context.Background()
 	for _, ca := range j.Actions {
 		t.Run(ca.Name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &recorder{fails: map[string]int{}}
+			for k, v := range fails {
+				rec.fails[k] = v
+			}
 			a, err := New(ca, Options{Runner: rec, Jail: jail, BanTime: 600 * time.Second, Now: clock})
 			if err != nil {
 				t.Fatal(err)
 			}
+			var errs []string
 			for _, op := range ops {
 				rec.op = op.Op
 				var err error
@@ -216,7 +227,11 @@ func TestStockActionsMatchFail2ban(t *testing.T) {
 					err = a.Unban(ctx, op.Ticket.ticket())
 				}
 				if err != nil {
-					t.Fatalf("%s: %v", op.Op, err)
+					if fails == nil {
+						t.Fatalf("%s: %v", op.Op, err)
+					}
+					rec.cmds = append(rec.cmds, recorded{op.Op, Command{Script: "ERROR"}})
+					errs = append(errs, err.Error())
 				}
 			}
 			var got [][]string
@@ -224,7 +239,6 @@ func TestStockActionsMatchFail2ban(t *testing.T) {
 				got = append(got, append([]string{r.op, asFail2ban(r.cmd.Script)}, r.cmd.Args...))
 			}
 			ref := want[ca.Name]
-			t.Logf("%d commands", len(ref))
 			if len(ref) == 0 {
 				t.Fatalf("fail2ban ran nothing for %s", ca.Name)
 			}
@@ -240,6 +254,69 @@ func TestStockActionsMatchFail2ban(t *testing.T) {
 					t.Errorf("command %d:\n got %q\nwant %q", i, g, w)
 				}
 			}
+			if t.Failed() {
+				t.Logf("errors: %q\n got %q\nwant %q", errs, got, ref)
+			}
+		})
+	}
+}
+
+// repairAction has a check and a repair; repair_on_unban is set.
+const repairAction = `[Definition]
+actionstart = start <x>
+actionstop = stop <x>
+actioncheck = check <x>
+actionrepair = repair <x>
+actionrepair_on_unban = true
+actionban = ban <ip> <x>
+actionunban = unban <ip> <x>
+actionflush = flush <x>
+[Init]
+x = 4
+[Init?family=inet6]
+x = 6
+`
+
+// restartAction has a check and no repair: a failed check restarts it.
+const restartAction = `[Definition]
+actionstart = start
+actionstop = stop
+actioncheck = check
+actionban = ban <ip>
+actionunban = unban <ip>
+`
+
+// TestRepairMatchesFail2ban makes commands fail and compares what both
+// do about it: retries, checks, repairs, restarts, errors.
+func TestRepairMatchesFail2ban(t *testing.T) {
+	const jail = "sshd"
+	local := "[" + jail + "]\nenabled = true\nbackend = polling\nlogpath = /dev/null\nbantime = 600\n" +
+		"action = wrepair\n         wrestart\n         iptables[port=ssh]\n"
+	dir := copyTree(t, map[string]string{"jail.local": local, "action.d/wrepair.conf": repairAction,
+		"action.d/wrestart.conf": restartAction})
+	t4 := &refTicket{IP: "192.0.2.10", Time: 1700000000.25, Failures: 5}
+	t6 := &refTicket{IP: "2001:db8::7", Time: 1700000100, Failures: 1}
+	ops := []refOp{
+		{Op: "start"}, {Op: "ban", Ticket: t4}, {Op: "ban", Ticket: t6}, {Op: "unban", Ticket: t4},
+		{Op: "check"}, {Op: "ban", Ticket: t4}, {Op: "unban", Ticket: t6}, {Op: "flush"}, {Op: "stop"},
+	}
+	ipt := "for proto in $(echo 'tcp' | sed 's/,/ /g'); do\niptables -w -C INPUT -p $proto --dport ssh -j f2b-sshd\ndone"
+	scenarios := []struct {
+		name  string
+		fails map[string]int
+	}{
+		{"bans fail once", map[string]int{"ban 192.0.2.10 4": 1, "ban 192.0.2.10": 1, "ban 2001:db8::7 6": 1}},
+		{"ban and check fail", map[string]int{"ban 192.0.2.10 4": 1, "check 4": 1, "ban 192.0.2.10": 1, "check": 1}},
+		{"unban and check fail", map[string]int{"unban 192.0.2.10 4": 1, "check 4": 1, "unban 192.0.2.10": 1, "check": 1}},
+		{"check broken for good", map[string]int{"check 4": -1, "check 6": 2, "check": -1, "repair 4": -1, ipt: -1,
+			"ban 192.0.2.10 4": 1, "ban 192.0.2.10": 1, "iptables -w -I f2b-sshd 1 -s 192.0.2.10 -j REJECT --reject-with icmp-port-unreachable": 1}},
+		{"start fails", map[string]int{"start 4": 1, "start": 1}},
+		{"everything fails twice", map[string]int{"start 4": 2, "start 6": 2, "ban 192.0.2.10 4": 2, "ban 2001:db8::7 6": 2,
+			"check 4": 2, "repair 4": 2, "stop": 2, "check": 2, "ban 192.0.2.10": 2, "start": 2}},
+	}
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			compareWithFail2ban(t, dir, jail, 3, ops, sc.fails)
 		})
 	}
 }

@@ -320,7 +320,9 @@ func (a *Action) invariantCheck(ctx context.Context, fam string, before func() b
 	} else {
 		_ = a.stopFamily(ctx, fam) // a failed stop does not stop the restart
 		if err := a.start(ctx, []string{fam}, force || !a.onDemand); err != nil {
+			// fail2ban gives up on the operation here.
 			a.log.Error("restart after failed check", "err", err)
+			return 0
 		}
 	}
 	if v, _ := a.started.get(fam); v != 0 && !a.exec(ctx, Command{Script: check, Op: "actioncheck", Family: fam}) {

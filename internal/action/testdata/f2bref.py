@@ -4,7 +4,9 @@
 # commands it would have run as JSON.
 #
 # stdin: {"dir": tree, "jail": name, "now": float, "bantime": int,
-#         "ops": [{"op": "start"|"ban"|"unban"|..., "ticket": {...}}]}
+#         "ops": [{"op": "start"|"ban"|"unban"|..., "ticket": {...}}],
+#         "fails": {script: how many times it fails}}
+# A failed operation adds [op, "ERROR"].
 # stdout: {"actions": {name: [[op, script, arg0, ...], ...]}, "error": ""}
 import json
 import sys
@@ -50,9 +52,16 @@ recorded = []
 current = [""]
 
 
+fails = dict(req.get("fails") or {})
+
+
 def record(realCmd, timeout=60, **kwargs):
     cmd = realCmd if isinstance(realCmd, list) else [realCmd]
     recorded.append([current[0]] + [str(c) for c in cmd])
+    n = fails.get(cmd[0], 0)
+    if n:
+        fails[cmd[0]] = n - 1
+        return False
     return True
 
 
@@ -101,15 +110,20 @@ out = {}
 for name in order:
     a = actions[name]
     recorded.clear()
+    fails = dict(req.get("fails") or {})
     for op in req["ops"]:
         current[0] = op["op"]
         if op["op"] == "prolong" and not a._prolongable:
             continue  # fail2ban's Actions asks first, as warden's ban manager will
-        if "ticket" in op:
-            getattr(a, op["op"])(ticket(op["ticket"]))
-        elif op["op"] == "check":
-            a.consistencyCheck()
-        else:
-            getattr(a, op["op"])()
+        try:
+            if "ticket" in op:
+                getattr(a, op["op"])(ticket(op["ticket"]))
+            elif op["op"] == "check":
+                if not a.consistencyCheck():
+                    raise RuntimeError("check failed")
+            else:
+                getattr(a, op["op"])()
+        except RuntimeError:
+            recorded.append([op["op"], "ERROR"])
     out[name] = list(recorded)
 json.dump({"actions": out}, sys.stdout)
