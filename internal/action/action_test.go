@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"warden/internal/config"
 )
 
 // famAction has an inet6 variant, so it starts on demand per family.
@@ -15,6 +17,7 @@ const famAction = `[Definition]
 actionstart = start <chain>
 actionstop = stop <chain>
 actionflush = flush <chain>
+actionreload = reload <chain>
 actionban = ban <chain> <ip> <family>
 actionunban = unban <chain> <ip>
 [Init]
@@ -39,6 +42,7 @@ func TestFamilyLifecycle(t *testing.T) {
 		{"second inet4 ban", func() error { return a.Ban(ctx, Ticket{Addr: mustAddr("192.0.2.2")}) }, []string{"ban f2b4 192.0.2.2 inet4"}},
 		{"unban inet6 before any inet6 ban", func() error { return a.Unban(ctx, v6) }, nil},
 		{"first inet6 ban starts inet6", func() error { return a.Ban(ctx, v6) }, []string{"start f2b6", "ban f2b6 2001:db8::1 inet6"}},
+		{"reload the started families", func() error { return a.Reload(ctx) }, []string{"reload f2b4", "reload f2b6"}},
 		{"unban", func() error { return a.Unban(ctx, v4) }, []string{"unban f2b4 192.0.2.1"}},
 		{"flush both", func() error { return a.Flush(ctx) }, []string{"flush f2b4", "flush f2b6"}},
 		{"flush with nothing banned", func() error { return a.Flush(ctx) }, nil},
@@ -248,6 +252,7 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"self reference", "[Definition]\nactionban = <a>\n[Init]\na = x<b>\nb = <a>\n", "recursive"},
 		{"bad timeout", "[Definition]\nactionban = x\n[Init]\ntimeout = soon\n", "timeout"},
+		{"zero timeout", "[Definition]\nactionban = x\n[Init]\ntimeout = 0\n", "timeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -256,6 +261,13 @@ func TestNewErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestPythonActionRefused(t *testing.T) {
+	_, err := New(&config.Action{Name: "smtp", File: "action.d/smtp.py", Python: true}, Options{})
+	if !errors.Is(err, ErrPython) {
+		t.Fatalf("err = %v", err)
 	}
 }
 
