@@ -37,6 +37,7 @@ type regexOpts struct {
 	json    bool
 	explain bool
 	compat  bool
+	jobs    int
 }
 
 // errUsage marks command-line mistakes: fail2ban-regex prints its help and
@@ -114,6 +115,7 @@ func newRegexCmd(stdout, stderr *os.File) *cobra.Command {
 	f.BoolVar(&o.printAllIgnored, "print-all-ignored", false, "print all ignored lines, however many")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
 	f.BoolVar(&o.explain, "explain", false, "show each regex's translation and matching engine")
+	f.IntVarP(&o.jobs, "jobs", "j", 0, "regex workers (0: one per CPU); results are the same for any number")
 	f.BoolVar(&o.compat, "fail2ban-compat", false, "behave exactly like fail2ban-regex (set when run as fail2ban-regex)")
 	_ = f.MarkHidden("fail2ban-compat")
 	_ = f.MarkHidden("TZ")
@@ -149,6 +151,9 @@ func runRegex(cmd *cobra.Command, o *regexOpts, args []string, stdout, stderr *o
 		stdout:      stdout,
 		progress:    progressOut(stderr, o),
 		ctx:         cmd.Context(),
+	}
+	if stderr != nil {
+		r.stderr = stderr
 	}
 	return r.main(args)
 }

@@ -52,6 +52,9 @@ func (r *regexRun) printStats() {
 	if (st.binary > 0 || st.truncated > 0) && !r.o.compat {
 		fmt.Fprintf(w, "[%d lines with invalid UTF-8, %d lines longer than %d MiB cut]\n", st.binary, st.truncated, maxLineBytes>>20)
 	}
+	if st.timeouts > 0 && !r.o.compat {
+		fmt.Fprintf(w, "[%d regex matches abandoned at the match time-out, counted as no match]\n", st.timeouts)
+	}
 	fmt.Fprintln(w)
 	if r.o.printAllMatched {
 		r.printLines("matched", st.matched, st.matchedLines, r.o.printAllMatched)
@@ -135,6 +138,9 @@ type regexJSON struct {
 		Binary    int `json:"invalid_utf8"`
 		Truncated int `json:"truncated"`
 	} `json:"lines"`
+	// Timeouts counts backtracking matches abandoned at the match
+	// time-out (after a retry), each counted as no match.
+	Timeouts     int      `json:"timeouts"`
 	Seconds      float64  `json:"seconds"`
 	MatchedLines []string `json:"matched_lines,omitempty"`
 	MissedLines  []string `json:"missed_lines,omitempty"`
@@ -180,6 +186,7 @@ func (r *regexRun) printJSON() error {
 	}
 	j.Lines.Total, j.Lines.Ignored, j.Lines.Matched, j.Lines.Missed = st.tested, st.ignored, st.matched, st.missed
 	j.Lines.Binary, j.Lines.Truncated = st.binary, st.truncated
+	j.Timeouts = st.timeouts
 	j.Seconds = st.elapsed.Seconds()
 	j.MatchedLines, j.MissedLines, j.IgnoredLines = st.matchedLines, st.missedLines, st.ignoredLines
 	if !r.o.printAllMissed {

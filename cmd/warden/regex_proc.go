@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -27,6 +29,7 @@ type regexRun struct {
 	configGiven bool
 	stdout      io.Writer
 	progress    io.Writer // nil: no progress bar
+	stderr      io.Writer // warnings in --out mode; nil: none
 	ctx         context.Context
 
 	setup  regexSetup
@@ -48,6 +51,7 @@ type regexStats struct {
 
 	tested, matched, missed, ignored int
 	binary, truncated                int
+	timeouts                         int // regex matches abandoned (filter.Timeouts)
 
 	matchedLines, missedLines, ignoredLines []string
 	// recentMissed holds the last maxlines missed lines, so that a later
@@ -181,8 +185,12 @@ func (r *regexRun) main(args []string) (int, error) {
 		}
 	}
 	r.stats.elapsed = time.Since(start)
+	r.stats.timeouts = r.flt.Timeouts()
 	switch {
 	case r.o.out != "":
+		if r.stats.timeouts > 0 && r.stderr != nil {
+			fmt.Fprintf(r.stderr, "warning: %d regex matches abandoned at the match time-out, counted as no match\n", r.stats.timeouts)
+		}
 		return 0, nil
 	case r.o.json:
 		return 0, r.printJSON()
@@ -205,34 +213,63 @@ func (r *regexRun) location() (*time.Location, error) {
 }
 
 // processReader streams lines from rd through the filter. size (0 when
-// unknown) scales the progress bar.
+// unknown) scales the progress bar. Lines are read, and their dates found,
+// on one goroutine while the filter's workers (-j) search them; the
+// statistics are kept in order on this one (filter.ProcessSeq).
 func (r *regexRun) processReader(rd io.Reader, size int64) error {
 	cr := &countingReader{r: rd}
 	br := bufio.NewReaderSize(cr, 64<<10)
 	var buf []byte
 	pb := newProgressBar(r.progress, size)
 	defer pb.finish()
-	for n := 0; ; n++ {
-		if n&1023 == 0 {
-			if err := r.ctx.Err(); err != nil {
-				return err
+	// owned by the reading goroutine until ProcessSeq returns
+	var readErr error
+	var binary, truncated int
+	lines := func(yield func(string) bool) {
+		for {
+			raw, cut, err := readLine(br, &buf, maxLineBytes)
+			if len(raw) > 0 || err == nil {
+				if cut {
+					truncated++
+				}
+				if line, ok := lineText(raw, &binary); ok && !yield(line) {
+					return
+				}
 			}
-			pb.update(cr.n, r.stats.tested)
-		}
-		line, truncated, err := readLine(br, &buf, maxLineBytes)
-		if len(line) > 0 || err == nil {
-			if truncated {
-				r.stats.truncated++
+			if err == io.EOF {
+				return
 			}
-			r.processLine(line)
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
+			if err != nil {
+				readErr = err
+				return
+			}
 		}
 	}
+	ctx := r.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	n := 0
+	err := r.flt.ProcessSeq(ctx, lines, r.jobs(), func(line string, res filter.Result) {
+		if n++; n&1023 == 0 {
+			pb.update(cr.n.Load(), r.stats.tested)
+		}
+		r.record(line, res)
+	})
+	r.stats.binary += binary
+	r.stats.truncated += truncated
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// jobs is the number of filter workers: -j, or one per CPU.
+func (r *regexRun) jobs() int {
+	if r.o.jobs > 0 {
+		return r.o.jobs
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // readLine reads one '\n'-terminated line into *buf (reused between calls)
@@ -261,21 +298,24 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, truncated 
 	}
 }
 
-// processLine tests one line and updates the statistics (or prints the
-// --out value).
-func (r *regexRun) processLine(raw []byte) {
+// lineText turns a raw line into the text to test; ok is false for the
+// lines fail2ban-regex skips (empty ones and comments). Lines with invalid
+// UTF-8 are counted in *binary.
+func lineText(raw []byte, binary *int) (line string, ok bool) {
 	raw = bytes.TrimRight(raw, "\r\n")
 	if len(raw) == 0 || raw[0] == '#' {
-		return // comments and empty lines are skipped, as by fail2ban-regex
+		return "", false
 	}
-	var line string
 	if utf8.Valid(raw) {
-		line = string(raw)
-	} else {
-		r.stats.binary++
-		line = replaceInvalid(raw)
+		return string(raw), true
 	}
-	res := r.flt.Process(line)
+	*binary++
+	return replaceInvalid(raw), true
+}
+
+// record updates the statistics with a line's result (or prints the --out
+// value).
+func (r *regexRun) record(line string, res filter.Result) {
 	if r.o.out != "" {
 		r.printOut(res)
 		return
@@ -389,14 +429,16 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
+// countingReader counts the bytes read; n may be read from another
+// goroutine.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"bytes"
 	"regexp/syntax"
 	"slices"
 )
@@ -20,14 +21,16 @@ import (
 // Not safe for concurrent use: every worker has its own (see clone).
 type dfa struct {
 	prog     *syntax.Prog
-	anchored bool // matches only at the start of the text
+	anchored bool  // matches only at the start of the text
+	ctxMask  uint8 // the context bits the program tests (ctxNL, ctxWord)
 
 	states [][]uint32 // pcs of each state
 	ctx    []uint8
 	index  map[string]int32
-	trans  []int32 // state*dfaStride + byte (dfaEOF for the end) → next
-	failed bool    // state budget exceeded: unusable
-	limit  int     // state budget (maxDFAState)
+	trans  []int32  // state*dfaStride + byte (dfaEOF for the end) → next
+	failed bool     // state budget exceeded: unusable
+	accel  [][]byte // per state: see escapes; nil until worked out
+	limit  int      // state budget (maxDFAState)
 
 	// scratch for building states
 	seen  []uint32 // generation marks per pc
@@ -62,6 +65,19 @@ func newDFA(expr string) *dfa {
 		return nil
 	}
 	d := &dfa{prog: prog, anchored: prog.StartCond()&syntax.EmptyBeginText != 0, limit: maxDFAState}
+	// remember only the context the program asks about: fewer states, and
+	// states that loop on themselves (see skip)
+	for _, in := range prog.Inst {
+		if in.Op == syntax.InstEmptyWidth {
+			op := syntax.EmptyOp(in.Arg)
+			if op&syntax.EmptyBeginLine != 0 {
+				d.ctxMask |= ctxNL
+			}
+			if op&(syntax.EmptyWordBoundary|syntax.EmptyNoWordBoundary) != 0 {
+				d.ctxMask |= ctxWord
+			}
+		}
+	}
 	d.reset()
 	return d
 }
@@ -71,13 +87,13 @@ func (d *dfa) clone() *dfa {
 	if d == nil {
 		return nil
 	}
-	c := &dfa{prog: d.prog, anchored: d.anchored, limit: d.limit}
+	c := &dfa{prog: d.prog, anchored: d.anchored, limit: d.limit, ctxMask: d.ctxMask}
 	c.reset()
 	return c
 }
 
 func (d *dfa) reset() {
-	d.states, d.ctx, d.trans = d.states[:0], d.ctx[:0], d.trans[:0]
+	d.states, d.ctx, d.trans, d.accel = d.states[:0], d.ctx[:0], d.trans[:0], nil
 	d.index = map[string]int32{}
 	d.seen = make([]uint32, len(d.prog.Inst))
 	d.gen = 0
@@ -190,6 +206,7 @@ func (d *dfa) step(s int32, c int) int32 {
 	if isWordByte(c) {
 		nctx |= ctxWord
 	}
+	nctx &= d.ctxMask
 	if len(d.states) >= d.limit {
 		d.failed = true
 		return dfaUnknown
@@ -197,37 +214,112 @@ func (d *dfa) step(s int32, c int) int32 {
 	return d.add(next, nctx)
 }
 
-// match reports whether the expression matches somewhere in buf; ok is
-// false when the automaton cannot tell (a byte above 0x7f, or too many
-// states), and the caller must ask regexp.
+// match reports whether the expression matches somewhere in buf, which
+// must be pure ASCII (callers check); ok is false when the automaton
+// cannot tell (too many states), and the caller must ask regexp.
 func (d *dfa) match(buf []byte) (matched, ok bool) {
 	if d == nil || d.failed {
 		return false, false
 	}
-	s := int32(0)
-	for _, b := range buf {
-		if b >= 0x80 {
-			return false, false
-		}
-		t := d.trans[int(s)*dfaStride+int(b)]
-		if t == dfaUnknown {
-			if t = d.step(s, int(b)); t == dfaUnknown {
-				return false, false
+	// trans holds row offsets (state*dfaStride) of known live states, and
+	// negative marks. The common case costs one load and one comparison;
+	// a state that loops on itself for all but a few bytes (such as
+	// .+ before the end) is left with a fast search for those bytes.
+	tab := d.trans
+	off := int32(0)
+	for i := 0; i < len(buf); i++ {
+		b := buf[i] & 0x7f
+		t := tab[off+int32(b)]
+		if t < 0 {
+			if t == dfaUnknown {
+				if t = d.step(off/dfaStride, int(b)); t == dfaUnknown {
+					return false, false
+				}
+				if t >= 0 {
+					t *= dfaStride
+				}
+				d.trans[off+int32(b)] = t
+				tab = d.trans
 			}
-			d.trans[int(s)*dfaStride+int(b)] = t
+			switch t {
+			case dfaMatch:
+				return true, true
+			case dfaDead:
+				return false, true
+			}
 		}
-		switch t {
-		case dfaMatch:
-			return true, true
-		case dfaDead:
-			return false, true
+		if t == off {
+			if j := d.skip(off, buf[i+1:]); j > 0 {
+				i += j
+			}
+			tab = d.trans // skip may have added states
 		}
-		s = t
+		off = t
 	}
-	t := d.trans[int(s)*dfaStride+dfaEOF]
+	t := tab[off+dfaEOF]
 	if t == dfaUnknown {
-		t = d.step(s, dfaEOF)
-		d.trans[int(s)*dfaStride+dfaEOF] = t
+		if t = d.step(off/dfaStride, dfaEOF); t >= 0 {
+			t *= dfaStride
+		}
+		d.trans[off+dfaEOF] = t
 	}
 	return t == dfaMatch, true
+}
+
+// maxEscapes: a state is accelerated when it leaves itself on at most
+// this many byte values.
+const maxEscapes = 3
+
+// skip returns how many bytes at the start of rest keep the automaton in
+// state off (0 when the state is not accelerated).
+func (d *dfa) skip(off int32, rest []byte) int {
+	st := off / dfaStride
+	for int(st) >= len(d.accel) {
+		d.accel = append(d.accel, nil)
+	}
+	esc := d.accel[st]
+	if esc == nil {
+		esc = d.escapes(off)
+		d.accel[st] = esc
+	}
+	switch len(esc) {
+	case 1: // "none"
+		return 0
+	case 2:
+		if j := bytes.IndexByte(rest, esc[1]); j >= 0 {
+			return j
+		}
+		return len(rest)
+	}
+	for j, c := range rest {
+		if bytes.IndexByte(esc[1:], c&0x7f) >= 0 {
+			return j
+		}
+	}
+	return len(rest)
+}
+
+// escapes works out the bytes that take state off elsewhere, filling its
+// row of the table; the answer is a marker byte followed by the escapes,
+// or the marker alone when there are more than maxEscapes.
+func (d *dfa) escapes(off int32) []byte {
+	esc := []byte{0}
+	for c := range int32(dfaEOF) {
+		t := d.trans[off+c]
+		if t == dfaUnknown {
+			if t = d.step(off/dfaStride, int(c)); t == dfaUnknown {
+				return []byte{0}
+			}
+			if t >= 0 {
+				t *= dfaStride
+			}
+			d.trans[off+c] = t
+		}
+		if t != off {
+			if esc = append(esc, byte(c)); len(esc) > maxEscapes+1 {
+				return []byte{0}
+			}
+		}
+	}
+	return esc
 }
