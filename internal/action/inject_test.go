@@ -123,6 +123,29 @@ func TestPlainValuesWrittenAsIs(t *testing.T) {
 	}
 }
 
+func TestAddressText(t *testing.T) {
+	tests := []struct {
+		tk      Ticket
+		ip, rev string
+		family  string
+	}{
+		{Ticket{Addr: mustAddr("192.0.2.1")}, "192.0.2.1", "1.2.0.192.", "inet4"},
+		{Ticket{Prefix: netip.MustParsePrefix("192.0.2.5/24")}, "192.0.2.0/24", "0/24.2.0.192.", "inet4"},
+		{Ticket{Prefix: netip.MustParsePrefix("192.0.2.5/32")}, "192.0.2.5", "5.2.0.192.", "inet4"},
+		{Ticket{Addr: mustAddr("2001:db8::1")}, "2001:db8::1", "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.", "inet6"},
+		{Ticket{Prefix: netip.MustParsePrefix("2001:db8::1/64")}, "2001:db8::/64", "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.", "inet6"},
+	}
+	for _, tc := range tests {
+		v := &tagValues{t: &tc.tk, family: family(tc.tk.addr())}
+		ip, _ := v.value("ip")
+		rev, _ := v.value("ip-rev")
+		fam, _ := v.value("family")
+		if ip != tc.ip || rev != tc.rev || fam != tc.family {
+			t.Errorf("%v %v: got %q %q %q", tc.tk.Addr, tc.tk.Prefix, ip, rev, fam)
+		}
+	}
+}
+
 func TestBadAddressRefused(t *testing.T) {
 	a, rec := newTest(t, "[Definition]\nactionban = x <ip>\nactionunban = y <ip>\n", "", Options{})
 	for _, tk := range []Ticket{

@@ -55,8 +55,13 @@ type Ticket struct {
 
 // ipText is the address (or network) as written into commands.
 func (t *Ticket) ipText() string {
-	if t.Prefix.IsValid() {
-		return t.Prefix.String()
+	if p := t.Prefix; p.IsValid() {
+		// A whole-length prefix is one address; a network is written
+		// with its host bits cleared, as fail2ban writes it.
+		if p.IsSingleIP() {
+			return p.Addr().String()
+		}
+		return p.Masked().String()
 	}
 	if t.Addr.IsValid() {
 		return t.Addr.String()
@@ -64,10 +69,10 @@ func (t *Ticket) ipText() string {
 	return ""
 }
 
-// addr is the single address or the network's base.
+// addr is the single address or the network's first address.
 func (t *Ticket) addr() netip.Addr {
 	if t.Prefix.IsValid() {
-		return t.Prefix.Addr()
+		return t.Prefix.Masked().Addr()
 	}
 	return t.Addr
 }
