@@ -63,7 +63,7 @@ func (r *recorder) scripts() []string {
 
 // copyTree copies the installed fail2ban tree to a temporary directory and
 // adds files (path relative to the tree -> content).
-func copyTree(t *testing.T, files map[string]string) string {
+func copyTree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(realTree, "jail.conf")); err != nil {
 		t.Skip("no fail2ban tree at", realTree)
@@ -106,7 +106,7 @@ func copyTree(t *testing.T, files map[string]string) string {
 }
 
 // loadJail loads dir and returns the named jail.
-func loadJail(t *testing.T, dir, jail string) *config.Jail {
+func loadJail(t testing.TB, dir, jail string) *config.Jail {
 	t.Helper()
 	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir, Jail: jail})
 	if err != nil {
@@ -121,7 +121,7 @@ func loadJail(t *testing.T, dir, jail string) *config.Jail {
 
 // newTest builds an Action from an action.d text with a recorder.
 // args, when set, are the jail's name[args] for it.
-func newTest(t *testing.T, actionConf, args string, opts Options) (*Action, *recorder) {
+func newTest(t testing.TB, actionConf, args string, opts Options) (*Action, *recorder) {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
