@@ -166,6 +166,9 @@ type Filter struct {
 	// parallel.go).
 	memo, recording *memo
 	shadows         []*Filter // the workers' copies, made on first use
+	// suffix: the prefregex's content always ends the buffer, so
+	// contentMayMatch can rule out its groups being needed
+	suffix bool
 }
 
 // Compile builds a Filter from a Definition.
@@ -205,6 +208,7 @@ func Compile(def Definition, opts Options) (*Filter, error) {
 		f.ignore = append(f.ignore, p)
 	}
 	f.setupLiterals()
+	f.suffix = f.pref != nil && f.maxLines == 1 && contentIsSuffix(f.pref)
 	f.dates = opts.Dates
 	if f.dates == nil {
 		d, err := datetime.New(datetime.Options{Pattern: def.DatePattern, Location: opts.Location, Now: opts.Now})

@@ -27,9 +27,11 @@ import (
 
 // memo is what a worker found out about one line.
 type memo struct {
-	buf     string  // the buffer findFailure searched
-	found   litMask // the literals present in buf
-	entries []memoEntry
+	buf   string  // the buffer findFailure searched
+	found litMask // the literals present in buf
+	// possible: contentMayMatch's answer, when it was asked
+	possible bool
+	entries  []memoEntry
 }
 
 // memoEntry is one search: find (loc, nil when no match) or, when exists
@@ -67,6 +69,9 @@ func (m *memo) intern(subject []byte) string {
 
 // find is p.find for the current line, from the memo when it can be.
 func (f *Filter) find(p *pattern, buf []byte, ascii bool) ([]int, error) {
+	if !p.passes(f.found) {
+		return nil, nil // as p.find would say, without a look at the memo
+	}
 	if f.memo != nil {
 		if e := f.memo.lookup(p.id, false, buf); e != nil {
 			return e.loc, e.err
@@ -81,6 +86,9 @@ func (f *Filter) find(p *pattern, buf []byte, ascii bool) ([]int, error) {
 
 // matches is p.matches for the current line, from the memo when it can be.
 func (f *Filter) matches(p *pattern, buf []byte, ascii bool) (bool, error) {
+	if !p.passes(f.found) {
+		return false, nil
+	}
 	if f.memo != nil {
 		if e := f.memo.lookup(p.id, true, buf); e != nil {
 			return e.matched, e.err
@@ -96,8 +104,9 @@ func (f *Filter) matches(p *pattern, buf []byte, ascii bool) (bool, error) {
 // shadow returns a copy of f for a worker: the same compiled filter with
 // its own scratch space and caches, and no state of its own that matters.
 func (f *Filter) shadow() *Filter {
-	s := &Filter{def: f.def, opts: f.opts, maxLines: f.maxLines, rawHost: f.rawHost, lits: f.lits}
+	s := *f
 	s.pref = f.pref.clone()
+	s.fail, s.ignore = nil, nil
 	for _, p := range f.fail {
 		s.fail = append(s.fail, p.clone())
 	}
@@ -105,8 +114,11 @@ func (f *Filter) shadow() *Filter {
 		s.ignore = append(s.ignore, p.clone())
 	}
 	s.found = make(litMask, len(f.found))
+	s.lineBuf, s.buf, s.cbuf, s.lastText, s.lastDate = nil, nil, nil, "", time.Time{}
+	s.dates = nil // dates are found in order, by f
 	s.mlfid = newMLFIDCache(1, time.Minute)
-	return s
+	s.memo, s.recording, s.shadows, s.timeouts = nil, nil, nil, 0
+	return &s
 }
 
 // searchAhead fills m with the searches findFailure would do for tl.
