@@ -310,3 +310,49 @@ func TestRegexConfigFallback(t *testing.T) {
 		}
 	}
 }
+
+// TestRegexTimeoutsReported: regex time-outs show in the summary and in
+// --json, and not at all in fail2ban-regex compatible output.
+func TestRegexTimeoutsReported(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		timeouts int
+		json     bool
+		compat   bool
+		want     string
+	}{
+		{"summary", 3, false, false, "[3 regex matches abandoned at the match time-out, counted as no match]"},
+		{"none", 0, false, false, ""},
+		{"compat", 3, false, true, ""},
+		{"json", 3, true, false, `"timeouts": 3,`},
+		{"json-none", 0, true, false, `"timeouts": 0,`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			r := &regexRun{o: &regexOpts{json: tt.json, compat: tt.compat}, stdout: &out, ctx: context.Background()}
+			r.setup.def = filter.Definition{FailRegex: []string{`failed from <HOST>`}}
+			var err error
+			if r.dates, err = datetime.New(datetime.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if r.flt, err = filter.Compile(r.setup.def, filter.Options{Dates: r.dates}); err != nil {
+				t.Fatal(err)
+			}
+			r.stats.failHits, r.stats.failIPs = make([]int, 1), make([][]failureInfo, 1)
+			r.stats.timeouts = tt.timeouts
+			if tt.json {
+				if err := r.printJSON(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				r.printStats()
+			}
+			if tt.want != "" && !strings.Contains(out.String(), tt.want) {
+				t.Errorf("no %q in:\n%s", tt.want, out.String())
+			}
+			if tt.want == "" && strings.Contains(out.String(), "time-out") {
+				t.Errorf("time-outs reported:\n%s", out.String())
+			}
+		})
+	}
+}

@@ -156,3 +156,38 @@ func TestRegexExplain(t *testing.T) {
 		t.Errorf("%d engine lines, want 5 (1 prefregex, 3 failregex, 1 ignoreregex)", n)
 	}
 }
+
+// TestRegexJobs: the number of filter workers changes nothing in the
+// output (the golden files are made with the default, one per CPU).
+func TestRegexJobs(t *testing.T) {
+	const (
+		conf  = "testdata/regex/conf"
+		demo  = "testdata/regex/logs/demo.log"
+		multi = "testdata/regex/logs/multi.log"
+	)
+	for _, tt := range []struct {
+		golden string
+		args   []string
+	}{
+		{"filter-options", []string{"-c", conf, demo, "demo[mode=aggressive]"}},
+		{"verbose", []string{"-c", conf, "-v", "--timezone", "UTC", demo, "demo"}},
+		{"out-msg", []string{"-c", conf, "-o", "msg", demo, "demo"}},
+		{"multiline-all", []string{"-c", conf, "--print-all-matched", multi, "multi"}},
+		{"json", []string{"-c", conf, "--json", "--print-all-missed", demo, "demo[mode=aggressive]"}},
+	} {
+		want, err := os.ReadFile(filepath.Join("testdata", "regex", "golden", tt.golden+".out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range []string{"1", "3"} {
+			_, out, errOut := runCLI(t, append([]string{"regex", "-j", j}, tt.args...)...)
+			got := normalize(out)
+			if errOut != "" {
+				got += "--- stderr ---\n" + errOut
+			}
+			if got != string(want) {
+				t.Errorf("%s with -j %s differs from its golden file:\n%s", tt.golden, j, got)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -178,4 +179,59 @@ func BenchmarkCompile(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// processCPU is the CPU time used so far by the whole process.
+func processCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkProcessSeq measures ProcessSeq on fail2ban's sshd filter with
+// warden regex's options over dated auth.log lines, sequentially (1) and
+// with workers; an op is one line. lines/s is wall-clock throughput,
+// lines/cpu-s per second of CPU of all threads (steadier on a shared
+// machine).
+func BenchmarkProcessSeq(b *testing.B) {
+	mix := authLog(20000)
+	dated := make([]string, len(mix))
+	for i, l := range mix {
+		dated[i] = fmt.Sprintf("Nov %2d 10:%02d:%02d %s", 1+i%28, i/60%60, i%60, l)
+	}
+	for _, mode := range []string{"normal", "aggressive"} {
+		def := f2bDefinition(b, "sshd", map[string]string{"mode": mode})
+		for _, workers := range []int{1, 2, 4} {
+			b.Run(fmt.Sprintf("%s/workers=%d", mode, workers), func(b *testing.B) {
+				f, err := Compile(def, Options{Diagnostics: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				lines := func(yield func(string) bool) {
+					for i := 0; i < b.N; i++ {
+						if !yield(dated[i%len(dated)]) {
+							return
+						}
+					}
+				}
+				b.ReportAllocs()
+				cpu := processCPU()
+				b.ResetTimer()
+				n := 0
+				if err := f.ProcessSeq(context.Background(), lines, workers, func(string, Result) { n++ }); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				if n != b.N {
+					b.Fatalf("%d results for %d lines", n, b.N)
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+				if used := processCPU() - cpu; used > 0 {
+					b.ReportMetric(float64(b.N)/(float64(used)/1e9), "lines/cpu-s")
+				}
+			})
+		}
+	}
 }

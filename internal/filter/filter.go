@@ -27,6 +27,13 @@
 //   - Every regex's required literals are checked in one pass
 //     (Aho-Corasick) before any regex runs; a line no failregex can match
 //     costs that pass only and allocates nothing.
+//   - On ASCII buffers a lazily built DFA (dfa.go) answers "does it match"
+//     before any search with captures, so groups are only worked out for
+//     real hits; it also counts prefregex hits for Options.Diagnostics.
+//     A prefregex whose content always ends the line (sshd's) is not run
+//     with captures unless a failregex can match a suffix (suffix.go).
+//   - ProcessSeq spreads the searches over workers and keeps everything
+//     stateful in order: its results are those of Process.
 //   - Not implemented: fail2ban's tuple_ groups; \N{name} escapes.
 package filter
 

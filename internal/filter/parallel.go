@@ -176,9 +176,11 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 	}
 	// ordered and work are closed by the reader; chunks go to ordered
 	// first, so the consumer always waits on the oldest one.
-	ordered := make(chan *aheadChunk, 4*workers)
-	work := make(chan *aheadChunk, 4*workers)
-	free := make(chan *aheadChunk, 8*workers) // recycled chunks
+	// a few chunks per worker in flight: enough to keep them busy, few
+	// enough to keep memory small
+	ordered := make(chan *aheadChunk, 2*workers)
+	work := make(chan *aheadChunk, 2*workers)
+	free := make(chan *aheadChunk, 4*workers) // recycled chunks
 	var wg sync.WaitGroup
 	for _, sh := range f.shadows[:workers] {
 		wg.Add(1)
