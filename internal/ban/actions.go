@@ -1,0 +1,191 @@
+package ban
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"warden/internal/action"
+)
+
+// Action is what the manager needs of a jail's action; *action.Action
+// implements it.
+type Action interface {
+	Name() string
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Ban(ctx context.Context, t action.Ticket) error
+	Reban(ctx context.Context, t action.Ticket) error
+	Unban(ctx context.Context, t action.Ticket) error
+	Prolong(ctx context.Context, t action.Ticket) error
+	Prolongable() bool
+	NoRestored() bool
+}
+
+var _ Action = (*action.Action)(nil)
+
+type op int
+
+const (
+	opBan op = iota
+	opRestore
+	opUnban
+	opProlong
+)
+
+func (o op) String() string {
+	return [...]string{"ban", "restore", "unban", "prolong"}[o]
+}
+
+// job is one operation on one ticket for every action of a jail.
+type job struct {
+	op     op
+	ticket action.Ticket
+}
+
+// pool runs action jobs on a bounded number of workers. Each jail has a FIFO
+// of jobs and is served by at most one worker at a time, so a jail's actions
+// run in the order the manager queued them (a ban before its unban) while
+// other jails go on in parallel.
+type pool struct {
+	log     *slog.Logger
+	actions map[string][]Action // by jail; fixed at New
+
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queues  map[string][]job
+	busy    map[string]bool
+	ready   []string // jails with queued jobs and no worker
+	pending int      // jobs queued or running
+	closed  bool
+	idle    []chan struct{}
+	failed  int64
+	done    int64
+}
+
+func newPool(log *slog.Logger, actions map[string][]Action) *pool {
+	p := &pool{log: log, actions: actions, queues: map[string][]job{}, busy: map[string]bool{}}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// add queues jobs for jail; it never blocks on the workers.
+func (p *pool) add(jail string, jobs ...job) {
+	if len(p.actions[jail]) == 0 || len(jobs) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queues[jail]) == 0 && !p.busy[jail] {
+		p.ready = append(p.ready, jail)
+	}
+	p.queues[jail] = append(p.queues[jail], jobs...)
+	p.pending += len(jobs)
+	p.cond.Signal()
+}
+
+// work is one worker's loop; it returns when the pool is closed and no job
+// is left. ctx bounds the commands it runs.
+func (p *pool) work(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for {
+		for len(p.ready) == 0 && !p.closed {
+			p.cond.Wait()
+		}
+		if len(p.ready) == 0 {
+			return
+		}
+		jail := p.ready[0]
+		p.ready = p.ready[1:]
+		q := p.queues[jail]
+		j := q[0]
+		q[0] = job{}
+		p.queues[jail] = q[1:]
+		p.busy[jail] = true
+		p.mu.Unlock()
+		ok := p.run(ctx, jail, j)
+		p.mu.Lock()
+		p.busy[jail] = false
+		if len(p.queues[jail]) > 0 {
+			p.ready = append(p.ready, jail)
+			p.cond.Signal()
+		} else {
+			delete(p.queues, jail)
+		}
+		p.done++
+		if !ok {
+			p.failed++
+		}
+		p.pending--
+		if p.pending == 0 {
+			for _, c := range p.idle {
+				close(c)
+			}
+			p.idle = nil
+		}
+	}
+}
+
+// run runs one job through every action of jail, as fail2ban does: a failing
+// action is logged and the next one still runs.
+func (p *pool) run(ctx context.Context, jail string, j job) bool {
+	ok := true
+	for _, a := range p.actions[jail] {
+		var err error
+		switch j.op {
+		case opBan:
+			err = a.Ban(ctx, j.ticket)
+		case opRestore:
+			if a.NoRestored() {
+				continue
+			}
+			err = a.Ban(ctx, j.ticket)
+		case opUnban:
+			err = a.Unban(ctx, j.ticket)
+		case opProlong:
+			if !a.Prolongable() {
+				continue
+			}
+			err = a.Prolong(ctx, j.ticket)
+		}
+		if err != nil {
+			ok = false
+			p.log.Error("action failed", "jail", jail, "action", a.Name(), "op", j.op.String(), "ticket", j.ticket.ID, "err", err)
+		}
+	}
+	return ok
+}
+
+// wait returns when no job is queued or running, or when ctx ends.
+func (p *pool) wait(ctx context.Context) error {
+	p.mu.Lock()
+	if p.pending == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	c := make(chan struct{})
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close lets the workers return once the queues are empty.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// counts returns jobs queued or running, done and failed.
+func (p *pool) counts() (pending int, done, failed int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pending, p.done, p.failed
+}

@@ -1,0 +1,35 @@
+// Package ban is warden's ban manager: it turns ban decisions from the jails
+// into firewall bans, shell actions and database rows, lifts them when their
+// time is up, and puts them back after a restart.
+//
+// There is one Manager for all jails. A single manager can coalesce the bans
+// of every jail into one firewall transaction (Backend.Ban takes bans of many
+// jails at once), keeps one expiry heap and one timer for the whole daemon
+// instead of one per jail, and sees every jail's history, which
+// bantime.overalljails needs. Per-jail state (active bans, counters, action
+// queue) lives in maps inside it.
+//
+// Life cycle and ownership: New builds a Manager; Run restores the bans
+// recorded in the store, then serves requests until its context ends. The
+// request channel is owned by the Manager and never closed: callers stop
+// sending by cancelling their own context, Run stops reading when its
+// context ends. Requests are handled by Run's goroutine alone, one batch at
+// a time; readers (Banned, Stats) take a mutex. Shell actions run on a
+// bounded pool of workers, at most one per jail at a time so that a jail's
+// actions see its bans and unbans in order, and a slow action holds up
+// neither the firewall nor other jails. No goroutine is started per ban.
+//
+// Shutdown order when Run's context ends: no more requests are taken, the
+// action workers finish the jobs already queued (for at most
+// Config.ShutdownTimeout), then every action's actionstop runs. Firewall bans
+// are left in place on purpose: they carry kernel timeouts and the store
+// keeps them, so a restart restores them without a gap. The caller closes
+// the store and the backends after Run returns.
+//
+// Semantics follow fail2ban's actions.py and banmanager.py: a ban starts at
+// the ticket's time and ends bantime later; a ticket whose ban would already
+// have ended is ignored; an address already banned in a jail is not banned
+// again, but its ban is prolonged when the new ticket's end is later; a ban
+// ends when its end time is reached (end <= now); an operator's unban also
+// forgets the address's history, as fail2ban's delBan does.
+package ban

@@ -1,0 +1,405 @@
+package ban
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"warden/internal/action"
+	"warden/internal/firewall"
+	"warden/internal/jail"
+	"warden/internal/store"
+)
+
+// pendingBan is a ban request of a batch on its way to the firewall.
+type pendingBan struct {
+	req   *request
+	e     *entry
+	res   Result
+	isNew bool // a new ban; otherwise a prolonged one
+}
+
+// handle serves one batch: bans are decided, then sent to every backend in
+// one call, answered, recorded in the store in one transaction, and handed
+// to the actions. Unban and sync requests are served in queue order around
+// them.
+func (m *Manager) handle(ctx context.Context, batch []*request) {
+	m.mu.Lock()
+	m.ctr.Batches++
+	m.mu.Unlock()
+	var bans []*request
+	flush := func() {
+		if len(bans) > 0 {
+			m.banBatch(ctx, bans)
+			bans = bans[:0]
+		}
+	}
+	for _, r := range batch {
+		switch r.kind {
+		case reqBan:
+			bans = append(bans, r)
+		case reqUnban:
+			flush()
+			n, err := m.unban(ctx, r)
+			r.done <- reply{n: n, err: err}
+		case reqSync:
+			flush()
+			r.done <- reply{}
+		}
+	}
+	flush()
+}
+
+// target returns the prefix a ticket bans.
+func target(t jail.Ticket) (netip.Prefix, error) {
+	p := t.Prefix
+	if !p.IsValid() && t.Addr.IsValid() {
+		p = netip.PrefixFrom(t.Addr, t.Addr.BitLen())
+	}
+	if !p.IsValid() {
+		return netip.Prefix{}, fmt.Errorf("%w: ticket %q", ErrBadTarget, t.ID)
+	}
+	p, err := firewall.ValidatePrefix(p)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%w: ticket %q: %w", ErrBadTarget, t.ID, err)
+	}
+	return p, nil
+}
+
+// decide works out what one ban request does. It reads the store for the
+// history when bantime.increment is on; the state is changed by the caller.
+func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch map[jailPrefix]*pendingBan) (*pendingBan, error) {
+	m.mu.Lock()
+	js, ok := m.jails[r.jail]
+	m.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJail, r.jail)
+	}
+	p, err := target(r.ticket)
+	if err != nil {
+		return nil, err
+	}
+	start := r.ticket.Time
+	if start.IsZero() || start.After(now) {
+		start = now
+	}
+	cfg := &js.cfg.BanTime
+	key := jailPrefix{r.jail, p}
+	m.mu.Lock()
+	old := js.active[p]
+	m.mu.Unlock()
+	if pb := inBatch[key]; pb != nil {
+		old = pb.e
+	}
+	if old != nil {
+		// Already banned: as fail2ban, the new ticket brings the jail's
+		// plain bantime; when it would end later, the ban is prolonged to
+		// end bantime after the new ticket.
+		bt := cfg.BanTime
+		res := Result{Already: true, BanTime: old.banTime, End: old.end(), Count: old.count}
+		newEnd, oldEnd := start.Add(bt), old.end()
+		longer := old.banTime >= 0 && (bt < 0 || newEnd.After(oldEnd))
+		if !longer {
+			return &pendingBan{req: r, res: res}, nil
+		}
+		e := *old
+		e.idx = -1
+		if bt < 0 {
+			e.banTime = jail.Forever
+		} else {
+			e.banTime = bt + max(0, start.Sub(old.start))
+		}
+		res.Prolonged, res.BanTime, res.End = true, e.banTime, e.end()
+		// A ban new in this very batch stays new: the actions still
+		// have to ban it, once, with its final time.
+		isNew := inBatch[key] != nil && inBatch[key].isNew
+		return &pendingBan{req: r, e: &e, res: res, isNew: isNew}, nil
+	}
+	hist := jail.History{}
+	if cfg.Increment && cfg.BanTime > 0 {
+		hj := r.jail
+		if cfg.OverallJails {
+			hj = ""
+		}
+		h, err := m.cfg.Store.BanHistory(ctx, p, hj)
+		if err != nil {
+			m.log.Error("ban history lookup failed; banning as a first offence", "jail", r.jail, "prefix", p, "err", err)
+			m.countStoreError()
+		} else {
+			hist = jail.History{Count: h.Count, Last: h.Last}
+		}
+	}
+	bt := jail.BanTime(cfg, hist)
+	e := &entry{
+		jail: r.jail, prefix: p, id: r.ticket.ID, start: start, banTime: bt,
+		count: hist.Count + 1, failures: r.ticket.Failures, matches: r.ticket.Matches,
+		fields: r.ticket.Fields, idx: -1,
+	}
+	res := Result{BanTime: bt, End: e.end(), Count: e.count}
+	if bt >= 0 && e.end().Before(now) {
+		res.Expired = true
+		return &pendingBan{req: r, res: res}, nil
+	}
+	res.Banned = true
+	return &pendingBan{req: r, e: e, res: res, isNew: true}, nil
+}
+
+type jailPrefix struct {
+	jail   string
+	prefix netip.Prefix
+}
+
+// banBatch decides, applies and records a run of ban requests.
+func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
+	now := m.clock.Now()
+	inBatch := make(map[jailPrefix]*pendingBan, len(reqs))
+	var (
+		pend []*pendingBan
+		fw   []firewall.Ban
+	)
+	for _, r := range reqs {
+		pb, err := m.decide(ctx, r, now, inBatch)
+		if err != nil {
+			if r.done != nil {
+				r.done <- reply{err: err}
+			} else {
+				m.log.Warn("ban refused", "jail", r.jail, "ticket", r.ticket.ID, "err", err)
+			}
+			continue
+		}
+		pend = append(pend, pb)
+		if pb.e != nil {
+			inBatch[jailPrefix{pb.e.jail, pb.e.prefix}] = pb
+		}
+	}
+	// Only the last decision for a jail and prefix reaches the firewall
+	// and the store; earlier ones in the batch were superseded.
+	var final []*pendingBan
+	for _, pb := range pend {
+		if pb.e == nil || inBatch[jailPrefix{pb.e.jail, pb.e.prefix}] != pb {
+			continue
+		}
+		final = append(final, pb)
+		fw = append(fw, firewall.Ban{Jail: pb.e.jail, Prefix: pb.e.prefix, Expires: pb.e.end()})
+	}
+	fwErr := m.firewallBan(ctx, fw)
+
+	// Install the state before answering, so a caller sees its ban listed.
+	m.mu.Lock()
+	for _, pb := range final {
+		js := m.jails[pb.e.jail]
+		if old := js.active[pb.e.prefix]; old != nil {
+			m.heap.untrack(old)
+		} else {
+			js.total++
+		}
+		js.active[pb.e.prefix] = pb.e
+		m.heap.track(pb.e)
+	}
+	m.mu.Unlock()
+	for _, pb := range pend {
+		if pb.e != nil {
+			pb.res.Err = fwErr
+		}
+		if pb.req.done != nil {
+			pb.req.done <- reply{res: pb.res}
+		}
+		if pb.res.Already && !pb.res.Prolonged {
+			m.log.Debug("already banned", "jail", pb.req.jail, "ticket", pb.req.ticket.ID)
+		}
+	}
+	if len(final) == 0 {
+		return
+	}
+	rows := make([]store.Ban, len(final))
+	for i, pb := range final {
+		rows[i] = pb.e.storeBan()
+	}
+	if err := m.cfg.Store.AddBans(ctx, rows); err != nil {
+		m.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(rows), "err", err)
+		m.countStoreError()
+	}
+	for _, pb := range final {
+		o := opProlong
+		if pb.isNew {
+			o = opBan
+			m.log.Info("ban", "jail", pb.e.jail, "prefix", pb.e.prefix, "bantime", pb.e.banTime, "count", pb.e.count)
+		} else {
+			m.log.Info("prolong ban", "jail", pb.e.jail, "prefix", pb.e.prefix, "bantime", pb.e.banTime)
+		}
+		m.pool.add(pb.e.jail, job{op: o, ticket: m.ticket(pb.e)})
+	}
+}
+
+// firewallBan sends bans to every backend, one call each.
+func (m *Manager) firewallBan(ctx context.Context, bans []firewall.Ban) error {
+	if len(bans) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, b := range m.cfg.Backends {
+		err := b.Ban(ctx, bans)
+		m.mu.Lock()
+		m.ctr.FirewallBans++
+		if err != nil {
+			m.ctr.FirewallErrors++
+		}
+		m.mu.Unlock()
+		if err != nil {
+			m.log.Error("firewall ban failed", "backend", b.Name(), "bans", len(bans), "err", err)
+			errs = append(errs, fmt.Errorf("ban: firewall %s: %w", b.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// firewallUnban lifts bans in every backend, one call each.
+func (m *Manager) firewallUnban(ctx context.Context, bans []firewall.Ban) error {
+	if len(bans) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, b := range m.cfg.Backends {
+		err := b.Unban(ctx, bans)
+		m.mu.Lock()
+		m.ctr.FirewallUnbans++
+		if err != nil {
+			m.ctr.FirewallErrors++
+		}
+		m.mu.Unlock()
+		if err != nil {
+			m.log.Error("firewall unban failed", "backend", b.Name(), "bans", len(bans), "err", err)
+			errs = append(errs, fmt.Errorf("ban: firewall %s: %w", b.Name(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) countStoreError() {
+	m.mu.Lock()
+	m.ctr.StoreErrors++
+	m.mu.Unlock()
+}
+
+// storeBan is e as a database row.
+func (e *entry) storeBan() store.Ban {
+	return store.Ban{Jail: e.jail, Prefix: e.prefix, Time: e.start, BanTime: e.banTime,
+		Count: e.count, Failures: e.failures, Matches: e.matches}
+}
+
+// ticket is e as an action ticket.
+func (m *Manager) ticket(e *entry) action.Ticket {
+	t := action.Ticket{
+		ID: e.id, Failures: e.failures, Time: e.start, BanTime: e.banTime,
+		BanCount: e.count, Restored: e.restored, Matches: e.matches, Fields: e.fields,
+	}
+	if e.prefix.IsSingleIP() {
+		t.Addr = e.prefix.Addr()
+	} else {
+		t.Prefix = e.prefix
+	}
+	if t.ID == "" {
+		t.ID = e.prefix.String()
+		if e.prefix.IsSingleIP() {
+			t.ID = e.prefix.Addr().String()
+		}
+	}
+	if e.banTime < 0 {
+		t.BanTime = jail.Forever
+	}
+	return t
+}
+
+// lift removes entries from the state, the firewall and the store, and
+// queues their actions' unbans. The entries must be out of the maps and
+// the heap already.
+func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
+	if len(es) == 0 {
+		return nil
+	}
+	fw := make([]firewall.Ban, len(es))
+	byJail := map[string][]netip.Prefix{}
+	for i, e := range es {
+		fw[i] = firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()}
+		byJail[e.jail] = append(byJail[e.jail], e.prefix)
+	}
+	err := m.firewallUnban(ctx, fw)
+	for j, ps := range byJail {
+		if _, serr := m.cfg.Store.RemoveBans(ctx, j, ps); serr != nil {
+			m.log.Error("removing bans from the store failed", "jail", j, "bans", len(ps), "err", serr)
+			m.countStoreError()
+		}
+		if forget {
+			if _, serr := m.cfg.Store.ForgetHistory(ctx, j, ps); serr != nil {
+				m.log.Error("forgetting ban history failed", "jail", j, "bans", len(ps), "err", serr)
+				m.countStoreError()
+			}
+		}
+	}
+	for _, e := range es {
+		m.pool.add(e.jail, job{op: opUnban, ticket: m.ticket(e)})
+	}
+	return err
+}
+
+// expire lifts every ban whose end is at or before now.
+func (m *Manager) expire(ctx context.Context, now time.Time) {
+	m.mu.Lock()
+	due := m.heap.popDue(now)
+	for _, e := range due {
+		delete(m.jails[e.jail].active, e.prefix)
+	}
+	m.ctr.Expired += int64(len(due))
+	m.mu.Unlock()
+	for _, e := range due {
+		m.log.Info("unban", "jail", e.jail, "prefix", e.prefix, "reason", "expired")
+	}
+	_ = m.lift(ctx, due, false)
+}
+
+// unban serves an operator's unban request.
+func (m *Manager) unban(ctx context.Context, r *request) (int, error) {
+	m.mu.Lock()
+	var states []*jailState
+	if r.jail == "" {
+		for _, js := range m.jails {
+			states = append(states, js)
+		}
+	} else if js, ok := m.jails[r.jail]; ok {
+		states = append(states, js)
+	} else {
+		m.mu.Unlock()
+		return 0, fmt.Errorf("%w: %s", ErrUnknownJail, r.jail)
+	}
+	var es []*entry
+	for _, js := range states {
+		if r.all {
+			for _, e := range js.active {
+				es = append(es, e)
+			}
+			continue
+		}
+		for _, p := range r.prefixes {
+			if c, err := firewall.ValidatePrefix(p); err == nil {
+				p = c
+			}
+			if e := js.active[p]; e != nil {
+				es = append(es, e)
+			}
+		}
+	}
+	for _, e := range es {
+		delete(m.jails[e.jail].active, e.prefix)
+		m.heap.untrack(e)
+	}
+	m.mu.Unlock()
+	if len(es) == 0 && !r.all {
+		return 0, fmt.Errorf("%w: %v", ErrNotBanned, r.prefixes)
+	}
+	for _, e := range es {
+		m.log.Info("unban", "jail", e.jail, "prefix", e.prefix, "reason", "operator")
+	}
+	return len(es), m.lift(ctx, es, !r.all)
+}

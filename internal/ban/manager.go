@@ -1,0 +1,477 @@
+package ban
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"warden/internal/firewall"
+	"warden/internal/jail"
+	"warden/internal/store"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultQueueSize       = 1 << 16
+	DefaultBatchMax        = 1 << 14
+	DefaultLinger          = 500 * time.Microsecond
+	DefaultWorkers         = 4
+	DefaultShutdownTimeout = 10 * time.Second
+)
+
+// Errors the manager reports, matched with errors.Is.
+var (
+	ErrUnknownJail = errors.New("ban: unknown jail")
+	ErrNotBanned   = errors.New("ban: not banned")
+	ErrBadTarget   = errors.New("ban: ticket has no usable address")
+	ErrStopped     = errors.New("ban: manager not running")
+)
+
+// Store is what the manager needs of the ban database; *store.Store
+// implements it.
+type Store interface {
+	AddBans(ctx context.Context, bans []store.Ban) error
+	RemoveBans(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error)
+	ForgetHistory(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error)
+	ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, error)
+	BanHistory(ctx context.Context, prefix netip.Prefix, jail string) (store.History, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// JailConfig is one jail as the manager sees it.
+type JailConfig struct {
+	Name string
+	// BanTime holds bantime and the bantime.* options.
+	BanTime jail.BanTimeConfig
+	// Actions are the jail's shell actions, run in this order. The manager
+	// starts them in Run and stops them when Run ends.
+	Actions []Action
+}
+
+// Config configures a Manager.
+type Config struct {
+	Jails []JailConfig
+	// Backends receive every ban and unban; none is allowed (actions only).
+	// Their Setup is the caller's business, before Run.
+	Backends []firewall.Backend
+	Store    Store // required
+	Clock    Clock // nil: RealClock
+	Logger   *slog.Logger
+	// QueueSize is the capacity of the request queue; Submit blocks when
+	// it is full.
+	QueueSize int
+	// BatchMax caps the requests handled (and bans sent to a backend) in
+	// one batch.
+	BatchMax int
+	// Linger is how long, in real time, a batch waits for more requests
+	// once the queue is empty; negative: not at all. It trades a little
+	// single-ban latency for fewer firewall transactions.
+	Linger time.Duration
+	// Workers is the number of action workers.
+	Workers int
+	// HealInterval, when positive, calls Heal on every backend that
+	// implements firewall.Healer that often (by Clock).
+	HealInterval time.Duration
+	// ShutdownTimeout bounds how long queued actions may still run after
+	// Run's context ends.
+	ShutdownTimeout time.Duration
+}
+
+// Result is the outcome of one ban request.
+type Result struct {
+	Banned    bool          // newly banned
+	Already   bool          // was banned already in that jail
+	Prolonged bool          // already banned, and its end moved later
+	Expired   bool          // the ban would have ended already: ignored
+	BanTime   time.Duration // the ban's duration (negative: for ever)
+	End       time.Time     // zero: for ever
+	Count     int           // times banned in the jail, this one included
+	Err       error         // firewall or store trouble; the ban is kept
+}
+
+// Stats are the counters of one jail, as `status` shows them.
+type Stats struct {
+	Banned      int   // currently banned
+	TotalBanned int64 // bans since start, restored ones included
+}
+
+// Counters are the manager's own counters.
+type Counters struct {
+	Batches        int64 // batches handled
+	FirewallBans   int64 // Backend.Ban calls
+	FirewallUnbans int64 // Backend.Unban calls
+	FirewallErrors int64
+	StoreErrors    int64
+	Expired        int64 // bans lifted at their end
+	Healed         int64 // Heal calls that put something back
+	HealedBans     int64 // ban elements put back by Heal
+	HealedObjects  int64 // tables, chains, sets and rules put back by Heal
+	ActionsPending int
+	ActionsDone    int64
+	ActionsFailed  int64
+}
+
+type reqKind int
+
+const (
+	reqBan reqKind = iota
+	reqUnban
+	reqSync
+)
+
+type request struct {
+	kind     reqKind
+	jail     string
+	ticket   jail.Ticket
+	prefixes []netip.Prefix // reqUnban; nil with all
+	all      bool
+	done     chan reply // nil: nobody waits
+}
+
+type reply struct {
+	res Result
+	n   int
+	err error
+}
+
+type jailState struct {
+	cfg    JailConfig
+	active map[netip.Prefix]*entry
+	total  int64
+}
+
+// Manager holds every active ban. Create it with New and run it with Run.
+type Manager struct {
+	cfg   Config
+	log   *slog.Logger
+	clock Clock
+	reqs  chan *request // owned by Manager, never closed
+	pool  *pool
+
+	running chan struct{} // closed when Run has restored and serves requests
+
+	mu    sync.Mutex // guards the fields below
+	jails map[string]*jailState
+	heap  expiryHeap
+	ctr   Counters
+}
+
+// New checks cfg and builds a Manager.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("ban: no store")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.BatchMax <= 0 {
+		cfg.BatchMax = DefaultBatchMax
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = DefaultLinger
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	m := &Manager{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		clock:   cfg.Clock,
+		reqs:    make(chan *request, cfg.QueueSize),
+		running: make(chan struct{}),
+		jails:   map[string]*jailState{},
+	}
+	acts := map[string][]Action{}
+	for _, j := range cfg.Jails {
+		if err := firewall.ValidateJailName(j.Name); err != nil {
+			return nil, fmt.Errorf("ban: jail %q: %w", j.Name, err)
+		}
+		if _, dup := m.jails[j.Name]; dup {
+			return nil, fmt.Errorf("ban: jail %q given twice", j.Name)
+		}
+		m.jails[j.Name] = &jailState{cfg: j, active: map[netip.Prefix]*entry{}}
+		acts[j.Name] = j.Actions
+	}
+	m.pool = newPool(m.log, acts)
+	return m, nil
+}
+
+// Submit queues a ban request without waiting for it; it blocks only while
+// the queue is full. The jail pipeline uses it.
+func (m *Manager) Submit(ctx context.Context, jailName string, t jail.Ticket) error {
+	return m.send(ctx, &request{kind: reqBan, jail: jailName, ticket: t})
+}
+
+// Ban bans t in jail and returns once the firewall has it (or failed to).
+func (m *Manager) Ban(ctx context.Context, jailName string, t jail.Ticket) (Result, error) {
+	r := &request{kind: reqBan, jail: jailName, ticket: t, done: make(chan reply, 1)}
+	rep, err := m.call(ctx, r)
+	if err != nil {
+		return Result{}, err
+	}
+	return rep.res, rep.err
+}
+
+// BanIP is the operator's `set JAIL banip`: a ban of addr (or network) now,
+// with one failure.
+func (m *Manager) BanIP(ctx context.Context, jailName string, p netip.Prefix) (Result, error) {
+	t := jail.Ticket{ID: p.String(), Prefix: p, Time: m.clock.Now(), Failures: 1}
+	if p.IsSingleIP() {
+		t.Addr = p.Addr()
+		t.ID = p.Addr().String()
+	}
+	return m.Ban(ctx, jailName, t)
+}
+
+// Unban lifts the bans of prefixes in jail, or in every jail when jail is
+// "", and forgets their history. It returns how many bans were lifted and
+// ErrNotBanned when none of the prefixes was banned.
+func (m *Manager) Unban(ctx context.Context, jailName string, prefixes []netip.Prefix) (int, error) {
+	rep, err := m.call(ctx, &request{kind: reqUnban, jail: jailName, prefixes: prefixes, done: make(chan reply, 1)})
+	if err != nil {
+		return 0, err
+	}
+	return rep.n, rep.err
+}
+
+// UnbanAll lifts every ban of jail, or of every jail when jail is "" (the
+// client's `unban --all`). History is kept.
+func (m *Manager) UnbanAll(ctx context.Context, jailName string) (int, error) {
+	rep, err := m.call(ctx, &request{kind: reqUnban, jail: jailName, all: true, done: make(chan reply, 1)})
+	if err != nil {
+		return 0, err
+	}
+	return rep.n, rep.err
+}
+
+// Sync returns once every request queued before it has been handled, and
+// bans due by the clock have been lifted.
+func (m *Manager) Sync(ctx context.Context) error {
+	_, err := m.call(ctx, &request{kind: reqSync, done: make(chan reply, 1)})
+	return err
+}
+
+// Ready is closed once Run has restored the stored bans and serves
+// requests.
+func (m *Manager) Ready() <-chan struct{} { return m.running }
+
+// WaitActions returns when no action job is queued or running.
+func (m *Manager) WaitActions(ctx context.Context) error { return m.pool.wait(ctx) }
+
+// Banned lists the prefixes banned in jail, in no particular order.
+func (m *Manager) Banned(jailName string) ([]netip.Prefix, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	js, ok := m.jails[jailName]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
+	}
+	out := make([]netip.Prefix, 0, len(js.active))
+	for p := range js.active {
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// IsBanned reports whether p is banned in jail.
+func (m *Manager) IsBanned(jailName string, p netip.Prefix) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	js, ok := m.jails[jailName]
+	return ok && js.active[p] != nil
+}
+
+// Stats returns the counters of jail.
+func (m *Manager) Stats(jailName string) (Stats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	js, ok := m.jails[jailName]
+	if !ok {
+		return Stats{}, fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
+	}
+	return Stats{Banned: len(js.active), TotalBanned: js.total}, nil
+}
+
+// Counters returns the manager's counters.
+func (m *Manager) Counters() Counters {
+	pending, done, failed := m.pool.counts()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.ctr
+	c.ActionsPending, c.ActionsDone, c.ActionsFailed = pending, done, failed
+	return c
+}
+
+func (m *Manager) send(ctx context.Context, r *request) error {
+	select {
+	case m.reqs <- r:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) call(ctx context.Context, r *request) (reply, error) {
+	if err := m.send(ctx, r); err != nil {
+		return reply{}, err
+	}
+	select {
+	case rep := <-r.done:
+		return rep, nil
+	case <-ctx.Done():
+		return reply{}, ctx.Err()
+	}
+}
+
+// Run restores the stored bans, starts the actions and serves requests until
+// ctx ends; see the package comment for the shutdown order. It returns an
+// error only when the restore cannot read the store.
+func (m *Manager) Run(ctx context.Context) error {
+	actx, cancelActions := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelActions()
+	var wg sync.WaitGroup
+	for range m.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.pool.work(actx)
+		}()
+	}
+	defer func() {
+		m.pool.close()
+		stopped := make(chan struct{})
+		go func() { wg.Wait(); close(stopped) }()
+		t := time.NewTimer(m.cfg.ShutdownTimeout)
+		select {
+		case <-stopped:
+		case <-t.C:
+			m.log.Warn("action jobs still running at shutdown; cancelling them")
+			cancelActions()
+			<-stopped
+		}
+		t.Stop()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.ShutdownTimeout)
+		defer cancel()
+		for _, js := range m.jails {
+			for _, a := range js.cfg.Actions {
+				if err := a.Stop(sctx); err != nil {
+					m.log.Error("action stop failed", "jail", js.cfg.Name, "action", a.Name(), "err", err)
+				}
+			}
+		}
+	}()
+
+	for _, js := range m.jails {
+		for _, a := range js.cfg.Actions {
+			if err := a.Start(ctx); err != nil {
+				m.log.Error("action start failed", "jail", js.cfg.Name, "action", a.Name(), "err", err)
+			}
+		}
+	}
+	if err := m.restore(ctx); err != nil {
+		return err
+	}
+	close(m.running)
+	return m.loop(ctx)
+}
+
+// loop is Run's request loop.
+func (m *Manager) loop(ctx context.Context) error {
+	var (
+		timer    Timer
+		armed    time.Time
+		nextHeal time.Time
+	)
+	if m.cfg.HealInterval > 0 {
+		nextHeal = m.clock.Now().Add(m.cfg.HealInterval)
+	}
+	batch := make([]*request, 0, 64)
+	for {
+		// Arm the timer for the earliest of the next expiry and the next heal.
+		due := nextHeal
+		m.mu.Lock()
+		if m.heap.Len() > 0 {
+			if e := m.heap[0].end(); due.IsZero() || e.Before(due) {
+				due = e
+			}
+		}
+		m.mu.Unlock()
+		if !due.Equal(armed) || timer == nil && !due.IsZero() {
+			if timer != nil {
+				timer.Stop()
+				timer = nil
+			}
+			armed = due
+			if !due.IsZero() {
+				timer = m.clock.NewTimer(due.Sub(m.clock.Now()))
+			}
+		}
+		var tc <-chan time.Time
+		if timer != nil {
+			tc = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return nil
+		case <-tc:
+			timer, armed = nil, time.Time{}
+		case r := <-m.reqs:
+			batch = append(batch[:0], r)
+			batch = m.gather(batch)
+		}
+		now := m.clock.Now()
+		m.expire(ctx, now)
+		if !nextHeal.IsZero() && !now.Before(nextHeal) {
+			m.heal(ctx)
+			nextHeal = now.Add(m.cfg.HealInterval)
+		}
+		if len(batch) > 0 {
+			m.handle(ctx, batch)
+			clear(batch)
+			batch = batch[:0]
+		}
+	}
+}
+
+// gather adds queued requests to batch, up to BatchMax, lingering once for
+// late ones when the queue runs dry.
+func (m *Manager) gather(batch []*request) []*request {
+	lingered := m.cfg.Linger < 0
+	for len(batch) < m.cfg.BatchMax {
+		select {
+		case r := <-m.reqs:
+			batch = append(batch, r)
+			continue
+		default:
+		}
+		if lingered {
+			return batch
+		}
+		lingered = true
+		t := time.NewTimer(m.cfg.Linger)
+		select {
+		case r := <-m.reqs:
+			batch = append(batch, r)
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	return batch
+}
