@@ -1,0 +1,111 @@
+package ban
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"warden/internal/firewall"
+	"warden/internal/jail"
+)
+
+// benchFlood submits 100,000 tickets to a fresh manager (real store in a
+// temporary directory) and waits until all are in the firewall and the
+// store. newBackend is called once per iteration, outside the timer.
+func benchFlood(b *testing.B, newBackend func(b *testing.B) firewall.Backend) {
+	const n = 100_000
+	ctx := context.Background()
+	tickets := make([]jail.Ticket, n)
+	now := time.Now()
+	for i := range tickets {
+		tickets[i] = ticket(addrN(i).String(), now)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		st := openStoreAt(b, filepath.Join(b.TempDir(), "warden.db"))
+		fw := newBackend(b)
+		m, err := New(Config{
+			Jails:    []JailConfig{{Name: "sshd", BanTime: jail.BanTimeConfig{BanTime: time.Hour}}},
+			Backends: []firewall.Backend{fw}, Store: st,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- m.Run(rctx) }()
+		<-m.Ready()
+		b.StartTimer()
+		for _, t := range tickets {
+			if err := m.Submit(ctx, "sshd", t); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := m.Sync(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if s, _ := m.Stats("sshd"); s.Banned != n {
+			b.Fatalf("%d banned, want %d", s.Banned, n)
+		}
+		b.ReportMetric(float64(m.Counters().FirewallBans), "ban-calls")
+		stop()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFlood100kMem: 100,000 tickets with the in-memory backend.
+func BenchmarkFlood100kMem(b *testing.B) {
+	benchFlood(b, func(*testing.B) firewall.Backend { return newMem() })
+}
+
+// BenchmarkFlood100kNftables: 100,000 tickets with the real nftables
+// backend in a fresh network namespace (skipped unless root).
+func BenchmarkFlood100kNftables(b *testing.B) {
+	_, fd := netnsFD(b)
+	benchFlood(b, func(b *testing.B) firewall.Backend {
+		fw := nftBackend(b, fd)
+		b.Cleanup(func() { fw.Teardown(context.Background()) })
+		return fw
+	})
+}
+
+// benchLatency measures single bans, one at a time: Ban returns once the
+// firewall has the ban. It reports the median and p99.
+func benchLatency(b *testing.B, fw firewall.Backend) {
+	ctx := context.Background()
+	st := openStoreAt(b, filepath.Join(b.TempDir(), "warden.db"))
+	m, err := New(Config{
+		Jails:    []JailConfig{{Name: "sshd", BanTime: jail.BanTimeConfig{BanTime: time.Hour}}},
+		Backends: []firewall.Backend{fw}, Store: st,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	running(b, m)
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if res, err := m.Ban(ctx, "sshd", ticket(addrN(i).String(), t0)); err != nil || !res.Banned {
+			b.Fatalf("%+v %v", res, err)
+		}
+		lat = append(lat, time.Since(t0))
+		i++
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+func BenchmarkLatencyMem(b *testing.B) { benchLatency(b, newMem()) }
+
+func BenchmarkLatencyNftables(b *testing.B) {
+	_, fd := netnsFD(b)
+	benchLatency(b, nftBackend(b, fd))
+}
