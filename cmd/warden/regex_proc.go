@@ -86,6 +86,10 @@ func (r *regexRun) main(args []string) (int, error) {
 	if r.ctx == nil {
 		r.ctx = context.Background()
 	}
+	// one write per --out line was a system call per failure
+	bw := bufio.NewWriterSize(r.stdout, 64<<10)
+	defer bw.Flush()
+	r.stdout = bw
 	if !r.o.json && r.o.out == "" {
 		fmt.Fprint(r.stdout, "\nRunning tests\n=============\n\n")
 	}

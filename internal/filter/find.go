@@ -287,6 +287,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			}
 		}
 		if !possible && !f.opts.Diagnostics {
+			f.settled(res)
 			return
 		}
 	}
@@ -301,12 +302,14 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			}
 		}
 		if !possible && !f.opts.Diagnostics {
+			f.settled(res)
 			return
 		}
 	}
 	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
 		if i := f.ignoreLine(buf, ascii, org, nil); i >= 0 {
 			res.Ignored, res.IgnoreRegex = true, i
+			f.settled(res)
 			return
 		}
 	}
@@ -318,6 +321,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			}
 			res.PrefMatched = m
 		}
+		f.settled(res)
 		return
 	}
 	var pre groupSet

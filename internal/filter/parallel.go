@@ -31,7 +31,12 @@ type memo struct {
 	found litMask // the literals present in buf
 	// possible: contentMayMatch's answer, when it was asked
 	possible bool
-	entries  []memoEntry
+	// final: findFailure ended on its fast path, where nothing depends on
+	// state: res is the whole answer and errs the time-outs on the way
+	final   bool
+	res     Result
+	errs    int
+	entries []memoEntry
 }
 
 // memoEntry is one search: find (loc, nil when no match) or, when exists
@@ -123,12 +128,23 @@ func (f *Filter) shadow() *Filter {
 
 // searchAhead fills m with the searches findFailure would do for tl.
 func (f *Filter) searchAhead(tl tupleLine, date time.Time, noDate bool, m *memo) {
-	m.entries = m.entries[:0]
+	m.entries, m.possible, m.final = m.entries[:0], false, false
 	f.recording = m
 	f.lineBuf = nil
 	var res Result
+	t0 := f.timeouts
 	f.findFailure(tl, date, noDate, &res)
+	m.errs = f.timeouts - t0
 	f.recording = nil
+}
+
+// settled notes, when searching ahead, that findFailure's answer for the
+// line is complete in res (only the fast path, which keeps no state).
+func (f *Filter) settled(res *Result) {
+	if m := f.recording; m != nil && f.maxLines == 1 {
+		m.final = true
+		m.res.Ignored, m.res.IgnoreRegex, m.res.PrefMatched = res.Ignored, res.IgnoreRegex, res.PrefMatched
+	}
 }
 
 // aheadLine is one line on its way through the stages.
@@ -238,7 +254,16 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 		for i := range c.lines {
 			a := &c.lines[i]
 			res := a.res
-			if !a.skip {
+			switch {
+			case a.skip:
+			case a.memo.final:
+				// what findFailure would do on its fast path
+				res.Time = a.date
+				res.Ignored, res.IgnoreRegex, res.PrefMatched = a.memo.res.Ignored, a.memo.res.IgnoreRegex, a.memo.res.PrefMatched
+				f.timeouts += a.memo.errs
+				f.one[0] = a.tl
+				f.lineBuf = f.one[:]
+			default:
 				res.Time = a.date
 				f.memo = &a.memo
 				f.findFailure(a.tl, a.date, a.noDate, &res)
