@@ -58,7 +58,7 @@ type pool struct {
 	ready   []string // jails with queued jobs and no worker
 	pending int      // jobs queued or running
 	closed  bool
-	idle    []chan struct{}
+	idle    []waiter
 	failed  int64
 	done    int64
 }
@@ -118,12 +118,15 @@ func (p *pool) work(ctx context.Context) {
 			p.failed++
 		}
 		p.pending--
-		if p.pending == 0 {
-			for _, c := range p.idle {
-				close(c)
+		keep := p.idle[:0]
+		for _, w := range p.idle {
+			if p.pending <= w.n {
+				close(w.c)
+			} else {
+				keep = append(keep, w)
 			}
-			p.idle = nil
 		}
+		p.idle = keep
 	}
 }
 
@@ -157,15 +160,21 @@ func (p *pool) run(ctx context.Context, jail string, j job) bool {
 	return ok
 }
 
-// wait returns when no job is queued or running, or when ctx ends.
-func (p *pool) wait(ctx context.Context) error {
+// waiter waits until at most n jobs are queued or running.
+type waiter struct {
+	n int
+	c chan struct{}
+}
+
+// wait returns when at most n jobs are queued or running, or when ctx ends.
+func (p *pool) wait(ctx context.Context, n int) error {
 	p.mu.Lock()
-	if p.pending == 0 {
+	if p.pending <= n {
 		p.mu.Unlock()
 		return nil
 	}
 	c := make(chan struct{})
-	p.idle = append(p.idle, c)
+	p.idle = append(p.idle, waiter{n, c})
 	p.mu.Unlock()
 	select {
 	case <-c:

@@ -85,7 +85,8 @@ type memBackend struct {
 	banCall []int // size of each Ban call
 	unCall  []int
 	heals   [][]firewall.Ban
-	block   chan struct{} // when set, Ban waits for it
+	block   chan struct{} // when set, Ban signals entered and waits for it
+	entered chan struct{}
 }
 
 var (
@@ -104,6 +105,10 @@ func (b *memBackend) Check(context.Context, []firewall.Ban) (firewall.Repair, er
 
 func (b *memBackend) Ban(_ context.Context, bans []firewall.Ban) error {
 	if b.block != nil {
+		select {
+		case b.entered <- struct{}{}:
+		default:
+		}
 		<-b.block
 	}
 	b.mu.Lock()

@@ -309,6 +309,24 @@ func (m *Manager) ticket(e *entry) action.Ticket {
 	if e.banTime < 0 {
 		t.BanTime = jail.Forever
 	}
+	// <ipmatches>, <ipjailmatches>, <ipfailures>, <ipjailfailures>: what
+	// the database knows of the address, in all jails or in this one,
+	// looked up only when a command uses the tag.
+	evidence := func(j string) func(ctx context.Context) store.Evidence {
+		return func(ctx context.Context) store.Evidence {
+			ev, err := m.cfg.Store.BanEvidence(ctx, e.prefix, j)
+			if err != nil {
+				m.log.Warn("ban evidence lookup failed", "jail", e.jail, "prefix", e.prefix, "err", err)
+				return store.Evidence{Failures: e.failures, Matches: e.matches}
+			}
+			return ev
+		}
+	}
+	all, own := evidence(""), evidence(e.jail)
+	t.IPMatches = func(ctx context.Context) []string { return all(ctx).Matches }
+	t.IPJailMatches = func(ctx context.Context) []string { return own(ctx).Matches }
+	t.IPFailures = func(ctx context.Context) int { return all(ctx).Failures }
+	t.IPJailFailures = func(ctx context.Context) int { return own(ctx).Failures }
 	return t
 }
 

@@ -39,6 +39,7 @@ type Store interface {
 	ForgetHistory(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error)
 	ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, error)
 	BanHistory(ctx context.Context, prefix netip.Prefix, jail string) (store.History, error)
+	BanEvidence(ctx context.Context, prefix netip.Prefix, jail string) (store.Evidence, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -154,6 +155,7 @@ type Manager struct {
 	pool  *pool
 
 	running chan struct{} // closed when Run has restored and serves requests
+	stopped chan struct{} // closed when Run has returned
 
 	mu    sync.Mutex // guards the fields below
 	jails map[string]*jailState
@@ -193,6 +195,7 @@ func New(cfg Config) (*Manager, error) {
 		clock:   cfg.Clock,
 		reqs:    make(chan *request, cfg.QueueSize),
 		running: make(chan struct{}),
+		stopped: make(chan struct{}),
 		jails:   map[string]*jailState{},
 	}
 	acts := map[string][]Action{}
@@ -270,7 +273,7 @@ func (m *Manager) Sync(ctx context.Context) error {
 func (m *Manager) Ready() <-chan struct{} { return m.running }
 
 // WaitActions returns when no action job is queued or running.
-func (m *Manager) WaitActions(ctx context.Context) error { return m.pool.wait(ctx) }
+func (m *Manager) WaitActions(ctx context.Context) error { return m.pool.wait(ctx, 0) }
 
 // Banned lists the prefixes banned in jail, in no particular order.
 func (m *Manager) Banned(jailName string) ([]netip.Prefix, error) {
@@ -318,8 +321,15 @@ func (m *Manager) Counters() Counters {
 
 func (m *Manager) send(ctx context.Context, r *request) error {
 	select {
+	case <-m.stopped:
+		return ErrStopped
+	default:
+	}
+	select {
 	case m.reqs <- r:
 		return nil
+	case <-m.stopped:
+		return ErrStopped
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -332,6 +342,8 @@ func (m *Manager) call(ctx context.Context, r *request) (reply, error) {
 	select {
 	case rep := <-r.done:
 		return rep, nil
+	case <-m.stopped:
+		return reply{}, ErrStopped
 	case <-ctx.Done():
 		return reply{}, ctx.Err()
 	}
@@ -339,8 +351,10 @@ func (m *Manager) call(ctx context.Context, r *request) (reply, error) {
 
 // Run restores the stored bans, starts the actions and serves requests until
 // ctx ends; see the package comment for the shutdown order. It returns an
-// error only when the restore cannot read the store.
+// error only when the restore cannot read the store. Run may be called only
+// once; afterwards requests fail with ErrStopped.
 func (m *Manager) Run(ctx context.Context) error {
+	defer close(m.stopped)
 	actx, cancelActions := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelActions()
 	var wg sync.WaitGroup
