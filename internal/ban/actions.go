@@ -3,6 +3,7 @@ package ban
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"sync"
 
 	"warden/internal/action"
@@ -20,6 +21,9 @@ type Action interface {
 	Prolong(ctx context.Context, t action.Ticket) error
 	Prolongable() bool
 	NoRestored() bool
+	// Epoch counts the action's repairs; bans made under an older epoch
+	// may be gone from what the action manages.
+	Epoch() int
 }
 
 var _ Action = (*action.Action)(nil)
@@ -31,15 +35,17 @@ const (
 	opRestore
 	opUnban
 	opProlong
+	opRecheck // a ticket for an address already banned: reban it where the action was repaired since
 )
 
 func (o op) String() string {
-	return [...]string{"ban", "restore", "unban", "prolong"}[o]
+	return [...]string{"ban", "restore", "unban", "prolong", "reban"}[o]
 }
 
 // job is one operation on one ticket for every action of a jail.
 type job struct {
 	op     op
+	prefix netip.Prefix
 	ticket action.Ticket
 }
 
@@ -61,10 +67,14 @@ type pool struct {
 	idle    []waiter
 	failed  int64
 	done    int64
+	// epochs holds, per banned prefix, the highest action epoch its ban
+	// was applied under; written by the workers only.
+	epochs map[jailPrefix]int
 }
 
 func newPool(log *slog.Logger, actions map[string][]Action) *pool {
-	p := &pool{log: log, actions: actions, queues: map[string][]job{}, busy: map[string]bool{}}
+	p := &pool{log: log, actions: actions, queues: map[string][]job{}, busy: map[string]bool{},
+		epochs: map[jailPrefix]int{}}
 	p.cond = sync.NewCond(&p.mu)
 	return p
 }
@@ -134,9 +144,20 @@ func (p *pool) work(ctx context.Context) {
 // action is logged and the next one still runs.
 func (p *pool) run(ctx context.Context, jail string, j job) bool {
 	ok := true
+	key := jailPrefix{jail, j.prefix}
+	p.mu.Lock()
+	banEpoch, known := p.epochs[key]
+	p.mu.Unlock()
+	epoch := 0
 	for _, a := range p.actions[jail] {
 		var err error
 		switch j.op {
+		case opRecheck:
+			// As fail2ban: only actions repaired since the ban reban it.
+			if !known || a.Epoch() <= banEpoch {
+				continue
+			}
+			err = a.Reban(ctx, j.ticket)
 		case opBan:
 			err = a.Ban(ctx, j.ticket)
 		case opRestore:
@@ -156,7 +177,18 @@ func (p *pool) run(ctx context.Context, jail string, j job) bool {
 			ok = false
 			p.log.Error("action failed", "jail", jail, "action", a.Name(), "op", j.op.String(), "ticket", j.ticket.ID, "err", err)
 		}
+		if j.op != opUnban {
+			epoch = max(epoch, a.Epoch())
+		}
 	}
+	p.mu.Lock()
+	switch {
+	case j.op == opUnban:
+		delete(p.epochs, key)
+	case j.op != opRecheck || known:
+		p.epochs[key] = epoch
+	}
+	p.mu.Unlock()
 	return ok
 }
 

@@ -208,6 +208,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 		}
 		if pb.res.Already && !pb.res.Prolonged {
 			m.log.Debug("already banned", "jail", pb.req.jail, "ticket", pb.req.ticket.ID)
+			m.recheck(pb.req.jail, pb.req.ticket)
 		}
 	}
 	if len(final) == 0 {
@@ -229,7 +230,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 		} else {
 			m.log.Info("prolong ban", "jail", pb.e.jail, "prefix", pb.e.prefix, "bantime", pb.e.banTime)
 		}
-		m.pool.add(pb.e.jail, job{op: o, ticket: m.ticket(pb.e)})
+		m.pool.add(pb.e.jail, job{op: o, prefix: pb.e.prefix, ticket: m.ticket(pb.e)})
 	}
 }
 
@@ -357,7 +358,7 @@ func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
 		}
 	}
 	for _, e := range es {
-		m.pool.add(e.jail, job{op: opUnban, ticket: m.ticket(e)})
+		m.pool.add(e.jail, job{op: opUnban, prefix: e.prefix, ticket: m.ticket(e)})
 	}
 	return err
 }
@@ -420,4 +421,19 @@ func (m *Manager) unban(ctx context.Context, r *request) (int, error) {
 		m.log.Info("unban", "jail", e.jail, "prefix", e.prefix, "reason", "operator")
 	}
 	return len(es), m.lift(ctx, es, !r.all)
+}
+
+// recheck queues a reban of an address already banned for the actions that
+// were repaired since its ban (fail2ban's ban epochs).
+func (m *Manager) recheck(jailName string, t jail.Ticket) {
+	p, err := target(t)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	e := m.jails[jailName].active[p]
+	m.mu.Unlock()
+	if e != nil {
+		m.pool.add(jailName, job{op: opRecheck, prefix: p, ticket: m.ticket(e)})
+	}
 }

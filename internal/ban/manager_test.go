@@ -505,6 +505,7 @@ func (a *blockingAction) Start(context.Context) error                  { return 
 func (a *blockingAction) Stop(context.Context) error                   { return nil }
 func (a *blockingAction) Prolongable() bool                            { return false }
 func (a *blockingAction) NoRestored() bool                             { return false }
+func (a *blockingAction) Epoch() int                                   { return 0 }
 func (a *blockingAction) Unban(context.Context, action.Ticket) error   { return nil }
 func (a *blockingAction) Reban(context.Context, action.Ticket) error   { return nil }
 func (a *blockingAction) Prolong(context.Context, action.Ticket) error { return nil }
@@ -658,5 +659,68 @@ func TestStopped(t *testing.T) {
 	}
 	if _, err := m.BanIP(context.Background(), "sshd", pfx("192.0.2.1")); !errors.Is(err, ErrStopped) {
 		t.Errorf("ban after Run ended: %v", err)
+	}
+}
+
+// epochAction records its calls; its epoch is set by the test, as a
+// repair after a failed actioncheck would.
+type epochAction struct {
+	mu    sync.Mutex
+	epoch int
+	calls []string
+}
+
+func (a *epochAction) rec(op string, t action.Ticket) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, op+" "+t.Addr.String())
+	return nil
+}
+func (a *epochAction) Name() string                                   { return "epoch" }
+func (a *epochAction) Start(context.Context) error                    { return nil }
+func (a *epochAction) Stop(context.Context) error                     { return nil }
+func (a *epochAction) Prolongable() bool                              { return false }
+func (a *epochAction) NoRestored() bool                               { return false }
+func (a *epochAction) Ban(_ context.Context, t action.Ticket) error   { return a.rec("ban", t) }
+func (a *epochAction) Reban(_ context.Context, t action.Ticket) error { return a.rec("reban", t) }
+func (a *epochAction) Unban(_ context.Context, t action.Ticket) error { return a.rec("unban", t) }
+func (a *epochAction) Prolong(_ context.Context, t action.Ticket) error {
+	return a.rec("prolong", t)
+}
+func (a *epochAction) Epoch() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.epoch
+}
+func (a *epochAction) setEpoch(n int) {
+	a.mu.Lock()
+	a.epoch = n
+	a.mu.Unlock()
+}
+
+func TestRebanAfterRepair(t *testing.T) {
+	repaired, steady := &epochAction{}, &epochAction{}
+	e := newEnv(t, func(c *Config) { c.Jails[0].Actions = []Action{repaired, steady} })
+	ctx := context.Background()
+	again := func() {
+		t.Helper()
+		if res, err := e.m.Ban(ctx, "sshd", ticket("192.0.2.1", t0)); err != nil || !res.Already && !res.Banned {
+			t.Fatalf("%+v %v", res, err)
+		}
+		e.sync(t)
+		if err := e.m.WaitActions(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again()
+	again() // already banned, no repair since: nothing runs
+	repaired.setEpoch(1)
+	again() // the repaired action rebans, the other does not
+	again() // once only
+	if got := strings.Join(repaired.calls, ","); got != "ban 192.0.2.1,reban 192.0.2.1" {
+		t.Errorf("repaired action: %s", got)
+	}
+	if got := strings.Join(steady.calls, ","); got != "ban 192.0.2.1" {
+		t.Errorf("steady action: %s", got)
 	}
 }

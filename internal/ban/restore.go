@@ -53,7 +53,7 @@ func (m *Manager) restore(ctx context.Context) error {
 		m.log.Error("restoring bans in the firewall failed", "bans", len(fw), "err", err)
 	}
 	for _, e := range es {
-		m.pool.add(e.jail, job{op: opRestore, ticket: m.ticket(e)})
+		m.pool.add(e.jail, job{op: opRestore, prefix: e.prefix, ticket: m.ticket(e)})
 	}
 	m.log.Info("bans restored", "bans", len(es), "unknown_jail", skipped)
 	return nil
