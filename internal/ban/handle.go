@@ -73,6 +73,10 @@ func target(t jail.Ticket) (netip.Prefix, error) {
 func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch map[jailPrefix]*pendingBan) (*pendingBan, error) {
 	m.mu.Lock()
 	js, ok := m.jails[r.jail]
+	var btc jail.BanTimeConfig
+	if ok {
+		btc = js.cfg.BanTime
+	}
 	m.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownJail, r.jail)
@@ -85,7 +89,7 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 	if start.IsZero() || start.After(now) {
 		start = now
 	}
-	cfg := &js.cfg.BanTime
+	cfg := &btc
 	key := jailPrefix{r.jail, p}
 	m.mu.Lock()
 	old := js.active[p]

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -275,19 +276,78 @@ func (m *Manager) Ready() <-chan struct{} { return m.running }
 // WaitActions returns when no action job is queued or running.
 func (m *Manager) WaitActions(ctx context.Context) error { return m.pool.wait(ctx, 0) }
 
-// Banned lists the prefixes banned in jail, in no particular order.
+// Banned lists the prefixes banned in jail, oldest ban first (fail2ban's
+// order in `status`).
 func (m *Manager) Banned(jailName string) ([]netip.Prefix, error) {
+	m.mu.Lock()
+	js, ok := m.jails[jailName]
+	if !ok {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
+	}
+	es := make([]*entry, 0, len(js.active))
+	for _, e := range js.active {
+		es = append(es, e)
+	}
+	starts := make(map[*entry]time.Time, len(es))
+	for _, e := range es {
+		starts[e] = e.start
+	}
+	m.mu.Unlock()
+	slices.SortFunc(es, func(a, b *entry) int {
+		if c := starts[a].Compare(starts[b]); c != 0 {
+			return c
+		}
+		return a.prefix.Addr().Compare(b.prefix.Addr())
+	})
+	out := make([]netip.Prefix, len(es))
+	for i, e := range es {
+		out[i] = e.prefix
+	}
+	return out, nil
+}
+
+// BannedIn lists the jails, by name, in which p is banned (the client's
+// `banned IP`).
+func (m *Manager) BannedIn(p netip.Prefix) []string {
+	if c, err := firewall.ValidatePrefix(p); err == nil {
+		p = c
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for name, js := range m.jails {
+		if js.active[p] != nil {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SetBanTime replaces jail's bantime and bantime.* options (the client's
+// `set JAIL bantime ...`). Bans in force keep their time; later ones use
+// the new options.
+func (m *Manager) SetBanTime(jailName string, cfg jail.BanTimeConfig) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	js, ok := m.jails[jailName]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
+		return fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
 	}
-	out := make([]netip.Prefix, 0, len(js.active))
-	for p := range js.active {
-		out = append(out, p)
+	js.cfg.BanTime = cfg
+	return nil
+}
+
+// BanTime returns jail's bantime options.
+func (m *Manager) BanTime(jailName string) (jail.BanTimeConfig, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	js, ok := m.jails[jailName]
+	if !ok {
+		return jail.BanTimeConfig{}, fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
 	}
-	return out, nil
+	return js.cfg.BanTime, nil
 }
 
 // IsBanned reports whether p is banned in jail.

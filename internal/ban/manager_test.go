@@ -724,3 +724,45 @@ func TestRebanAfterRepair(t *testing.T) {
 		t.Errorf("steady action: %s", got)
 	}
 }
+
+func TestListsAndRuntimeBanTime(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.Jails[0].Actions = nil
+		c.Jails = append(c.Jails, JailConfig{Name: "web", BanTime: jail.BanTimeConfig{BanTime: time.Hour}})
+	})
+	ctx := context.Background()
+	e.clk.Advance(time.Minute)
+	for i, a := range []string{"192.0.2.9", "2001:db8::1", "192.0.2.3"} {
+		if _, err := e.m.Ban(ctx, "sshd", ticket(a, t0.Add(time.Duration(i)*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.m.Ban(ctx, "web", ticket("192.0.2.3", t0)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.m.Banned("sshd")
+	if err != nil || fmt.Sprint(got) != "[192.0.2.9/32 2001:db8::1/128 192.0.2.3/32]" {
+		t.Errorf("Banned = %v, %v", got, err)
+	}
+	if _, err := e.m.Banned("nope"); !errors.Is(err, ErrUnknownJail) {
+		t.Errorf("unknown jail: %v", err)
+	}
+	if got := e.m.BannedIn(pfx("192.0.2.3")); fmt.Sprint(got) != "[sshd web]" {
+		t.Errorf("BannedIn = %v", got)
+	}
+	if got := e.m.BannedIn(pfx("::ffff:192.0.2.9")); fmt.Sprint(got) != "[sshd]" {
+		t.Errorf("BannedIn of a mapped address = %v", got)
+	}
+	if err := e.m.SetBanTime("sshd", jail.BanTimeConfig{BanTime: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := e.m.Ban(ctx, "sshd", ticket("192.0.2.50", t0)); res.BanTime != time.Hour {
+		t.Errorf("after SetBanTime: %+v", res)
+	}
+	if bt, _ := e.m.BanTime("sshd"); bt.BanTime != time.Hour {
+		t.Errorf("BanTime = %+v", bt)
+	}
+	if err := e.m.SetBanTime("nope", jail.BanTimeConfig{}); !errors.Is(err, ErrUnknownJail) {
+		t.Errorf("SetBanTime unknown jail: %v", err)
+	}
+}
