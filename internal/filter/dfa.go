@@ -21,9 +21,8 @@ import (
 // Not safe for concurrent use: every worker has its own (see clone).
 type dfa struct {
 	prog     *syntax.Prog
-	anchored bool           // matches only at the start of the text
-	ctxMask  uint8          // the context bits the program tests (ctxNL, ctxWord)
-	relax    syntax.EmptyOp // assertions taken as true everywhere
+	anchored bool  // matches only at the start of the text
+	ctxMask  uint8 // the context bits the program tests (ctxNL, ctxWord)
 
 	states [][]uint32 // pcs of each state
 	ctx    []uint8
@@ -65,26 +64,6 @@ func newDFA(expr string) *dfa {
 	if err != nil {
 		return nil
 	}
-	return newDFAProg(prog)
-}
-
-// newLooseDFA builds an automaton that matches a superset of expr: it
-// may start anywhere, and beginnings (\A, ^, (?m)^) and word boundaries
-// (\b, \B) hold everywhere. If expr matches a suffix of a text, the
-// loose automaton matches the text; see Filter.contentMayMatch.
-func newLooseDFA(expr string) *dfa {
-	d := newDFA(expr)
-	if d == nil {
-		return nil
-	}
-	d.anchored = false
-	d.relax = syntax.EmptyBeginText | syntax.EmptyBeginLine | syntax.EmptyWordBoundary | syntax.EmptyNoWordBoundary
-	d.ctxMask = 0
-	d.reset()
-	return d
-}
-
-func newDFAProg(prog *syntax.Prog) *dfa {
 	d := &dfa{prog: prog, anchored: prog.StartCond()&syntax.EmptyBeginText != 0, limit: maxDFAState}
 	// remember only the context the program asks about: fewer states, and
 	// states that loop on themselves (see skip)
@@ -108,7 +87,7 @@ func (d *dfa) clone() *dfa {
 	if d == nil {
 		return nil
 	}
-	c := &dfa{prog: d.prog, anchored: d.anchored, limit: d.limit, ctxMask: d.ctxMask, relax: d.relax}
+	c := &dfa{prog: d.prog, anchored: d.anchored, limit: d.limit, ctxMask: d.ctxMask}
 	c.reset()
 	return c
 }
@@ -160,7 +139,7 @@ func (d *dfa) step(s int32, c int) int32 {
 	if c == dfaEOF {
 		after = -1
 	}
-	flags := syntax.EmptyOpContext(before, after) | d.relax
+	flags := syntax.EmptyOpContext(before, after)
 	d.gen++
 	if d.gen == 0 { // wrapped: clear the marks
 		clear(d.seen)

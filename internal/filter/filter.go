@@ -30,8 +30,6 @@
 //   - On ASCII buffers a lazily built DFA (dfa.go) answers "does it match"
 //     before any search with captures, so groups are only worked out for
 //     real hits; it also counts prefregex hits for Options.Diagnostics.
-//     A prefregex whose content always ends the line (sshd's) is not run
-//     with captures unless a failregex can match a suffix (suffix.go).
 //   - ProcessSeq spreads the searches over workers and keeps everything
 //     stateful in order: its results are those of Process.
 //   - Not implemented: fail2ban's tuple_ groups; \N{name} escapes.
@@ -173,9 +171,6 @@ type Filter struct {
 	// parallel.go).
 	memo, recording *memo
 	shadows         []*Filter // the workers' copies, made on first use
-	// suffix: the prefregex's content always ends the buffer, so
-	// contentMayMatch can rule out its groups being needed
-	suffix bool
 }
 
 // Compile builds a Filter from a Definition.
@@ -215,7 +210,6 @@ func Compile(def Definition, opts Options) (*Filter, error) {
 		f.ignore = append(f.ignore, p)
 	}
 	f.setupLiterals()
-	f.suffix = f.pref != nil && f.maxLines == 1 && contentIsSuffix(f.pref)
 	f.dates = opts.Dates
 	if f.dates == nil {
 		d, err := datetime.New(datetime.Options{Pattern: def.DatePattern, Location: opts.Location, Now: opts.Now})

@@ -292,20 +292,6 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		}
 	}
 	ascii := isASCII(buf)
-	if possible && f.suffix && ascii {
-		if m := f.memo; m != nil && m.buf == string(buf) {
-			possible = m.possible
-		} else {
-			possible = f.contentMayMatch(buf)
-			if f.recording != nil {
-				f.recording.possible = possible
-			}
-		}
-		if !possible && !f.opts.Diagnostics {
-			f.settled(res)
-			return
-		}
-	}
 	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
 		if i := f.ignoreLine(buf, ascii, org, nil); i >= 0 {
 			res.Ignored, res.IgnoreRegex = true, i

@@ -29,8 +29,6 @@ import (
 type memo struct {
 	buf   string  // the buffer findFailure searched
 	found litMask // the literals present in buf
-	// possible: contentMayMatch's answer, when it was asked
-	possible bool
 	// final: findFailure ended on its fast path, where nothing depends on
 	// state: res is the whole answer and errs the time-outs on the way
 	final   bool
@@ -128,7 +126,7 @@ func (f *Filter) shadow() *Filter {
 
 // searchAhead fills m with the searches findFailure would do for tl.
 func (f *Filter) searchAhead(tl tupleLine, date time.Time, noDate bool, m *memo) {
-	m.entries, m.possible, m.final = m.entries[:0], false, false
+	m.entries, m.final = m.entries[:0], false
 	f.recording = m
 	f.lineBuf = nil
 	var res Result

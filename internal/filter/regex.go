@@ -27,9 +27,8 @@ type variant struct {
 	bt      *regexp2.Regexp
 	reasons []string
 	// dfa tells, for ASCII subjects, whether re matches at all, much
-	// faster than re; nil for the Unicode variant. loose matches a
-	// superset anywhere (newLooseDFA).
-	dfa, loose *dfa
+	// faster than re; nil for the Unicode variant.
+	dfa *dfa
 	// patient is bt with retryFactor times the time-out, built on the
 	// first time-out (see retryFactor).
 	patient *regexp2.Regexp
@@ -96,7 +95,7 @@ func (p *pattern) clone() *pattern {
 	c := *p
 	if p.ascii != nil {
 		v := *p.ascii
-		v.dfa, v.loose, v.patient = p.ascii.dfa.clone(), p.ascii.loose.clone(), nil
+		v.dfa, v.patient = p.ascii.dfa.clone(), nil
 		c.ascii = &v
 	}
 	c.uni, c.uniErr = nil, nil
@@ -158,7 +157,7 @@ func (p *pattern) build(ascii bool) (translation, *variant, error) {
 	} else {
 		v.re = re
 		if ascii {
-			v.dfa, v.loose = newDFA(tr.expr), newLooseDFA(tr.expr)
+			v.dfa = newDFA(tr.expr)
 		}
 	}
 	if len(v.reasons) > 0 {
