@@ -269,7 +269,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	} else {
 		f.lits.scan(buf, f.found)
 		if f.recording != nil {
-			f.recording.buf = string(buf)
+			// the buffer itself is kept by searchAhead, if needed
 			f.recording.found = append(f.recording.found[:0], f.found...)
 		}
 	}

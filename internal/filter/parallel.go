@@ -42,6 +42,7 @@ type memo struct {
 type memoEntry struct {
 	id      int
 	exists  bool
+	inBuf   bool // the subject is memo.buf
 	subject string
 	loc     []int
 	matched bool
@@ -51,23 +52,24 @@ type memoEntry struct {
 func (m *memo) lookup(id int, exists bool, subject []byte) *memoEntry {
 	for i := range m.entries {
 		e := &m.entries[i]
-		if e.id == id && e.exists == exists && e.subject == string(subject) {
+		if e.id == id && e.exists == exists && (e.inBuf && m.buf == string(subject) || !e.inBuf && e.subject == string(subject)) {
 			return e
 		}
 	}
 	return nil
 }
 
-// intern returns subject as a string, sharing the line's buffer or the
-// previous entry's subject when equal (most searches are in one of them).
-func (m *memo) intern(subject []byte) string {
-	if m.buf == string(subject) {
-		return m.buf
+// subject returns how a memo entry names a search's subject: inBuf when
+// it is the line's buffer (kept once, in memo.buf), else as a string.
+func (f *Filter) subject(buf []byte) (s string, inBuf bool) {
+	if string(buf) == string(f.buf) {
+		return "", true
 	}
-	if n := len(m.entries); n > 0 && m.entries[n-1].subject == string(subject) {
-		return m.entries[n-1].subject
+	m := f.recording
+	if n := len(m.entries); n > 0 && m.entries[n-1].subject == string(buf) {
+		return m.entries[n-1].subject, false
 	}
-	return string(subject)
+	return string(buf), false
 }
 
 // find is p.find for the current line, from the memo when it can be.
@@ -82,7 +84,8 @@ func (f *Filter) find(p *pattern, buf []byte, ascii bool) ([]int, error) {
 	}
 	loc, err := p.find(buf, ascii, f.found)
 	if f.recording != nil {
-		f.recording.entries = append(f.recording.entries, memoEntry{id: p.id, subject: f.recording.intern(buf), loc: loc, err: err})
+		subj, inBuf := f.subject(buf)
+		f.recording.entries = append(f.recording.entries, memoEntry{id: p.id, subject: subj, inBuf: inBuf, loc: loc, err: err})
 	}
 	return loc, err
 }
@@ -99,7 +102,8 @@ func (f *Filter) matches(p *pattern, buf []byte, ascii bool) (bool, error) {
 	}
 	m, err := p.matches(buf, ascii, f.found)
 	if f.recording != nil {
-		f.recording.entries = append(f.recording.entries, memoEntry{id: p.id, exists: true, subject: f.recording.intern(buf), matched: m, err: err})
+		subj, inBuf := f.subject(buf)
+		f.recording.entries = append(f.recording.entries, memoEntry{id: p.id, exists: true, subject: subj, inBuf: inBuf, matched: m, err: err})
 	}
 	return m, err
 }
@@ -134,6 +138,10 @@ func (f *Filter) searchAhead(tl tupleLine, date time.Time, noDate bool, m *memo)
 	f.findFailure(tl, date, noDate, &res)
 	m.errs = f.timeouts - t0
 	f.recording = nil
+	m.buf = ""
+	if !m.final { // the ordered stage will look things up
+		m.buf = string(f.buf)
+	}
 }
 
 // settled notes, when searching ahead, that findFailure's answer for the
