@@ -180,7 +180,8 @@ const chunkLines = 256
 // failures are worked out in order: the results are those of Process. The
 // sequence lines is ranged over on another goroutine then, and Options.Now
 // may be called in another order than by Process (dates are found for a
-// few hundred lines before their failures are). A cancelled ctx stops the
+// few hundred lines before their failures are) and from two goroutines at
+// once, so it must be safe for concurrent use (time.Now is). A cancelled ctx stops the
 // reading; the lines read so far are finished and ctx.Err() returned.
 func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers int, emit func(line string, res Result)) error {
 	if workers <= 1 || f.maxLines > 1 {
