@@ -42,11 +42,12 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 			bans = append(bans, r)
 		case reqUnban:
 			flush()
+			// An operator's unban is answered once the database has it.
 			n, err := m.unban(ctx, r)
-			r.done <- reply{n: n, err: err}
+			r.done <- reply{n: n, err: errors.Join(err, m.w.wait(ctx))}
 		case reqSync:
 			flush()
-			r.done <- reply{}
+			r.done <- reply{err: m.w.wait(ctx)}
 		}
 	}
 	flush()
@@ -126,6 +127,13 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		hj := r.jail
 		if cfg.OverallJails {
 			hj = ""
+		}
+		// The history must include the bans still on their way to the
+		// database.
+		if m.w.pending() {
+			if err := m.w.wait(ctx); err != nil {
+				return nil, err
+			}
 		}
 		h, err := m.cfg.Store.BanHistory(ctx, p, hj)
 		if err != nil {
@@ -222,10 +230,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	for i, pb := range final {
 		rows[i] = pb.e.storeBan()
 	}
-	if err := m.cfg.Store.AddBans(ctx, rows); err != nil {
-		m.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(rows), "err", err)
-		m.countStoreError()
-	}
+	m.w.push(storeOp{add: rows})
 	for _, pb := range final {
 		o := opProlong
 		if pb.isNew {
@@ -350,16 +355,7 @@ func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
 	}
 	err := m.firewallUnban(ctx, fw)
 	for j, ps := range byJail {
-		if _, serr := m.cfg.Store.RemoveBans(ctx, j, ps); serr != nil {
-			m.log.Error("removing bans from the store failed", "jail", j, "bans", len(ps), "err", serr)
-			m.countStoreError()
-		}
-		if forget {
-			if _, serr := m.cfg.Store.ForgetHistory(ctx, j, ps); serr != nil {
-				m.log.Error("forgetting ban history failed", "jail", j, "bans", len(ps), "err", serr)
-				m.countStoreError()
-			}
-		}
+		m.w.push(storeOp{jail: j, remove: ps, forget: forget})
 	}
 	for _, e := range es {
 		m.pool.add(e.jail, job{op: opUnban, prefix: e.prefix, ticket: m.ticket(e)})

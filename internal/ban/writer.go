@@ -1,0 +1,144 @@
+package ban
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+
+	"warden/internal/store"
+)
+
+// storeOp is one queued database change: bans to add, or bans of one jail
+// to remove (and, for an operator's unban, their history to forget).
+type storeOp struct {
+	add    []store.Ban
+	jail   string
+	remove []netip.Prefix
+	forget bool
+}
+
+// writer applies database changes in the order they were queued, on a
+// goroutine of its own, so the request loop never waits for SQLite before
+// the next firewall batch. Consecutive additions are merged into one
+// transaction.
+type writer struct {
+	st  Store
+	log *slog.Logger
+	// onErr counts a failed write.
+	onErr func()
+
+	mu     sync.Mutex
+	queue  []storeOp
+	busy   bool // the goroutine holds ops taken from queue
+	wake   chan struct{}
+	idle   []chan struct{}
+	closed bool
+}
+
+func newWriter(st Store, log *slog.Logger, onErr func()) *writer {
+	return &writer{st: st, log: log, onErr: onErr, wake: make(chan struct{}, 1)}
+}
+
+// push queues op; it never blocks.
+func (w *writer) push(op storeOp) {
+	w.mu.Lock()
+	w.queue = append(w.queue, op)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run applies queued ops until close was called and the queue is empty.
+// ctx bounds the database calls.
+func (w *writer) run(ctx context.Context) {
+	for {
+		w.mu.Lock()
+		ops := w.queue
+		w.queue = nil
+		w.busy = len(ops) > 0
+		if len(ops) == 0 {
+			for _, c := range w.idle {
+				close(c)
+			}
+			w.idle = nil
+			if w.closed {
+				w.mu.Unlock()
+				return
+			}
+		}
+		w.mu.Unlock()
+		if len(ops) == 0 {
+			<-w.wake
+			continue
+		}
+		w.apply(ctx, ops)
+	}
+}
+
+func (w *writer) apply(ctx context.Context, ops []storeOp) {
+	for i := 0; i < len(ops); {
+		if ops[i].add != nil {
+			var rows []store.Ban
+			for ; i < len(ops) && ops[i].add != nil; i++ {
+				rows = append(rows, ops[i].add...)
+			}
+			if err := w.st.AddBans(ctx, rows); err != nil {
+				w.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(rows), "err", err)
+				w.onErr()
+			}
+			continue
+		}
+		op := ops[i]
+		i++
+		if _, err := w.st.RemoveBans(ctx, op.jail, op.remove); err != nil {
+			w.log.Error("removing bans from the store failed", "jail", op.jail, "bans", len(op.remove), "err", err)
+			w.onErr()
+		}
+		if op.forget {
+			if _, err := w.st.ForgetHistory(ctx, op.jail, op.remove); err != nil {
+				w.log.Error("forgetting ban history failed", "jail", op.jail, "bans", len(op.remove), "err", err)
+				w.onErr()
+			}
+		}
+	}
+}
+
+// pending reports whether some change is not in the database yet.
+func (w *writer) pending() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.busy || len(w.queue) > 0
+}
+
+// wait returns once every change queued so far is in the database, or when
+// ctx ends.
+func (w *writer) wait(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.busy && len(w.queue) == 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	c := make(chan struct{})
+	w.idle = append(w.idle, c)
+	w.mu.Unlock()
+	select {
+	case <-c:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// close makes run return once the queue is empty.
+func (w *writer) close() {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
