@@ -491,23 +491,6 @@ func TestHeal(t *testing.T) {
 	}
 }
 
-func TestNewRejects(t *testing.T) {
-	st := openStore(t)
-	for _, tc := range []struct {
-		name string
-		cfg  Config
-	}{
-		{"no store", Config{}},
-		{"bad jail name", Config{Store: st, Jails: []JailConfig{{Name: "a b"}}}},
-		{"duplicate", Config{Store: st, Jails: []JailConfig{{Name: "a"}, {Name: "a"}}}},
-	} {
-		if _, err := New(tc.cfg); err == nil {
-			t.Errorf("%s: New accepted it", tc.name)
-		}
-	}
-	_ = fmt.Sprint()
-}
-
 func TestSameBatchDuplicates(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -539,24 +522,6 @@ func TestSameBatchDuplicates(t *testing.T) {
 	}
 	if s, _ := e.m.Stats("sshd"); s.TotalBanned != 2 {
 		t.Errorf("stats %+v", s)
-	}
-}
-
-func TestStopped(t *testing.T) {
-	m, err := New(Config{Store: openStore(t), Jails: []JailConfig{{Name: "sshd"}}, Clock: newFakeClock(t0)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	<-m.Ready()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.BanIP(context.Background(), "sshd", pfx("192.0.2.1")); !errors.Is(err, ErrStopped) {
-		t.Errorf("ban after Run ended: %v", err)
 	}
 }
 
