@@ -10,6 +10,7 @@ import (
 
 	"warden/internal/firewall"
 	"warden/internal/jail"
+	"warden/internal/store"
 )
 
 // benchFlood submits 100,000 tickets to a fresh manager (real store in a
@@ -125,4 +126,68 @@ func BenchmarkLatencyMem(b *testing.B) { benchLatency(b, newMem()) }
 func BenchmarkLatencyNftables(b *testing.B) {
 	_, fd := netnsFD(b)
 	benchLatency(b, nftBackend(b, fd))
+}
+
+// benchRestore starts a manager on a database holding 100,000 active bans
+// and measures until Run has put them all back in the firewall (Ready).
+func benchRestore(b *testing.B, newBackend func(b *testing.B) firewall.Backend) {
+	const n = 100_000
+	ctx := context.Background()
+	st := openStoreAt(b, filepath.Join(b.TempDir(), "warden.db"))
+	now := time.Now()
+	rows := make([]store.Ban, n)
+	for i := range rows {
+		rows[i] = store.Ban{Jail: "sshd", Prefix: pfx(addrN(i).String()), Time: now, BanTime: time.Hour, Count: 1}
+	}
+	if err := st.AddBans(ctx, rows); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		b.StopTimer()
+		fw := newBackend(b)
+		m, err := New(Config{
+			Jails:    []JailConfig{{Name: "sshd", BanTime: jail.BanTimeConfig{BanTime: time.Hour}}},
+			Backends: []firewall.Backend{fw}, Store: st,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		b.StartTimer()
+		go func() { done <- m.Run(rctx) }()
+		select {
+		case <-m.Ready():
+		case err := <-done:
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if s, _ := m.Stats("sshd"); s.Banned != n {
+			b.Fatalf("%d restored, want %d", s.Banned, n)
+		}
+		stop()
+		if err := <-done; err != nil {
+			b.Fatal(err)
+		}
+		if err := fw.Teardown(ctx); err != nil { // the next round starts empty
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkRestore100kMem: restore of 100,000 bans, in-memory backend.
+func BenchmarkRestore100kMem(b *testing.B) {
+	benchRestore(b, func(*testing.B) firewall.Backend { return newMem() })
+}
+
+// BenchmarkRestore100kNftables: restore of 100,000 bans into a fresh
+// nftables table in a network namespace (skipped unless root).
+func BenchmarkRestore100kNftables(b *testing.B) {
+	_, fd := netnsFD(b)
+	benchRestore(b, func(b *testing.B) firewall.Backend {
+		fw := nftBackend(b, fd)
+		b.Cleanup(func() { fw.Teardown(context.Background()) })
+		return fw
+	})
 }
