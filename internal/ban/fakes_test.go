@@ -87,6 +87,8 @@ type memBackend struct {
 	heals   [][]firewall.Ban
 	block   chan struct{} // when set, Ban signals entered and waits for it
 	entered chan struct{}
+	// when set, Heal signals healEntered and waits for healBlock
+	healBlock, healEntered chan struct{}
 }
 
 var (
@@ -142,6 +144,10 @@ func (b *memBackend) List(context.Context) ([]firewall.Ban, error) {
 
 // Heal puts back every wanted ban that is missing and counts it.
 func (b *memBackend) Heal(_ context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	if b.healBlock != nil {
+		b.healEntered <- struct{}{}
+		<-b.healBlock
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.heals = append(b.heals, want)

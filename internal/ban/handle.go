@@ -47,6 +47,9 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 			r.done <- reply{n: n, err: errors.Join(err, m.w.wait(ctx))}
 		case reqSync:
 			flush()
+			if m.hs.active {
+				m.finishHeal(ctx, <-m.hs.done)
+			}
 			r.done <- reply{err: m.w.wait(ctx)}
 		}
 	}
@@ -354,6 +357,9 @@ func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
 		byJail[e.jail] = append(byJail[e.jail], e.prefix)
 	}
 	err := m.firewallUnban(ctx, fw)
+	if m.hs.active {
+		m.hs.lifted = append(m.hs.lifted, fw...)
+	}
 	for j, ps := range byJail {
 		m.w.push(storeOp{jail: j, remove: ps, forget: forget})
 	}

@@ -156,6 +156,7 @@ type Manager struct {
 	reqs  chan *request // owned by Manager, never closed
 	pool  *pool
 	w     *writer
+	hs    healState // loop goroutine only
 
 	running chan struct{} // closed when Run has restored and serves requests
 	stopped chan struct{} // closed when Run has returned
@@ -211,6 +212,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.pool = newPool(m.log, acts)
 	m.w = newWriter(cfg.Store, m.log, m.countStoreError)
+	m.hs.done = make(chan []healReport, 1)
 	return m, nil
 }
 
@@ -518,7 +520,10 @@ func (m *Manager) loop(ctx context.Context) error {
 			if timer != nil {
 				timer.Stop()
 			}
+			m.hs.wg.Wait() // the backends are closed after Run returns
 			return nil
+		case reps := <-m.hs.done:
+			m.finishHeal(ctx, reps)
 		case <-tc:
 			timer, armed = nil, time.Time{}
 		case r := <-m.reqs:
@@ -528,7 +533,7 @@ func (m *Manager) loop(ctx context.Context) error {
 		now := m.clock.Now()
 		m.expire(ctx, now)
 		if !nextHeal.IsZero() && !now.Before(nextHeal) {
-			m.heal(ctx)
+			m.startHeal(ctx)
 			nextHeal = now.Add(m.cfg.HealInterval)
 		}
 		if len(batch) > 0 {

@@ -463,34 +463,6 @@ func TestFloodCoalesced(t *testing.T) {
 	t.Logf("%d tickets → %d Backend.Ban calls in %v", n, len(calls), took)
 }
 
-func TestHeal(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.HealInterval = time.Minute; c.Jails[0].Actions = nil })
-	ctx := context.Background()
-	for i := range 5 {
-		if _, err := e.m.Ban(ctx, "sshd", ticket(addrN(i).String(), t0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// An administrator flushes the set.
-	e.fw.mu.Lock()
-	clear(e.fw.set)
-	e.fw.mu.Unlock()
-	e.clk.Advance(time.Minute)
-	e.sync(t)
-	if e.fw.size() != 5 {
-		t.Errorf("after heal the firewall holds %d, want 5", e.fw.size())
-	}
-	c := e.m.Counters()
-	if c.Healed != 1 || c.HealedBans != 5 {
-		t.Errorf("counters %+v", c)
-	}
-	e.clk.Advance(time.Minute)
-	e.sync(t)
-	if c := e.m.Counters(); c.Healed != 1 || len(e.fw.heals) != 2 {
-		t.Errorf("second heal: counters %+v, %d heal calls", c, len(e.fw.heals))
-	}
-}
-
 func TestSameBatchDuplicates(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()

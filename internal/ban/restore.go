@@ -3,6 +3,7 @@ package ban
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"warden/internal/firewall"
 	"warden/internal/jail"
@@ -72,32 +73,75 @@ func (m *Manager) Wanted() []firewall.Ban {
 	return out
 }
 
-// heal asks every backend that can to put back what it lost.
-func (m *Manager) heal(ctx context.Context) {
-	var want []firewall.Ban
+// healState is the loop's view of a heal round. Heal reads the firewall
+// back, which takes seconds at 100,000 bans, so it runs on a goroutine of
+// its own while the loop goes on banning. A ban lifted meanwhile may be put
+// back by Heal from its older snapshot; the loop lifts those again when the
+// round ends. Only the loop goroutine touches active and lifted.
+type healState struct {
+	done   chan []healReport // buffered 1; one round at a time
+	active bool
+	lifted []firewall.Ban
+	wg     sync.WaitGroup
+}
+
+type healReport struct {
+	backend string
+	rep     firewall.Repair
+	err     error
+}
+
+// startHeal starts a heal round unless one is running.
+func (m *Manager) startHeal(ctx context.Context) {
+	if m.hs.active {
+		return
+	}
+	var hs []firewall.Backend
 	for _, b := range m.cfg.Backends {
-		h, ok := b.(firewall.Healer)
-		if !ok {
-			continue
+		if _, ok := b.(firewall.Healer); ok {
+			hs = append(hs, b)
 		}
-		if want == nil {
-			want = m.Wanted()
+	}
+	if len(hs) == 0 {
+		return
+	}
+	want := m.Wanted()
+	m.hs.active = true
+	m.hs.wg.Add(1)
+	go func() {
+		defer m.hs.wg.Done()
+		out := make([]healReport, len(hs))
+		for i, b := range hs {
+			rep, err := b.(firewall.Healer).Heal(ctx, want)
+			out[i] = healReport{b.Name(), rep, err}
 		}
-		rep, err := h.Heal(ctx, want)
-		if err != nil {
-			m.log.Error("firewall heal failed", "backend", b.Name(), "err", err)
+		m.hs.done <- out
+	}()
+}
+
+// finishHeal takes a round's reports: counts them and lifts again what was
+// lifted while it ran.
+func (m *Manager) finishHeal(ctx context.Context, reps []healReport) {
+	m.hs.active = false
+	for _, r := range reps {
+		if r.err != nil {
+			m.log.Error("firewall heal failed", "backend", r.backend, "err", r.err)
 			m.mu.Lock()
 			m.ctr.FirewallErrors++
 			m.mu.Unlock()
 			continue
 		}
-		if rep.Objects > 0 || rep.Bans > 0 {
-			m.log.Warn("firewall healed", "backend", b.Name(), "objects", rep.Objects, "bans", rep.Bans)
+		if r.rep.Objects > 0 || r.rep.Bans > 0 {
+			m.log.Warn("firewall healed", "backend", r.backend, "objects", r.rep.Objects, "bans", r.rep.Bans)
 			m.mu.Lock()
 			m.ctr.Healed++
-			m.ctr.HealedBans += int64(rep.Bans)
-			m.ctr.HealedObjects += int64(rep.Objects)
+			m.ctr.HealedBans += int64(r.rep.Bans)
+			m.ctr.HealedObjects += int64(r.rep.Objects)
 			m.mu.Unlock()
 		}
+	}
+	if lifted := m.hs.lifted; len(lifted) > 0 {
+		m.hs.lifted = nil
+		_ = m.firewallUnban(ctx, lifted)
 	}
 }

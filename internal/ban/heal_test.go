@@ -1,0 +1,70 @@
+package ban
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+func TestHeal(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.HealInterval = time.Minute; c.Jails[0].Actions = nil })
+	ctx := context.Background()
+	for i := range 5 {
+		if _, err := e.m.Ban(ctx, "sshd", ticket(addrN(i).String(), t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An administrator flushes the set.
+	e.fw.mu.Lock()
+	clear(e.fw.set)
+	e.fw.mu.Unlock()
+	e.clk.Advance(time.Minute)
+	e.sync(t)
+	if e.fw.size() != 5 {
+		t.Errorf("after heal the firewall holds %d, want 5", e.fw.size())
+	}
+	c := e.m.Counters()
+	if c.Healed != 1 || c.HealedBans != 5 {
+		t.Errorf("counters %+v", c)
+	}
+	e.clk.Advance(time.Minute)
+	e.sync(t)
+	if c := e.m.Counters(); c.Healed != 1 || len(e.fw.heals) != 2 {
+		t.Errorf("second heal: counters %+v, %d heal calls", c, len(e.fw.heals))
+	}
+}
+
+func TestUnbanDuringHeal(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.HealInterval = time.Minute; c.Jails[0].Actions = nil })
+	ctx := context.Background()
+	for _, a := range []string{"192.0.2.1", "192.0.2.2"} {
+		if _, err := e.m.Ban(ctx, "sshd", ticket(a, t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.fw.healBlock, e.fw.healEntered = make(chan struct{}), make(chan struct{})
+	e.clk.Advance(time.Minute)
+	<-e.fw.healEntered // the heal round has its snapshot: both bans
+	// Banning goes on while the heal runs.
+	if res, err := e.m.Ban(ctx, "sshd", ticket("192.0.2.3", e.clk.Now())); err != nil || !res.Banned {
+		t.Fatalf("ban during heal: %+v %v", res, err)
+	}
+	if _, err := e.m.Unban(ctx, "sshd", []netip.Prefix{pfx("192.0.2.1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.fw.mu.Lock()
+	clear(e.fw.set) // flushed by an administrator: Heal puts back its snapshot
+	e.fw.mu.Unlock()
+	close(e.fw.healBlock)
+	e.sync(t)
+	if _, ok := e.fw.has("sshd", pfx("192.0.2.1")); ok {
+		t.Error("a ban lifted during the heal came back")
+	}
+	if _, ok := e.fw.has("sshd", pfx("192.0.2.2")); !ok {
+		t.Error("the heal did not put 192.0.2.2 back")
+	}
+	if c := e.m.Counters(); c.HealedBans != 2 {
+		t.Errorf("healed bans %d, want 2", c.HealedBans)
+	}
+}
