@@ -36,10 +36,11 @@ const (
 	opUnban
 	opProlong
 	opRecheck // a ticket for an address already banned: reban it where the action was repaired since
+	opStart   // actionstart, queued first so a slow one delays only its jail's actions
 )
 
 func (o op) String() string {
-	return [...]string{"ban", "restore", "unban", "prolong", "reban"}[o]
+	return [...]string{"ban", "restore", "unban", "prolong", "reban", "start"}[o]
 }
 
 // job is one operation on one ticket for every action of a jail.
@@ -144,6 +145,15 @@ func (p *pool) work(ctx context.Context) {
 // action is logged and the next one still runs.
 func (p *pool) run(ctx context.Context, jail string, j job) bool {
 	ok := true
+	if j.op == opStart {
+		for _, a := range p.actions[jail] {
+			if err := a.Start(ctx); err != nil {
+				ok = false
+				p.log.Error("action start failed", "jail", jail, "action", a.Name(), "err", err)
+			}
+		}
+		return ok
+	}
 	key := jailPrefix{jail, j.prefix}
 	p.mu.Lock()
 	banEpoch, known := p.epochs[key]

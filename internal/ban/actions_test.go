@@ -104,8 +104,9 @@ func TestSlowActionBlocksNothingElse(t *testing.T) {
 	if b, _ := os.ReadFile(out); string(b) != "ban 192.0.2.1 3600 1 0\n" {
 		t.Errorf("fast action wrote %q", b)
 	}
-	if c := e.m.Counters(); c.ActionsPending != 3 || c.ActionsDone != 1 {
-		t.Errorf("actions pending %d done %d, want 3 and 1", c.ActionsPending, c.ActionsDone)
+	// Done: the two jails' actionstart and the fast ban.
+	if c := e.m.Counters(); c.ActionsPending != 3 || c.ActionsDone != 3 {
+		t.Errorf("actions pending %d done %d, want 3 and 3", c.ActionsPending, c.ActionsDone)
 	}
 	close(slow.release)
 	if err := e.m.WaitActions(ctx); err != nil {
@@ -176,5 +177,31 @@ func TestRebanAfterRepair(t *testing.T) {
 	}
 	if got := strings.Join(steady.calls, ","); got != "ban 192.0.2.1" {
 		t.Errorf("steady action: %s", got)
+	}
+}
+
+func TestActionLifecycle(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	a := fileAction(t, "sshd", out, "actionstart = echo start >> <out>\nactionstop = echo stop >> <out>\n")
+	m, err := New(Config{
+		Jails:    []JailConfig{{Name: "sshd", BanTime: jail.BanTimeConfig{BanTime: time.Hour}, Actions: []Action{a}}},
+		Backends: []firewall.Backend{newMem()}, Store: openStore(t), Clock: newFakeClock(t0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	if _, err := m.Ban(context.Background(), "sshd", ticket("192.0.2.1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	cancel() // the queued ban still runs, then actionstop
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(out)
+	if want := "start\nban 192.0.2.1 3600 1 0\nstop\n"; string(b) != want {
+		t.Errorf("actions wrote %q, want %q", b, want)
 	}
 }

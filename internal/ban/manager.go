@@ -466,12 +466,8 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 	}()
 
-	for _, js := range m.jails {
-		for _, a := range js.cfg.Actions {
-			if err := a.Start(ctx); err != nil {
-				m.log.Error("action start failed", "jail", js.cfg.Name, "action", a.Name(), "err", err)
-			}
-		}
+	for name := range m.jails {
+		m.pool.add(name, job{op: opStart})
 	}
 	if err := m.restore(ctx); err != nil {
 		return err
