@@ -322,9 +322,13 @@ func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Ti
 		tl = tupleLine{line[:m.Start], line[m.Start:m.End], line[m.End:]}
 		switch {
 		case m.End > m.Start:
+			// a date text that is no valid date (Feb 30, {NONE}) comes
+			// with a zero time: fail2ban keeps its last date then
 			date = m.Time
-			res.HasDate, res.Date = true, m
-			f.lastText, f.lastDate = tl.date, date
+			if !date.IsZero() {
+				res.HasDate, res.Date = true, m
+				f.lastText, f.lastDate = tl.date, date
+			}
 		case recent():
 			tl = tupleLine{"", f.lastText, line}
 			date = f.lastDate

@@ -244,3 +244,47 @@ func TestProcessDated(t *testing.T) {
 		t.Errorf("%+v", res)
 	}
 }
+
+// TestInvalidDateKeepsLast: a date text that is no valid date (Feb 30)
+// leaves the last good date in place, as fail2ban's processLine does: the
+// line is dated with it while it is recent, and so is the next one.
+func TestInvalidDateKeepsLast(t *testing.T) {
+	now := time.Date(2026, 2, 28, 10, 0, 30, 0, time.UTC)
+	good := time.Date(2026, 2, 28, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		lines []string
+		want  []time.Time // failure time per line
+		dated []bool      // Result.HasDate per line
+		text  string      // first matched line of the last failure
+	}{
+		{"after a good date",
+			[]string{"Feb 28 10:00:00 h bad 192.0.2.1", "Feb 30 10:00:05 h bad 192.0.2.2", "Feb 31 10:00:06 h bad 192.0.2.3"},
+			[]time.Time{good, good, good}, []bool{true, false, false},
+			"Feb 28 10:00:00Feb 31 10:00:06 h bad 192.0.2.3"},
+		{"no date before",
+			[]string{"Feb 30 10:00:05 h bad 192.0.2.2"},
+			[]time.Time{{}}, []bool{false},
+			"Feb 30 10:00:05 h bad 192.0.2.2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := mustCompile(t, Definition{FailRegex: []string{` bad <HOST>$`}},
+				Options{Location: time.UTC, Now: func() time.Time { return now }})
+			var last Failure
+			for i, l := range tt.lines {
+				res := f.Process(l)
+				if len(res.Failures) != 1 {
+					t.Fatalf("line %d: %+v", i, res)
+				}
+				last = res.Failures[0]
+				if !last.Time.Equal(tt.want[i]) || res.HasDate != tt.dated[i] {
+					t.Errorf("line %d: time %v dated %v, want %v %v", i, last.Time, res.HasDate, tt.want[i], tt.dated[i])
+				}
+			}
+			if last.Lines[0] != tt.text {
+				t.Errorf("lines %q, want %q", last.Lines, tt.text)
+			}
+		})
+	}
+}
