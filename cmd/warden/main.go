@@ -66,6 +66,7 @@ func newRootCmd(stdin *os.File, stdout, stderr *os.File) *cobra.Command {
 		newConfigCmd(),
 		newImportFail2banCmd(),
 		newClientCmd(stdout, stderr),
+		newServerCmd(),
 	)
 	return root
 }

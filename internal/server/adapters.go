@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+
+	"warden/internal/firewall"
+	"warden/internal/source"
+	"warden/internal/store"
+)
+
+// jailsOnly hands a backend only the bans of the jails it was set up for:
+// the ban manager gives every backend every ban, and jails whose actions
+// all run through the shell have no rules in the native backend.
+type jailsOnly struct {
+	firewall.Backend
+	jails map[string]bool
+}
+
+var _ firewall.Backend = jailsOnly{}
+
+func (b jailsOnly) keep(bans []firewall.Ban) []firewall.Ban {
+	out := bans[:0:0]
+	for _, x := range bans {
+		if b.jails[x.Jail] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Ban implements firewall.Backend.
+func (b jailsOnly) Ban(ctx context.Context, bans []firewall.Ban) error {
+	if bans = b.keep(bans); len(bans) == 0 {
+		return nil
+	}
+	return b.Backend.Ban(ctx, bans)
+}
+
+// Unban implements firewall.Backend.
+func (b jailsOnly) Unban(ctx context.Context, bans []firewall.Ban) error {
+	if bans = b.keep(bans); len(bans) == 0 {
+		return nil
+	}
+	return b.Backend.Unban(ctx, bans)
+}
+
+// positions keeps one jail's file positions in the store.
+type positions struct {
+	st   *store.Store
+	jail string
+}
+
+var _ source.Positions = positions{}
+
+func (p positions) Load(ctx context.Context, path string) (source.Position, bool, error) {
+	pos, ok, err := p.st.LogPosition(ctx, p.jail, path)
+	return source.Position(pos), ok, err
+}
+
+func (p positions) Save(ctx context.Context, pos source.Position) error {
+	return p.st.SetLogPosition(ctx, p.jail, store.Position(pos))
+}
+
+// cursors keeps one jail's journal cursor in the store.
+type cursors struct {
+	st   *store.Store
+	jail string
+}
+
+var _ source.Cursors = cursors{}
+
+func (c cursors) Load(ctx context.Context) (string, bool, error) {
+	return c.st.JournalCursor(ctx, c.jail)
+}
+
+func (c cursors) Save(ctx context.Context, cursor string) error {
+	return c.st.SetJournalCursor(ctx, c.jail, cursor)
+}

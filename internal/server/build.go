@@ -1,0 +1,286 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path"
+	"strings"
+	"time"
+
+	"warden/internal/action"
+	"warden/internal/config"
+	"warden/internal/datetime"
+	"warden/internal/filter"
+	"warden/internal/firewall"
+	"warden/internal/jail"
+	"warden/internal/source"
+)
+
+// nativeActions are fail2ban's nftables action names that the native
+// nftables backend stands in for.
+var nativeActions = map[string]bool{
+	"nftables":           true,
+	"nftables-multiport": true,
+	"nftables-allports":  true,
+}
+
+// jailRun is one enabled jail as the server runs it. Everything in it is
+// built by buildJail and read-only afterwards, except flt (used by the
+// jail's pipeline goroutine alone) and tracker (safe for concurrent use).
+type jailRun struct {
+	cfg     *config.Jail
+	name    string
+	log     *slog.Logger
+	flt     *filter.Filter
+	tracker *jail.Jail
+	banTime jail.BanTimeConfig
+	// spec is the native firewall jail; nil when every action is a shell one.
+	spec    *firewall.JailSpec
+	actions []*action.Action
+	journal bool
+	match   []string // journalmatch lines (journal jails)
+	files   []source.FileSpec
+	mode    source.Mode
+}
+
+// filterDefinition maps a loaded filter.d definition and its jail onto what
+// the filter package compiles.
+func filterDefinition(j *config.Jail) filter.Definition {
+	f := j.Filter
+	return filter.Definition{
+		Name:        f.Name,
+		PrefRegex:   f.PrefRegex,
+		FailRegex:   append([]string(nil), f.FailRegex...),
+		IgnoreRegex: append([]string(nil), f.IgnoreRegex...),
+		MaxLines:    f.MaxLines,
+		DatePattern: f.DatePattern,
+		UseDNS:      j.UseDNS,
+	}
+}
+
+// actionBase is an action's action.d file name without directory and
+// extension ("nftables-multiport").
+func actionBase(a *config.Action) string {
+	b := path.Base(a.File)
+	for _, ext := range []string{".conf", ".local"} {
+		b = strings.TrimSuffix(b, ext)
+	}
+	if b == "" || b == "." {
+		return a.Name
+	}
+	return b
+}
+
+// nativeSpec turns an nftables-* action's parameters into the native
+// backend's jail: its ports (names through svc), protocol, chain and block
+// type.
+func nativeSpec(jailName string, a *config.Action, svc *firewall.Services) (firewall.JailSpec, error) {
+	p := a.Params
+	spec := firewall.JailSpec{Name: jailName}
+	allPorts := actionBase(a) == "nftables-allports" || strings.TrimSpace(p["type"]) == "allports"
+	if !allPorts {
+		ports, err := firewall.ParsePorts(p["port"], svc)
+		if err != nil {
+			return spec, fmt.Errorf("jail %s: action %s: port: %w", jailName, a.Name, err)
+		}
+		spec.Ports = ports
+	}
+	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
+		for _, w := range strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' }) {
+			spec.Protocols = append(spec.Protocols, w)
+		}
+	}
+	if allPorts && len(spec.Protocols) > 0 {
+		// fail2ban's allports matches every protocol named; an empty port
+		// list with protocols given means "all ports of those protocols".
+		spec.Ports = nil
+	}
+	switch c := strings.TrimSpace(p["chain_hook"]); c {
+	case "", "input", "INPUT":
+		spec.Chain = firewall.ChainInput
+	case "forward", "FORWARD":
+		spec.Chain = firewall.ChainForward
+	default:
+		return spec, fmt.Errorf("jail %s: action %s: chain %q: %w", jailName, a.Name, c, firewall.ErrInvalidJail)
+	}
+	spec.BlockType = firewall.BlockReject
+	if strings.Contains(strings.ToLower(p["blocktype"]), "drop") {
+		spec.BlockType = firewall.BlockDrop
+	}
+	return spec, nil
+}
+
+// banTimeConfig reads bantime and the bantime.* options of a jail.
+func banTimeConfig(j *config.Jail) (jail.BanTimeConfig, error) {
+	bt := jail.BanTimeConfig{
+		BanTime:      j.BanTime,
+		Increment:    j.BanTimeIncrement,
+		MaxTime:      j.BanTimeMaxTime,
+		RndTime:      j.BanTimeRndTime,
+		OverallJails: j.OverallJails,
+	}
+	if j.BanTime < 0 {
+		bt.BanTime = jail.Forever
+	}
+	where := func(opt string, err error) error {
+		return fmt.Errorf("%s: jail %s: %s: %w", j.Pos, j.Name, opt, err)
+	}
+	if v := strings.TrimSpace(j.Options["bantime.factor"]); v != "" {
+		f, err := jail.ParseFactor(v)
+		if err != nil {
+			return bt, where("bantime.factor", err)
+		}
+		bt.Factor = f
+	}
+	if v := strings.TrimSpace(j.Options["bantime.formula"]); v != "" {
+		f, err := jail.ParseFormula(v)
+		if err != nil {
+			return bt, where("bantime.formula", err)
+		}
+		bt.Formula = f
+	}
+	if v := strings.TrimSpace(j.Options["bantime.multipliers"]); v != "" {
+		m, err := jail.ParseMultipliers(v)
+		if err != nil {
+			return bt, where("bantime.multipliers", err)
+		}
+		bt.Multipliers = m
+	}
+	return bt, nil
+}
+
+// selfAddrs lists the host's own addresses for ignoreself.
+func selfAddrs(context.Context) ([]netip.Addr, error) {
+	as, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("interface addresses: %w", err)
+	}
+	out := make([]netip.Addr, 0, len(as))
+	for _, a := range as {
+		if p, err := netip.ParsePrefix(a.String()); err == nil {
+			out = append(out, p.Addr().Unmap())
+		}
+	}
+	return out, nil
+}
+
+// buildJail compiles one jail's filter, tracker and actions, and decides
+// whether its firewall part is native.
+func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error)) (*jailRun, error) {
+	if j.Filter == nil {
+		return nil, fmt.Errorf("%s: jail %s: no filter", j.Pos, j.Name)
+	}
+	log := o.Logger.With("jail", j.Name)
+	jr := &jailRun{cfg: j, name: j.Name, log: log}
+
+	fo := filter.Options{Now: o.now}
+	if tz := strings.TrimSpace(j.Options["logtimezone"]); tz != "" {
+		loc, err := datetime.ParseZone(tz)
+		if err != nil {
+			return nil, fmt.Errorf("%s: jail %s: logtimezone: %w", j.Pos, j.Name, err)
+		}
+		fo.Location = loc
+	}
+	if u := strings.ToLower(j.UseDNS); u == "yes" || u == "warn" {
+		fo.Resolve = func(host string) []netip.Addr {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			as, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+			if err != nil {
+				return nil
+			}
+			return as
+		}
+	}
+	flt, err := filter.Compile(filterDefinition(j), fo)
+	if err != nil {
+		return nil, fmt.Errorf("%s: jail %s: filter %s: %w", j.Pos, j.Name, j.Filter.Name, err)
+	}
+	jr.flt = flt
+
+	ign, err := jail.NewIgnoreList(jail.IgnoreConfig{
+		Entries:   j.IgnoreIP,
+		Self:      j.IgnoreSelf,
+		SelfAddrs: selfAddrs,
+		Resolver:  net.DefaultResolver,
+		Command:   j.Options["ignorecommand"],
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: jail %s: ignoreip: %w", j.Pos, j.Name, err)
+	}
+	jr.tracker = jail.New(jail.Config{
+		Name:       j.Name,
+		MaxRetry:   j.MaxRetry,
+		FindTime:   j.FindTime,
+		MaxMatches: j.MaxMatches,
+		Ignore:     ign,
+		Clock:      o.now,
+		Logger:     log,
+	})
+	if jr.banTime, err = banTimeConfig(j); err != nil {
+		return nil, err
+	}
+
+	for _, a := range j.Actions {
+		if !o.ShellActions && nativeActions[actionBase(a)] {
+			if jr.spec != nil {
+				log.Warn("second nftables action ignored: the native backend keeps one rule set per jail", "action", a.Name)
+				continue
+			}
+			s, err := svc()
+			if err != nil {
+				return nil, err
+			}
+			spec, err := nativeSpec(j.Name, a, s)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", j.Pos, err)
+			}
+			jr.spec = &spec
+			continue
+		}
+		if a.Python {
+			log.Warn("python action not supported, skipped", "action", a.Name)
+			continue
+		}
+		act, err := action.New(a, action.Options{Logger: log, Jail: j.Name, BanTime: j.BanTime})
+		if err != nil {
+			return nil, fmt.Errorf("%s: jail %s: action %s: %w", j.Pos, j.Name, a.Name, err)
+		}
+		jr.actions = append(jr.actions, act)
+	}
+
+	if strings.HasPrefix(strings.TrimSpace(j.Backend), "systemd") {
+		jr.journal = true
+		jr.match = j.Filter.JournalMatch
+		if _, err := source.ParseJournalMatch(jr.match); err != nil {
+			return nil, fmt.Errorf("%s: jail %s: journalmatch: %w", j.Pos, j.Name, err)
+		}
+	} else {
+		mode, err := source.FileMode(strings.TrimSpace(j.Backend))
+		if err != nil {
+			return nil, fmt.Errorf("%s: jail %s: backend: %w", j.Pos, j.Name, err)
+		}
+		jr.mode = mode
+		head := headPaths(j.Options["logpath"])
+		for _, lf := range j.LogFiles {
+			jr.files = append(jr.files, source.FileSpec{Pattern: lf.Path, Head: head[lf.Path]})
+		}
+	}
+	return jr, nil
+}
+
+// headPaths returns the logpath globs marked "head" (read from their start);
+// the others start at their end, as in fail2ban.
+func headPaths(logpath string) map[string]bool {
+	out := map[string]bool{}
+	for _, line := range strings.Split(logpath, "\n") {
+		line = strings.TrimSpace(line)
+		if p, ok := strings.CutSuffix(line, " head"); ok {
+			out[strings.TrimSpace(p)] = true
+		}
+	}
+	return out
+}

@@ -1,0 +1,323 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"warden/internal/ban"
+	"warden/internal/control"
+)
+
+// handler answers the control socket for a running Server.
+type handler struct{ s *Server }
+
+var _ control.Handler = handler{}
+
+func (h handler) jail(name string) (*jailRun, error) {
+	j, ok := h.s.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", control.ErrUnknownJail, name)
+	}
+	return j, nil
+}
+
+func notSupported(what string) error {
+	return fmt.Errorf("%w yet: %s", control.ErrNotSupported, what)
+}
+
+func (h handler) Ping(context.Context) error { return nil }
+
+func (h handler) Version(context.Context) (string, error) { return h.s.opts.Version, nil }
+
+func (h handler) Status(context.Context) (control.ServerStatus, error) {
+	names := h.s.Jails()
+	sort.Strings(names)
+	return control.ServerStatus{Jails: names}, nil
+}
+
+// files lists the files a jail's logpath globs match now.
+func (j *jailRun) currentFiles() []string {
+	var out []string
+	for _, f := range j.files {
+		m, err := filepath.Glob(f.Pattern)
+		if err != nil || len(m) == 0 {
+			continue
+		}
+		out = append(out, m...)
+	}
+	return out
+}
+
+func (h handler) JailStatus(_ context.Context, name string, _ control.Flavor) (control.JailStatus, error) {
+	j, err := h.jail(name)
+	if err != nil {
+		return control.JailStatus{}, err
+	}
+	ts := j.tracker.Stats()
+	bs, err := h.s.mgr.Stats(name)
+	if err != nil {
+		return control.JailStatus{}, fmt.Errorf("%w: %w", control.ErrInternal, err)
+	}
+	banned, _ := h.s.mgr.Banned(name)
+	js := control.JailStatus{
+		Jail:            name,
+		CurrentlyFailed: ts.Tracked,
+		TotalFailed:     int(ts.Failures),
+		CurrentlyBanned: bs.Banned,
+		TotalBanned:     int(bs.TotalBanned),
+		BannedIPs:       addrs(banned),
+	}
+	if j.journal {
+		js.Journal = true
+		js.JournalMatches = j.match
+	} else {
+		js.Files = j.currentFiles()
+	}
+	return js, nil
+}
+
+func addrs(ps []netip.Prefix) []netip.Addr {
+	out := make([]netip.Addr, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Addr())
+	}
+	return out
+}
+
+func (h handler) Stats(context.Context) ([]control.JailStats, error) {
+	var out []control.JailStats
+	for _, j := range h.s.jails {
+		ts := j.tracker.Stats()
+		bs, _ := h.s.mgr.Stats(j.name)
+		backend := j.cfg.Backend
+		out = append(out, control.JailStats{
+			Jail: j.name, Backend: backend,
+			CurrentlyFailed: ts.Tracked, TotalFailed: int(ts.Failures),
+			CurrentlyBanned: bs.Banned, TotalBanned: int(bs.TotalBanned),
+		})
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Jail < out[b].Jail })
+	return out, nil
+}
+
+func (h handler) Banned(_ context.Context, ips []netip.Addr) ([]control.JailBans, error) {
+	names := h.s.Jails()
+	sort.Strings(names)
+	out := make([]control.JailBans, 0, len(names))
+	for _, n := range names {
+		jb := control.JailBans{Jail: n, IPs: []netip.Addr{}}
+		if len(ips) == 0 {
+			b, _ := h.s.mgr.Banned(n)
+			jb.IPs = addrs(b)
+		} else {
+			for _, ip := range ips {
+				if h.s.mgr.IsBanned(n, netip.PrefixFrom(ip, ip.BitLen())) {
+					jb.IPs = append(jb.IPs, ip)
+				}
+			}
+		}
+		out = append(out, jb)
+	}
+	return out, nil
+}
+
+func (h handler) BanIP(ctx context.Context, name string, ips []netip.Addr) (int, error) {
+	if _, err := h.jail(name); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ip := range ips {
+		r, err := h.s.mgr.BanIP(ctx, name, netip.PrefixFrom(ip, ip.BitLen()))
+		if err != nil {
+			return n, fmt.Errorf("ban %s: %w", ip, err)
+		}
+		if r.Banned {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func prefixes(ips []netip.Addr) []netip.Prefix {
+	out := make([]netip.Prefix, len(ips))
+	for i, ip := range ips {
+		out[i] = netip.PrefixFrom(ip, ip.BitLen())
+	}
+	return out
+}
+
+func (h handler) UnbanIP(ctx context.Context, name string, ips []netip.Addr, reportAbsent bool) (int, error) {
+	if _, err := h.jail(name); err != nil {
+		return 0, err
+	}
+	if reportAbsent {
+		for _, ip := range ips {
+			if !h.s.mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())) {
+				return 0, fmt.Errorf("%w: %s is not banned", control.ErrBadArgs, ip)
+			}
+		}
+	}
+	n, err := h.s.mgr.Unban(ctx, name, prefixes(ips))
+	if errors.Is(err, ban.ErrNotBanned) {
+		return 0, nil
+	}
+	return n, err
+}
+
+func (h handler) Unban(ctx context.Context, ips []netip.Addr, all bool) (int, error) {
+	if all {
+		return h.s.mgr.UnbanAll(ctx, "")
+	}
+	n, err := h.s.mgr.Unban(ctx, "", prefixes(ips))
+	if errors.Is(err, ban.ErrNotBanned) {
+		return 0, nil
+	}
+	return n, err
+}
+
+func secs(d interface{ Seconds() float64 }) int64 { return int64(d.Seconds()) }
+
+func (h handler) Get(_ context.Context, name, option string, args []string) (any, error) {
+	srv := h.s.opts.Config.Server
+	if name == "" {
+		switch option {
+		case "loglevel":
+			return srv.LogLevel, nil
+		case "logtarget":
+			return srv.LogTarget, nil
+		case "syslogsocket":
+			return srv.SyslogSocket, nil
+		case "dbfile":
+			return h.s.dbPath, nil
+		case "dbpurgeage":
+			return secs(srv.DBPurgeAge), nil
+		case "dbmaxmatches":
+			return srv.DBMaxMatches, nil
+		}
+		return nil, notSupported("get " + option)
+	}
+	j, err := h.jail(name)
+	if err != nil {
+		return nil, err
+	}
+	c := j.cfg
+	switch option {
+	case "logpath":
+		return j.currentFiles(), nil
+	case "journalmatch":
+		return j.match, nil
+	case "ignoreip":
+		return c.IgnoreIP, nil
+	case "ignoreself":
+		return c.IgnoreSelf, nil
+	case "ignorecommand":
+		return c.Options["ignorecommand"], nil
+	case "usedns":
+		return c.UseDNS, nil
+	case "maxretry":
+		return c.MaxRetry, nil
+	case "maxmatches":
+		return c.MaxMatches, nil
+	case "maxlines":
+		return c.Filter.MaxLines, nil
+	case "findtime":
+		return secs(c.FindTime), nil
+	case "bantime":
+		bt, err := h.s.mgr.BanTime(name)
+		if err != nil {
+			return nil, err
+		}
+		if bt.BanTime < 0 {
+			return int64(-1), nil
+		}
+		return secs(bt.BanTime), nil
+	case "datepattern":
+		return c.Filter.DatePattern, nil
+	case "logencoding":
+		return c.Options["logencoding"], nil
+	case "failregex":
+		return c.Filter.FailRegex, nil
+	case "ignoreregex":
+		return c.Filter.IgnoreRegex, nil
+	case "prefregex":
+		return c.Filter.PrefRegex, nil
+	case "actions":
+		var out []string
+		for _, a := range c.Actions {
+			out = append(out, a.Name)
+		}
+		return out, nil
+	case "banned":
+		if len(args) == 0 {
+			b, _ := h.s.mgr.Banned(name)
+			return prefixStrings(b), nil
+		}
+		out := make([]string, 0, len(args))
+		for _, a := range args {
+			ip, err := control.ParseAddr(a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, strconv.Itoa(boolInt(h.s.mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())))))
+		}
+		return out, nil
+	case "banip":
+		b, _ := h.s.mgr.Banned(name)
+		return prefixStrings(b), nil
+	}
+	return nil, notSupported("get " + name + " " + option)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		if p.IsSingleIP() {
+			out[i] = p.Addr().String()
+		} else {
+			out[i] = p.String()
+		}
+	}
+	return out
+}
+
+func (h handler) Set(ctx context.Context, name, option string, values []string) (any, error) {
+	if name != "" {
+		if _, err := h.jail(name); err != nil {
+			return nil, err
+		}
+	}
+	return nil, notSupported("set " + strings.TrimSpace(name+" "+option))
+}
+
+func (h handler) Reload(context.Context, control.ReloadOptions) error {
+	return notSupported("reload")
+}
+
+func (h handler) Start(_ context.Context, name string) error {
+	return notSupported("start " + name)
+}
+
+func (h handler) Stop(_ context.Context, name string) error {
+	if name != "" {
+		return notSupported("stop " + name)
+	}
+	h.s.Stop()
+	return nil
+}
+
+func (h handler) FlushLogs(context.Context) (string, error) {
+	return "flushed", nil
+}
