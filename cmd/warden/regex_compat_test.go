@@ -100,6 +100,14 @@ func TestRegexAgainstFail2ban(t *testing.T) {
 		name string
 		args []string
 	}{
+		// sshd relies on fail2ban-regex's check-all and pending modes:
+		// no-failure lines counted as ignored, several regexes per line
+		{"sshd", []string{samples + "/sshd", "sshd"}},
+		{"sshd-aggressive", []string{samples + "/sshd", "sshd[mode=aggressive]"}},
+		{"sshd-no-check-all", []string{"--no-check-all", samples + "/sshd", "sshd"}},
+		{"postfix-aggressive", []string{samples + "/postfix", "postfix[mode=aggressive]"}},
+		{"dovecot", []string{samples + "/dovecot", "dovecot"}},
+		{"sendmail-reject", []string{samples + "/sendmail-reject", "sendmail-reject[mode=aggressive]"}},
 		{"nginx-http-auth", []string{samples + "/nginx-http-auth", "nginx-http-auth[mode=aggressive]"}},
 		{"apache-auth", []string{samples + "/apache-auth", "apache-auth"}},
 		{"demo", []string{"-c", conf, "testdata/regex/logs/demo.log", "demo[mode=aggressive]"}},

@@ -127,7 +127,11 @@ func (r *regexRun) main(args []string) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("datepattern %q: %w", r.setup.def.DatePattern, err)
 	}
-	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: true}
+	// fail2ban-regex's filter settings: the summary tries every failregex
+	// and counts multi-line failures still waiting for their host; -o
+	// reports what the daemon would find.
+	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: true,
+		CheckAllRegex: r.o.out == "" && !r.o.noCheckAll, KeepPending: r.o.out == ""}
 	if u := r.setup.def.UseDNS; u == "yes" || u == "warn" {
 		fo.Resolve = (&dnsResolver{ctx: r.ctx, cache: map[string][]netip.Addr{}}).resolve
 	}
@@ -330,10 +334,7 @@ func (r *regexRun) record(line string, res filter.Result) {
 	if ignored && res.IgnoreRegex >= 0 && res.IgnoreRegex < len(st.ignoreHits) {
 		st.ignoreHits[res.IgnoreRegex]++
 	}
-	for i, f := range res.Failures {
-		if r.o.noCheckAll && i > 0 {
-			break
-		}
+	for _, f := range res.Failures {
 		if f.Regex >= 0 && f.Regex < len(st.failHits) {
 			st.failHits[f.Regex]++
 			if r.o.verbose > 0 {
