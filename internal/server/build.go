@@ -218,7 +218,7 @@ func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error
 		MaxMatches: j.MaxMatches,
 		Ignore:     ign,
 		Clock:      o.now,
-		Logger:     log,
+		Logger:     o.Logger,
 	})
 	if jr.banTime, err = banTimeConfig(j); err != nil {
 		return nil, err
@@ -245,7 +245,7 @@ func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error
 			log.Warn("python action not supported, skipped", "action", a.Name)
 			continue
 		}
-		act, err := action.New(a, action.Options{Logger: log, Jail: j.Name, BanTime: j.BanTime})
+		act, err := action.New(a, action.Options{Logger: o.Logger, Jail: j.Name, BanTime: j.BanTime})
 		if err != nil {
 			return nil, fmt.Errorf("%s: jail %s: action %s: %w", j.Pos, j.Name, a.Name, err)
 		}
