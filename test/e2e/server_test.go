@@ -1,0 +1,189 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildWarden compiles the warden binary into a temporary directory.
+func buildWarden(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "warden")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	cmd := exec.Command(gobin, "build", "-o", bin, "warden/cmd/warden")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func newNetns(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs the %s tool", tool)
+		}
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	name := "warden-e2e-" + hex.EncodeToString(rnd[:])
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("cannot create network namespace: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("delete netns %s: %v: %s", name, err, out)
+		}
+	})
+	return name
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServerBinary runs `warden server` inside a namespace on a one-jail
+// configuration (fail2ban's sshd filter and nftables-multiport action),
+// checks the systemd readiness message, a ban from the log in the kernel
+// set, `warden client status sshd` in fail2ban-client's layout, that SIGHUP
+// does not kill it and that SIGTERM stops it with status 0.
+func TestServerBinary(t *testing.T) {
+	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/nftables-multiport.conf"} {
+		if _, err := os.Stat(need); err != nil {
+			t.Skipf("needs fail2ban's configuration: %v", err)
+		}
+	}
+	ns := newNetns(t)
+	bin := buildWarden(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"filter.d", "action.d"} {
+		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logPath := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	jail := fmt.Sprintf("[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nbackend = polling\nignoreself = false\n"+
+		"maxretry = 3\nfindtime = 10m\nbantime = 1h\naction = nftables-multiport[name=sshd, port=22, protocol=tcp]\n", logPath)
+	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(jail), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "warden.sock")
+	notify := filepath.Join(dir, "notify")
+	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+
+	var stderr bytes.Buffer
+	srv := exec.Command("ip", "netns", "exec", ns, bin, "server", "-f", "--conf", conf,
+		"--db", filepath.Join(dir, "warden.db"), "--socket", sock, "--log-format", "json")
+	srv.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			_ = srv.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", stderr.String())
+		}
+	}()
+
+	_ = nl.SetReadDeadline(time.Now().Add(15 * time.Second))
+	buf := make([]byte, 256)
+	n, err := nl.Read(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Fatalf("notify: %q, %v; want READY=1", buf[:n], err)
+	}
+
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		fmt.Fprintf(f, "%s host sshd[%d]: Failed password for invalid user admin from 203.0.113.5 port %d ssh2\n",
+			time.Now().Format(time.Stamp), 700+i, 50000+i)
+	}
+	f.Close()
+	waitFor(t, "203.0.113.5 is in the kernel set", func() bool {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "warden", "addr4-sshd").CombinedOutput()
+		return bytes.Contains(out, []byte("203.0.113.5 "))
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, "client", "-s", sock, "status", "sshd").CombinedOutput()
+	if err != nil {
+		t.Fatalf("client status: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"Status for the jail: sshd",
+		"|  |- Total failed:\t3",
+		"|  `- File list:\t" + logPath,
+		"   |- Currently banned:\t1",
+		"   `- Banned IP list:\t203.0.113.5",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("client status lacks %q:\n%s", want, out)
+		}
+	}
+
+	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, bin, "client", "-s", sock, "ping").CombinedOutput(); err != nil {
+		t.Fatalf("ping after SIGHUP: %v\n%s", err, out)
+	}
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("server exit after SIGTERM: %v", err)
+		}
+		exited <- err
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop on SIGTERM")
+	}
+	if _, err := os.Stat(sock); !os.IsNotExist(err) {
+		t.Errorf("socket left behind: %v", err)
+	}
+}
