@@ -96,6 +96,10 @@ func TestServerBinary(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(jail), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// fail2ban's default logtarget is /var/log/fail2ban.log: keep the log here.
+	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	sock := filepath.Join(dir, "warden.sock")
 	notify := filepath.Join(dir, "notify")
 	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
@@ -185,5 +189,10 @@ func TestServerBinary(t *testing.T) {
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket left behind: %v", err)
+	}
+	for _, want := range []string{`"msg":"server ready"`, `"msg":"ban","jail":"sshd","prefix":"203.0.113.5/32"`, `SIGHUP received`} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("server log (JSON on stderr) lacks %s", want)
+		}
 	}
 }
