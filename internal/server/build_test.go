@@ -232,3 +232,57 @@ func writeServices(t *testing.T) string {
 	}
 	return p
 }
+
+func TestActionChoice(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"filter.d/f.conf":                  "[Definition]\nfailregex = ^fail from <HOST>$\n",
+		"action.d/nftables-multiport.conf": "[Definition]\nactionban = nft add element x <ip>\n[Init]\nport = 22\nprotocol = tcp\nchain_hook = input\nblocktype = reject\n",
+		"action.d/record.conf":             "[Definition]\nactionban = echo <ip>\n",
+		"jail.conf": "[DEFAULT]\nfilter = f\nlogpath = /dev/null\n" +
+			"[native]\nenabled = true\naction = nftables-multiport[port=2222]\n" +
+			"[mixed]\nenabled = true\naction = nftables-multiport\n        record\n" +
+			"[shell]\nenabled = true\naction = record\n",
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		shell        bool
+		jail         string
+		ports        string // "" when not native
+		shellActions int
+	}{
+		{false, "native", "2222", 0},
+		{false, "mixed", "22", 1},
+		{false, "shell", "", 1},
+		{true, "native", "", 1},
+		{true, "mixed", "", 2},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s/shell=%v", tt.jail, tt.shell), func(t *testing.T) {
+			s, err := New(Options{Config: cfg, ShellActions: tt.shell, ServicesPath: writeServices(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := s.byName[tt.jail]
+			ports := ""
+			if j.spec != nil {
+				ports = fmt.Sprint(j.spec.Ports[0].First)
+			}
+			if ports != tt.ports || len(j.actions) != tt.shellActions {
+				t.Errorf("native ports %q, %d shell actions; want %q, %d", ports, len(j.actions), tt.ports, tt.shellActions)
+			}
+		})
+	}
+}

@@ -11,7 +11,9 @@ import (
 	"strings"
 
 	"warden/internal/ban"
+	"warden/internal/config"
 	"warden/internal/control"
+	"warden/internal/jail"
 )
 
 // handler answers the control socket for a running Server.
@@ -298,6 +300,27 @@ func (h handler) Set(ctx context.Context, name, option string, values []string) 
 		if _, err := h.jail(name); err != nil {
 			return nil, err
 		}
+	}
+	if name != "" && option == "bantime" {
+		if len(values) != 1 {
+			return nil, fmt.Errorf("%w: set %s bantime takes one value", control.ErrBadArgs, name)
+		}
+		d, err := config.ParseTime(values[0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: bantime %q: %w", control.ErrBadArgs, values[0], err)
+		}
+		bt, err := h.s.mgr.BanTime(name)
+		if err != nil {
+			return nil, err
+		}
+		bt.BanTime = d
+		if d < 0 {
+			bt.BanTime = jail.Forever
+		}
+		if err := h.s.mgr.SetBanTime(name, bt); err != nil {
+			return nil, err
+		}
+		return h.Get(ctx, name, "bantime", nil)
 	}
 	return nil, notSupported("set " + strings.TrimSpace(name+" "+option))
 }

@@ -119,8 +119,20 @@ logpath = %s/missing-dir/[
 	if _, err := c.Get(ctx, "nosuch", "maxretry"); !isErr(err, control.ErrUnknownJail) {
 		t.Errorf("get on unknown jail: %v", err)
 	}
+	if err := c.Reload(ctx, control.ReloadOptions{}); !isErr(err, control.ErrNotSupported) {
+		t.Errorf("reload: %v, want not supported", err)
+	}
 	if _, err := c.Set(ctx, "app", "maxretry", "5"); !isErr(err, control.ErrNotSupported) {
 		t.Errorf("set: %v, want not supported", err)
+	}
+	if v, err := c.Set(ctx, "app", "bantime", "2h"); err != nil || fmt.Sprint(v) != "7200" {
+		t.Errorf("set app bantime 2h = %v, %v", v, err)
+	}
+	if v, err := c.Get(ctx, "app", "bantime"); err != nil || fmt.Sprint(v) != "7200" {
+		t.Errorf("get app bantime after set = %v, %v", v, err)
+	}
+	if _, err := c.Set(ctx, "app", "bantime", "soon"); !isErr(err, control.ErrBadArgs) {
+		t.Errorf("set app bantime soon: %v, want invalid arguments", err)
 	}
 	if n, err := c.Unban(ctx, netip.MustParseAddr("198.51.100.7")); err != nil || n != 1 {
 		t.Errorf("unban = %d, %v", n, err)
