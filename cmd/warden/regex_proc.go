@@ -123,14 +123,17 @@ func (r *regexRun) main(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.dates, err = datetime.New(datetime.Options{Pattern: r.setup.def.DatePattern, Location: loc})
+	ctx, stop := context.WithCancel(r.ctx)
+	defer stop()
+	clock := newCoarseClock(ctx, 100*time.Millisecond)
+	r.dates, err = datetime.New(datetime.Options{Pattern: r.setup.def.DatePattern, Location: loc, Now: clock.Now})
 	if err != nil {
 		return 0, fmt.Errorf("datepattern %q: %w", r.setup.def.DatePattern, err)
 	}
 	// fail2ban-regex's filter settings: the summary tries every failregex
 	// and counts multi-line failures still waiting for their host; -o
 	// reports what the daemon would find.
-	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: true,
+	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: true, Now: clock.Now,
 		CheckAllRegex: r.o.out == "" && !r.o.noCheckAll, KeepPending: r.o.out == ""}
 	if u := r.setup.def.UseDNS; u == "yes" || u == "warn" {
 		fo.Resolve = (&dnsResolver{ctx: r.ctx, cache: map[string][]netip.Addr{}}).resolve
