@@ -271,8 +271,7 @@ func (d *Detector) Templates() []TemplateStat {
 
 // Find returns the first date in line.
 func (d *Detector) Find(line string) (Match, bool) {
-	now := d.now()
-	e, gs, ge, ok := d.matchTime(line, now)
+	e, gs, ge, now, ok := d.matchTime(line)
 	if !ok {
 		return Match{}, false
 	}

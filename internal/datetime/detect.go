@@ -132,18 +132,18 @@ func (d *Detector) relevantStart(i, foundMS int) int { // in characters
 }
 
 // matchTime selects the template for line and returns its entry and the
-// span of the date text (group 1).
-func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool) {
+// span of the date text (group 1), and the time of the match; the clock is
+// read only when a template matched.
+func (d *Detector) matchTime(line string) (e *entry, gs, ge int, now time.Time, ok bool) {
 	// Positions kept across lines (last start/end, distances) count
 	// characters like fail2ban's; ms/me/gs/ge are byte offsets in line.
 	var lf lazyFeatures
 	pc := posConv{line: line}
 	found := candidate{idx: -1, cms: unset}
 	ignore := unset
-	var ms, me, gs, ge int
+	var ms, me int
 	matched := false
 	i := d.lastIdx
-	var e *entry
 	if i < len(d.list) {
 		e = d.list[i]
 		t := e.t
@@ -215,8 +215,9 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 		}
 	}
 	if !matched {
-		return nil, 0, 0, false
+		return nil, 0, 0, now, false
 	}
+	now = d.now()
 	e.hits++
 	e.lastUsed = float64(now.UnixNano()) / 1e9
 	e.distance = pc.toChar(ms)
@@ -233,7 +234,7 @@ func (d *Detector) matchTime(line string, now time.Time) (*entry, int, int, bool
 		i = d.reorder(i)
 	}
 	d.lastIdx = i
-	return e, gs, ge, true
+	return e, gs, ge, now, true
 }
 
 // unusedAfter is how long (seconds) a template may stay unused before a
