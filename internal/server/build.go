@@ -19,12 +19,14 @@ import (
 	"warden/internal/source"
 )
 
-// nativeActions are fail2ban's nftables action names that the native
-// nftables backend stands in for.
-var nativeActions = map[string]bool{
-	"nftables":           true,
-	"nftables-multiport": true,
-	"nftables-allports":  true,
+// isNative tells whether the native nftables backend stands in for a
+// fail2ban action of that action.d name.
+func isNative(name string) bool {
+	switch name {
+	case "nftables", "nftables-multiport", "nftables-allports":
+		return true
+	}
+	return false
 }
 
 // jailRun is one enabled jail as the server runs it. Everything in it is
@@ -225,7 +227,7 @@ func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error
 	}
 
 	for _, a := range j.Actions {
-		if !o.ShellActions && nativeActions[actionBase(a)] {
+		if !o.ShellActions && isNative(actionBase(a)) {
 			if jr.spec != nil {
 				log.Warn("second nftables action ignored: the native backend keeps one rule set per jail", "action", a.Name)
 				continue

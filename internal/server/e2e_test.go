@@ -68,7 +68,7 @@ func testConf(t *testing.T, logPath string) string {
 	}
 	jail := fmt.Sprintf(`[DEFAULT]
 ignoreself = false
-backend = polling
+backend = auto
 
 [sshd]
 enabled = true
@@ -190,8 +190,10 @@ func TestEndToEnd(t *testing.T) {
 	ctx := context.Background()
 
 	stop := e.start()
+	t0 := time.Now()
 	e.appendFailures("192.0.2.10", 3)
 	e.waitFor("192.0.2.10 is in the kernel set", func() bool { return e.inKernel("192.0.2.10") })
+	t.Logf("log lines to kernel set element: %v (backend auto, checked every 50ms)", time.Since(t0))
 	c := e.client()
 	st, err := c.JailStatus(ctx, "sshd", control.FlavorBasic)
 	if err != nil {
