@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync"
 
 	"warden/internal/firewall"
 	"warden/internal/source"
@@ -48,13 +49,51 @@ func (b jailsOnly) Unban(ctx context.Context, bans []firewall.Ban) error {
 type positions struct {
 	st   *store.Store
 	jail string
+	// opened, when set, hears of every file whose start position the
+	// source has looked up (it has then fixed where reading starts).
+	opened *startWatch
 }
 
 var _ source.Positions = positions{}
 
 func (p positions) Load(ctx context.Context, path string) (source.Position, bool, error) {
 	pos, ok, err := p.st.LogPosition(ctx, p.jail, path)
+	if p.opened != nil {
+		p.opened.seen(path)
+	}
 	return source.Position(pos), ok, err
+}
+
+// startWatch tells when a file source has positioned itself in every file
+// that existed when the server started, so that readiness is announced only
+// once a line appended from then on is sure to be read ("tail" files start
+// at their end as of that moment).
+type startWatch struct {
+	mu      sync.Mutex
+	pending map[string]bool
+	done    chan struct{}
+}
+
+func newStartWatch(paths []string) *startWatch {
+	w := &startWatch{pending: map[string]bool{}, done: make(chan struct{})}
+	for _, p := range paths {
+		w.pending[p] = true
+	}
+	if len(w.pending) == 0 {
+		close(w.done)
+	}
+	return w
+}
+
+func (w *startWatch) seen(path string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending[path] {
+		delete(w.pending, path)
+		if len(w.pending) == 0 {
+			close(w.done)
+		}
+	}
 }
 
 func (p positions) Save(ctx context.Context, pos source.Position) error {

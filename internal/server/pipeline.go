@@ -14,8 +14,9 @@ import (
 // counts as caught up with its logs and goes into operation.
 const catchUpIdle = 300 * time.Millisecond
 
-// newSource builds a jail's log source with its positions in st.
-func (s *Server) newSource(j *jailRun, st *store.Store) (source.Source, error) {
+// newSource builds a jail's log source with its positions in st; opened
+// hears of the files it has positioned itself in.
+func (s *Server) newSource(j *jailRun, st *store.Store, opened *startWatch) (source.Source, error) {
 	if j.journal {
 		return source.NewJournal(source.JournalOptions{
 			Match:   j.match,
@@ -26,7 +27,7 @@ func (s *Server) newSource(j *jailRun, st *store.Store) (source.Source, error) {
 	return source.NewFile(source.FileOptions{
 		Files:     j.files,
 		Mode:      j.mode,
-		Positions: positions{st: st, jail: j.name},
+		Positions: positions{st: st, jail: j.name, opened: opened},
 		Logger:    j.log,
 	})
 }
@@ -35,8 +36,8 @@ func (s *Server) newSource(j *jailRun, st *store.Store) (source.Source, error) {
 // failure tracker, and tickets go to the ban manager on mgrCtx (which stays
 // alive until every jail has drained). A failing source is logged and
 // restarted after a growing pause; it never ends the daemon or another jail.
-func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCtx context.Context) error {
-	src, err := s.newSource(j, st)
+func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCtx context.Context, opened *startWatch) error {
+	src, err := s.newSource(j, st, opened)
 	if err != nil {
 		j.log.Error("log source not usable; jail idle", "err", err)
 		<-ctx.Done()

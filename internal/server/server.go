@@ -245,12 +245,16 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 
 	g, gctx := errgroup.WithContext(runCtx)
+	var watches []*startWatch
 	for _, j := range s.jails {
-		g.Go(func() error { return s.runJail(gctx, j, st, mgrCtx) })
+		w := newStartWatch(j.currentFiles())
+		watches = append(watches, w)
+		g.Go(func() error { return s.runJail(gctx, j, st, mgrCtx, w) })
 	}
 	g.Go(func() error {
 		return control.Serve(gctx, ln, handler{s}, control.ServeOptions{Logger: s.log})
 	})
+	s.waitSourcesStarted(gctx, watches)
 	s.notify("READY=1")
 	s.log.Info("server ready", "jails", len(s.jails), "socket", s.opts.Socket, "db", s.dbPath)
 
@@ -267,6 +271,27 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	return nil
 }
+
+// waitSourcesStarted waits, at most startWait, until every file source has
+// positioned itself in the files that exist now; a source that is slow or
+// broken only delays readiness by that much.
+func (s *Server) waitSourcesStarted(ctx context.Context, ws []*startWatch) {
+	timeout := time.NewTimer(startWait)
+	defer timeout.Stop()
+	for _, w := range ws {
+		select {
+		case <-w.done:
+		case <-timeout.C:
+			s.log.Warn("log sources slow to start; ready anyway", "waited", startWait)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// startWait bounds how long readiness waits for the log sources.
+const startWait = 5 * time.Second
 
 // Stop ends Run as a cancelled context would.
 func (s *Server) Stop() {
