@@ -203,7 +203,10 @@ func TestEndToEnd(t *testing.T) {
 		st.TotalFailed != 3 || !slices.Contains(st.Files, logPath) {
 		t.Errorf("status sshd = %+v", st)
 	}
-	e.waitFor("the ban of 192.0.2.10 lifts at expiry", func() bool { return !e.inKernel("192.0.2.10") })
+	e.waitFor("the ban of 192.0.2.10 lifts at expiry", func() bool {
+		st, err := c.JailStatus(ctx, "sshd", control.FlavorBasic)
+		return err == nil && st.CurrentlyBanned == 0 && !e.inKernel("192.0.2.10")
+	})
 
 	ip := netip.MustParseAddr("192.0.2.20")
 	if n, err := c.BanIP(ctx, "sshd", ip); err != nil || n != 1 {

@@ -255,8 +255,10 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		return control.Serve(gctx, ln, handler{s}, control.ServeOptions{Logger: s.log})
 	})
 	s.waitSourcesStarted(gctx, watches)
-	s.notify("READY=1")
-	s.log.Info("server ready", "jails", len(s.jails), "socket", s.opts.Socket, "db", s.dbPath)
+	if gctx.Err() == nil {
+		s.notify("READY=1")
+		s.log.Info("server ready", "jails", len(s.jails), "socket", s.opts.Socket, "db", s.dbPath)
+	}
 
 	gerr := g.Wait()
 	s.notify("STOPPING=1")
