@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -154,6 +155,12 @@ func (r *regexRun) main(args []string) (int, error) {
 	r.stats.failIPs = make([][]failureInfo, len(def.FailRegex))
 	r.stats.ignoreHits = make([]int, len(def.IgnoreRegex))
 
+	if !r.o.printAllMatched && !r.o.printAllMissed && !r.o.printAllIgnored {
+		// Little stays live (the summary keeps a few lines), so the heap
+		// may grow further between collections: fewer GC cycles. 200, not
+		// 400: with -j 2 RSS stays under 40 MB (400 reached 55-60 MB).
+		defer debug.SetGCPercent(debug.SetGCPercent(200))
+	}
 	start := time.Now()
 	if st, err := os.Stat(logArg); err == nil && st.Mode().IsRegular() {
 		r.logSrc, r.log = "file", logArg
