@@ -286,3 +286,32 @@ func TestActionChoice(t *testing.T) {
 		})
 	}
 }
+
+func FuzzNativeSpec(f *testing.F) {
+	svc, err := firewall.ParseServices(strings.NewReader("ssh 22/tcp\nhttp 80/tcp\n"), "services")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("ssh", "tcp", "input", "reject", "")
+	f.Add("http,8000:8010", "tcp,udp", "forward", "drop", "")
+	f.Add("", "tcp", "", "REJECT --reject-with icmp-port-unreachable", "allports")
+	f.Fuzz(func(t *testing.T, port, proto, hook, block, typ string) {
+		a := &config.Action{File: "action.d/nftables.conf", Params: map[string]string{
+			"port": port, "protocol": proto, "chain_hook": hook, "blocktype": block, "type": typ}}
+		spec, err := nativeSpec("j", a, svc)
+		if err != nil {
+			return
+		}
+		if spec.Chain != firewall.ChainInput && spec.Chain != firewall.ChainForward {
+			t.Errorf("chain %q", spec.Chain)
+		}
+		if spec.BlockType != firewall.BlockReject && spec.BlockType != firewall.BlockDrop {
+			t.Errorf("block type %q", spec.BlockType)
+		}
+		for _, p := range spec.Ports {
+			if p.First > p.Last {
+				t.Errorf("port range %v", p)
+			}
+		}
+	})
+}
