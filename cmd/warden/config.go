@@ -56,14 +56,23 @@ func newConfigCheckCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&confDir, "conf", "", "configuration directory (default: /etc/warden, /etc/fail2ban, built-in)")
+	cmd.Flags().StringVar(&confDir, "conf", "", "configuration directory, or \"builtin\" for the embedded tree (default: /etc/warden, /etc/fail2ban, built-in)")
 	cmd.Flags().StringVar(&jail, "jail", "", "check only this jail (even when disabled)")
 	cmd.Flags().BoolVar(&all, "all", false, "resolve every jail, enabled or not")
 	return cmd
 }
 
+// builtinConf is the --conf value that selects the embedded tree even where
+// /etc/warden or /etc/fail2ban exists.
+const builtinConf = "builtin"
+
 // chooseConfTree picks the configuration tree and says which one it took.
 func chooseConfTree(confDir string, log io.Writer) (fs.FS, string, error) {
+	if confDir == builtinConf {
+		fsys, _ := builtinConfTree()
+		fmt.Fprintln(log, "warden: using the built-in configuration (--conf builtin)")
+		return fsys, "/etc/warden", nil
+	}
 	if confDir != "" {
 		st, err := os.Stat(confDir)
 		if err != nil {

@@ -122,3 +122,18 @@ func TestConfigCheckMissingDir(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestConfigCheckBuiltin: --conf builtin takes the embedded tree even where
+// /etc/fail2ban exists, and its only enabled jail is sshd.
+func TestConfigCheckBuiltin(t *testing.T) {
+	code, out, errOut := runCapture(t, "config", "check", "--conf", "builtin")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(errOut, "built-in configuration") {
+		t.Errorf("stderr does not say which tree was used: %q", errOut)
+	}
+	if !strings.Contains(out, "[sshd]") || strings.Contains(out, "[recidive]") {
+		t.Errorf("want only the sshd jail enabled in the built-in tree, got:\n%s", out)
+	}
+}

@@ -37,7 +37,7 @@ func newServerCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.conf, "conf", "", "configuration directory (default: /etc/warden, /etc/fail2ban, built-in)")
+	f.StringVar(&o.conf, "conf", "", "configuration directory, or \"builtin\" for the embedded tree (default: /etc/warden, /etc/fail2ban, built-in)")
 	f.BoolVarP(&o.foreground, "foreground", "f", false, "stay in the foreground (always the case)")
 	f.StringVar(&o.socket, "socket", "", "control socket (default /run/warden/warden.sock)")
 	f.StringVar(&o.db, "db", "", "ban database (default: fail2ban.conf's dbfile, else "+server.DefaultDB+")")
