@@ -113,6 +113,9 @@ func TestAllSampleLogs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}
+			if f.pref != nil {
+				checkContentSplit(t, f.pref, lines)
+			}
 			checked := 0
 			defer func() { t.Logf("%d expectations checked", checked) }()
 			for _, sl := range parseSample(t, name, lines) {

@@ -191,6 +191,9 @@ func Compile(def Definition, opts Options) (*Filter, error) {
 		if f.pref, err = compilePattern(def.PrefRegex, def.UseDNS, false, opts.MatchTimeout); err != nil {
 			return nil, fmt.Errorf("%w: prefregex: %w", ErrBadRegex, err)
 		}
+		if v := f.pref.ascii; v.bt == nil && v.re != nil {
+			v.split = newContentSplit(f.pref.asciiExpr)
+		}
 	}
 	for i, r := range def.FailRegex {
 		p, err := compilePattern(r, def.UseDNS, multi, opts.MatchTimeout)

@@ -29,6 +29,9 @@ type variant struct {
 	// dfa tells, for ASCII subjects, whether re matches at all, much
 	// faster than re; nil for the Unicode variant.
 	dfa *dfa
+	// split finds the groups of a ^X(?P<content>.+)$ prefregex on ASCII
+	// subjects faster (content.go); nil for other regexes.
+	split *contentSplit
 	// patient is bt with retryFactor times the time-out, built on the
 	// first time-out (see retryFactor).
 	patient *regexp2.Regexp
@@ -274,6 +277,11 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 		}
 	}
 	if v.bt == nil {
+		if v.split != nil && ascii {
+			if loc, ok := v.split.find(buf); ok {
+				return loc, nil
+			}
+		}
 		return v.re.FindSubmatchIndex(buf), nil
 	}
 	if !known && v.re != nil && !v.re.Match(buf) {
