@@ -97,3 +97,30 @@ func TestContentSplit(t *testing.T) {
 		}
 	})
 }
+
+// FuzzContentSplit: on any one-line ASCII buffer the shortcut agrees with
+// the whole expression (or steps aside).
+func FuzzContentSplit(f *testing.F) {
+	for _, s := range []string{"web01 sshd[123]: Failed password for root", "web01 sshd[1]: ", "x", "  ", "a b[1]: error: c"} {
+		f.Add(s)
+	}
+	p, err := compilePattern(`^<F-MLFID>(?:\[\])?\s*(?:\S+\s+)?(?:(?:\[\d+\])?:\s+\S*?sshd(?:\[\d+\])?:?\s+)?</F-MLFID>(?:(?:error|fatal): (?:PAM: )?)?<F-CONTENT>.+</F-CONTENT>$`, "warn", false, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cs := newContentSplit(p.asciiExpr)
+	if cs == nil {
+		f.Fatal("no shortcut")
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		buf := []byte(line + "\n")
+		if !isASCII(buf) {
+			return
+		}
+		if got, ok := cs.find(buf); ok {
+			if want := p.ascii.re.FindSubmatchIndex(buf); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%q: %v, want %v", buf, got, want)
+			}
+		}
+	})
+}
