@@ -97,21 +97,22 @@ func TestRegexAgainstFail2ban(t *testing.T) {
 	}
 	conf, _ := filepath.Abs("testdata/regex/conf")
 	tests := []struct {
-		name string
-		args []string
+		name    string
+		args    []string
+		verbose bool // also compare -v's list of failures per regex
 	}{
 		// sshd relies on fail2ban-regex's check-all and pending modes:
 		// no-failure lines counted as ignored, several regexes per line
-		{"sshd", []string{samples + "/sshd", "sshd"}},
-		{"sshd-aggressive", []string{samples + "/sshd", "sshd[mode=aggressive]"}},
-		{"sshd-no-check-all", []string{"--no-check-all", samples + "/sshd", "sshd"}},
-		{"postfix-aggressive", []string{samples + "/postfix", "postfix[mode=aggressive]"}},
-		{"dovecot", []string{samples + "/dovecot", "dovecot"}},
-		{"sendmail-reject", []string{samples + "/sendmail-reject", "sendmail-reject[mode=aggressive]"}},
-		{"nginx-http-auth", []string{samples + "/nginx-http-auth", "nginx-http-auth[mode=aggressive]"}},
-		{"apache-auth", []string{samples + "/apache-auth", "apache-auth"}},
-		{"demo", []string{"-c", conf, "testdata/regex/logs/demo.log", "demo[mode=aggressive]"}},
-		{"multiline", []string{"-c", conf, "testdata/regex/logs/multi.log", "multi"}},
+		{"sshd", []string{samples + "/sshd", "sshd"}, true},
+		{"sshd-aggressive", []string{samples + "/sshd", "sshd[mode=aggressive]"}, false},
+		{"sshd-no-check-all", []string{"--no-check-all", samples + "/sshd", "sshd"}, false},
+		{"postfix-aggressive", []string{samples + "/postfix", "postfix[mode=aggressive]"}, false},
+		{"dovecot", []string{samples + "/dovecot", "dovecot"}, false},
+		{"sendmail-reject", []string{samples + "/sendmail-reject", "sendmail-reject[mode=aggressive]"}, false},
+		{"nginx-http-auth", []string{samples + "/nginx-http-auth", "nginx-http-auth[mode=aggressive]"}, false},
+		{"apache-auth", []string{samples + "/apache-auth", "apache-auth"}, false},
+		{"demo", []string{"-c", conf, "testdata/regex/logs/demo.log", "demo[mode=aggressive]"}, false},
+		{"multiline", []string{"-c", conf, "testdata/regex/logs/multi.log", "multi"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,9 +154,30 @@ func TestRegexAgainstFail2ban(t *testing.T) {
 			if gotIDs != string(wantIDs) {
 				diffs = append(diffs, fmt.Sprintf("-o id differs:\nwarden:\n%s\nfail2ban:\n%s", gotIDs, wantIDs))
 			}
+			if tt.verbose {
+				// -v lists every failure under its regex: id and time
+				want, _ := exec.Command(f2b, append([]string{"-v"}, args...)...).Output()
+				_, got, _ := runCLI(t, append([]string{"regex", "-v"}, args...)...)
+				if w, g := failregexSection(string(want)), failregexSection(got); w != g {
+					diffs = append(diffs, fmt.Sprintf("-v failregex section differs:\nwarden:\n%s\nfail2ban:\n%s", g, w))
+				}
+			}
 			for _, d := range diffs {
 				t.Error(d)
 			}
 		})
 	}
+}
+
+// failregexSection is the "Failregex:" block of a summary.
+func failregexSection(out string) string {
+	i := strings.Index(out, "\nFailregex:")
+	if i < 0 {
+		return ""
+	}
+	out = out[i:]
+	if j := strings.Index(out, "\nIgnoreregex:"); j >= 0 {
+		out = out[:j]
+	}
+	return out
 }

@@ -348,7 +348,11 @@ func (r *regexRun) record(line string, res filter.Result) {
 		if f.Regex >= 0 && f.Regex < len(st.failHits) {
 			st.failHits[f.Regex]++
 			if r.o.verbose > 0 {
-				st.failIPs[f.Regex] = append(st.failIPs[f.Regex], failureInfo{f.ID, f.Time, len(found) > 1})
+				id := f.ID
+				if id == "" {
+					id = "None" // a pending multi-line failure, as Python prints it
+				}
+				st.failIPs[f.Regex] = append(st.failIPs[f.Regex], failureInfo{id, f.Time, len(found) > 1})
 			}
 		}
 		if f.NoFail {
