@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"warden/internal/config"
 )
 
 // ErrRecursive reports tag definitions that refer to themselves, directly
@@ -66,72 +68,14 @@ func (p *props) lookup(name, cond string) (string, bool) {
 // resolve replaces tags inside every property value by other properties,
 // repeating while replacements leave new tags, so nested names such as
 // <a-<b>> resolve. Tags with no property stay as written. cond
-// ("family=inet6") prefers name?cond over name.
+// ("family=inet6") prefers name?cond over name. It is the configuration's
+// substitution, walked in this table's (sorted) key order.
 func (p *props) resolve(cond string) (*props, error) {
-	out := &props{keys: p.keys, m: make(map[string]string, len(p.m))}
-	for k, v := range p.m {
-		out.m[k] = v
+	m, err := config.SubstituteTags(p.keys, p.m, outsideTags, cond)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRecursive, err)
 	}
-	done := map[string]bool{}
-	counts := map[string]map[string]int{}
-	for {
-		again := false
-		for _, tag := range p.keys {
-			if outsideTags[tag] || done[tag] {
-				continue
-			}
-			val := out.m[tag]
-			orig := val
-			cnt := counts[tag]
-			if cnt == nil {
-				cnt = map[string]int{}
-			}
-			from := 0
-			for from <= len(val) {
-				loc := tagRE.FindStringSubmatchIndex(val[from:])
-				if loc == nil {
-					break
-				}
-				start, end := from+loc[0], from+loc[1]
-				name := val[from+loc[2] : from+loc[3]]
-				if outsideTags[name] {
-					from = end
-					continue
-				}
-				n, seen := cnt[name]
-				if !seen {
-					n = 1
-				}
-				if name == tag || n > maxReplace {
-					return nil, fmt.Errorf("%w: <%s> refers to itself through <%s>", ErrRecursive, tag, name)
-				}
-				repl, ok := out.lookup(name, cond)
-				if !ok {
-					from = end
-					continue
-				}
-				val = strings.ReplaceAll(val, "<"+name+">", repl)
-				if len(val) > maxValue {
-					return nil, fmt.Errorf("%w: <%s> grows beyond %d bytes", ErrRecursive, tag, maxValue)
-				}
-				cnt[name]++
-				from = start
-			}
-			if val != orig {
-				if tagRE.MatchString(val) {
-					counts[tag] = cnt
-					again = true
-				}
-				out.m[tag] = val
-			}
-			if !strings.Contains(val, "<") {
-				done[tag] = true
-			}
-		}
-		if !again {
-			return out, nil
-		}
-	}
+	return &props{keys: p.keys, m: m}, nil
 }
 
 // backslashEscape puts a backslash before every character a shell treats

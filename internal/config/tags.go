@@ -74,6 +74,23 @@ type tagError struct {
 func (e *tagError) Error() string { return ErrTagLoop.Error() + ": " + e.msg }
 func (e *tagError) Unwrap() error { return ErrTagLoop }
 
+// SubstituteTags resolves <tag> references among values as fail2ban's
+// substituteRecursiveTags does (see substituteTags), walking keys in the
+// order given; keys must name every entry of values. Tags in ignore are
+// neither replaced nor resolved; conditional ("family=inet6") prefers
+// name?conditional over name. Errors match ErrTagLoop. values is not changed.
+func SubstituteTags(keys []string, values map[string]string, ignore map[string]bool, conditional string) (map[string]string, error) {
+	in := newOmap()
+	for _, k := range keys {
+		in.Set(k, values[k])
+	}
+	out, err := substituteTags(in, ignore, conditional, nil)
+	if err != nil {
+		return nil, err
+	}
+	return out.m, nil
+}
+
 // substituteTags replaces <name> in every value by the value of name,
 // repeating until nothing changes, so nested forms like <mdre-<mode>>
 // resolve. Names in ignore are neither replaced nor rewritten. A tag with no
