@@ -1,0 +1,239 @@
+// Command bantime is the measuring half of bench/server-vs-fail2ban: it
+// appends sshd failure lines with current timestamps to a log a server
+// watches, and times how long the server takes to put the addresses into an
+// nftables set inside a network namespace.
+//
+//	bantime flood   -log F -ns NS -set "inet T S" -k K [-base A] [-fails 6] [-want N]
+//	bantime latency -log F -ns NS -set "inet T S" -n 50 [-base A] [-fails 6]
+//	bantime wait    -ns NS -set "inet T S" -want N -since UNIXNANO
+//
+// flood writes K addresses × fails lines in one go and prints the seconds
+// until the set holds want elements (default K); latency bans n fresh
+// addresses one after another and prints the median, p99 and maximum delay
+// between a write and the element's appearance in `nft monitor`; wait polls
+// the set until it holds want elements and prints the seconds since the
+// given instant (a server's start).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: bantime flood|latency|wait [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "flood":
+		err = flood(os.Args[2:])
+	case "latency":
+		err = latency(os.Args[2:])
+	case "wait":
+		err = wait(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bantime:", err)
+		os.Exit(1)
+	}
+}
+
+// common holds the flags every subcommand shares.
+type common struct {
+	log, ns, set, base string
+	fails              int
+	timeout            time.Duration
+}
+
+func (c *common) register(fs *flag.FlagSet, base string) {
+	fs.StringVar(&c.log, "log", "", "log file the server watches")
+	fs.StringVar(&c.ns, "ns", "", "network namespace of the server")
+	fs.StringVar(&c.set, "set", "", `nftables set: "family table set"`)
+	fs.StringVar(&c.base, "base", base, "first IPv4 address; the others follow it")
+	fs.IntVar(&c.fails, "fails", 6, "failure lines per address")
+	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "give up after this long")
+}
+
+// failures writes fails sshd failure lines for each of k addresses from base.
+func failures(w io.Writer, base netip.Addr, k, fails int) (netip.Addr, error) {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	stamp := time.Now().Format(time.Stamp)
+	a := base
+	for i := range k {
+		for j := range fails {
+			fmt.Fprintf(bw, "%s bench sshd[%d]: Failed password for invalid user admin from %s port %d ssh2\n",
+				stamp, 1000+i%30000, a, 40000+j)
+		}
+		a = a.Next()
+	}
+	return a, bw.Flush()
+}
+
+func appendLines(path string, base netip.Addr, k, fails int) (netip.Addr, error) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return base, err
+	}
+	next, err := failures(f, base, k, fails)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return next, err
+}
+
+var ipv4 = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
+
+// count returns the number of IPv4 elements in the set (0 if it does not exist yet).
+func count(ctx context.Context, ns, set string) int {
+	args := append([]string{"netns", "exec", ns, "nft", "list", "set"}, strings.Fields(set)...)
+	out, err := exec.CommandContext(ctx, "ip", args...).Output()
+	if err != nil {
+		return 0
+	}
+	return len(ipv4.FindAllIndex(out, -1))
+}
+
+// poll waits until the set holds want elements and returns the time since start.
+func poll(ctx context.Context, ns, set string, want int, start time.Time) (time.Duration, error) {
+	for {
+		n := count(ctx, ns, set)
+		if n >= want {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%d of %d elements after %v: %w", n, want, time.Since(start).Round(time.Millisecond), ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func flood(args []string) error {
+	var c common
+	fs := flag.NewFlagSet("flood", flag.ExitOnError)
+	c.register(fs, "100.64.0.1")
+	k := fs.Int("k", 1000, "addresses")
+	want := fs.Int("want", 0, "elements the set must reach (default: k)")
+	_ = fs.Parse(args)
+	if *want == 0 {
+		*want = *k
+	}
+	base, err := netip.ParseAddr(c.base)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	start := time.Now()
+	if _, err := appendLines(c.log, base, *k, c.fails); err != nil {
+		return err
+	}
+	written := time.Since(start)
+	d, err := poll(ctx, c.ns, c.set, *want, start)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("all_banned_s=%.3f bans_per_s=%.0f write_s=%.3f\n", d.Seconds(), float64(*k)/d.Seconds(), written.Seconds())
+	return nil
+}
+
+func wait(args []string) error {
+	var c common
+	fs := flag.NewFlagSet("wait", flag.ExitOnError)
+	c.register(fs, "100.64.0.1")
+	want := fs.Int("want", 1, "elements the set must reach")
+	since := fs.Int64("since", 0, "start instant, Unix nanoseconds")
+	_ = fs.Parse(args)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	d, err := poll(ctx, c.ns, c.set, *want, time.Unix(0, *since))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("restored_s=%.3f\n", d.Seconds())
+	return nil
+}
+
+func latency(args []string) error {
+	var c common
+	fs := flag.NewFlagSet("latency", flag.ExitOnError)
+	c.register(fs, "198.18.0.1")
+	n := fs.Int("n", 50, "bans to time")
+	gap := fs.Duration("gap", 100*time.Millisecond, "pause between bans")
+	_ = fs.Parse(args)
+	base, err := netip.ParseAddr(c.base)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	mon := exec.CommandContext(ctx, "ip", "netns", "exec", c.ns, "nft", "monitor", "new", "elements")
+	out, err := mon.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := mon.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = mon.Process.Kill(); _ = mon.Wait() }()
+	// seen receives every address named in an element the monitor reports;
+	// the reader goroutine owns and closes it.
+	seen := make(chan string, 1024)
+	go func() {
+		defer close(seen)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 1<<26)
+		for sc.Scan() {
+			for _, m := range ipv4.FindAll(sc.Bytes(), -1) {
+				seen <- string(m)
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // let the monitor subscribe
+	var lat []time.Duration
+	a := base
+	for range *n {
+		start := time.Now()
+		if _, err := appendLines(c.log, a, 1, c.fails); err != nil {
+			return err
+		}
+		want := a.String()
+	recv:
+		for {
+			select {
+			case s, ok := <-seen:
+				if !ok {
+					return errors.New("nft monitor ended")
+				}
+				if s == want {
+					break recv
+				}
+			case <-ctx.Done():
+				return fmt.Errorf("%s never reached the set: %w", want, ctx.Err())
+			}
+		}
+		lat = append(lat, time.Since(start))
+		a = a.Next()
+		time.Sleep(*gap)
+	}
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	p99 := lat[(len(lat)*99+99)/100-1]
+	fmt.Printf("n=%d median_ms=%.1f p99_ms=%.1f max_ms=%.1f\n", len(lat), ms(lat[len(lat)/2]), ms(p99), ms(lat[len(lat)-1]))
+	return nil
+}
