@@ -1,39 +1,19 @@
 package action
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"math"
 	"net/netip"
-	"os"
 	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-)
 
-// fail2banPython finds the interpreter fail2ban-client runs with.
-func fail2banPython(t *testing.T) string {
-	t.Helper()
-	client, err := exec.LookPath("fail2ban-client")
-	if err != nil {
-		t.Skip("fail2ban-client not installed")
-	}
-	f, err := os.Open(client)
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	py := strings.TrimSpace(strings.TrimPrefix(line, "#!"))
-	if py == "" || strings.Contains(py, " ") {
-		t.Skip("cannot tell fail2ban's python from", client)
-	}
-	return py
-}
+	"warden/internal/fail2bantest"
+)
 
 // refTicket is a ticket as the reference script takes it.
 type refTicket struct {
@@ -100,7 +80,7 @@ func refOps() []refOp {
 // refRun asks fail2ban (testdata/f2bref.py) what it would run.
 func refRun(t *testing.T, dir, jail string, now float64, bantime int, ops []refOp, fails map[string]int) map[string][][]string {
 	t.Helper()
-	py := fail2banPython(t)
+	py := fail2bantest.Python(t)
 	in, _ := json.Marshal(map[string]any{"dir": dir, "jail": jail, "now": now, "bantime": bantime, "ops": ops, "fails": fails})
 	cmd := exec.Command(py, "testdata/f2bref.py")
 	cmd.Stdin = bytes.NewReader(in)

@@ -1,36 +1,15 @@
 package config
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
-)
 
-// fail2banPython finds the interpreter fail2ban-client runs with, so the
-// reference script can import fail2ban's modules.
-func fail2banPython(t *testing.T) string {
-	t.Helper()
-	client, err := exec.LookPath("fail2ban-client")
-	if err != nil {
-		t.Skip("fail2ban-client not installed")
-	}
-	f, err := os.Open(client)
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	line, _ := bufio.NewReader(f).ReadString('\n')
-	py := strings.TrimSpace(strings.TrimPrefix(line, "#!"))
-	if py == "" || strings.Contains(py, " ") {
-		t.Skip("cannot tell fail2ban's python from", client)
-	}
-	return py
-}
+	"warden/internal/fail2bantest"
+)
 
 type pyAnswer struct {
 	Sections map[string]map[string]string `json:"sections"`
@@ -41,7 +20,7 @@ type pyAnswer struct {
 // pyRef asks fail2ban's own Python code (testdata/pyref.py) for answers.
 func pyRef(t *testing.T, reqs []map[string]string) []pyAnswer {
 	t.Helper()
-	py := fail2banPython(t)
+	py := fail2bantest.Python(t)
 	in, _ := json.Marshal(reqs)
 	cmd := exec.Command(py, "testdata/pyref.py")
 	cmd.Stdin = bytes.NewReader(in)
