@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"warden/internal/config"
+	"warden/internal/control"
 	"warden/internal/server"
 )
 
@@ -29,8 +30,9 @@ func newServerCmd() *cobra.Command {
 			"(nftables natively, other actions through fail2ban's shell commands), lifts bans\n" +
 			"on time and keeps bans and log positions in its database across restarts.\n" +
 			"It always runs in the foreground (use systemd's Type=notify); -f is accepted\n" +
-			"for fail2ban's sake. SIGTERM or SIGINT stop it cleanly; SIGHUP (reload) is\n" +
-			"not supported yet and is logged and ignored.",
+			"for fail2ban's sake. SIGTERM or SIGINT stop it cleanly. SIGHUP reloads the\n" +
+			"configuration as `warden client reload` does: a configuration with errors is\n" +
+			"reported and the running one kept.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServer(cmd, o)
@@ -70,11 +72,25 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		ShellActions: o.shellActions,
 		Version:      version,
 		Logger:       log,
+		Load: func() (*config.Config, error) {
+			fsys, root, err := chooseConfTree(o.conf, io.Discard)
+			if err != nil {
+				return nil, err
+			}
+			cfg, err := config.Load(fsys, config.Options{Root: root})
+			if err != nil {
+				return nil, err
+			}
+			for _, w := range cfg.Warnings {
+				log.Warn("configuration", "warning", w.String())
+			}
+			return cfg, nil
+		},
 	})
 	if err != nil {
 		return exitError{code: 1, msg: err.Error()}
 	}
-	// SIGHUP would kill the process by default: catch it until reload exists.
+	// SIGHUP reloads every jail, as `warden client reload` does.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -83,7 +99,8 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		for {
 			select {
 			case <-hup:
-				log.Warn("SIGHUP received: reload is not supported yet; ignored")
+				log.Info("SIGHUP received: reloading")
+				_ = srv.Reload(ctx, control.ReloadOptions{}) // logs its own failure
 			case <-ctx.Done():
 				return
 			}

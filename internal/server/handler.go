@@ -22,7 +22,7 @@ type handler struct{ s *Server }
 var _ control.Handler = handler{}
 
 func (h handler) jail(name string) (*jailRun, error) {
-	j, ok := h.s.byName[name]
+	j, ok := h.s.view().byName[name]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", control.ErrUnknownJail, name)
 	}
@@ -62,11 +62,11 @@ func (h handler) JailStatus(_ context.Context, name string, _ control.Flavor) (c
 		return control.JailStatus{}, err
 	}
 	ts := j.tracker.Stats()
-	bs, err := h.s.mgr.Stats(name)
+	bs, err := h.s.view().mgr.Stats(name)
 	if err != nil {
 		return control.JailStatus{}, fmt.Errorf("%w: %w", control.ErrInternal, err)
 	}
-	banned, _ := h.s.mgr.Banned(name)
+	banned, _ := h.s.view().mgr.Banned(name)
 	js := control.JailStatus{
 		Jail:            name,
 		CurrentlyFailed: ts.Tracked,
@@ -94,9 +94,9 @@ func addrs(ps []netip.Prefix) []netip.Addr {
 
 func (h handler) Stats(context.Context) ([]control.JailStats, error) {
 	var out []control.JailStats
-	for _, j := range h.s.jails {
+	for _, j := range h.s.view().jails {
 		ts := j.tracker.Stats()
-		bs, _ := h.s.mgr.Stats(j.name)
+		bs, _ := h.s.view().mgr.Stats(j.name)
 		backend := j.cfg.Backend
 		out = append(out, control.JailStats{
 			Jail: j.name, Backend: backend,
@@ -115,11 +115,11 @@ func (h handler) Banned(_ context.Context, ips []netip.Addr) ([]control.JailBans
 	for _, n := range names {
 		jb := control.JailBans{Jail: n, IPs: []netip.Addr{}}
 		if len(ips) == 0 {
-			b, _ := h.s.mgr.Banned(n)
+			b, _ := h.s.view().mgr.Banned(n)
 			jb.IPs = addrs(b)
 		} else {
 			for _, ip := range ips {
-				if h.s.mgr.IsBanned(n, netip.PrefixFrom(ip, ip.BitLen())) {
+				if h.s.view().mgr.IsBanned(n, netip.PrefixFrom(ip, ip.BitLen())) {
 					jb.IPs = append(jb.IPs, ip)
 				}
 			}
@@ -135,7 +135,7 @@ func (h handler) BanIP(ctx context.Context, name string, ips []netip.Addr) (int,
 	}
 	n := 0
 	for _, ip := range ips {
-		r, err := h.s.mgr.BanIP(ctx, name, netip.PrefixFrom(ip, ip.BitLen()))
+		r, err := h.s.view().mgr.BanIP(ctx, name, netip.PrefixFrom(ip, ip.BitLen()))
 		if err != nil {
 			return n, fmt.Errorf("ban %s: %w", ip, err)
 		}
@@ -160,12 +160,12 @@ func (h handler) UnbanIP(ctx context.Context, name string, ips []netip.Addr, rep
 	}
 	if reportAbsent {
 		for _, ip := range ips {
-			if !h.s.mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())) {
+			if !h.s.view().mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())) {
 				return 0, fmt.Errorf("%w: %s is not banned", control.ErrBadArgs, ip)
 			}
 		}
 	}
-	n, err := h.s.mgr.Unban(ctx, name, prefixes(ips))
+	n, err := h.s.view().mgr.Unban(ctx, name, prefixes(ips))
 	if errors.Is(err, ban.ErrNotBanned) {
 		return 0, nil
 	}
@@ -174,9 +174,9 @@ func (h handler) UnbanIP(ctx context.Context, name string, ips []netip.Addr, rep
 
 func (h handler) Unban(ctx context.Context, ips []netip.Addr, all bool) (int, error) {
 	if all {
-		return h.s.mgr.UnbanAll(ctx, "")
+		return h.s.view().mgr.UnbanAll(ctx, "")
 	}
-	n, err := h.s.mgr.Unban(ctx, "", prefixes(ips))
+	n, err := h.s.view().mgr.Unban(ctx, "", prefixes(ips))
 	if errors.Is(err, ban.ErrNotBanned) {
 		return 0, nil
 	}
@@ -186,7 +186,7 @@ func (h handler) Unban(ctx context.Context, ips []netip.Addr, all bool) (int, er
 func secs(d interface{ Seconds() float64 }) int64 { return int64(d.Seconds()) }
 
 func (h handler) Get(_ context.Context, name, option string, args []string) (any, error) {
-	srv := h.s.opts.Config.Server
+	srv := h.s.view().cfg.Server
 	if name == "" {
 		switch option {
 		case "loglevel":
@@ -231,7 +231,7 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 	case "findtime":
 		return secs(c.FindTime), nil
 	case "bantime":
-		bt, err := h.s.mgr.BanTime(name)
+		bt, err := h.s.view().mgr.BanTime(name)
 		if err != nil {
 			return nil, err
 		}
@@ -257,7 +257,7 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 		return out, nil
 	case "banned":
 		if len(args) == 0 {
-			b, _ := h.s.mgr.Banned(name)
+			b, _ := h.s.view().mgr.Banned(name)
 			return prefixStrings(b), nil
 		}
 		out := make([]string, 0, len(args))
@@ -266,11 +266,11 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, strconv.Itoa(boolInt(h.s.mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())))))
+			out = append(out, strconv.Itoa(boolInt(h.s.view().mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())))))
 		}
 		return out, nil
 	case "banip":
-		b, _ := h.s.mgr.Banned(name)
+		b, _ := h.s.view().mgr.Banned(name)
 		return prefixStrings(b), nil
 	}
 	return nil, notSupported("get " + name + " " + option)
@@ -309,7 +309,7 @@ func (h handler) Set(ctx context.Context, name, option string, values []string) 
 		if err != nil {
 			return nil, fmt.Errorf("%w: bantime %q: %w", control.ErrBadArgs, values[0], err)
 		}
-		bt, err := h.s.mgr.BanTime(name)
+		bt, err := h.s.view().mgr.BanTime(name)
 		if err != nil {
 			return nil, err
 		}
@@ -317,7 +317,7 @@ func (h handler) Set(ctx context.Context, name, option string, values []string) 
 		if d < 0 {
 			bt.BanTime = jail.Forever
 		}
-		if err := h.s.mgr.SetBanTime(name, bt); err != nil {
+		if err := h.s.view().mgr.SetBanTime(name, bt); err != nil {
 			return nil, err
 		}
 		return h.Get(ctx, name, "bantime", nil)
@@ -325,17 +325,20 @@ func (h handler) Set(ctx context.Context, name, option string, values []string) 
 	return nil, notSupported("set " + strings.TrimSpace(name+" "+option))
 }
 
-func (h handler) Reload(context.Context, control.ReloadOptions) error {
-	return notSupported("reload")
+func (h handler) Reload(ctx context.Context, opts control.ReloadOptions) error {
+	return h.s.Reload(ctx, opts)
 }
 
-func (h handler) Start(_ context.Context, name string) error {
-	return notSupported("start " + name)
+func (h handler) Start(ctx context.Context, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: the server is running", control.ErrBadArgs)
+	}
+	return h.s.StartJail(ctx, name)
 }
 
-func (h handler) Stop(_ context.Context, name string) error {
+func (h handler) Stop(ctx context.Context, name string) error {
 	if name != "" {
-		return notSupported("stop " + name)
+		return h.s.StopJail(ctx, name)
 	}
 	h.s.Stop()
 	return nil

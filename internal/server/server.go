@@ -51,6 +51,9 @@ type Options struct {
 	Notify func(state string) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Load reads the configuration afresh for a reload (SIGHUP, `client
+	// reload`); nil means reload is not supported.
+	Load func() (*config.Config, error)
 }
 
 func (o *Options) now() time.Time {
@@ -65,12 +68,24 @@ func (o *Options) now() time.Time {
 type Server struct {
 	opts   Options
 	log    *slog.Logger
-	jails  []*jailRun
-	byName map[string]*jailRun
 	dbPath string
 
-	// Set by Run before the control socket serves; read by the handler.
-	mgr     *ban.Manager
+	// The running generation: replaced as a whole by a reload, read by
+	// the handler through view().
+	genMu  sync.RWMutex
+	cfg    *config.Config
+	jails  []*jailRun
+	byName map[string]*jailRun
+	mgr    *ban.Manager // set by Run before the control socket serves
+
+	// changes carries reloads and jail start/stop from the handler to
+	// Run's loop; reloadMu lets one change at a time be prepared.
+	changes  chan *change
+	quit     chan struct{} // closed when Run returns
+	reloadMu sync.Mutex
+	// stoppedJails are configured jails a client stopped; guarded by reloadMu.
+	stoppedJails map[string]bool
+
 	stop    context.CancelFunc
 	mu      sync.Mutex // guards stop
 	started time.Time
@@ -94,30 +109,13 @@ func New(opts Options) (*Server, error) {
 	if opts.Version == "" {
 		opts.Version = "dev"
 	}
-	s := &Server{opts: opts, log: opts.Logger, byName: map[string]*jailRun{}}
-	var svc *firewall.Services
-	loadSvc := func() (*firewall.Services, error) {
-		if svc == nil {
-			var err error
-			if svc, err = firewall.LoadServices(opts.ServicesPath); err != nil {
-				return nil, fmt.Errorf("server: %w", err)
-			}
-		}
-		return svc, nil
-	}
-	var errs []error
-	for _, j := range opts.Config.Jails {
-		jr, err := buildJail(j, &s.opts, loadSvc)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.jails = append(s.jails, jr)
-		s.byName[jr.name] = jr
-	}
-	if err := errors.Join(errs...); err != nil {
+	s := &Server{opts: opts, log: opts.Logger, cfg: opts.Config,
+		changes: make(chan *change), quit: make(chan struct{}), stoppedJails: map[string]bool{}}
+	jails, err := s.buildAll(opts.Config)
+	if err != nil {
 		return nil, err
 	}
+	s.jails, s.byName = jails, index(jails)
 	s.dbPath = chooseDB(opts.DBPath, opts.Config.Server.DBFile, s.log)
 	return s, nil
 }
@@ -146,9 +144,11 @@ func chooseDB(flag, dbfile string, log *slog.Logger) string {
 func (s *Server) DBPath() string { return s.dbPath }
 
 // Jails names the jails run, in configuration order.
-func (s *Server) Jails() []string {
-	out := make([]string, len(s.jails))
-	for i, j := range s.jails {
+func (s *Server) Jails() []string { return names(s.view().jails) }
+
+func names(js []*jailRun) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
 		out[i] = j.name
 	}
 	return out
@@ -159,6 +159,7 @@ func (s *Server) Jails() []string {
 // package comment gives.
 func (s *Server) Run(ctx context.Context) (err error) {
 	s.started = time.Now()
+	defer close(s.quit)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.mu.Lock()
@@ -180,34 +181,108 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("server: close database: %w", cerr)
 		}
 	}()
-	if err := st.SyncJails(ctx, s.Jails()); err != nil {
-		return fmt.Errorf("server: %w", err)
+	ln, err := control.Listen(s.opts.Socket)
+	if err != nil {
+		return fmt.Errorf("server: control socket: %w", err)
 	}
+	defer os.Remove(s.opts.Socket)
 
+	// One firewall backend serves every generation: each generation's
+	// Setup adds the sets of new jails and removes those of jails gone,
+	// keeping the elements of the others.
+	var fw *nftables.Backend
+	defer func() {
+		if fw != nil {
+			fw.Close()
+		}
+	}()
+
+	// The control socket outlives the generations; it serves once the
+	// first one has started its sources (so that a line logged after a
+	// client got an answer is read) and stops with runCtx.
+	var served chan error
+	serve := func() {
+		served = make(chan error, 1)
+		go func() {
+			served <- control.Serve(runCtx, ln, handler{s}, control.ServeOptions{Logger: s.log})
+		}()
+	}
+	defer func() {
+		cancel()
+		if served == nil {
+			ln.Close()
+			return
+		}
+		if serr := <-served; serr != nil && !errors.Is(serr, context.Canceled) && err == nil {
+			err = fmt.Errorf("server: control socket: %w", serr)
+		}
+	}()
+
+	var pending *change // the change that ended the previous generation
+	for first := true; ; first = false {
+		if pending != nil {
+			s.swap(pending)
+		}
+		next, gerr := s.runGeneration(ctx, runCtx, st, &fw, first, pending, serve)
+		if gerr != nil {
+			if next != nil {
+				next.done <- gerr
+			}
+			return gerr
+		}
+		if next == nil {
+			return nil
+		}
+		pending = next
+	}
+}
+
+// runGeneration runs the current jails with a ban manager of their own until
+// runCtx ends (nil, nil) or a change arrives; it then lifts the bans the
+// change asks to lift, stops the jails and the manager, and returns the
+// change for the caller to swap in. The first generation calls serve once its
+// sources have started. applied, if not nil, is the change this
+// generation carries out: it is answered once the generation is ready.
+func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw **nftables.Backend, first bool, applied *change, serve func()) (*change, error) {
+	v := s.view()
+	answer := func(err error) {
+		if applied != nil {
+			applied.done <- err
+			applied = nil
+		}
+	}
+	if err := st.SyncJails(ctx, names(v.jails)); err != nil {
+		answer(err)
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	var backends []firewall.Backend
 	var specs []firewall.JailSpec
 	native := map[string]bool{}
-	for _, j := range s.jails {
+	for _, j := range v.jails {
 		if j.spec != nil {
 			specs = append(specs, *j.spec)
 			native[j.name] = true
 		}
 	}
-	if len(specs) > 0 {
+	if len(specs) > 0 && *fw == nil {
 		nb, err := nftables.New(nftables.Options{NetNS: s.opts.NetNS, Table: s.opts.Table, Logger: s.log})
 		if err != nil {
-			return fmt.Errorf("server: nftables: %w", err)
+			answer(err)
+			return nil, fmt.Errorf("server: nftables: %w", err)
 		}
-		defer nb.Close()
-		if err := nb.Setup(ctx, specs); err != nil {
-			return fmt.Errorf("server: nftables setup: %w", err)
+		*fw = nb
+	}
+	if *fw != nil {
+		if err := (*fw).Setup(ctx, specs); err != nil {
+			answer(err)
+			return nil, fmt.Errorf("server: nftables setup: %w", err)
 		}
-		backends = append(backends, jailsOnly{Backend: nb, jails: native})
-		s.log.Info("firewall backend", "backend", "nftables", "table", nb.Table(), "jails", len(specs))
+		backends = append(backends, jailsOnly{Backend: *fw, jails: native})
+		s.log.Info("firewall backend", "backend", "nftables", "table", (*fw).Table(), "jails", len(specs))
 	}
 
 	bcfg := ban.Config{Backends: backends, Store: st, Logger: s.log}
-	for _, j := range s.jails {
+	for _, j := range v.jails {
 		jc := ban.JailConfig{Name: j.name, BanTime: j.banTime}
 		for _, a := range j.actions {
 			jc.Actions = append(jc.Actions, a)
@@ -216,15 +291,12 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	mgr, err := ban.New(bcfg)
 	if err != nil {
-		return fmt.Errorf("server: %w", err)
+		answer(err)
+		return nil, fmt.Errorf("server: %w", err)
 	}
+	s.genMu.Lock()
 	s.mgr = mgr
-
-	ln, err := control.Listen(s.opts.Socket)
-	if err != nil {
-		return fmt.Errorf("server: control socket: %w", err)
-	}
-	defer os.Remove(s.opts.Socket)
+	s.genMu.Unlock()
 
 	// The manager outlives the sources: it runs on its own context,
 	// cancelled only once every jail pipeline has drained.
@@ -232,46 +304,75 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	defer mgrCancel()
 	mgrDone := make(chan error, 1)
 	go func() {
-		err := mgr.Run(mgrCtx)
-		cancel() // a manager that stops ends the daemon
-		mgrDone <- err
+		mgrDone <- mgr.Run(mgrCtx)
 	}()
 	select {
 	case <-mgr.Ready():
 	case err := <-mgrDone:
-		ln.Close()
-		return fmt.Errorf("server: ban manager: %w", err)
+		answer(err)
+		return nil, fmt.Errorf("server: ban manager: %w", err)
 	case <-runCtx.Done():
 	}
 
-	g, gctx := errgroup.WithContext(runCtx)
+	genCtx, genCancel := context.WithCancel(runCtx)
+	defer genCancel()
+	g, gctx := errgroup.WithContext(genCtx)
 	var watches []*startWatch
-	for _, j := range s.jails {
+	for _, j := range v.jails {
 		w := newStartWatch(j.currentFiles())
 		watches = append(watches, w)
 		g.Go(func() error { return s.runJail(gctx, j, st, mgrCtx, w) })
 	}
-	g.Go(func() error {
-		return control.Serve(gctx, ln, handler{s}, control.ServeOptions{Logger: s.log})
-	})
 	s.waitSourcesStarted(gctx, watches)
-	if gctx.Err() == nil {
-		s.notify("READY=1")
-		s.log.Info("server ready", "jails", len(s.jails), "socket", s.opts.Socket, "db", s.dbPath)
+	if first {
+		serve()
 	}
+	if gctx.Err() == nil {
+		if first {
+			s.notify("READY=1")
+			s.log.Info("server ready", "jails", len(v.jails), "socket", s.opts.Socket, "db", s.dbPath)
+		} else {
+			s.log.Info("configuration reloaded", "jails", len(v.jails))
+		}
+	}
+	answer(nil)
 
+	var next *change
+	var merr error
+	mgrEnded := false
+	select {
+	case <-gctx.Done():
+	case next = <-s.changes:
+		for _, name := range next.unban {
+			if n, err := mgr.UnbanAll(ctx, name); err != nil {
+				s.log.Error("lifting bans of a stopped jail failed", "jail", name, "err", err)
+			} else if n > 0 {
+				s.log.Info("bans lifted", "jail", name, "bans", n)
+			}
+		}
+	case merr = <-mgrDone:
+		mgrEnded = true // a manager that stops ends the daemon
+	}
+	genCancel()
 	gerr := g.Wait()
-	s.notify("STOPPING=1")
-	s.log.Info("sources stopped, lines drained; stopping ban manager")
+	if next == nil {
+		s.notify("STOPPING=1")
+		s.log.Info("sources stopped, lines drained; stopping ban manager")
+	}
 	mgrCancel()
-	merr := <-mgrDone
+	if !mgrEnded {
+		merr = <-mgrDone
+	}
 	if gerr != nil && !errors.Is(gerr, context.Canceled) {
-		return fmt.Errorf("server: %w", gerr)
+		return next, fmt.Errorf("server: %w", gerr)
 	}
 	if merr != nil {
-		return fmt.Errorf("server: ban manager: %w", merr)
+		return next, fmt.Errorf("server: ban manager: %w", merr)
 	}
-	return nil
+	if mgrEnded {
+		return nil, errors.New("server: ban manager stopped")
+	}
+	return next, nil
 }
 
 // waitSourcesStarted waits, at most startWait, until every file source has
