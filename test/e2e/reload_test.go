@@ -1,0 +1,200 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestServerReloadSIGHUP runs `warden server` in a namespace with two
+// nftables jails, then reloads it with SIGHUP: a configuration with an error
+// is refused (logged with its file and line, the old jails keep running and
+// banning), and a valid one that changes maxretry of one jail and removes
+// the other takes effect, keeping the first jail's ban in the kernel and
+// lifting the removed jail's. `warden client reload` reports an invalid
+// configuration to the client.
+func TestServerReloadSIGHUP(t *testing.T) {
+	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/nftables-multiport.conf"} {
+		if _, err := os.Stat(need); err != nil {
+			t.Skipf("needs fail2ban's configuration: %v", err)
+		}
+	}
+	ns := newNetns(t)
+	bin := buildWarden(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"filter.d", "action.d"} {
+		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := map[string]string{}
+	for _, j := range []string{"sshd", "other"} {
+		logs[j] = filepath.Join(dir, j+".log")
+		if err := os.WriteFile(logs[j], nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	section := func(name, extra string) string {
+		return fmt.Sprintf("\n[%s]\nenabled = true\nfilter = sshd\nlogpath = %s\nbackend = polling\nignoreself = false\n"+
+			"findtime = 10m\nbantime = 1h\naction = nftables-multiport[name=%s, port=22, protocol=tcp]\n%s",
+			name, logs[name], name, extra)
+	}
+	writeJails := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeJails(section("sshd", "maxretry = 3\n") + section("other", "maxretry = 3\n"))
+	fail := func(jail, ip string, n int) {
+		t.Helper()
+		f, err := os.OpenFile(logs[jail], os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for i := range n {
+			fmt.Fprintf(f, "%s host sshd[%d]: Failed password for invalid user admin from %s port %d ssh2\n",
+				time.Now().Format(time.Stamp), 900+i, ip, 40000+i)
+		}
+	}
+	setList := func(jail string) string {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "nft", "list", "set", "inet", "warden", "addr4-"+jail).CombinedOutput()
+		return string(out)
+	}
+	inSet := func(jail, ip string) bool { return strings.Contains(setList(jail), ip+" ") }
+
+	sock := filepath.Join(dir, "warden.sock")
+	notify := filepath.Join(dir, "notify")
+	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	var stderr reloadLog
+	srv := exec.Command("ip", "netns", "exec", ns, bin, "server", "--conf", conf,
+		"--db", filepath.Join(dir, "warden.db"), "--socket", sock, "--log-format", "json")
+	srv.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		select {
+		case <-exited:
+		default:
+			_ = srv.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", stderr.String())
+		}
+	}()
+	_ = nl.SetReadDeadline(time.Now().Add(15 * time.Second))
+	buf := make([]byte, 256)
+	if n, err := nl.Read(buf); err != nil || string(buf[:n]) != "READY=1" {
+		t.Fatalf("notify: %q, %v; want READY=1", buf[:n], err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := func(args ...string) (string, error) {
+		out, err := exec.CommandContext(ctx, bin, append([]string{"client", "-s", sock}, args...)...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	hup := func() {
+		t.Helper()
+		if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	fail("sshd", "203.0.113.1", 3)
+	fail("other", "203.0.113.2", 3)
+	waitFor(t, "both jails ban", func() bool { return inSet("sshd", "203.0.113.1") && inSet("other", "203.0.113.2") })
+
+	// An invalid configuration: SIGHUP logs the error with file:line and
+	// changes nothing; the client's reload gets the error.
+	writeJails(section("sshd", "maxretry = lots\n") + section("other", "maxretry = 3\n"))
+	hup()
+	waitFor(t, "the refused reload is logged", func() bool {
+		return strings.Contains(stderr.String(), `"msg":"reload failed; the running configuration stays"`) &&
+			strings.Contains(stderr.String(), "jail.conf:")
+	})
+	if out, err := client("reload"); err == nil || !strings.Contains(out, "jail.conf:") {
+		t.Errorf("client reload of an invalid configuration: %v\n%s", err, out)
+	}
+	if out, err := client("get", "sshd", "maxretry"); err != nil || out != "3" {
+		t.Errorf("after a refused reload get sshd maxretry = %q, %v; want 3", out, err)
+	}
+	fail("other", "203.0.113.3", 3)
+	waitFor(t, "the old jails still ban", func() bool { return inSet("other", "203.0.113.3") })
+
+	// A valid one: sshd's maxretry 3 -> 2, other removed.
+	writeJails(section("sshd", "maxretry = 2\n"))
+	hup()
+	waitFor(t, "the reload is done", func() bool { return strings.Contains(stderr.String(), `"msg":"reload done"`) })
+	if out, err := client("get", "sshd", "maxretry"); err != nil || out != "2" {
+		t.Errorf("after reload get sshd maxretry = %q, %v; want 2", out, err)
+	}
+	if !inSet("sshd", "203.0.113.1") {
+		t.Errorf("sshd's ban lost in the reload:\n%s", setList("sshd"))
+	}
+	if out := setList("other"); strings.Contains(out, "203.0.113.") {
+		t.Errorf("the removed jail's bans are still in the kernel:\n%s", out)
+	}
+	if out, err := client("status"); err != nil || strings.Contains(out, "other") || !strings.Contains(out, "sshd") {
+		t.Errorf("status after reload: %v\n%s", err, out)
+	}
+	fail("sshd", "203.0.113.4", 2)
+	waitFor(t, "sshd bans after 2 failures", func() bool { return inSet("sshd", "203.0.113.4") })
+
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("server exit after SIGTERM: %v", err)
+		}
+		exited <- err
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop on SIGTERM")
+	}
+}
+
+// reloadLog is a bytes.Buffer safe for the writer (the process's stderr
+// copier) and the test reading it.
+type reloadLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *reloadLog) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *reloadLog) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
