@@ -12,9 +12,11 @@ type litSet struct {
 	outs   []uint64 // state*words … : literals ending at this state
 	hasOut []bool
 	words  int
-	// dfa is next with premultiplied targets (state*nclass) and dfaOut
-	// set on states where a literal ends.
-	dfa []uint32
+	// dfa is next with rows padded to 1<<shift entries, premultiplied
+	// targets (state<<shift) and dfaOut set on states where a literal
+	// ends; the padding turns finding a state's row back into a shift.
+	dfa   []uint32
+	shift uint
 }
 
 const dfaOut = 1 << 31
@@ -124,13 +126,20 @@ func (s *litSet) build() {
 			}
 		}
 	}
-	s.dfa = make([]uint32, len(s.next))
-	for i, to := range s.next {
-		v := to * uint32(s.nclass)
-		if s.hasOut[to] {
-			v |= dfaOut
+	s.shift = 0
+	for 1<<s.shift < s.nclass {
+		s.shift++
+	}
+	s.dfa = make([]uint32, n<<s.shift)
+	for st := range n {
+		for k := range s.nclass {
+			to := s.next[st*s.nclass+k]
+			v := to << s.shift
+			if s.hasOut[to] {
+				v |= dfaOut
+			}
+			s.dfa[st<<s.shift+k] = v
 		}
-		s.dfa[i] = v
 	}
 }
 
@@ -140,13 +149,13 @@ func (s *litSet) scan(buf []byte, found litMask) {
 	if len(s.lits) == 0 {
 		return
 	}
-	tab, cls := s.dfa, &s.class
+	tab, cls, shift := s.dfa, &s.class, s.shift
 	st := uint32(0)
 	for _, c := range buf {
 		st = tab[st+uint32(cls[c])]
 		if st&dfaOut != 0 {
 			st &^= dfaOut
-			base := int(st/uint32(s.nclass)) * s.words
+			base := int(st>>shift) * s.words
 			for w := range found {
 				found[w] |= s.outs[base+w]
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -224,9 +225,17 @@ func (p *pattern) prechecked(buf []byte) bool {
 
 // register adds p's required literals to the filter's set; masks are
 // taken once the set is complete (see setMasks).
+//
+// A requirement with a literal shorter than minScanLit is left out: such a
+// literal (a space, "by") is in nearly every line, so it filters nothing
+// while making the scan stop on most bytes. Leaving a requirement out only
+// lets more lines reach the regex itself, so results do not change.
 func (p *pattern) register(ls *litSet) [][]int {
 	var ids [][]int
 	for _, req := range p.reqs {
+		if slices.ContainsFunc(req, func(l []byte) bool { return len(l) < minScanLit }) {
+			continue
+		}
 		var r []int
 		for _, lit := range req {
 			r = append(r, ls.add(lit))
@@ -235,6 +244,9 @@ func (p *pattern) register(ls *litSet) [][]int {
 	}
 	return ids
 }
+
+// minScanLit is the shortest literal worth a place in a filter's litSet.
+const minScanLit = 3
 
 // passes reports whether the literals found allow p to match.
 func (p *pattern) passes(found litMask) bool {
@@ -268,7 +280,9 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 		}
 	}
 	known := false // the automaton found that v.re matches
-	if ascii && v.dfa != nil {
+	// With a content split the automaton would only repeat, over the whole
+	// line, what the split's search of the prefix answers exactly.
+	if ascii && v.dfa != nil && (v.split == nil || v.bt != nil) {
 		if m, ok := v.dfa.match(buf); ok {
 			if !m {
 				return nil, nil
@@ -298,6 +312,9 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 	}
 	var offs []int // rune index → byte offset, built on demand
 	byteAt := func(ri int) int {
+		if ascii {
+			return min(ri, len(s)) // one byte per rune
+		}
 		if offs == nil {
 			offs = make([]int, 0, len(s)+1)
 			for bi := range s {
