@@ -86,10 +86,10 @@ func (b *syncBuffer) String() string {
 }
 
 // launchWarden starts `warden server` on conf with its database and socket
-// in dir, and waits for its systemd readiness message. The server is killed
-// at the end of the test if still running; its log is printed when the test
-// failed.
-func launchWarden(t *testing.T, bin, ns, conf, dir string) *wardenProc {
+// in dir (and any extra flags), and waits for its systemd readiness message.
+// The server is killed at the end of the test if still running; its log is
+// printed when the test failed.
+func launchWarden(t *testing.T, bin, ns, conf, dir string, extra ...string) *wardenProc {
 	t.Helper()
 	notify := filepath.Join(dir, "notify")
 	_ = os.Remove(notify)
@@ -99,8 +99,9 @@ func launchWarden(t *testing.T, bin, ns, conf, dir string) *wardenProc {
 	}
 	defer nl.Close()
 	p := &wardenProc{t: t, bin: bin, ns: ns, sock: filepath.Join(dir, "warden.sock"), stderr: &syncBuffer{}, exited: make(chan error, 1)}
-	p.cmd = exec.Command("ip", "netns", "exec", ns, bin, "server", "-f", "--conf", conf,
-		"--db", filepath.Join(dir, "warden.db"), "--socket", p.sock)
+	args := append([]string{"netns", "exec", ns, bin, "server", "-f", "--conf", conf,
+		"--db", filepath.Join(dir, "warden.db"), "--socket", p.sock}, extra...)
+	p.cmd = exec.Command("ip", args...)
 	p.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

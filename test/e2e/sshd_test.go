@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -167,84 +165,30 @@ func canConnect(n sshdNet, src string) bool {
 	return exec.Command("ip", "netns", "exec", n.client, "nc", "-z", "-w", "1", "-s", src, sshdServerAddr, "22").Run() == nil
 }
 
-// startWardenNS runs the warden binary in the namespace on the given
-// configuration directory, waits for READY=1 and returns its socket.
-func startWardenNS(t *testing.T, bin, ns, conf, dir string, extra ...string) string {
-	t.Helper()
-	sock := filepath.Join(dir, "warden.sock")
-	notify := filepath.Join(dir, "notify")
-	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"netns", "exec", ns, bin, "server", "-f", "--conf", conf,
-		"--db", filepath.Join(dir, "warden.db"), "--socket", sock}, extra...)
-	srv := exec.Command("ip", args...)
-	srv.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
-	var stderr lockedBuffer
-	srv.Stderr = &stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	t.Cleanup(func() {
-		defer nl.Close() // open until the end: warden also reports STOPPING=1
-		_ = srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("warden log:\n%s", stderr.String())
-		}
-	})
-	_ = nl.SetReadDeadline(time.Now().Add(15 * time.Second))
-	buf := make([]byte, 256)
-	k, err := nl.Read(buf)
-	if err != nil || string(buf[:k]) != "READY=1" {
-		t.Fatalf("notify: %q, %v; want READY=1\n%s", buf[:k], err, stderr.String())
-	}
-	return sock
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// jailField reads one field ("Total failed", "Currently banned") of
-// `warden client status <jail>`.
-func jailField(t *testing.T, bin, sock, jail, field string) string {
+// bannedList reads the "Banned IP list" of `warden client status <jail>`.
+func bannedList(t *testing.T, srv *wardenProc, jail string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, "client", "-s", sock, "status", jail).CombinedOutput()
+	out, err := exec.CommandContext(ctx, srv.bin, "client", "-s", srv.sock, "status", jail).CombinedOutput()
 	if err != nil {
 		t.Fatalf("client status %s: %v\n%s", jail, err, out)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if _, v, ok := strings.Cut(sc.Text(), field+":"); ok {
-			return strings.TrimSpace(v)
-		}
+	_, list, ok := strings.Cut(string(out), "Banned IP list:")
+	if !ok {
+		t.Fatalf("client status %s has no banned list:\n%s", jail, out)
 	}
-	t.Fatalf("client status %s has no %q:\n%s", jail, field, out)
-	return ""
+	return strings.TrimSpace(list)
+}
+
+// jailCounters reads the counters of `warden client status <jail>`.
+func jailCounters(t *testing.T, srv *wardenProc, jail string) jailStatus {
+	t.Helper()
+	st, err := srv.status(jail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // sshdCase is one way of banning: warden's native nftables backend or one of
@@ -370,7 +314,7 @@ func runSSHDCase(t *testing.T, bin string, c sshdCase) {
 	if err := os.WriteFile(filepath.Join(conf, "fail2ban.local"), []byte("[Definition]\nlogtarget = STDERR\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sock := startWardenNS(t, bin, n.server, conf, dir, c.flags...)
+	srv := launchWarden(t, bin, n.server, conf, dir, c.flags...)
 
 	banned := func() bool {
 		out, _ := exec.Command("ip", append([]string{"netns", "exec", n.server}, c.inKern...)...).CombinedOutput()
@@ -388,9 +332,8 @@ func runSSHDCase(t *testing.T, bin string, c sshdCase) {
 	}
 	for i := range 2 {
 		sshFail(t, n, sshdAttacker)
-		want := fmt.Sprint(i + 1)
-		waitFor(t, "warden counted "+want+" failures", func() bool {
-			return jailField(t, bin, sock, "sshd", "Total failed") == want
+		waitFor(t, fmt.Sprintf("warden counted %d failures", i+1), func() bool {
+			return jailCounters(t, srv, "sshd").TotalFailed == i+1
 		})
 	}
 	if !canConnect(n, sshdAttacker) {
@@ -403,7 +346,7 @@ func runSSHDCase(t *testing.T, bin string, c sshdCase) {
 	if canConnect(n, sshdAttacker) {
 		t.Errorf("attacker still connects while banned")
 	}
-	if got := jailField(t, bin, sock, "sshd", "Banned IP list"); got != sshdAttacker {
+	if got := bannedList(t, srv, "sshd"); got != sshdAttacker {
 		t.Errorf("banned list %q, want %s", got, sshdAttacker)
 	}
 	if listed(sshdIgnored) || !canConnect(n, sshdIgnored) {
@@ -414,7 +357,8 @@ func runSSHDCase(t *testing.T, bin string, c sshdCase) {
 	if d := time.Since(start); d < sshdBantime {
 		t.Errorf("ban lifted after %v, bantime is %v", d, sshdBantime)
 	}
-	if got := jailField(t, bin, sock, "sshd", "Currently banned"); got != "0" {
-		t.Errorf("currently banned %q after expiry, want 0", got)
+	if st := jailCounters(t, srv, "sshd"); st.CurrentlyBanned != 0 || st.TotalBanned != 1 {
+		t.Errorf("after expiry: currently banned %d, total banned %d; want 0 and 1", st.CurrentlyBanned, st.TotalBanned)
 	}
+	srv.stop()
 }
