@@ -165,6 +165,9 @@ type Filter struct {
 	timeouts int
 	lits     litSet  // required literals of all regexes
 	found    litMask // scratch: literals present in the current buffer
+	// scratch for groups nothing keeps: the prefregex's (failureFrom
+	// copies them) and the ignoreregexes' (only a match counts)
+	prefGroups, ignGroups groupSet
 
 	// memo holds the searches a worker did ahead for the current line;
 	// recording, set on a worker's copy, is where it writes them (see

@@ -103,8 +103,10 @@ func isASCII(b []byte) bool {
 }
 
 // search runs p over buf and works out which of org's lines the match
-// covers, as fail2ban's Regex.search does.
-func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) (hit, bool) {
+// covers, as fail2ban's Regex.search does. The groups are appended to
+// dst[:0] (nil: a new slice); a caller passing scratch space must be done
+// with the groups before it passes the same space again.
+func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine, dst groupSet) (hit, bool) {
 	loc, err := f.find(p, buf, ascii)
 	if err != nil {
 		f.timeouts++
@@ -113,7 +115,10 @@ func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine) (hi
 	if loc == nil {
 		return hit{}, false
 	}
-	h := hit{p: p, groups: make(groupSet, 0, len(p.index)+len(p.alts)+2)}
+	if n := len(p.index) + len(p.alts) + 2; cap(dst) < n {
+		dst = make(groupSet, 0, n)
+	}
+	h := hit{p: p, groups: dst[:0]}
 	lo, hi := -1, -1 // one string for all groups
 	for i, n := range p.names {
 		if n != "" && loc[2*i] >= 0 {
@@ -235,7 +240,8 @@ func (f *Filter) ignoreLine(buf []byte, ascii bool, org []tupleLine, fh *hit) in
 	}
 	found := -1
 	for i, p := range f.ignore {
-		if _, ok := f.search(p, buf, ascii, org); ok {
+		if h, ok := f.search(p, buf, ascii, org, f.ignGroups); ok {
+			f.ignGroups = h.groups // only whether it matched counts
 			found = i
 			if fh != nil && (!f.opts.CheckAllRegex || f.maxLines > 1) {
 				f.lineBuf = fh.unmatched
@@ -313,12 +319,14 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	var pre groupSet
 	valid := true
 	if f.pref != nil {
-		h, ok := f.search(f.pref, buf, ascii, org)
+		// pre is copied by failureFrom before it is kept anywhere
+		h, ok := f.search(f.pref, buf, ascii, org, f.prefGroups)
 		if !ok {
 			return
 		}
 		res.PrefMatched = true
 		pre = h.groups
+		f.prefGroups = pre
 		if c := pre.get("content"); c.truthy() {
 			f.content[0] = tupleLine{post: c.s}
 			f.lineBuf = f.content[:] // a later append copies it
@@ -332,7 +340,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			ascii = isASCII(buf)
 			valid = true
 		}
-		h, ok := f.search(p, buf, ascii, org)
+		h, ok := f.search(p, buf, ascii, org, nil)
 		if !ok {
 			continue
 		}

@@ -122,6 +122,7 @@ func (f *Filter) shadow() *Filter {
 	}
 	s.found = make(litMask, len(f.found))
 	s.lineBuf, s.buf, s.cbuf, s.lastText, s.lastDate = nil, nil, nil, "", time.Time{}
+	s.prefGroups, s.ignGroups = nil, nil
 	s.dates = nil // dates are found in order, by f
 	s.mlfid = newMLFIDCache(1, time.Minute)
 	s.memo, s.recording, s.shadows, s.timeouts = nil, nil, nil, 0
