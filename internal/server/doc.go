@@ -10,6 +10,12 @@
 // firewall connection and the store are closed. Firewall bans stay in place
 // on purpose (they carry kernel timeouts and the store restores them).
 //
-// Not there yet: SIGHUP/reload (answered "not supported"), starting and
-// stopping single jails, and runtime option changes other than bantime.
+// A reload (Server.Reload: SIGHUP or `client reload`) and a client's start
+// or stop of one jail replace the running generation (jails, ban manager,
+// nftables Setup) in Run's loop, on the same store, backend connection and
+// control socket; reload.go says what each jail keeps. A configuration
+// with errors is refused and the running one stays.
+//
+// Not there yet: runtime option changes other than bantime (a bantime set
+// by a client lasts until the next reload).
 package server

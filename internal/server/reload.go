@@ -53,13 +53,6 @@ func (s *Server) view() genView {
 	return genView{cfg: s.cfg, jails: s.jails, byName: s.byName, mgr: s.mgr}
 }
 
-// swap installs c's jails and configuration (the manager follows in Run).
-func (s *Server) swap(c *change) {
-	s.genMu.Lock()
-	defer s.genMu.Unlock()
-	s.cfg, s.jails, s.byName = c.cfg, c.jails, index(c.jails)
-}
-
 func index(js []*jailRun) map[string]*jailRun {
 	m := make(map[string]*jailRun, len(js))
 	for _, j := range js {

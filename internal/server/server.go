@@ -220,9 +220,6 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	var pending *change // the change that ended the previous generation
 	for first := true; ; first = false {
-		if pending != nil {
-			s.swap(pending)
-		}
 		next, gerr := s.runGeneration(ctx, runCtx, st, &fw, first, pending, serve)
 		if gerr != nil {
 			if next != nil {
@@ -245,6 +242,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 // generation carries out: it is answered once the generation is ready.
 func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw **nftables.Backend, first bool, applied *change, serve func()) (*change, error) {
 	v := s.view()
+	if applied != nil {
+		v.cfg, v.jails = applied.cfg, applied.jails
+	}
 	answer := func(err error) {
 		if applied != nil {
 			applied.done <- err
@@ -294,8 +294,9 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		answer(err)
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	// The handler sees the new jails and their manager together.
 	s.genMu.Lock()
-	s.mgr = mgr
+	s.cfg, s.jails, s.byName, s.mgr = v.cfg, v.jails, index(v.jails), mgr
 	s.genMu.Unlock()
 
 	// The manager outlives the sources: it runs on its own context,
