@@ -107,7 +107,8 @@ func (r *reloadRig) running() []string {
 // configuration is refused and the old one keeps running; a valid one
 // changes maxretry of a jail (its bans kept), removes a jail (its bans
 // lifted) and adds one; an unchanged jail keeps its failure counts; --unban
-// lifts the bans of the reloaded jail; stop and start act on one jail.
+// lifts the bans of the reloaded jail, --restart rebuilds an unchanged one;
+// stop and start act on one jail.
 func TestReload(t *testing.T) {
 	r := &reloadRig{t: t, dir: t.TempDir()}
 	r.record = filepath.Join(r.dir, "record")
@@ -202,6 +203,15 @@ func TestReload(t *testing.T) {
 	}
 	if st := r.status("added"); st.TotalFailed != before || before != 3 {
 		t.Errorf("unchanged jail: total failed %d -> %d, want 3 kept", before, st.TotalFailed)
+	}
+
+	// --restart rebuilds a jail even when unchanged: counts start again,
+	// bans stay.
+	if err := r.c.Reload(ctx, control.ReloadOptions{Jail: "added", Restart: true}); err != nil {
+		t.Fatalf("reload --restart added: %v", err)
+	}
+	if st := r.status("added"); st.TotalFailed != 0 || st.CurrentlyBanned != 1 {
+		t.Errorf("after reload --restart added = %+v, want no failures and its ban kept", st)
 	}
 
 	// --unban on one jail lifts its bans only.
