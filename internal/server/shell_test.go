@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,11 +62,24 @@ logpath = %s/missing-dir/[
 	if err != nil {
 		t.Fatal(err)
 	}
-	var states []string
+	// states is written by the server's goroutine; ready closes at READY=1.
+	var (
+		statesMu sync.Mutex
+		states   []string
+		ready    = make(chan struct{})
+	)
 	srv, err := New(Options{
 		Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Notify: func(s string) error { states = append(states, s); return nil },
+		Notify: func(s string) error {
+			statesMu.Lock()
+			defer statesMu.Unlock()
+			states = append(states, s)
+			if s == "READY=1" {
+				close(ready)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -82,11 +96,20 @@ logpath = %s/missing-dir/[
 		if !strings.HasSuffix(string(got), "stop\n") {
 			t.Errorf("actionstop did not run at shutdown; record:\n%s", got)
 		}
+		statesMu.Lock()
+		defer statesMu.Unlock()
 		if len(states) != 2 || states[0] != "READY=1" || states[1] != "STOPPING=1" {
 			t.Errorf("notify states = %q", states)
 		}
 	}()
 
+	// Lines appended before READY=1 may fall before a "tail" start; the
+	// socket accepts connections (into its backlog) earlier than that.
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no READY=1 within 10 s")
+	}
 	var c *control.Client
 	waitUntil(t, "the socket answers", func() bool {
 		c, err = control.Dial(ctx, filepath.Join(dir, "w.sock"))
