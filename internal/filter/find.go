@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"encoding/binary"
 	"strings"
 	"time"
 )
@@ -93,13 +94,17 @@ func fillBuf(dst *[]byte, lines []tupleLine) []byte {
 	return b
 }
 
+// isASCII reports whether b holds no byte ≥ 0x80, eight bytes at a time.
 func isASCII(b []byte) bool {
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
-		}
+	var or uint64
+	for len(b) >= 8 {
+		or |= binary.LittleEndian.Uint64(b)
+		b = b[8:]
 	}
-	return true
+	for _, c := range b {
+		or |= uint64(c)
+	}
+	return or&0x8080808080808080 == 0
 }
 
 // search runs p over buf and works out which of org's lines the match
