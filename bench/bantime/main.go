@@ -218,7 +218,9 @@ func latency(args []string) error {
 			}
 		}
 	}()
-	time.Sleep(300 * time.Millisecond) // let the monitor subscribe
+	if err := subscribed(ctx, c.ns, seen); err != nil {
+		return err
+	}
 	var lat []time.Duration
 	a := base
 	for range *n {
@@ -259,4 +261,44 @@ func summary(lat []time.Duration) string {
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	p99 := lat[(len(lat)*99+99)/100-1]
 	return fmt.Sprintf("n=%d median_ms=%.1f p99_ms=%.1f max_ms=%.1f", len(lat), ms(lat[len(lat)/2]), ms(p99), ms(lat[len(lat)-1]))
+}
+
+// subscribed returns once the monitor reports elements: nft first reads the
+// whole ruleset (seconds with 100,000 elements in place), so it adds a probe
+// address to a set of its own until the monitor names it, then removes it.
+func subscribed(ctx context.Context, ns string, seen <-chan string) error {
+	const probe = "192.0.2.254"
+	nft := func(cmd string) error {
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ns, "nft", cmd).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nft %s: %w: %s", cmd, err, out)
+		}
+		return nil
+	}
+	if err := nft("add table inet bantime_probe; add set inet bantime_probe p { type ipv4_addr; }"); err != nil {
+		return err
+	}
+	defer func() { _ = nft("delete table inet bantime_probe") }()
+	for {
+		if err := nft("flush set inet bantime_probe p; add element inet bantime_probe p { " + probe + " }"); err != nil {
+			return err
+		}
+		tick := time.After(500 * time.Millisecond)
+		for {
+			select {
+			case s, ok := <-seen:
+				if !ok {
+					return errors.New("nft monitor ended")
+				}
+				if s == probe {
+					return nil
+				}
+				continue
+			case <-tick:
+			case <-ctx.Done():
+				return fmt.Errorf("nft monitor never subscribed: %w", ctx.Err())
+			}
+			break
+		}
+	}
 }
