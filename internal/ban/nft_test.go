@@ -2,9 +2,6 @@ package ban
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,6 +11,7 @@ import (
 	"warden/internal/firewall"
 	"warden/internal/firewall/nftables"
 	"warden/internal/jail"
+	"warden/internal/netnstest"
 )
 
 // netnsFD creates a fresh network namespace for one test and returns its
@@ -21,31 +19,7 @@ import (
 // The host's namespace is never touched.
 func netnsFD(t testing.TB) (string, int) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs the %s tool", tool)
-		}
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	name := "warden-ban-" + hex.EncodeToString(rnd[:])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	f, err := os.Open(filepath.Join("/run/netns", name))
-	if err != nil {
-		t.Fatalf("open netns: %v", err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return name, int(f.Fd())
+	return netnstest.New(t, "warden-ban")
 }
 
 // nftBackend opens the real nftables backend in the namespace and installs

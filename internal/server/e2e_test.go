@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,37 +16,14 @@ import (
 
 	"warden/internal/config"
 	"warden/internal/control"
+	"warden/internal/netnstest"
 )
 
 // testNetns creates a fresh network namespace (deleted after the test) and
 // returns its name and an open descriptor of it.
 func testNetns(t *testing.T) (string, int) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("needs the %s tool", tool)
-		}
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	name := "warden-srv-" + hex.EncodeToString(rnd[:])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	f, err := os.Open("/run/netns/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return name, int(f.Fd())
+	return netnstest.New(t, "warden-srv")
 }
 
 // testConf writes a configuration tree with one sshd jail on logPath,

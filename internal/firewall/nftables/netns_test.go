@@ -1,13 +1,12 @@
 package nftables
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"warden/internal/netnstest"
 )
 
 // netns is a network namespace created for one test and deleted after it.
@@ -21,32 +20,8 @@ type netns struct {
 // own namespace is never touched.
 func newNetns(t testing.TB) netns {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("nftables tests need root to create a network namespace")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("nftables tests need the ip tool (iproute2)")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nftables tests need the nft tool (Debian package nftables) to verify the kernel state")
-	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	name := "warden-test-" + hex.EncodeToString(rnd[:])
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Skipf("cannot create network namespace: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("delete netns %s: %v: %s", name, err, out)
-		}
-	})
-	f, err := os.Open("/run/netns/" + name)
-	if err != nil {
-		t.Fatalf("open netns: %v", err)
-	}
-	t.Cleanup(func() { f.Close() })
-	return netns{name: name, fd: int(f.Fd())}
+	name, fd := netnstest.New(t, "warden-test")
+	return netns{name: name, fd: fd}
 }
 
 // nft runs the nft tool inside the namespace and returns its output.
