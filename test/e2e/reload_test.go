@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -80,39 +77,8 @@ func TestServerReloadSIGHUP(t *testing.T) {
 	}
 	inSet := func(jail, ip string) bool { return strings.Contains(setList(jail), ip+" ") }
 
-	sock := filepath.Join(dir, "warden.sock")
-	notify := filepath.Join(dir, "notify")
-	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	var stderr reloadLog
-	srv := exec.Command("ip", "netns", "exec", ns, bin, "server", "--conf", conf,
-		"--db", filepath.Join(dir, "warden.db"), "--socket", sock, "--log-format", "json")
-	srv.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
-	srv.Stderr = &stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", stderr.String())
-		}
-	}()
-	_ = nl.SetReadDeadline(time.Now().Add(15 * time.Second))
-	buf := make([]byte, 256)
-	if n, err := nl.Read(buf); err != nil || string(buf[:n]) != "READY=1" {
-		t.Fatalf("notify: %q, %v; want READY=1", buf[:n], err)
-	}
+	p := launchWarden(t, bin, ns, conf, dir, "--log-format", "json")
+	sock, stderr := p.sock, p.stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	client := func(args ...string) (string, error) {
@@ -121,7 +87,7 @@ func TestServerReloadSIGHUP(t *testing.T) {
 	}
 	hup := func() {
 		t.Helper()
-		if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -166,35 +132,5 @@ func TestServerReloadSIGHUP(t *testing.T) {
 	fail("sshd", "203.0.113.4", 2)
 	waitFor(t, "sshd bans after 2 failures", func() bool { return inSet("sshd", "203.0.113.4") })
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("server exit after SIGTERM: %v", err)
-		}
-		exited <- err
-	case <-time.After(15 * time.Second):
-		t.Fatal("server did not stop on SIGTERM")
-	}
-}
-
-// reloadLog is a bytes.Buffer safe for the writer (the process's stderr
-// copier) and the test reading it.
-type reloadLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *reloadLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *reloadLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	p.stop()
 }

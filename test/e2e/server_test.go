@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,42 +81,8 @@ func TestServerBinary(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(dir, "warden.sock")
-	notify := filepath.Join(dir, "notify")
-	nl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-
-	var stderr bytes.Buffer
-	srv := exec.Command("ip", "netns", "exec", ns, bin, "server", "-f", "--conf", conf,
-		"--db", filepath.Join(dir, "warden.db"), "--socket", sock, "--log-format", "json")
-	srv.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
-	srv.Stderr = &stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	defer func() {
-		select {
-		case <-exited:
-		default:
-			_ = srv.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", stderr.String())
-		}
-	}()
-
-	_ = nl.SetReadDeadline(time.Now().Add(15 * time.Second))
-	buf := make([]byte, 256)
-	n, err := nl.Read(buf)
-	if err != nil || string(buf[:n]) != "READY=1" {
-		t.Fatalf("notify: %q, %v; want READY=1", buf[:n], err)
-	}
+	p := launchWarden(t, bin, ns, conf, dir, "--log-format", "json")
+	sock, stderr := p.sock, p.stderr
 
 	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -151,24 +116,13 @@ func TestServerBinary(t *testing.T) {
 		}
 	}
 
-	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.CommandContext(ctx, bin, "client", "-s", sock, "ping").CombinedOutput(); err != nil {
 		t.Fatalf("ping after SIGHUP: %v\n%s", err, out)
 	}
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("server exit after SIGTERM: %v", err)
-		}
-		exited <- err
-	case <-time.After(15 * time.Second):
-		t.Fatal("server did not stop on SIGTERM")
-	}
+	p.stop()
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
 		t.Errorf("socket left behind: %v", err)
 	}
