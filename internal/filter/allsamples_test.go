@@ -61,13 +61,23 @@ print(json.dumps(res))
 // spanDates are date spans computed by fail2ban, by line.
 type spanDates map[string][2]int
 
-// TestAllSampleLogs runs every stock filter (default options) over its
-// sample log, with dates located by fail2ban's own date detector, and
-// checks match/no-match and host of every "# failJSON:" line.
-func TestAllSampleLogs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow: runs every stock filter")
-	}
+// sampleFilter is a stock filter as fail2ban resolves it, with the
+// annotated rows of its sample log.
+type sampleFilter struct {
+	Error       string   `json:"error"`
+	PrefRegex   string   `json:"prefregex"`
+	FailRegex   []string `json:"failregex"`
+	IgnoreRegex []string `json:"ignoreregex"`
+	MaxLines    int      `json:"maxlines"`
+	DatePattern string   `json:"datepattern"`
+	Rows        [][2]any `json:"rows"`
+}
+
+// stockSamples asks fail2ban (allScript) for every stock filter with its
+// sample rows; it returns the filter names sorted. It skips the test when
+// fail2ban's Python is not there.
+func stockSamples(t *testing.T) ([]string, map[string]sampleFilter) {
+	t.Helper()
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
@@ -75,15 +85,7 @@ func TestAllSampleLogs(t *testing.T) {
 	if err != nil {
 		t.Skipf("fail2ban reader: %v", err)
 	}
-	var all map[string]struct {
-		Error       string   `json:"error"`
-		PrefRegex   string   `json:"prefregex"`
-		FailRegex   []string `json:"failregex"`
-		IgnoreRegex []string `json:"ignoreregex"`
-		MaxLines    int      `json:"maxlines"`
-		DatePattern string   `json:"datepattern"`
-		Rows        [][2]any `json:"rows"`
-	}
+	var all map[string]sampleFilter
 	if err := json.Unmarshal(out, &all); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +94,17 @@ func TestAllSampleLogs(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	return names, all
+}
+
+// TestAllSampleLogs runs every stock filter (default options) over its
+// sample log, with dates located by fail2ban's own date detector, and
+// checks match/no-match and host of every "# failJSON:" line.
+func TestAllSampleLogs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: runs every stock filter")
+	}
+	names, all := stockSamples(t)
 	for _, name := range names {
 		fd := all[name]
 		t.Run(name, func(t *testing.T) {

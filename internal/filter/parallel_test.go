@@ -2,13 +2,9 @@ package filter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"reflect"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -96,30 +92,7 @@ func TestProcessSeqSamples(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every stock filter")
 	}
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		t.Skip("no /usr/bin/python3")
-	}
-	out, err := exec.Command("/usr/bin/python3", "-c", allScript, f2bConfDir, f2bLogDir).Output()
-	if err != nil {
-		t.Skipf("fail2ban reader: %v", err)
-	}
-	var all map[string]struct {
-		Error       string   `json:"error"`
-		PrefRegex   string   `json:"prefregex"`
-		FailRegex   []string `json:"failregex"`
-		IgnoreRegex []string `json:"ignoreregex"`
-		MaxLines    int      `json:"maxlines"`
-		DatePattern string   `json:"datepattern"`
-		Rows        [][2]any `json:"rows"`
-	}
-	if err := json.Unmarshal(out, &all); err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(all))
-	for n := range all {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names, all := stockSamples(t)
 	for _, name := range names {
 		fd := all[name]
 		if fd.Error != "" || len(fd.FailRegex) == 0 {
