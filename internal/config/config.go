@@ -92,6 +92,17 @@ type Server struct {
 	StackSize    int // 0 when not set
 	// Options holds every [Definition] option, interpolated.
 	Options map[string]string
+	// Sections holds the other sections of fail2ban.conf and its .local
+	// files (warden's own, such as [mail] and [webhook:NAME]; fail2ban
+	// ignores them), by section name, each option interpolated and with the
+	// place it was set.
+	Sections map[string]map[string]Setting
+}
+
+// Setting is one option value and where it was set.
+type Setting struct {
+	Value string
+	Pos   Pos
 }
 
 // Jail is one resolved jail section.

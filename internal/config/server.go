@@ -68,6 +68,24 @@ func (l *loader) server() (Server, error) {
 	} else if !isMissing(err) {
 		return s, err
 	}
+	for _, name := range st.Sections() {
+		switch name {
+		case "DEFAULT", "Definition", "Thread", "INCLUDES", "Init":
+			continue
+		}
+		opts := map[string]Setting{}
+		for _, k := range st.section(name).Keys() {
+			v, pos, err := st.get(name, k, nil)
+			if err != nil {
+				return s, err
+			}
+			opts[k] = Setting{Value: v, Pos: pos}
+		}
+		if s.Sections == nil {
+			s.Sections = map[string]map[string]Setting{}
+		}
+		s.Sections[name] = opts
+	}
 	return s, nil
 }
 
