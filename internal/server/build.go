@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"warden/internal/action"
+	"warden/internal/ban"
 	"warden/internal/config"
 	"warden/internal/datetime"
 	"warden/internal/filter"
@@ -18,16 +19,6 @@ import (
 	"warden/internal/jail"
 	"warden/internal/source"
 )
-
-// isNative tells whether the native nftables backend stands in for a
-// fail2ban action of that action.d name.
-func isNative(name string) bool {
-	switch name {
-	case "nftables", "nftables-multiport", "nftables-allports":
-		return true
-	}
-	return false
-}
 
 // jailRun is one enabled jail as the server runs it. Everything in it is
 // built by buildJail and read-only afterwards, except flt (used by the
@@ -39,9 +30,11 @@ type jailRun struct {
 	flt     *filter.Filter
 	tracker *jail.Jail
 	banTime jail.BanTimeConfig
-	// spec is the native firewall jail; nil when every action is a shell one.
+	// spec is the native firewall jail, installed by the native backend
+	// named kind; nil when no action is native.
 	spec    *firewall.JailSpec
-	actions []*action.Action
+	kind    string
+	actions []ban.Action // shell and Go actions, in configuration order
 	journal bool
 	match   []string // journalmatch lines (journal jails)
 	files   []source.FileSpec
@@ -74,45 +67,6 @@ func actionBase(a *config.Action) string {
 		return a.Name
 	}
 	return b
-}
-
-// nativeSpec turns an nftables-* action's parameters into the native
-// backend's jail: its ports (names through svc), protocol, chain and block
-// type.
-func nativeSpec(jailName string, a *config.Action, svc *firewall.Services) (firewall.JailSpec, error) {
-	p := a.Params
-	spec := firewall.JailSpec{Name: jailName}
-	allPorts := actionBase(a) == "nftables-allports" || strings.TrimSpace(p["type"]) == "allports"
-	if !allPorts {
-		ports, err := firewall.ParsePorts(p["port"], svc)
-		if err != nil {
-			return spec, fmt.Errorf("jail %s: action %s: port: %w", jailName, a.Name, err)
-		}
-		spec.Ports = ports
-	}
-	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
-		for _, w := range strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' }) {
-			spec.Protocols = append(spec.Protocols, w)
-		}
-	}
-	if allPorts && len(spec.Protocols) > 0 {
-		// fail2ban's allports matches every protocol named; an empty port
-		// list with protocols given means "all ports of those protocols".
-		spec.Ports = nil
-	}
-	switch c := strings.TrimSpace(p["chain_hook"]); c {
-	case "", "input", "INPUT":
-		spec.Chain = firewall.ChainInput
-	case "forward", "FORWARD":
-		spec.Chain = firewall.ChainForward
-	default:
-		return spec, fmt.Errorf("jail %s: action %s: chain %q: %w", jailName, a.Name, c, firewall.ErrInvalidJail)
-	}
-	spec.BlockType = firewall.BlockReject
-	if strings.Contains(strings.ToLower(p["blocktype"]), "drop") {
-		spec.BlockType = firewall.BlockDrop
-	}
-	return spec, nil
 }
 
 // banTimeConfig reads bantime and the bantime.* options of a jail.
@@ -227,21 +181,31 @@ func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error
 	}
 
 	for _, a := range j.Actions {
-		if !o.ShellActions && isNative(actionBase(a)) {
+		if k, ok := nativeFor(actionBase(a)); ok && !o.ShellActions {
 			if jr.spec != nil {
-				log.Warn("second nftables action ignored: the native backend keeps one rule set per jail", "action", a.Name)
+				log.Warn("second firewall action ignored: a jail has one native rule set", "action", a.Name, "backend", jr.kind)
 				continue
 			}
 			s, err := svc()
 			if err != nil {
 				return nil, err
 			}
-			spec, err := nativeSpec(j.Name, a, s)
+			spec, err := k.Spec(j.Name, a, s)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", j.Pos, err)
 			}
-			jr.spec = &spec
+			jr.spec, jr.kind = &spec, k.Name
 			continue
+		}
+		if !o.ShellActions {
+			act, ok, err := notifyAction(a, j, o)
+			if err != nil {
+				return nil, fmt.Errorf("%s: jail %s: action %s: %w", j.Pos, j.Name, a.Name, err)
+			}
+			if ok {
+				jr.actions = append(jr.actions, act)
+				continue
+			}
 		}
 		if a.Python {
 			log.Warn("python action not supported, skipped", "action", a.Name)

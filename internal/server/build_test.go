@@ -18,7 +18,7 @@ import (
 	"warden/internal/firewall"
 )
 
-func TestNativeSpec(t *testing.T) {
+func TestNftablesSpec(t *testing.T) {
 	svc, err := firewall.ParseServices(strings.NewReader("ssh 22/tcp\nhttp 80/tcp\nhttps 443/tcp\n"), "services")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestNativeSpec(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &config.Action{Name: "x", File: tt.file, Params: tt.params}
-			got, err := nativeSpec("j", a, svc)
+			got, err := nftablesSpec("j", a, svc)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("err = %v, want %v", err, tt.err)
@@ -82,7 +82,7 @@ func TestNativeSpec(t *testing.T) {
 			}
 		})
 	}
-	if _, err := nativeSpec("j", &config.Action{File: "nftables.conf", Params: map[string]string{"port": "nosuchservice"}}, svc); err == nil {
+	if _, err := nftablesSpec("j", &config.Action{File: "nftables.conf", Params: map[string]string{"port": "nosuchservice"}}, svc); err == nil {
 		t.Error("unknown service name accepted")
 	}
 }
@@ -287,7 +287,7 @@ func TestActionChoice(t *testing.T) {
 	}
 }
 
-func FuzzNativeSpec(f *testing.F) {
+func FuzzNftablesSpec(f *testing.F) {
 	svc, err := firewall.ParseServices(strings.NewReader("ssh 22/tcp\nhttp 80/tcp\n"), "services")
 	if err != nil {
 		f.Fatal(err)
@@ -298,7 +298,7 @@ func FuzzNativeSpec(f *testing.F) {
 	f.Fuzz(func(t *testing.T, port, proto, hook, block, typ string) {
 		a := &config.Action{File: "action.d/nftables.conf", Params: map[string]string{
 			"port": port, "protocol": proto, "chain_hook": hook, "blocktype": block, "type": typ}}
-		spec, err := nativeSpec("j", a, svc)
+		spec, err := nftablesSpec("j", a, svc)
 		if err != nil {
 			return
 		}

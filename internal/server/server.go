@@ -19,7 +19,6 @@ import (
 	"warden/internal/config"
 	"warden/internal/control"
 	"warden/internal/firewall"
-	"warden/internal/firewall/nftables"
 	"warden/internal/store"
 )
 
@@ -187,15 +186,11 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}
 	defer os.Remove(s.opts.Socket)
 
-	// One firewall backend serves every generation: each generation's
+	// The native backends serve every generation: each generation's
 	// Setup adds the sets of new jails and removes those of jails gone,
 	// keeping the elements of the others.
-	var fw *nftables.Backend
-	defer func() {
-		if fw != nil {
-			fw.Close()
-		}
-	}()
+	fw := &natives{kinds: nativeKinds()}
+	defer fw.close()
 
 	// The control socket outlives the generations; it serves once the
 	// first one has started its sources (so that a line logged after a
@@ -220,7 +215,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	var pending *change // the change that ended the previous generation
 	for first := true; ; first = false {
-		next, gerr := s.runGeneration(ctx, runCtx, st, &fw, first, pending, serve)
+		next, gerr := s.runGeneration(ctx, runCtx, st, fw, first, pending, serve)
 		if gerr != nil {
 			if next != nil {
 				next.done <- gerr
@@ -240,7 +235,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 // change for the caller to swap in. The first generation calls serve once its
 // sources have started. applied, if not nil, is the change this
 // generation carries out: it is answered once the generation is ready.
-func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw **nftables.Backend, first bool, applied *change, serve func()) (*change, error) {
+func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw *natives, first bool, applied *change, serve func()) (*change, error) {
 	v := s.view()
 	if applied != nil {
 		v.cfg, v.jails = applied.cfg, applied.jails
@@ -255,38 +250,15 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		answer(err)
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	var backends []firewall.Backend
-	var specs []firewall.JailSpec
-	native := map[string]bool{}
-	for _, j := range v.jails {
-		if j.spec != nil {
-			specs = append(specs, *j.spec)
-			native[j.name] = true
-		}
-	}
-	if len(specs) > 0 && *fw == nil {
-		nb, err := nftables.New(nftables.Options{NetNS: s.opts.NetNS, Table: s.opts.Table, Logger: s.log})
-		if err != nil {
-			answer(err)
-			return nil, fmt.Errorf("server: nftables: %w", err)
-		}
-		*fw = nb
-	}
-	if *fw != nil {
-		if err := (*fw).Setup(ctx, specs); err != nil {
-			answer(err)
-			return nil, fmt.Errorf("server: nftables setup: %w", err)
-		}
-		backends = append(backends, jailsOnly{Backend: *fw, jails: native})
-		s.log.Info("firewall backend", "backend", "nftables", "table", (*fw).Table(), "jails", len(specs))
+	backends, err := fw.setup(ctx, &s.opts, v.jails)
+	if err != nil {
+		answer(err)
+		return nil, fmt.Errorf("server: %w", err)
 	}
 
 	bcfg := ban.Config{Backends: backends, Store: st, Logger: s.log}
 	for _, j := range v.jails {
-		jc := ban.JailConfig{Name: j.name, BanTime: j.banTime}
-		for _, a := range j.actions {
-			jc.Actions = append(jc.Actions, a)
-		}
+		jc := ban.JailConfig{Name: j.name, BanTime: j.banTime, Actions: j.actions}
 		bcfg.Jails = append(bcfg.Jails, jc)
 	}
 	mgr, err := ban.New(bcfg)

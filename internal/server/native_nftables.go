@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	nft "github.com/google/nftables"
+
+	"warden/internal/config"
+	"warden/internal/firewall"
+	"warden/internal/firewall/nftables"
+)
+
+// nftablesKind is the native nf_tables backend, standing in for fail2ban's
+// nftables actions.
+func nftablesKind() nativeKind {
+	return nativeKind{
+		Name:    "nftables",
+		Actions: []string{"nftables", "nftables-multiport", "nftables-allports"},
+		Spec:    nftablesSpec,
+		Open: func(_ context.Context, o *Options) (firewall.Backend, error) {
+			return nftables.New(nftables.Options{NetNS: o.NetNS, Table: o.Table, Logger: o.Logger})
+		},
+		Available: nftablesUsable,
+	}
+}
+
+// nftablesUsable tells whether nf_tables answers here: a netlink
+// connection that can list the tables (no module, no permission or a
+// kernel without nf_tables all fail).
+func nftablesUsable(_ context.Context, o *Options) bool {
+	var opts []nft.ConnOption
+	if o.NetNS != 0 {
+		opts = append(opts, nft.WithNetNSFd(o.NetNS))
+	}
+	c, err := nft.New(opts...)
+	if err != nil {
+		return false
+	}
+	_, err = c.ListTablesOfFamily(nft.TableFamilyINet)
+	return err == nil
+}
+
+// nftablesSpec turns an nftables-* action's parameters into the native
+// backend's jail: its ports (names through svc), protocol, chain and block
+// type.
+func nftablesSpec(jailName string, a *config.Action, svc *firewall.Services) (firewall.JailSpec, error) {
+	p := a.Params
+	spec := firewall.JailSpec{Name: jailName}
+	allPorts := actionBase(a) == "nftables-allports" || strings.TrimSpace(p["type"]) == "allports"
+	if !allPorts {
+		ports, err := firewall.ParsePorts(p["port"], svc)
+		if err != nil {
+			return spec, fmt.Errorf("jail %s: action %s: port: %w", jailName, a.Name, err)
+		}
+		spec.Ports = ports
+	}
+	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
+		for _, w := range strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' }) {
+			spec.Protocols = append(spec.Protocols, w)
+		}
+	}
+	if allPorts && len(spec.Protocols) > 0 {
+		// fail2ban's allports matches every protocol named; an empty port
+		// list with protocols given means "all ports of those protocols".
+		spec.Ports = nil
+	}
+	switch c := strings.TrimSpace(p["chain_hook"]); c {
+	case "", "input", "INPUT":
+		spec.Chain = firewall.ChainInput
+	case "forward", "FORWARD":
+		spec.Chain = firewall.ChainForward
+	default:
+		return spec, fmt.Errorf("jail %s: action %s: chain %q: %w", jailName, a.Name, c, firewall.ErrInvalidJail)
+	}
+	spec.BlockType = firewall.BlockReject
+	if strings.Contains(strings.ToLower(p["blocktype"]), "drop") {
+		spec.BlockType = firewall.BlockDrop
+	}
+	return spec, nil
+}
