@@ -290,6 +290,12 @@ func buildFilter(d *defReader, name string, jail *omap) (*Filter, error) {
 	return f, nil
 }
 
+// AutoAction is the action name of "banaction = auto": without an
+// action.d/auto.conf it loads as an Action with the jail's arguments as
+// Params and no commands, for the daemon to map onto the firewall backend
+// it detects.
+const AutoAction = "auto"
+
 // action resolves one entry of a jail's action list.
 func (l *loader) action(jail, spec string, jailOpts *omap, at Pos) (*Action, error) {
 	name, args, err := parseSpec(spec)
@@ -325,6 +331,12 @@ func (l *loader) action(jail, spec string, jailOpts *omap, at Pos) (*Action, err
 	base := path.Join("action.d", name)
 	st, err := l.store(base)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) && name == AutoAction {
+			// banaction = auto: no action.d file; the daemon picks a
+			// native firewall backend and reads the jail's arguments.
+			params := args.toMap()
+			return &Action{Name: actname, File: base, Params: params, Commands: map[string]string{}, Options: params}, nil
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w: %q (no %s.conf or .local)", at, ErrMissingAction, name, base)
 		}
