@@ -110,6 +110,16 @@ type Healer interface {
 	Heal(ctx context.Context, want []Ban) (Repair, error)
 }
 
+// Watcher is implemented by backends that learn when the firewall under
+// them was reloaded or restarted (firewalld's Reloaded signal), which may
+// have dropped their rules. The ban manager heals at once when Changed
+// fires, without waiting for its next periodic round.
+type Watcher interface {
+	// Changed delivers a value after each such event; events that come
+	// while one is pending are merged. The channel is never closed.
+	Changed() <-chan struct{}
+}
+
 // ProtocolNumber returns the IANA number of a transport protocol a jail
 // may name.
 func ProtocolNumber(name string) (uint8, bool) {
