@@ -70,6 +70,11 @@ type JailSpec struct {
 	Chain string
 	// BlockType is "reject" (the default when empty) or "drop".
 	BlockType string
+	// Networks asks for sets able to hold network (prefix) bans. Backends
+	// with one set per jail and family (ipset) make it a network set
+	// (hash:net) instead of a host set (hash:ip); backends that always keep
+	// both (nftables) ignore it.
+	Networks bool
 }
 
 // Repair counts what a Healer found missing (Check) or put back (Heal).
@@ -170,7 +175,7 @@ func (s JailSpec) Normalize() (JailSpec, error) {
 	if err := ValidateJailName(s.Name); err != nil {
 		return JailSpec{}, err
 	}
-	out := JailSpec{Name: s.Name}
+	out := JailSpec{Name: s.Name, Networks: s.Networks}
 	out.Ports = MergePorts(s.Ports)
 	if len(out.Ports) == 1 && out.Ports[0] == (PortRange{0, 65535}) {
 		out.Ports = nil
