@@ -1,0 +1,352 @@
+// Package firewalld is warden's firewalld backend. It talks to a running
+// firewalld over its D-Bus API (github.com/godbus/dbus/v5) and changes only
+// the runtime configuration, as fail2ban's firewallcmd-* actions do.
+//
+// firewalld (1.x) cannot create ipsets at runtime: its ipsets come from the
+// permanent configuration and a reload. So, as fail2ban's firewallcmd-ipset
+// does by default, each jail gets one kernel ipset per address family
+// (hash:net with timeouts, wfd4-<jail> and wfd6-<jail>), written in one
+// batch with `ipset restore`, and firewalld holds one direct rule per jail,
+// family and protocol that matches the set on the jail's ports and rejects
+// or drops. Bans are set elements, so banning 100,000 addresses is one
+// ipset process and no D-Bus call; the kernel drops each element at its
+// end even if warden is gone.
+//
+// `firewall-cmd --reload` drops runtime direct rules (FlushAllOnReload) but
+// leaves the kernel sets alone; the backend implements firewall.Watcher,
+// which fires on firewalld's Reloaded signal and when firewalld (re)starts,
+// and firewall.Healer, which puts missing rules, sets and elements back.
+package firewalld
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/godbus/dbus/v5"
+
+	"warden/internal/firewall"
+)
+
+// D-Bus names of firewalld's API.
+const (
+	BusName         = "org.fedoraproject.FirewallD1"
+	objectPath      = "/org/fedoraproject/FirewallD1"
+	ifaceMain       = "org.fedoraproject.FirewallD1"
+	ifaceDirect     = "org.fedoraproject.FirewallD1.direct"
+	signalReloaded  = "Reloaded"
+	dbusIface       = "org.freedesktop.DBus"
+	dbusOwnerChange = "NameOwnerChanged"
+)
+
+// DefaultSetPrefix starts the name of every kernel set the backend creates.
+const DefaultSetPrefix = "wfd"
+
+// Options configure a Backend.
+type Options struct {
+	// Conn is the system bus connection to use; nil: a new connection to
+	// the system bus (DBUS_SYSTEM_BUS_ADDRESS when set), closed by Close.
+	Conn *dbus.Conn
+	// IPSet is the command that runs the ipset tool, for instance
+	// {"ip", "netns", "exec", "ns1", "ipset"}; nil: {"ipset"}. It must act
+	// in firewalld's network namespace.
+	IPSet []string
+	// SetPrefix starts the kernel set names; DefaultSetPrefix when empty.
+	SetPrefix string
+	// Logger receives debug and warning messages; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Backend implements firewall.Backend, firewall.Healer and firewall.Watcher
+// with firewalld.
+type Backend struct {
+	conn    *dbus.Conn
+	ownConn bool
+	obj     dbus.BusObject
+	ipset   []string
+	prefix  string
+	log     *slog.Logger
+
+	// changed is signalled (never closed) when firewalld reloads or
+	// starts; the signal goroutine owns the sending side and ends when
+	// the connection is closed.
+	changed   chan struct{}
+	signals   chan *dbus.Signal
+	done      chan struct{} // closed by Close; ends the signal goroutine
+	closeOnce sync.Once
+
+	mu    sync.Mutex // serialises changes; guards the fields below
+	jails map[string]firewall.JailSpec
+	order []string
+}
+
+var (
+	_ firewall.Backend = (*Backend)(nil)
+	_ firewall.Healer  = (*Backend)(nil)
+	_ firewall.Watcher = (*Backend)(nil)
+)
+
+// New connects to the system bus and subscribes to firewalld's signals. It
+// changes nothing until Setup; it does not require firewalld to run yet.
+func New(opts Options) (*Backend, error) {
+	b := &Backend{
+		conn: opts.Conn, ipset: opts.IPSet, prefix: opts.SetPrefix, log: opts.Logger,
+		changed: make(chan struct{}, 1), done: make(chan struct{}), jails: map[string]firewall.JailSpec{},
+	}
+	if b.prefix == "" {
+		b.prefix = DefaultSetPrefix
+	}
+	if err := firewall.ValidateJailName(b.prefix); err != nil || len(b.prefix) > 8 {
+		return nil, fmt.Errorf("firewalld: set prefix %q: want up to 8 letters or digits", b.prefix)
+	}
+	if len(b.ipset) == 0 {
+		b.ipset = []string{"ipset"}
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	b.log = b.log.With("backend", "firewalld")
+	if b.conn == nil {
+		c, err := dbus.ConnectSystemBus()
+		if err != nil {
+			return nil, fmt.Errorf("firewalld: connect to the system bus: %w", err)
+		}
+		b.conn, b.ownConn = c, true
+	}
+	b.obj = b.conn.Object(BusName, objectPath)
+	if err := b.watch(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// watch subscribes to Reloaded and to changes of firewalld's bus name owner,
+// and turns them into Changed notifications.
+func (b *Backend) watch() error {
+	if err := b.conn.AddMatchSignal(dbus.WithMatchInterface(ifaceMain), dbus.WithMatchMember(signalReloaded)); err != nil {
+		return fmt.Errorf("firewalld: subscribe to Reloaded: %w", err)
+	}
+	if err := b.conn.AddMatchSignal(dbus.WithMatchInterface(dbusIface), dbus.WithMatchMember(dbusOwnerChange),
+		dbus.WithMatchArg(0, BusName)); err != nil {
+		return fmt.Errorf("firewalld: subscribe to %s: %w", dbusOwnerChange, err)
+	}
+	b.signals = make(chan *dbus.Signal, 16)
+	b.conn.Signal(b.signals)
+	go func() {
+		for {
+			var s *dbus.Signal
+			ok := true
+			select {
+			case <-b.done:
+				return
+			case s, ok = <-b.signals:
+			}
+			if !ok {
+				return // the connection was closed
+			}
+			if s == nil || !b.relevant(s) {
+				continue
+			}
+			b.log.Info("firewalld changed under us", "signal", s.Name)
+			select {
+			case b.changed <- struct{}{}:
+			default: // one pending notification is enough
+			}
+		}
+	}()
+	return nil
+}
+
+func (b *Backend) relevant(s *dbus.Signal) bool {
+	switch s.Name {
+	case ifaceMain + "." + signalReloaded:
+		return true
+	case dbusIface + "." + dbusOwnerChange:
+		// Args: name, old owner, new owner; a new owner means firewalld
+		// (re)started with none of our runtime rules.
+		if len(s.Body) == 3 {
+			name, _ := s.Body[0].(string)
+			owner, _ := s.Body[2].(string)
+			return name == BusName && owner != ""
+		}
+	}
+	return false
+}
+
+// Changed implements firewall.Watcher: it fires after firewalld reloaded
+// or started, when runtime rules may be gone.
+func (b *Backend) Changed() <-chan struct{} { return b.changed }
+
+// Close ends the signal goroutine and releases the bus connection if New
+// opened it; firewall state stays.
+func (b *Backend) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.done)
+		if b.signals != nil {
+			b.conn.RemoveSignal(b.signals)
+		}
+		if b.ownConn {
+			err = b.conn.Close()
+		}
+	})
+	return err
+}
+
+// Name implements firewall.Backend.
+func (b *Backend) Name() string { return "firewalld" }
+
+// Running reports whether firewalld owns its bus name on conn.
+func Running(ctx context.Context, conn *dbus.Conn) bool {
+	var has bool
+	err := conn.BusObject().CallWithContext(ctx, dbusIface+".NameHasOwner", 0, BusName).Store(&has)
+	return err == nil && has
+}
+
+// Setup implements firewall.Backend. It creates each jail's two kernel sets
+// (keeping their elements when they exist), then makes firewalld's direct
+// rules match: missing rules of the jails are added, our rules of jails no
+// longer listed (or with other ports) are removed, and the sets of jails
+// no longer listed are destroyed.
+func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
+	specs, err := firewall.NormalizeJails(jails)
+	if err != nil {
+		return fmt.Errorf("firewalld: setup: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var restore strings.Builder
+	for _, j := range specs {
+		for _, v6 := range []bool{false, true} {
+			writeCreate(&restore, setName(b.prefix, j.Name, v6), v6)
+		}
+	}
+	if err := b.runIPSet(ctx, []byte(restore.String()), "-exist", "restore"); err != nil {
+		return fmt.Errorf("firewalld: setup: %w", err)
+	}
+	want := map[string]directRule{}
+	for _, j := range specs {
+		for _, r := range jailRules(b.prefix, j) {
+			want[r.key()] = r
+		}
+	}
+	have, err := b.ourRules(ctx)
+	if err != nil {
+		return fmt.Errorf("firewalld: setup: %w", err)
+	}
+	for k, r := range have {
+		if _, ok := want[k]; !ok {
+			if err := b.removeRule(ctx, r); err != nil {
+				return fmt.Errorf("firewalld: setup: %w", err)
+			}
+		}
+	}
+	for _, r := range sortedRules(want) {
+		if _, ok := have[r.key()]; !ok {
+			if err := b.addRule(ctx, r); err != nil {
+				return fmt.Errorf("firewalld: setup: %w", err)
+			}
+		}
+	}
+	keep := map[string]bool{}
+	for _, j := range specs {
+		keep[setName(b.prefix, j.Name, false)] = true
+		keep[setName(b.prefix, j.Name, true)] = true
+	}
+	if err := b.destroySets(ctx, func(name string) bool { return !keep[name] }); err != nil {
+		return fmt.Errorf("firewalld: setup: %w", err)
+	}
+	b.jails = make(map[string]firewall.JailSpec, len(specs))
+	b.order = b.order[:0]
+	for _, j := range specs {
+		b.jails[j.Name] = j
+		b.order = append(b.order, j.Name)
+	}
+	b.log.Debug("setup done", "jails", len(specs), "rules", len(want))
+	return nil
+}
+
+// Teardown implements firewall.Backend: it removes every direct rule that
+// matches one of our sets, then destroys the sets.
+func (b *Backend) Teardown(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	have, err := b.ourRules(ctx)
+	if err != nil && !errors.Is(err, ErrNotRunning) {
+		return fmt.Errorf("firewalld: teardown: %w", err)
+	}
+	for _, r := range sortedRules(have) {
+		if err := b.removeRule(ctx, r); err != nil {
+			return fmt.Errorf("firewalld: teardown: %w", err)
+		}
+	}
+	if err := b.destroySets(ctx, func(string) bool { return true }); err != nil {
+		return fmt.Errorf("firewalld: teardown: %w", err)
+	}
+	b.jails = map[string]firewall.JailSpec{}
+	b.order = nil
+	return nil
+}
+
+// ErrNotRunning reports that firewalld does not answer on the bus.
+var ErrNotRunning = errors.New("firewalld is not running")
+
+// call invokes a firewalld method, turning "no owner" into ErrNotRunning.
+func (b *Backend) call(ctx context.Context, method string, args ...any) *dbus.Call {
+	c := b.obj.CallWithContext(ctx, method, 0, args...)
+	var de dbus.Error
+	if c.Err != nil && errors.As(c.Err, &de) && de.Name == "org.freedesktop.DBus.Error.ServiceUnknown" {
+		c.Err = fmt.Errorf("%w: %w", ErrNotRunning, c.Err)
+	}
+	return c
+}
+
+// ourRules reads firewalld's runtime direct rules and keeps those matching
+// one of our sets.
+func (b *Backend) ourRules(ctx context.Context) (map[string]directRule, error) {
+	var all []directRule
+	if err := b.call(ctx, ifaceDirect+".getAllRules").Store(&all); err != nil {
+		return nil, fmt.Errorf("direct.getAllRules: %w", err)
+	}
+	out := map[string]directRule{}
+	for _, r := range all {
+		if s := r.matchSet(); s != "" && ownedSet(b.prefix, s) {
+			out[r.key()] = r
+		}
+	}
+	return out, nil
+}
+
+func (b *Backend) addRule(ctx context.Context, r directRule) error {
+	if err := b.call(ctx, ifaceDirect+".addRule", r.IPV, r.Table, r.Chain, r.Priority, r.Args).Err; err != nil {
+		return fmt.Errorf("direct.addRule %s: %w", r, err)
+	}
+	return nil
+}
+
+func (b *Backend) removeRule(ctx context.Context, r directRule) error {
+	if err := b.call(ctx, ifaceDirect+".removeRule", r.IPV, r.Table, r.Chain, r.Priority, r.Args).Err; err != nil {
+		return fmt.Errorf("direct.removeRule %s: %w", r, err)
+	}
+	return nil
+}
+
+func sortedRules(m map[string]directRule) []directRule {
+	out := make([]directRule, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b directRule) int { return strings.Compare(a.key(), b.key()) })
+	return out
+}

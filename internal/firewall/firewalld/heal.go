@@ -1,0 +1,127 @@
+package firewalld
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"warden/internal/firewall"
+)
+
+// damage is what is missing compared with the jails given to Setup and the
+// bans that should be active.
+type damage struct {
+	sets  []string     // kernel sets to create
+	rules []directRule // direct rules to add
+	bans  []firewall.Ban
+}
+
+func (d damage) repair() firewall.Repair {
+	return firewall.Repair{Objects: len(d.sets) + len(d.rules), Bans: len(d.bans)}
+}
+
+// diff reads firewalld's direct rules and the kernel sets and compares
+// them with what should be there. Bans of jails not given to Setup are
+// ErrUnknownJail. The caller holds b.mu.
+func (b *Backend) diff(ctx context.Context, want []firewall.Ban) (damage, error) {
+	want, err := firewall.NormalizeBans(want)
+	if err != nil {
+		return damage{}, err
+	}
+	for _, ban := range want {
+		if _, err := b.setOf(ban); err != nil {
+			return damage{}, err
+		}
+	}
+	have, err := b.ourRules(ctx)
+	if err != nil {
+		return damage{}, err
+	}
+	byName := b.setJails()
+	sets, err := b.readSets(ctx, func(n string) bool { return byName[n] != "" })
+	if err != nil {
+		return damage{}, err
+	}
+	var d damage
+	for _, jail := range b.order {
+		for _, v6 := range []bool{false, true} {
+			if name := setName(b.prefix, jail, v6); sets[name] == nil {
+				d.sets = append(d.sets, name)
+			}
+		}
+		for _, r := range jailRules(b.prefix, b.jails[jail]) {
+			if _, ok := have[r.key()]; !ok {
+				d.rules = append(d.rules, r)
+			}
+		}
+	}
+	for _, ban := range want {
+		s := sets[setName(b.prefix, ban.Jail, ban.Prefix.Addr().Is6())]
+		if s == nil || !hasElem(s, ban.Prefix) {
+			d.bans = append(d.bans, ban)
+		}
+	}
+	return d, nil
+}
+
+func hasElem(s *kernelSet, p netip.Prefix) bool {
+	_, ok := s.elems[p]
+	return ok
+}
+
+// Check implements firewall.Healer.
+func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	if err := ctx.Err(); err != nil {
+		return firewall.Repair{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, err := b.diff(ctx, want)
+	if err != nil {
+		return firewall.Repair{}, fmt.Errorf("firewalld: check: %w", err)
+	}
+	return d.repair(), nil
+}
+
+// Heal implements firewall.Healer: missing sets and elements are put back
+// with one `ipset restore`, then missing direct rules are added (one D-Bus
+// call each; a jail has a handful).
+func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	if err := ctx.Err(); err != nil {
+		return firewall.Repair{}, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, err := b.diff(ctx, want)
+	if err != nil {
+		return firewall.Repair{}, fmt.Errorf("firewalld: heal: %w", err)
+	}
+	rep := d.repair()
+	if rep == (firewall.Repair{}) {
+		return rep, nil
+	}
+	var script strings.Builder
+	for _, name := range d.sets {
+		writeCreate(&script, name, name[len(b.prefix)] == '6')
+	}
+	buf := []byte(script.String())
+	now := time.Now()
+	for _, ban := range d.bans {
+		set, _ := b.setOf(ban) // checked by diff
+		buf = appendAdd(buf, set, ban.Prefix, timeoutFor(ban.Expires, now))
+	}
+	if len(buf) > 0 {
+		if err := b.runIPSet(ctx, buf, "-exist", "restore"); err != nil {
+			return firewall.Repair{}, fmt.Errorf("firewalld: heal: %w", err)
+		}
+	}
+	for _, r := range d.rules {
+		if err := b.addRule(ctx, r); err != nil {
+			return firewall.Repair{}, fmt.Errorf("firewalld: heal: %w", err)
+		}
+	}
+	b.log.Debug("healed", "objects", rep.Objects, "bans", rep.Bans)
+	return rep, nil
+}
