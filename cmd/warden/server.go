@@ -19,6 +19,7 @@ import (
 type serverOpts struct {
 	conf, socket, db, logFormat string
 	foreground, shellActions    bool
+	keepBans                    bool
 }
 
 func newServerCmd() *cobra.Command {
@@ -45,6 +46,7 @@ func newServerCmd() *cobra.Command {
 	f.StringVar(&o.db, "db", "", "ban database (default: fail2ban.conf's dbfile, else "+server.DefaultDB+")")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.shellActions, "shell-actions", false, "run fail2ban's nftables actions as shell commands instead of natively")
+	f.BoolVar(&o.keepBans, "keep-bans", false, "leave firewall rules and bans in the kernel at stop (as fail2ban.conf's keepbans = true)")
 	return cmd
 }
 
@@ -70,6 +72,7 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		DBPath:       o.db,
 		Socket:       o.socket,
 		ShellActions: o.shellActions,
+		KeepBans:     o.keepBans,
 		Version:      version,
 		Logger:       log,
 		Load: func() (*config.Config, error) {

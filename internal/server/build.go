@@ -125,7 +125,7 @@ func selfAddrs(context.Context) ([]netip.Addr, error) {
 
 // buildJail compiles one jail's filter, tracker and actions, and decides
 // whether its firewall part is native.
-func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error)) (*jailRun, error) {
+func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 	if j.Filter == nil {
 		return nil, fmt.Errorf("%s: jail %s: no filter", j.Pos, j.Name)
 	}
@@ -181,12 +181,21 @@ func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error
 	}
 
 	for _, a := range j.Actions {
-		if k, ok := nativeFor(actionBase(a)); ok && !o.ShellActions {
+		k, ok := nativeFor(o.nativeKinds(), actionBase(a))
+		ok = ok && !o.ShellActions
+		if a.Name == config.AutoAction && len(a.Commands) == 0 {
+			// banaction = auto always runs natively: it has no commands.
+			if k, err = env.auto.pick(o); err != nil {
+				return nil, fmt.Errorf("%s: jail %s: %w", j.Pos, j.Name, err)
+			}
+			ok = true
+		}
+		if ok {
 			if jr.spec != nil {
 				log.Warn("second firewall action ignored: a jail has one native rule set", "action", a.Name, "backend", jr.kind)
 				continue
 			}
-			s, err := svc()
+			s, err := env.svc()
 			if err != nil {
 				return nil, err
 			}
@@ -236,6 +245,14 @@ func buildJail(j *config.Jail, o *Options, svc func() (*firewall.Services, error
 		}
 	}
 	return jr, nil
+}
+
+// buildEnv is what buildJail shares with the other jails of a build: the
+// services file, read once when first needed, and banaction = auto's
+// choice, made once per server.
+type buildEnv struct {
+	svc  func() (*firewall.Services, error)
+	auto *autoChoice
 }
 
 // headPaths returns the logpath globs marked "head" (read from their start);

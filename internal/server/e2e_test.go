@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,13 +69,14 @@ type e2e struct {
 	db     string
 	socket string
 	log    string
+	keep   bool // Options.KeepBans of the next start
 }
 
 // start runs a server until the returned stop function is called.
 func (e *e2e) start() (stop func()) {
 	t := e.t
 	srv, err := New(Options{
-		Config: e.conf, DBPath: e.db, Socket: e.socket, NetNS: e.fd,
+		Config: e.conf, DBPath: e.db, Socket: e.socket, NetNS: e.fd, KeepBans: e.keep,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Notify: func(string) error { return nil },
 	})
@@ -92,16 +94,19 @@ func (e *e2e) start() (stop func()) {
 		defer c.Close()
 		return c.Ping(ctx) == nil
 	})
+	var once sync.Once
 	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("server did not stop")
 			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("server did not stop")
-		}
+		})
 	}
 }
 
@@ -209,10 +214,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
-	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "warden").CombinedOutput(); err != nil {
-		t.Fatalf("delete table: %v: %s", err, out)
+	// Without keepbans, stopping removes warden's table.
+	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "warden").CombinedOutput(); err == nil {
+		t.Fatalf("table inet warden still there after stop:\n%s", out)
 	}
 	e.appendFailures("192.0.2.40", 3)
+	e.keep = true
 	stop = e.start()
 	defer stop()
 	if !e.inKernel("192.0.2.30") {
@@ -227,5 +234,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if st.TotalFailed != 3 {
 		t.Errorf("after restart total failed = %d, want 3 (each line read once)", st.TotalFailed)
+	}
+	// With keepbans, the bans stay in the kernel after the stop.
+	stop()
+	if !e.inKernel("192.0.2.30") {
+		t.Errorf("keepbans: 192.0.2.30 gone from the kernel after stop:\n%s", e.kernelSet())
 	}
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"warden/internal/config"
 	"warden/internal/firewall"
@@ -24,17 +28,22 @@ type nativeKind struct {
 
 // nativeKinds lists the native backends, in banaction = auto's order of preference.
 func nativeKinds() []nativeKind {
-	return []nativeKind{
-		// firewalldKind(),
-		nftablesKind(),
-		// ipsetKind(),
+	return []nativeKind{ /* firewalldKind(), */ nftablesKind(), ipsetKind()}
+}
+
+// nativeKinds is the native kinds the server knows: nativeKinds() unless
+// a test put stand-ins in Options.kinds.
+func (o *Options) nativeKinds() []nativeKind {
+	if o.kinds != nil {
+		return o.kinds
 	}
+	return nativeKinds()
 }
 
 // nativeFor returns the native kind standing in for the action.d base name,
 // or ok=false when the action runs through the shell.
-func nativeFor(base string) (k nativeKind, ok bool) {
-	for _, k := range nativeKinds() {
+func nativeFor(kinds []nativeKind, base string) (k nativeKind, ok bool) {
+	for _, k := range kinds {
 		if slices.Contains(k.Actions, base) {
 			return k, true
 		}
@@ -42,14 +51,55 @@ func nativeFor(base string) (k nativeKind, ok bool) {
 	return nativeKind{}, false
 }
 
-// kindByName returns the native kind called name.
-func kindByName(name string) (nativeKind, bool) {
-	for _, k := range nativeKinds() {
-		if k.Name == name {
-			return k, true
+// autoChoice is banaction = auto's pick, made once per Server, when the
+// first jail asks for it.
+type autoChoice struct {
+	once sync.Once
+	kind nativeKind
+	err  error
+}
+
+// pick returns the first kind Available on this host, logging once which
+// and why.
+func (c *autoChoice) pick(o *Options) (nativeKind, error) {
+	c.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), autoProbeTimeout)
+		defer cancel()
+		var skipped []string
+		for _, k := range o.nativeKinds() {
+			if k.Available(ctx, o) {
+				c.kind = k
+				o.Logger.Info("banaction auto: firewall backend chosen", "backend", k.Name,
+					"why", autoReason(k.Name, skipped), "not_available", skipped)
+				return
+			}
+			skipped = append(skipped, k.Name)
 		}
+		c.err = fmt.Errorf("banaction = auto: no firewall backend usable on this host (tried %s)", strings.Join(skipped, ", "))
+		o.Logger.Error("banaction auto: no firewall backend usable", "tried", skipped)
+	})
+	return c.kind, c.err
+}
+
+// autoProbeTimeout bounds the Available probes of banaction = auto.
+const autoProbeTimeout = 10 * time.Second
+
+func autoReason(name string, skipped []string) string {
+	var why string
+	switch name {
+	case "firewalld":
+		why = "firewalld is running (owns its D-Bus name)"
+	case "nftables":
+		why = "nf_tables answers on netlink"
+	case "ipset":
+		why = "iptables and ipset are usable"
+	default:
+		why = name + " is available"
 	}
-	return nativeKind{}, false
+	if len(skipped) > 0 {
+		why += "; not available: " + strings.Join(skipped, ", ")
+	}
+	return why
 }
 
 // natives holds the native backends of one server run, one per kind, each
@@ -112,7 +162,7 @@ func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]fi
 		if len(specs[name]) == 0 {
 			continue
 		}
-		out = append(out, jailsOnly{Backend: b, jails: members[name]})
+		out = append(out, ownJails(b, members[name]))
 		attrs := []any{"backend", name, "jails", len(specs[name])}
 		if t, ok := b.(interface{ Table() string }); ok {
 			attrs = append(attrs, "table", t.Table())
@@ -122,11 +172,53 @@ func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]fi
 	return out, nil
 }
 
-// close releases every backend opened (the firewall state stays).
-func (n *natives) close() {
+// ownJails wraps b so that it sees only the bans of jails; a backend that
+// heals keeps healing, on its own jails' bans.
+func ownJails(b firewall.Backend, jails map[string]bool) firewall.Backend {
+	jo := jailsOnly{Backend: b, jails: jails}
+	if h, ok := b.(firewall.Healer); ok {
+		return healingJailsOnly{jailsOnly: jo, h: h}
+	}
+	return jo
+}
+
+// healingJailsOnly is jailsOnly for a backend that implements
+// firewall.Healer.
+type healingJailsOnly struct {
+	jailsOnly
+	h firewall.Healer
+}
+
+var _ firewall.Healer = healingJailsOnly{}
+
+// Check implements firewall.Healer.
+func (b healingJailsOnly) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	return b.h.Check(ctx, b.keep(want))
+}
+
+// Heal implements firewall.Healer.
+func (b healingJailsOnly) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	return b.h.Heal(ctx, b.keep(want))
+}
+
+// stop ends the run's use of the backends: unless keep, it removes
+// everything each created (Teardown); then it releases them.
+func (n *natives) stop(ctx context.Context, keep bool, log *slog.Logger) {
 	for _, name := range n.order {
-		if c, ok := n.open[name].(io.Closer); ok {
+		b := n.open[name]
+		switch {
+		case keep:
+			log.Info("firewall rules and bans left in place (keepbans)", "backend", name)
+		default:
+			if err := b.Teardown(ctx); err != nil {
+				log.Error("removing firewall rules failed", "backend", name, "err", err)
+			} else {
+				log.Info("firewall rules and bans removed", "backend", name)
+			}
+		}
+		if c, ok := b.(io.Closer); ok {
 			c.Close()
 		}
 	}
+	n.open, n.order = nil, nil
 }

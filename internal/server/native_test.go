@@ -4,9 +4,13 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"warden/internal/config"
 	"warden/internal/firewall"
@@ -24,7 +28,7 @@ func TestNativeFor(t *testing.T) {
 		{"sendmail-whois", ""},
 	}
 	for _, tt := range tests {
-		k, ok := nativeFor(tt.base)
+		k, ok := nativeFor(nativeKinds(), tt.base)
 		if got := map[bool]string{true: k.Name}[ok]; got != tt.kind {
 			t.Errorf("nativeFor(%q) = %q, want %q", tt.base, got, tt.kind)
 		}
@@ -33,9 +37,6 @@ func TestNativeFor(t *testing.T) {
 	for _, k := range nativeKinds() {
 		if k.Spec == nil || k.Open == nil || k.Available == nil {
 			t.Errorf("kind %s: missing function", k.Name)
-		}
-		if _, ok := kindByName(k.Name); !ok {
-			t.Errorf("kindByName(%q) not found", k.Name)
 		}
 		for _, a := range k.Actions {
 			if other, dup := seen[a]; dup {
@@ -53,6 +54,7 @@ type fakeBackend struct {
 	jails  []string
 	bans   []firewall.Ban
 	closed bool
+	torn   bool
 }
 
 func (f *fakeBackend) Name() string { return f.name }
@@ -73,7 +75,7 @@ func (f *fakeBackend) Ban(_ context.Context, bs []firewall.Ban) error {
 }
 func (f *fakeBackend) Unban(context.Context, []firewall.Ban) error  { return nil }
 func (f *fakeBackend) List(context.Context) ([]firewall.Ban, error) { return nil, nil }
-func (f *fakeBackend) Teardown(context.Context) error               { return nil }
+func (f *fakeBackend) Teardown(context.Context) error               { f.torn = true; return nil }
 func (f *fakeBackend) Close() error                                 { f.closed = true; return nil }
 
 func fakeKind(name string, opened map[string]*fakeBackend) nativeKind {
@@ -152,8 +154,132 @@ func TestNativesSetup(t *testing.T) {
 	if _, err := n.setup(ctx, o, []*jailRun{jr("q", "nosuch")}); err == nil {
 		t.Error("unknown kind accepted")
 	}
-	n.close()
+	n.stop(ctx, false, o.Logger)
+	if !opened["a"].torn || !opened["b"].torn {
+		t.Error("backends not torn down")
+	}
 	if !opened["a"].closed || !opened["b"].closed {
 		t.Error("backends not closed")
+	}
+}
+
+// loadTree writes files under a new directory and loads it.
+func loadTree(t *testing.T, files map[string]string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestBanactionAuto(t *testing.T) {
+	cfg := loadTree(t, map[string]string{
+		"filter.d/f.conf":      "[Definition]\nfailregex = ^fail from <HOST>$\n",
+		"action.d/record.conf": "[Definition]\nactionban = echo <ip>\n",
+		"jail.conf": "[DEFAULT]\nfilter = f\nlogpath = /dev/null\nbanaction = auto\nport = ssh\n" +
+			"action_ = %(banaction)s[port=\"%(port)s\", protocol=\"tcp\"]\n" +
+			"[one]\nenabled = true\naction = %(action_)s\n" +
+			"[two]\nenabled = true\naction = %(action_)s\n        record\n" +
+			"[three]\nenabled = true\naction = record\n",
+	})
+	tests := []struct {
+		name      string
+		available []bool // of kinds a, b, c
+		shell     bool
+		want      string // the kind jails one and two get; "" = error
+	}{
+		{"first available wins", []bool{false, true, true}, false, "b"},
+		{"preference order", []bool{true, true, false}, false, "a"},
+		{"shell actions do not apply to auto", []bool{false, false, true}, true, "c"},
+		{"none available", []bool{false, false, false}, false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opened := map[string]*fakeBackend{}
+			var kinds []nativeKind
+			probes := 0
+			for i, name := range []string{"a", "b", "c"} {
+				k := fakeKind(name, opened)
+				avail := tt.available[i]
+				k.Available = func(context.Context, *Options) bool { probes++; return avail }
+				kinds = append(kinds, k)
+			}
+			var logs strings.Builder
+			s, err := New(Options{Config: cfg, kinds: kinds, ShellActions: tt.shell, ServicesPath: writeServices(t),
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if tt.want == "" {
+				if err == nil || !strings.Contains(err.Error(), "banaction = auto") {
+					t.Fatalf("err = %v, want a banaction = auto error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"one", "two"} {
+				if j := s.byName[name]; j.kind != tt.want || j.spec == nil {
+					t.Errorf("jail %s: kind %q, want %q", name, j.kind, tt.want)
+				}
+			}
+			if j := s.byName["three"]; j.spec != nil || len(j.actions) != 1 {
+				t.Errorf("jail three: spec %v, %d actions; want shell only", j.spec, len(j.actions))
+			}
+			if got := len(s.byName["two"].actions); got != 1 {
+				t.Errorf("jail two: %d shell actions, want 1", got)
+			}
+			if n := strings.Count(logs.String(), "banaction auto"); n != 1 {
+				t.Errorf("choice logged %d times, want once:\n%s", n, logs.String())
+			}
+			if want := strings.Index("abc", tt.want) + 1; probes != want {
+				t.Errorf("%d probes, want %d (stop at the first available)", probes, want)
+			}
+		})
+	}
+}
+
+func TestReadSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  map[string]string
+		o    Options
+		want settings
+		bad  bool
+	}{
+		{name: "defaults", want: settings{heal: DefaultHealInterval}},
+		{name: "from config", opt: map[string]string{"healinterval": "1m", "keepbans": "yes"}, want: settings{heal: time.Minute, keep: true}},
+		{name: "zero turns healing off", opt: map[string]string{"healinterval": "0"}, want: settings{}},
+		{name: "option overrides", opt: map[string]string{"healinterval": "1m", "keepbans": "no"},
+			o: Options{HealInterval: 2 * time.Second, KeepBans: true}, want: settings{heal: 2 * time.Second, keep: true}},
+		{name: "negative option turns healing off", o: Options{HealInterval: -1}, want: settings{}},
+		{name: "bad interval", opt: map[string]string{"healinterval": "soon"}, bad: true},
+		{name: "bad keepbans", opt: map[string]string{"keepbans": "maybe"}, bad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := readSettings(&tt.o, config.Server{Options: tt.opt})
+			if tt.bad {
+				if err == nil {
+					t.Fatalf("accepted: %+v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

@@ -78,7 +78,7 @@ func (s *Server) buildAll(cfg *config.Config) ([]*jailRun, error) {
 		errs []error
 	)
 	for _, j := range cfg.Jails {
-		jr, err := buildJail(j, &s.opts, loadSvc)
+		jr, err := buildJail(j, &s.opts, buildEnv{svc: loadSvc, auto: &s.auto})
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -111,6 +111,9 @@ func (s *Server) reload(ctx context.Context, opts control.ReloadOptions) error {
 	defer s.reloadMu.Unlock()
 	cfg, err := s.opts.Load()
 	if err != nil {
+		return fmt.Errorf("%w: reload: %w", control.ErrBadArgs, err)
+	}
+	if _, err := readSettings(&s.opts, cfg.Server); err != nil {
 		return fmt.Errorf("%w: reload: %w", control.ErrBadArgs, err)
 	}
 	built, err := s.buildAll(cfg)

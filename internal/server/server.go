@@ -50,6 +50,17 @@ type Options struct {
 	Notify func(state string) error
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// HealInterval is how often the native backends are checked and
+	// what is missing put back; 0 means fail2ban.conf's healinterval
+	// ([Definition], default 5s), negative means never.
+	HealInterval time.Duration
+	// KeepBans leaves warden's firewall rules and bans in the kernel
+	// when the server stops (their kernel timeouts lift them; the next
+	// start takes them over); fail2ban.conf's keepbans = true does the
+	// same. Otherwise stopping removes everything warden created.
+	KeepBans bool
+	// kinds replaces nativeKinds() in tests.
+	kinds []nativeKind
 	// Load reads the configuration afresh for a reload (SIGHUP, `client
 	// reload`); nil means reload is not supported.
 	Load func() (*config.Config, error)
@@ -79,6 +90,8 @@ type Server struct {
 
 	// changes carries reloads and jail start/stop from the handler to
 	// Run's loop; reloadMu lets one change at a time be prepared.
+	auto autoChoice // banaction = auto's pick, made once
+
 	changes  chan *change
 	quit     chan struct{} // closed when Run returns
 	reloadMu sync.Mutex
@@ -110,6 +123,9 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{opts: opts, log: opts.Logger, cfg: opts.Config,
 		changes: make(chan *change), quit: make(chan struct{}), stoppedJails: map[string]bool{}}
+	if _, err := readSettings(&s.opts, opts.Config.Server); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	jails, err := s.buildAll(opts.Config)
 	if err != nil {
 		return nil, err
@@ -189,8 +205,18 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	// The native backends serve every generation: each generation's
 	// Setup adds the sets of new jails and removes those of jails gone,
 	// keeping the elements of the others.
-	fw := &natives{kinds: nativeKinds()}
-	defer fw.close()
+	// At the end, after the last ban manager has stopped, they are torn
+	// down unless keepbans says to leave the bans in the kernel.
+	fw := &natives{kinds: s.opts.nativeKinds()}
+	defer func() {
+		keep := s.opts.KeepBans
+		if st, serr := readSettings(&s.opts, s.view().cfg.Server); serr == nil {
+			keep = st.keep
+		}
+		tctx, tcancel := context.WithTimeout(context.WithoutCancel(ctx), teardownTimeout)
+		defer tcancel()
+		fw.stop(tctx, keep, s.log)
+	}()
 
 	// The control socket outlives the generations; it serves once the
 	// first one has started its sources (so that a line logged after a
@@ -256,7 +282,12 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		return nil, fmt.Errorf("server: %w", err)
 	}
 
-	bcfg := ban.Config{Backends: backends, Store: st, Logger: s.log}
+	set, err := readSettings(&s.opts, v.cfg.Server)
+	if err != nil {
+		answer(err)
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	bcfg := ban.Config{Backends: backends, Store: st, Logger: s.log, HealInterval: set.heal}
 	for _, j := range v.jails {
 		jc := ban.JailConfig{Name: j.name, BanTime: j.banTime, Actions: j.actions}
 		bcfg.Jails = append(bcfg.Jails, jc)
@@ -365,6 +396,9 @@ func (s *Server) waitSourcesStarted(ctx context.Context, ws []*startWatch) {
 		}
 	}
 }
+
+// teardownTimeout bounds the removal of the firewall rules at stop.
+const teardownTimeout = 30 * time.Second
 
 // startWait bounds how long readiness waits for the log sources.
 const startWait = 5 * time.Second
