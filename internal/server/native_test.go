@@ -24,7 +24,8 @@ func TestNativeFor(t *testing.T) {
 		{"nftables", "nftables"},
 		{"nftables-multiport", "nftables"},
 		{"nftables-allports", "nftables"},
-		{"iptables-multiport", ""},
+		{"iptables-multiport", "ipset"},
+		{"iptables-new", ""},
 		{"sendmail-whois", ""},
 	}
 	for _, tt := range tests {
