@@ -487,6 +487,9 @@ func (m *Manager) loop(ctx context.Context) error {
 		nextHeal = m.clock.Now().Add(m.cfg.HealInterval)
 	}
 	batch := make([]*request, 0, 64)
+	// changed fires when a backend's firewall was reloaded under it
+	// (firewall.Watcher); healSoon keeps that until no heal round runs.
+	changed, healSoon := m.watch(ctx), false
 	for {
 		// Arm the timer for the earliest of the next expiry and the next heal.
 		due := nextHeal
@@ -525,12 +528,19 @@ func (m *Manager) loop(ctx context.Context) error {
 		case r := <-m.reqs:
 			batch = append(batch[:0], r)
 			batch = m.gather(batch)
+		case <-changed:
+			healSoon = true
 		}
 		now := m.clock.Now()
 		m.expire(ctx, now)
 		if !nextHeal.IsZero() && !now.Before(nextHeal) {
 			m.startHeal(ctx)
 			nextHeal = now.Add(m.cfg.HealInterval)
+		}
+		if healSoon && !m.hs.active {
+			m.log.Info("firewall changed under a backend; healing now")
+			m.startHeal(ctx)
+			healSoon = false
 		}
 		if len(batch) > 0 {
 			m.handle(ctx, batch)
