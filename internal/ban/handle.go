@@ -45,6 +45,9 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 			// An operator's unban is answered once the database has it.
 			n, err := m.unban(ctx, r)
 			r.done <- reply{n: n, err: errors.Join(err, m.w.wait(ctx))}
+		case reqMark:
+			flush()
+			m.w.push(storeOp{mark: r.mark})
 		case reqSync:
 			flush()
 			if m.hs.active {

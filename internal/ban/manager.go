@@ -125,6 +125,7 @@ const (
 	reqBan reqKind = iota
 	reqUnban
 	reqSync
+	reqMark
 )
 
 type request struct {
@@ -133,6 +134,7 @@ type request struct {
 	ticket   jail.Ticket
 	prefixes []netip.Prefix // reqUnban; nil with all
 	all      bool
+	mark     *mark      // reqMark
 	done     chan reply // nil: nobody waits
 }
 
@@ -220,6 +222,15 @@ func New(cfg Config) (*Manager, error) {
 // the queue is full. The jail pipeline uses it.
 func (m *Manager) Submit(ctx context.Context, jailName string, t jail.Ticket) error {
 	return m.send(ctx, &request{kind: reqBan, jail: jailName, ticket: t})
+}
+
+// Checkpoint queues fn to run on the database writer once every request
+// queued before it has been handled and its database changes written; it
+// does not wait. Of checkpoints with one key that wait together, only the
+// last runs. The jail pipeline saves its log positions this way, so that a
+// saved position never runs ahead of the bans its lines led to.
+func (m *Manager) Checkpoint(ctx context.Context, key string, fn func(context.Context) error) error {
+	return m.send(ctx, &request{kind: reqMark, mark: &mark{key: key, fn: fn}})
 }
 
 // Ban bans t in jail and returns once the firewall has it (or failed to).
@@ -519,6 +530,7 @@ func (m *Manager) loop(ctx context.Context) error {
 			if timer != nil {
 				timer.Stop()
 			}
+			m.drain(ctx, batch)
 			m.hs.wg.Wait() // the backends are closed after Run returns
 			return nil
 		case reps := <-m.hs.done:
@@ -547,6 +559,31 @@ func (m *Manager) loop(ctx context.Context) error {
 			clear(batch)
 			batch = batch[:0]
 		}
+	}
+}
+
+// drain serves the requests still queued when Run's context ended (the
+// last bans and checkpoints of the jails, which stop before the manager),
+// with a context of its own bounded by ShutdownTimeout.
+func (m *Manager) drain(ctx context.Context, batch []*request) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.ShutdownTimeout)
+	defer cancel()
+	for {
+		batch = batch[:0]
+		for len(batch) < m.cfg.BatchMax {
+			select {
+			case r := <-m.reqs:
+				batch = append(batch, r)
+				continue
+			default:
+			}
+			break
+		}
+		if len(batch) == 0 || dctx.Err() != nil {
+			return
+		}
+		m.handle(dctx, batch)
+		clear(batch)
 	}
 }
 

@@ -4,18 +4,27 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 
 	"warden/internal/store"
 )
 
-// storeOp is one queued database change: bans to add, or bans of one jail
-// to remove (and, for an operator's unban, their history to forget).
+// storeOp is one queued database change: bans to add, bans of one jail
+// to remove (and, for an operator's unban, their history to forget), or a
+// checkpoint to run once the changes before it are written.
 type storeOp struct {
 	add    []store.Ban
 	jail   string
 	remove []netip.Prefix
 	forget bool
+	mark   *mark
+}
+
+// mark is a checkpoint (see Manager.Checkpoint).
+type mark struct {
+	key string
+	fn  func(context.Context) error
 }
 
 // writer applies database changes in the order they were queued, on a
@@ -78,17 +87,32 @@ func (w *writer) run(ctx context.Context) {
 	}
 }
 
+// apply writes ops in order. A run of additions and checkpoints becomes
+// one transaction of all the additions, followed by the checkpoints (the
+// last of each key): a checkpoint only needs the changes before it
+// written, and a flood's bans then share one transaction however often
+// the jails checkpoint.
 func (w *writer) apply(ctx context.Context, ops []storeOp) {
 	for i := 0; i < len(ops); {
-		if ops[i].add != nil {
+		if ops[i].add != nil || ops[i].mark != nil {
 			var rows []store.Ban
-			for ; i < len(ops) && ops[i].add != nil; i++ {
+			var marks []*mark
+			for ; i < len(ops) && (ops[i].add != nil || ops[i].mark != nil); i++ {
 				rows = append(rows, ops[i].add...)
+				if ops[i].mark != nil {
+					marks = append(marks, ops[i].mark)
+				}
 			}
-			if err := w.st.AddBans(ctx, rows); err != nil {
-				w.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(rows), "err", err)
-				w.onErr()
+			if len(rows) > 0 {
+				if err := w.st.AddBans(ctx, rows); err != nil {
+					w.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(rows), "err", err)
+					w.onErr()
+					// No checkpoint may claim these bans recorded: the
+					// lines behind them are read again after a restart.
+					marks = nil
+				}
 			}
+			w.checkpoints(ctx, marks)
 			continue
 		}
 		op := ops[i]
@@ -102,6 +126,22 @@ func (w *writer) apply(ctx context.Context, ops []storeOp) {
 				w.log.Error("forgetting ban history failed", "jail", op.jail, "bans", len(op.remove), "err", err)
 				w.onErr()
 			}
+		}
+	}
+}
+
+// checkpoints runs the last mark of each key (there are few keys).
+func (w *writer) checkpoints(ctx context.Context, marks []*mark) {
+	var keys []string
+	for i := len(marks) - 1; i >= 0; i-- {
+		mk := marks[i]
+		if slices.Contains(keys, mk.key) {
+			continue
+		}
+		keys = append(keys, mk.key)
+		if err := mk.fn(ctx); err != nil {
+			w.log.Error("checkpoint failed", "key", mk.key, "err", err)
+			w.onErr()
 		}
 	}
 }

@@ -29,7 +29,11 @@ type FileOptions struct {
 	Files     []FileSpec
 	Mode      Mode
 	Positions Positions // nil: positions are neither loaded nor saved
-	Logger    *slog.Logger
+	// Acks, when set, holds each position back until the consumer has
+	// acknowledged the lines before it (see Acks); positions are then
+	// recorded after every run of lines handed on, not every SaveInterval.
+	Acks   *Acks
+	Logger *slog.Logger
 
 	// PollInterval is how often files are checked in polling mode
 	// (default 1s, fail2ban's sleeptime).
@@ -41,7 +45,7 @@ type FileOptions struct {
 	// new files (default 10s); in notify mode a create event also does it.
 	GlobInterval time.Duration
 	// SaveInterval is the least time between two position saves of a file
-	// (default 5s); positions are saved on return too.
+	// (default 5s); positions are saved on return too. Not used with Acks.
 	SaveInterval time.Duration
 	// HashInterval is how often the first-line hash of an open file is
 	// checked for a rewrite in place (default 30s, as fail2ban).
@@ -307,7 +311,7 @@ func (r *fileRun) round(ctx context.Context) (more bool, err error) {
 		}
 		t.lastErr = ""
 		more = more || m
-		if t.dirty && now.Sub(t.savedAt) >= r.opts.SaveInterval {
+		if t.dirty && (r.opts.Acks != nil || now.Sub(t.savedAt) >= r.opts.SaveInterval) {
 			r.save(ctx, t, now)
 		}
 		r.unsaved = r.unsaved || t.dirty && r.opts.Positions != nil && t.f != nil
@@ -457,26 +461,41 @@ func (r *fileRun) drain(ctx context.Context, t *tracked) error {
 	}
 }
 
-// send hands the queued lines on, advancing the saved offset line by line.
+// send hands the queued lines on, advancing the offset to save line by line.
 func (r *fileRun) send(ctx context.Context, t *tracked) error {
 	for i, l := range t.queued {
 		select {
 		case r.out <- l:
 			t.off, t.dirty = l.Offset, true
 		case <-ctx.Done():
+			r.handedOn(i)
 			t.queued = slices.Delete(t.queued, 0, i)
 			return ctx.Err()
 		}
 	}
+	r.handedOn(len(t.queued))
 	t.queued = t.queued[:0]
 	return nil
+}
+
+func (r *fileRun) handedOn(n int) {
+	if r.opts.Acks != nil && n > 0 {
+		r.opts.Acks.handedOn(n)
+	}
 }
 
 func (r *fileRun) save(ctx context.Context, t *tracked, now time.Time) {
 	if r.opts.Positions == nil || !t.dirty || t.f == nil || t.prev != nil {
 		return
 	}
-	if err := r.opts.Positions.Save(ctx, t.position()); err != nil {
+	var err error
+	if a := r.opts.Acks; a != nil {
+		pos, ps := t.position(), r.opts.Positions
+		err = a.record(ctx, t.path, func(ctx context.Context) error { return ps.Save(ctx, pos) })
+	} else {
+		err = r.opts.Positions.Save(ctx, t.position())
+	}
+	if err != nil {
 		r.log.Warn("saving log position", "path", t.path, "err", err)
 		return
 	}

@@ -44,12 +44,16 @@ type JournalOptions struct {
 	Namespace string
 
 	Cursors Cursors // nil: the cursor is neither loaded nor saved
+	// Acks, when set, holds each cursor back until the consumer has
+	// acknowledged the entries before it (see Acks); the cursor is then
+	// recorded after every entry, not every SaveInterval.
+	Acks *Acks
 	// Since is where reading starts without a saved cursor; zero means
 	// only entries written from now on.
 	Since time.Time
 
 	Journalctl   string        // program; default "journalctl" from PATH
-	SaveInterval time.Duration // least time between cursor saves (default 5s)
+	SaveInterval time.Duration // least time between cursor saves (default 5s; not used with Acks)
 	RestartMin   time.Duration // first wait before restarting journalctl (default 1s)
 	RestartMax   time.Duration // longest wait (default 1m)
 	MaxEntry     int           // longest JSON line read (default 4 MiB); longer ones are skipped
@@ -198,7 +202,14 @@ func (j *Journal) save(ctx context.Context, st *journalState) {
 	if j.opts.Cursors == nil || st.cursor == "" || st.cursor == st.saved {
 		return
 	}
-	if err := j.opts.Cursors.Save(ctx, st.cursor); err != nil {
+	var err error
+	if a := j.opts.Acks; a != nil {
+		cur, cs := st.cursor, j.opts.Cursors
+		err = a.record(ctx, JournalPath, func(ctx context.Context) error { return cs.Save(ctx, cur) })
+	} else {
+		err = j.opts.Cursors.Save(ctx, st.cursor)
+	}
+	if err != nil {
 		j.log.Warn("saving journal cursor", "err", err)
 		return
 	}
@@ -290,8 +301,14 @@ func (j *Journal) read(ctx context.Context, r io.Reader, out chan<- Line, st *jo
 				return n, ctx.Err()
 			}
 			n++
+			if j.opts.Acks != nil {
+				j.opts.Acks.handedOn(1)
+			}
 			if l.Cursor != "" {
 				st.cursor = l.Cursor
+				if j.opts.Acks != nil {
+					j.save(ctx, st)
+				}
 			}
 		case <-tick.C:
 			j.save(ctx, st)
