@@ -28,7 +28,7 @@ type nativeKind struct {
 
 // nativeKinds lists the native backends, in banaction = auto's order of preference.
 func nativeKinds() []nativeKind {
-	return []nativeKind{ /* firewalldKind(), */ nftablesKind(), ipsetKind()}
+	return []nativeKind{firewalldKind(), nftablesKind(), ipsetKind()}
 }
 
 // nativeKinds is the native kinds the server knows: nativeKinds() unless

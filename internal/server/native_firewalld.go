@@ -1,0 +1,114 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/godbus/dbus/v5"
+
+	"warden/internal/config"
+	"warden/internal/firewall"
+	"warden/internal/firewall/firewalld"
+)
+
+// firewalldKind is the native firewalld backend (D-Bus, runtime
+// configuration), standing in for fail2ban's firewallcmd-* actions: every
+// one of them blocks the jail's ports for the banned addresses, which the
+// backend does with a kernel set per jail and a firewalld direct rule.
+// firewallcmd-rich-logging's log rule is not reproduced.
+func firewalldKind() nativeKind {
+	return nativeKind{
+		Name: "firewalld",
+		Actions: []string{
+			"firewallcmd-new", "firewallcmd-multiport", "firewallcmd-allports", "firewallcmd-ipset",
+			"firewallcmd-rich-rules", "firewallcmd-rich-logging",
+		},
+		Spec: firewalldSpec,
+		Open: func(_ context.Context, o *Options) (firewall.Backend, error) {
+			return firewalld.New(firewalldOptions(o))
+		},
+		Available: firewalldRunning,
+	}
+}
+
+// firewalldOptions builds the backend's options: the system bus from the
+// environment (DBUS_SYSTEM_BUS_ADDRESS), the ipset tool as fail2ban.conf's
+// [Definition] ipset names it, run inside Options.NetNS when one is given.
+func firewalldOptions(o *Options) firewalld.Options {
+	opts := firewalld.Options{Logger: o.Logger}
+	tool := "ipset"
+	if o.Config != nil {
+		if v := strings.TrimSpace(o.Config.Server.Options["ipset"]); v != "" {
+			tool = v
+		}
+	}
+	opts.IPSet = []string{tool}
+	if o.NetNS != 0 {
+		opts.IPSet = []string{"nsenter", fmt.Sprintf("--net=/proc/%d/fd/%d", os.Getpid(), o.NetNS), tool}
+	}
+	return opts
+}
+
+// firewalldRunning tells whether firewalld owns its name on the system bus.
+func firewalldRunning(ctx context.Context, _ *Options) bool {
+	conn, err := dbus.ConnectSystemBus(dbus.WithContext(ctx))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	return firewalld.Running(ctx, conn)
+}
+
+// firewalldSpec turns a firewallcmd-* action's parameters into the native
+// backend's jail: ports (names through svc) unless the action blocks all
+// ports, protocols, chain (INPUT_direct or FORWARD_direct, as the actions
+// name them) and block type (REJECT or DROP, or the rich rules' reject and
+// drop).
+func firewalldSpec(jailName string, a *config.Action, svc *firewall.Services) (firewall.JailSpec, error) {
+	p := a.Params
+	spec := firewall.JailSpec{Name: jailName}
+	base := actionBase(a)
+	allPorts := base == "firewallcmd-allports" ||
+		base == "firewallcmd-ipset" && strings.Contains(p["actiontype"], "allports")
+	if !allPorts {
+		ports, err := firewall.ParsePorts(p["port"], svc)
+		if err != nil {
+			return spec, fmt.Errorf("jail %s: action %s: port: %w", jailName, a.Name, err)
+		}
+		spec.Ports = ports
+	}
+	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
+		spec.Protocols = strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	switch c := strings.TrimSpace(p["chain"]); strings.ToUpper(c) {
+	case "", "INPUT", "INPUT_DIRECT":
+		spec.Chain = firewall.ChainInput
+	case "FORWARD", "FORWARD_DIRECT":
+		spec.Chain = firewall.ChainForward
+	default:
+		return spec, fmt.Errorf("jail %s: action %s: chain %q: %w", jailName, a.Name, c, firewall.ErrInvalidJail)
+	}
+	block := p["blocktype"]
+	if strings.HasPrefix(base, "firewallcmd-rich") {
+		block = p["rich-blocktype"]
+	}
+	spec.BlockType = firewall.BlockReject
+	if strings.Contains(strings.ToLower(block), "drop") {
+		spec.BlockType = firewall.BlockDrop
+	}
+	return spec, nil
+}
+
+// Changed implements firewall.Watcher for a wrapped backend that watches
+// its firewall (firewalld's Reloaded), so that the ban manager heals it at
+// once; for other backends it returns nil, a channel that never fires.
+func (b healingJailsOnly) Changed() <-chan struct{} {
+	if w, ok := b.Backend.(firewall.Watcher); ok {
+		return w.Changed()
+	}
+	return nil
+}
+
+var _ firewall.Watcher = healingJailsOnly{}
