@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"warden/internal/ban"
 	"warden/internal/firewall"
 	"warden/internal/source"
 	"warden/internal/store"
@@ -45,10 +46,15 @@ func (b jailsOnly) Unban(ctx context.Context, bans []firewall.Ban) error {
 	return b.Backend.Unban(ctx, bans)
 }
 
-// positions keeps one jail's file positions in the store.
+// positions keeps one jail's file positions in the store. A position is
+// written by the ban manager's database writer (Manager.Checkpoint), after
+// the bans of the lines before it: the source hands a position over only
+// once the pipeline has handled those lines (source.Acks), and the writer
+// keeps the order in which bans and positions were queued.
 type positions struct {
 	st   *store.Store
 	jail string
+	mgr  *ban.Manager
 	// opened, when set, hears of every file whose start position the
 	// source has looked up (it has then fixed where reading starts).
 	opened *startWatch
@@ -97,13 +103,17 @@ func (w *startWatch) seen(path string) {
 }
 
 func (p positions) Save(ctx context.Context, pos source.Position) error {
-	return p.st.SetLogPosition(ctx, p.jail, store.Position(pos))
+	return p.mgr.Checkpoint(ctx, "log "+p.jail+" "+pos.Path, func(ctx context.Context) error {
+		return p.st.SetLogPosition(ctx, p.jail, store.Position(pos))
+	})
 }
 
-// cursors keeps one jail's journal cursor in the store.
+// cursors keeps one jail's journal cursor in the store, written like
+// positions' file positions.
 type cursors struct {
 	st   *store.Store
 	jail string
+	mgr  *ban.Manager
 }
 
 var _ source.Cursors = cursors{}
@@ -113,5 +123,7 @@ func (c cursors) Load(ctx context.Context) (string, bool, error) {
 }
 
 func (c cursors) Save(ctx context.Context, cursor string) error {
-	return c.st.SetJournalCursor(ctx, c.jail, cursor)
+	return c.mgr.Checkpoint(ctx, "journal "+c.jail, func(ctx context.Context) error {
+		return c.st.SetJournalCursor(ctx, c.jail, cursor)
+	})
 }

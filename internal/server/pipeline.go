@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"warden/internal/ban"
 	"warden/internal/filter"
 	"warden/internal/jail"
 	"warden/internal/source"
@@ -14,20 +15,27 @@ import (
 // counts as caught up with its logs and goes into operation.
 const catchUpIdle = 300 * time.Millisecond
 
+// maxBatch caps the lines a jail handles before it acknowledges them to its
+// source (which lets their position be saved).
+const maxBatch = 1024
+
 // newSource builds a jail's log source with its positions in st; opened
-// hears of the files it has positioned itself in.
-func (s *Server) newSource(j *jailRun, st *store.Store, opened *startWatch) (source.Source, error) {
+// hears of the files it has positioned itself in. Positions are saved
+// through acks and the ban manager (see positions).
+func (s *Server) newSource(j *jailRun, st *store.Store, mgr *ban.Manager, acks *source.Acks, opened *startWatch) (source.Source, error) {
 	if j.journal {
 		return source.NewJournal(source.JournalOptions{
 			Match:   j.match,
-			Cursors: cursors{st: st, jail: j.name},
+			Cursors: cursors{st: st, jail: j.name, mgr: mgr},
+			Acks:    acks,
 			Logger:  j.log,
 		})
 	}
 	return source.NewFile(source.FileOptions{
 		Files:     j.files,
 		Mode:      j.mode,
-		Positions: positions{st: st, jail: j.name, opened: opened},
+		Positions: positions{st: st, jail: j.name, mgr: mgr, opened: opened},
+		Acks:      acks,
 		Logger:    j.log,
 	})
 }
@@ -36,8 +44,16 @@ func (s *Server) newSource(j *jailRun, st *store.Store, opened *startWatch) (sou
 // failure tracker, and tickets go to the ban manager on mgrCtx (which stays
 // alive until every jail has drained). A failing source is logged and
 // restarted after a growing pause; it never ends the daemon or another jail.
+//
+// Lines are taken in batches (what the source has queued, up to maxBatch);
+// once a batch is handled and its tickets are with the ban manager, the
+// batch is acknowledged to the source, whose position then reaches the
+// database after those tickets' bans (Manager.Checkpoint): a saved
+// position means every line before it was handled.
 func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCtx context.Context, opened *startWatch) error {
-	src, err := s.newSource(j, st, opened)
+	mgr := s.mgr
+	acks := source.NewAcks()
+	src, err := s.newSource(j, st, mgr, acks, opened)
 	if err != nil {
 		j.log.Error("log source not usable; jail idle", "err", err)
 		<-ctx.Done()
@@ -70,6 +86,7 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 	idle := time.NewTimer(catchUpIdle)
 	defer idle.Stop()
 	inOp := false
+	batch := make([]source.Line, 0, 64)
 	for {
 		var line source.Line
 		var ok bool
@@ -79,7 +96,10 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 			select {
 			case line, ok = <-lines:
 				if !idle.Stop() {
-					<-idle.C
+					select {
+					case <-idle.C:
+					default:
+					}
 				}
 				idle.Reset(catchUpIdle)
 			case <-idle.C:
@@ -92,13 +112,37 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 		if !ok {
 			return nil
 		}
-		s.handleLine(j, line, mgrCtx)
+		batch = append(batch[:0], line)
+		closed := false
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					closed = true
+					break more
+				}
+				batch = append(batch, l)
+			default:
+				break more
+			}
+		}
+		for _, l := range batch {
+			s.handleLine(j, mgr, l, mgrCtx)
+		}
+		clear(batch) // let the texts go
+		if err := acks.Done(mgrCtx, len(batch)); err != nil {
+			j.log.Warn("saving log position", "err", err)
+		}
+		if closed {
+			return nil
+		}
 	}
 }
 
 // handleLine runs one line through the jail's filter and tracker and hands
 // any ticket to the ban manager.
-func (s *Server) handleLine(j *jailRun, line source.Line, mgrCtx context.Context) {
+func (s *Server) handleLine(j *jailRun, mgr *ban.Manager, line source.Line, mgrCtx context.Context) {
 	var res filter.Result
 	if !line.Time.IsZero() {
 		res = j.flt.ProcessDated(line.Text, line.Time.Format("2006-01-02 15:04:05")+" ", line.Time)
@@ -127,7 +171,7 @@ func (s *Server) handleLine(j *jailRun, line source.Line, mgrCtx context.Context
 			j.log.Warn("ticket without an address; not banned", "id", t.ID)
 			continue
 		}
-		if err := s.mgr.Submit(mgrCtx, j.name, t); err != nil {
+		if err := mgr.Submit(mgrCtx, j.name, t); err != nil {
 			j.log.Error("ban request failed", "prefix", t.Prefix, "err", err)
 		}
 	}
