@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"warden/internal/netnstest"
+)
+
+func TestParseFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		ks   []int
+		ok   bool
+	}{
+		{[]string{"-backend", "ipset"}, []int{10000, 100000}, true},
+		{[]string{"-backend", "nftables", "-k", "1, 20"}, []int{1, 20}, true},
+		{[]string{"-backend", "firewalld"}, nil, false},
+		{[]string{"-backend", "ipset", "-k", "0"}, nil, false},
+		{[]string{"-backend", "ipset", "-k", "ten"}, nil, false},
+	} {
+		c, err := parseFlags(tc.args)
+		if (err == nil) != tc.ok || tc.ok && !slices.Equal(c.ks, tc.ks) {
+			t.Errorf("parseFlags(%q) = %+v, %v", tc.args, c, err)
+		}
+	}
+}
+
+func TestBansDistinct(t *testing.T) {
+	list := bans(70000, time.Now())
+	seen := map[string]bool{}
+	for _, b := range list {
+		if seen[b.Prefix.String()] {
+			t.Fatalf("duplicate %s", b.Prefix)
+		}
+		seen[b.Prefix.String()] = true
+	}
+	if list[0].Prefix.String() != "100.64.0.1/32" || list[256].Prefix.String() != "100.64.1.1/32" {
+		t.Errorf("first addresses %s, %s", list[0].Prefix, list[256].Prefix)
+	}
+}
+
+// TestMeasure runs every step for both backends with a small K inside a
+// fresh namespace, entered by this test's locked OS thread.
+func TestMeasure(t *testing.T) {
+	for _, tool := range []string{"ipset", "iptables-nft", "ip6tables-nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian packages ipset, iptables)", tool)
+		}
+	}
+	_, fd := netnstest.New(t, "warden-fwbench")
+	runtime.LockOSThread() // the thread is dropped at the end, never reused
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("setns: %v", err)
+	}
+	line := regexp.MustCompile(`^backend=\S+ k=300 apply_s=[0-9.]+ list_s=[0-9.]+ restore_s=[0-9.]+ heal_s=[0-9.]+\n$`)
+	for _, args := range [][]string{
+		{"-backend", "nftables", "-k", "300"},
+		{"-backend", "ipset", "-iptables", "iptables-nft", "-k", "300"},
+	} {
+		var out bytes.Buffer
+		if err := run(args, &out); err != nil {
+			t.Fatalf("run %q: %v", args, err)
+		}
+		if !line.Match(out.Bytes()) {
+			t.Errorf("run %q printed %q", args, out.String())
+		}
+	}
+}
