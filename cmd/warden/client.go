@@ -53,6 +53,8 @@ Commands:
     status                                 list the jails
     status <JAIL> [basic|short]            a jail's counters, files and bans
     status --all [basic|short]             the above for every jail
+    status --firewall                      per firewall backend: bans in place
+                                           against bans that should be
     stats                                  counters of every jail, one table
     banned                                 banned addresses, per jail
     banned <IP> ...                        the jails each address is banned in

@@ -27,6 +27,9 @@ type Command struct {
 	IPs []netip.Addr
 	// All is "--all" of status and unban.
 	All bool
+	// Firewall is "status --firewall": each firewall backend's bans in
+	// place against those that should be.
+	Firewall bool
 	// Flavor is the status flavor of "status JAIL FLAVOR" or
 	// "status --all FLAVOR"; empty means basic.
 	Flavor Flavor
@@ -265,6 +268,13 @@ func parseStatus(c *Command, rest []string) error {
 	if len(rest) == 0 {
 		return nil
 	}
+	if rest[0] == "--firewall" {
+		if len(rest) > 1 {
+			return fmt.Errorf("%w: status --firewall takes no other word", ErrBadArgs)
+		}
+		c.Firewall = true
+		return nil
+	}
 	if rest[0] == "--all" {
 		c.All = true
 	} else {
@@ -496,7 +506,9 @@ func (c Command) Words() []string {
 	case "ping":
 		w = append(w, c.Args...)
 	case "status":
-		if c.All {
+		if c.Firewall {
+			w = append(w, "--firewall")
+		} else if c.All {
 			w = append(w, "--all")
 		} else if c.Jail != "" {
 			w = append(w, c.Jail)

@@ -21,6 +21,8 @@ func TestParseCommand(t *testing.T) {
 		{words: []string{"version", "x"}, err: ErrBadArgs},
 		{words: []string{"status", "sshd", "basic"}, want: Command{Name: "status", Jail: "sshd", Flavor: FlavorBasic}},
 		{words: []string{"status", "--all"}, want: Command{Name: "status", All: true}},
+		{words: []string{"status", "--firewall"}, want: Command{Name: "status", Firewall: true}},
+		{words: []string{"status", "--firewall", "short"}, err: ErrBadArgs},
 		{words: []string{"status", "sshd", "cymru"}, err: ErrNotSupported},
 		{words: []string{"status", "a", "b", "c"}, err: ErrBadArgs},
 		{words: []string{"status", "-x"}, err: ErrBadArgs},

@@ -83,6 +83,8 @@ func strOf(raw json.RawMessage) string {
 
 func formatStatus(cmd Command, raw json.RawMessage) (string, error) {
 	switch {
+	case cmd.Firewall:
+		return formatFirewall(raw)
 	case cmd.All:
 		var all AllStatus
 		if err := json.Unmarshal(raw, &all); err != nil {

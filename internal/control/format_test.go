@@ -119,13 +119,24 @@ func formatCases() []formatCase {
 			result: []JailStats{{Jail: "sshd", Backend: "auto", CurrentlyFailed: 3, TotalFailed: 1234, CurrentlyBanned: 2, TotalBanned: 99},
 				{Jail: "recidive", Backend: "polling", TotalBanned: 7}}},
 		{name: "stats_none", words: []string{"stats"}, result: []JailStats{}},
+		{name: "status_firewall", words: []string{"status", "--firewall"},
+			result: []FirewallStatus{
+				{Backend: "nftables", Detail: "table inet warden", Jails: []FirewallJail{
+					{Jail: "sshd", InPlace: 2, Wanted: 2, Missing: []netip.Prefix{}, Extra: []netip.Prefix{}},
+					{Jail: "web", InPlace: 1, Wanted: 2, Missing: []netip.Prefix{netip.MustParsePrefix("2001:db8::/64")},
+						Extra: []netip.Prefix{netip.MustParsePrefix("192.0.2.7/32")}},
+				}},
+				{Backend: "ipset", Error: "ipset: list: permission denied"},
+			}},
+		{name: "status_firewall_none", words: []string{"status", "--firewall"}, result: []FirewallStatus{}},
 	}
 }
 
 // beautifierless names the cases fail2ban 1.0's Beautifier cannot render
 // (commands it does not have, or where fail2ban prints Python's repr of
 // values warden sends differently typed).
-var beautifierless = map[string]bool{"status_all": true, "stats": true, "stats_none": true}
+var beautifierless = map[string]bool{"status_all": true, "stats": true, "stats_none": true,
+	"status_firewall": true, "status_firewall_none": true}
 
 func formatOf(t *testing.T, tc formatCase) string {
 	t.Helper()

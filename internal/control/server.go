@@ -334,6 +334,8 @@ func Dispatch(ctx context.Context, h Handler, c Command) (any, error) {
 		return h.Version(ctx)
 	case "status":
 		switch {
+		case c.Firewall:
+			return firewallStatus(ctx, h)
 		case c.All:
 			return statusAll(ctx, h, c.Flavor)
 		case c.Jail != "":

@@ -69,14 +69,15 @@ type e2e struct {
 	db     string
 	socket string
 	log    string
-	keep   bool // Options.KeepBans of the next start
+	keep   bool          // Options.KeepBans of the next start
+	heal   time.Duration // Options.HealInterval of the next start
 }
 
 // start runs a server until the returned stop function is called.
 func (e *e2e) start() (stop func()) {
 	t := e.t
 	srv, err := New(Options{
-		Config: e.conf, DBPath: e.db, Socket: e.socket, NetNS: e.fd, KeepBans: e.keep,
+		Config: e.conf, DBPath: e.db, Socket: e.socket, NetNS: e.fd, KeepBans: e.keep, HealInterval: e.heal,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Notify: func(string) error { return nil },
 	})
@@ -166,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := &e2e{t: t, ns: ns, fd: fd, conf: cfg, db: filepath.Join(tmp, "warden.db"),
-		socket: filepath.Join(tmp, "warden.sock"), log: logPath}
+		socket: filepath.Join(tmp, "warden.sock"), log: logPath, heal: -1}
 	ctx := context.Background()
 
 	stop := e.start()
@@ -213,13 +214,34 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := c.BanIP(ctx, "sshd", netip.MustParseAddr("192.0.2.30")); err != nil {
 		t.Fatal(err)
 	}
+	// status --firewall: in place as it should be, then (healing is off
+	// in this run) one element lost outside warden shows as missing.
+	checkFirewall := func(inPlace int, missing string) {
+		t.Helper()
+		fs, err := c.FirewallStatus(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(fs) != 1 || fs[0].Backend != "nftables" || len(fs[0].Jails) != 1 {
+			t.Fatalf("status --firewall = %+v, want one nftables backend with one jail", fs)
+		}
+		j := fs[0].Jails[0]
+		if j.Jail != "sshd" || j.Wanted != 1 || j.InPlace != inPlace || fmt.Sprint(j.Missing) != missing || len(j.Extra) != 0 {
+			t.Errorf("status --firewall sshd = %+v, want 1 wanted, %d in place, missing %s", j, inPlace, missing)
+		}
+	}
+	checkFirewall(1, "[]")
+	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "delete", "element", "inet", "warden", "addr4-sshd", "{ 192.0.2.30 }").CombinedOutput(); err != nil {
+		t.Fatalf("delete element: %v: %s", err, out)
+	}
+	checkFirewall(0, "[192.0.2.30/32]")
 	stop()
 	// Without keepbans, stopping removes warden's table.
 	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "inet", "warden").CombinedOutput(); err == nil {
 		t.Fatalf("table inet warden still there after stop:\n%s", out)
 	}
 	e.appendFailures("192.0.2.40", 3)
-	e.keep = true
+	e.keep, e.heal = true, 200*time.Millisecond
 	stop = e.start()
 	defer stop()
 	if !e.inKernel("192.0.2.30") {
@@ -235,6 +257,11 @@ func TestEndToEnd(t *testing.T) {
 	if st.TotalFailed != 3 {
 		t.Errorf("after restart total failed = %d, want 3 (each line read once)", st.TotalFailed)
 	}
+	// Healing puts back a table deleted under the server.
+	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "delete", "table", "inet", "warden").CombinedOutput(); err != nil {
+		t.Fatalf("delete table: %v: %s", err, out)
+	}
+	e.waitFor("the heal puts 192.0.2.30 back", func() bool { return e.inKernel("192.0.2.30") })
 	// With keepbans, the bans stay in the kernel after the stop.
 	stop()
 	if !e.inKernel("192.0.2.30") {

@@ -111,12 +111,20 @@ type natives struct {
 	order []string                    // kind names in opening order
 }
 
+// inUse is one native backend a generation uses, and its jails.
+type inUse struct {
+	kind  string
+	b     firewall.Backend // as opened
+	jails map[string]bool
+	own   firewall.Backend // b seeing only the bans of jails
+}
+
 // setup opens the backends the jails need and installs each kind's jails;
 // a kind open from an earlier generation that has no jails now is set up
 // with none, which removes the rules and bans of the jails that left it
-// (moved to another kind, or gone). It returns each backend wrapped so that
-// it sees only the bans of its own jails.
-func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]firewall.Backend, error) {
+// (moved to another kind, or gone). It returns the backends with jails,
+// each also wrapped so that it sees only the bans of its own jails.
+func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]inUse, error) {
 	if n.open == nil {
 		n.open = map[string]firewall.Backend{}
 	}
@@ -153,7 +161,7 @@ func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]fi
 			return nil, fmt.Errorf("no native backend %q", name)
 		}
 	}
-	var out []firewall.Backend
+	var out []inUse
 	for _, name := range n.order {
 		b := n.open[name]
 		if err := b.Setup(ctx, specs[name]); err != nil {
@@ -162,7 +170,7 @@ func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]fi
 		if len(specs[name]) == 0 {
 			continue
 		}
-		out = append(out, ownJails(b, members[name]))
+		out = append(out, inUse{kind: name, b: b, jails: members[name], own: ownJails(b, members[name])})
 		attrs := []any{"backend", name, "jails", len(specs[name])}
 		if t, ok := b.(interface{ Table() string }); ok {
 			attrs = append(attrs, "table", t.Table())

@@ -141,7 +141,7 @@ func TestNativesSetup(t *testing.T) {
 		}
 		// Every backend handed on sees only its own jails' bans.
 		for _, b := range bs {
-			if err := b.Ban(ctx, []firewall.Ban{{Jail: "x"}, {Jail: "y"}, {Jail: "z"}}); err != nil {
+			if err := b.own.Ban(ctx, []firewall.Ban{{Jail: "x"}, {Jail: "y"}, {Jail: "z"}}); err != nil {
 				t.Fatal(err)
 			}
 		}

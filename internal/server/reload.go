@@ -45,12 +45,13 @@ type genView struct {
 	jails  []*jailRun
 	byName map[string]*jailRun
 	mgr    *ban.Manager
+	fws    []inUse
 }
 
 func (s *Server) view() genView {
 	s.genMu.RLock()
 	defer s.genMu.RUnlock()
-	return genView{cfg: s.cfg, jails: s.jails, byName: s.byName, mgr: s.mgr}
+	return genView{cfg: s.cfg, jails: s.jails, byName: s.byName, mgr: s.mgr, fws: s.fws}
 }
 
 func index(js []*jailRun) map[string]*jailRun {

@@ -87,10 +87,12 @@ type Server struct {
 	jails  []*jailRun
 	byName map[string]*jailRun
 	mgr    *ban.Manager // set by Run before the control socket serves
+	fws    []inUse      // the native backends of the generation
 
 	// changes carries reloads and jail start/stop from the handler to
 	// Run's loop; reloadMu lets one change at a time be prepared.
-	auto autoChoice // banaction = auto's pick, made once
+	auto    autoChoice   // banaction = auto's pick, made once
+	inotify inotifyProbe // whether file notifications work here
 
 	changes  chan *change
 	quit     chan struct{} // closed when Run returns
@@ -276,10 +278,14 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		answer(err)
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	backends, err := fw.setup(ctx, &s.opts, v.jails)
+	fws, err := fw.setup(ctx, &s.opts, v.jails)
 	if err != nil {
 		answer(err)
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	var backends []firewall.Backend
+	for _, u := range fws {
+		backends = append(backends, u.own)
 	}
 
 	set, err := readSettings(&s.opts, v.cfg.Server)
@@ -297,9 +303,14 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		answer(err)
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	prev := s.view().byName
+	if first {
+		prev = nil
+	}
+	logJailStarts(s.log, v.jails, prev, s.inotify.usable())
 	// The handler sees the new jails and their manager together.
 	s.genMu.Lock()
-	s.cfg, s.jails, s.byName, s.mgr = v.cfg, v.jails, index(v.jails), mgr
+	s.cfg, s.jails, s.byName, s.mgr, s.fws = v.cfg, v.jails, index(v.jails), mgr, fws
 	s.genMu.Unlock()
 
 	// The manager outlives the sources: it runs on its own context,
