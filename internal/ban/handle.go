@@ -117,6 +117,11 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		}
 		e := *old
 		e.idx = -1
+		if e.matches == nil {
+			// A jail without actions keeps no lines in memory (see
+			// hasActions): the store's row gets the new ticket's.
+			e.matches = r.ticket.Matches
+		}
 		if bt < 0 {
 			e.banTime = jail.Forever
 		} else {
@@ -204,6 +209,31 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	}
 	fwErr := m.firewallBan(ctx, fw)
 
+	// The rows for the store, and the action jobs, are taken before the
+	// entries are installed: an entry of a jail without actions then drops
+	// its matched lines and fields, which only the store and actions read.
+	var rows []store.Ban
+	type jailJob struct {
+		jail string
+		job  job
+	}
+	var jobs []jailJob
+	if len(final) > 0 {
+		rows = make([]store.Ban, len(final))
+	}
+	for i, pb := range final {
+		rows[i] = pb.e.storeBan()
+		if !m.hasActions(pb.e.jail) {
+			pb.e.matches, pb.e.fields = nil, nil
+			continue
+		}
+		o := opProlong
+		if pb.isNew {
+			o = opBan
+		}
+		jobs = append(jobs, jailJob{pb.e.jail, job{op: o, prefix: pb.e.prefix, ticket: m.ticket(pb.e)}})
+	}
+
 	// Install the state before answering, so a caller sees its ban listed.
 	m.mu.Lock()
 	for _, pb := range final {
@@ -232,20 +262,16 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	if len(final) == 0 {
 		return
 	}
-	rows := make([]store.Ban, len(final))
-	for i, pb := range final {
-		rows[i] = pb.e.storeBan()
-	}
 	m.w.push(storeOp{add: rows})
 	for _, pb := range final {
-		o := opProlong
 		if pb.isNew {
-			o = opBan
 			m.log.Info("ban", "jail", pb.e.jail, "prefix", pb.e.prefix, "bantime", pb.e.banTime, "count", pb.e.count)
 		} else {
 			m.log.Info("prolong ban", "jail", pb.e.jail, "prefix", pb.e.prefix, "bantime", pb.e.banTime)
 		}
-		m.pool.add(pb.e.jail, job{op: o, prefix: pb.e.prefix, ticket: m.ticket(pb.e)})
+	}
+	for _, jb := range jobs {
+		m.pool.add(jb.jail, jb.job)
 	}
 }
 
@@ -367,7 +393,9 @@ func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
 		m.w.push(storeOp{jail: j, remove: ps, forget: forget})
 	}
 	for _, e := range es {
-		m.pool.add(e.jail, job{op: opUnban, prefix: e.prefix, ticket: m.ticket(e)})
+		if m.hasActions(e.jail) {
+			m.pool.add(e.jail, job{op: opUnban, prefix: e.prefix, ticket: m.ticket(e)})
+		}
 	}
 	return err
 }
@@ -442,7 +470,7 @@ func (m *Manager) recheck(jailName string, t jail.Ticket) {
 	m.mu.Lock()
 	e := m.jails[jailName].active[p]
 	m.mu.Unlock()
-	if e != nil {
+	if e != nil && m.hasActions(jailName) {
 		m.pool.add(jailName, job{op: opRecheck, prefix: p, ticket: m.ticket(e)})
 	}
 }

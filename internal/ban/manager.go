@@ -37,7 +37,7 @@ type Store interface {
 	AddBans(ctx context.Context, bans []store.Ban) error
 	RemoveBans(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error)
 	ForgetHistory(ctx context.Context, jail string, prefixes []netip.Prefix) (int, error)
-	ActiveBans(ctx context.Context, now time.Time) ([]store.Ban, error)
+	EachActiveBan(ctx context.Context, now time.Time, withMatches func(jail string) bool, fn func(store.Ban) error) error
 	BanHistory(ctx context.Context, prefix netip.Prefix, jail string) (store.History, error)
 	BanEvidence(ctx context.Context, prefix netip.Prefix, jail string) (store.Evidence, error)
 }

@@ -7,32 +7,33 @@ import (
 
 	"warden/internal/firewall"
 	"warden/internal/jail"
+	"warden/internal/store"
 )
 
 // restore puts the bans recorded in the store back: into the state, into
 // every backend in one call, and through the actions (as restored bans,
 // skipped by actions with norestored). Bans that ended are dropped by the
 // store; bans of jails not configured now stay in the store untouched.
+//
+// The rows are streamed from the store; matched lines are read only for
+// jails with actions (the others never need them in memory).
 func (m *Manager) restore(ctx context.Context) error {
 	now := m.clock.Now()
-	rows, err := m.cfg.Store.ActiveBans(ctx, now)
-	if err != nil {
-		return fmt.Errorf("ban: restore: %w", err)
-	}
 	var (
 		fw      []firewall.Ban
-		es      []*entry
+		acted   []*entry // entries of jails with actions
 		skipped int
 	)
-	m.mu.Lock()
-	for _, b := range rows {
+	err := m.cfg.Store.EachActiveBan(ctx, now, m.hasActions, func(b store.Ban) error {
+		m.mu.Lock()
+		defer m.mu.Unlock()
 		js, ok := m.jails[b.Jail]
 		if !ok {
 			skipped++
-			continue
+			return nil
 		}
 		e := &entry{
-			jail: b.Jail, prefix: b.Prefix, start: b.Time, banTime: b.BanTime,
+			jail: js.cfg.Name, prefix: b.Prefix, start: b.Time, banTime: b.BanTime,
 			count: b.Count, failures: b.Failures, matches: b.Matches,
 			restored: true, idx: -1,
 		}
@@ -46,19 +47,29 @@ func (m *Manager) restore(ctx context.Context) error {
 		}
 		js.active[e.prefix] = e
 		m.heap.track(e)
-		es = append(es, e)
+		if m.hasActions(e.jail) {
+			acted = append(acted, e)
+		}
 		fw = append(fw, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ban: restore: %w", err)
 	}
-	m.mu.Unlock()
 	if err := m.firewallBan(ctx, fw); err != nil {
 		m.log.Error("restoring bans in the firewall failed", "bans", len(fw), "err", err)
 	}
-	for _, e := range es {
+	for _, e := range acted {
 		m.pool.add(e.jail, job{op: opRestore, prefix: e.prefix, ticket: m.ticket(e)})
 	}
-	m.log.Info("bans restored", "bans", len(es), "unknown_jail", skipped)
+	m.log.Info("bans restored", "bans", len(fw), "unknown_jail", skipped)
 	return nil
 }
+
+// hasActions reports whether jail has shell actions. Bans of jails without
+// keep neither matched lines nor fields in memory: the store has the
+// lines, and nothing else would read them.
+func (m *Manager) hasActions(jail string) bool { return len(m.pool.actions[jail]) > 0 }
 
 // Wanted returns every active ban as the firewall should hold it.
 func (m *Manager) Wanted() []firewall.Ban {

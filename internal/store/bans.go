@@ -234,47 +234,15 @@ func (s *Store) deleteEach(ctx context.Context, q, jail string, prefixes []netip
 }
 
 // ActiveBans deletes the bans that have ended at now and returns the rest,
-// oldest first, then by jail and address. The ban manager restores these
-// at start.
+// oldest first, then by jail and address.
 func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]Ban, error) {
 	var out []Ban
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx,
-			`DELETE FROM bans WHERE bantime >= 0 AND time + bantime <= ?`, now.Unix()); err != nil {
-			return fmt.Errorf("delete expired: %w", err)
-		}
-		rows, err := tx.QueryContext(ctx, `
-SELECT b.jail, b.prefix, b.time, b.bantime,
-	coalesce(h.count, 1), coalesce(h.failures, 0), coalesce(h.data, '{}')
-FROM bans b LEFT JOIN history h ON h.prefix = b.prefix AND h.jail = b.jail`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var (
-				b                Ban
-				prefix, data     string
-				unix, banSeconds int64
-			)
-			if err := rows.Scan(&b.Jail, &prefix, &unix, &banSeconds, &b.Count, &b.Failures, &data); err != nil {
-				return err
-			}
-			if b.Prefix, err = parsePrefixText(prefix); err != nil {
-				s.log.Warn("skipping stored ban with bad prefix", "jail", b.Jail, "err", err)
-				continue
-			}
-			if b.Matches, err = decodeData(data); err != nil {
-				s.log.Warn("dropping unreadable matches of stored ban",
-					"jail", b.Jail, "prefix", prefix, "err", err)
-			}
-			b.Time, b.BanTime = time.Unix(unix, 0), banDuration(banSeconds)
-			out = append(out, b)
-		}
-		return rows.Err()
+	err := s.EachActiveBan(ctx, now, nil, func(b Ban) error {
+		out = append(out, b)
+		return nil
 	})
 	if err != nil {
-		return nil, s.wrap("active bans", err)
+		return nil, err
 	}
 	// Sorting here is cheaper than SQLite's sorter on the joined rows.
 	slices.SortFunc(out, func(a, b Ban) int {
@@ -290,6 +258,72 @@ FROM bans b LEFT JOIN history h ON h.prefix = b.prefix AND h.jail = b.jail`)
 		return a.Prefix.Bits() - b.Prefix.Bits()
 	})
 	return out, nil
+}
+
+// EachActiveBan deletes the bans that have ended at now and calls fn with
+// each of the rest, in no particular order, as the rows are read: the ban
+// manager restores them at start without holding them all. Matches are
+// decoded only for the jails withMatches accepts (nil: all); the others'
+// bans come without them. fn must not call the store; an error from it
+// stops the reading and is returned.
+func (s *Store) EachActiveBan(ctx context.Context, now time.Time, withMatches func(jail string) bool, fn func(Ban) error) error {
+	var fnErr error
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx,
+			`DELETE FROM bans WHERE bantime >= 0 AND time + bantime <= ?`, now.Unix()); err != nil {
+			return fmt.Errorf("delete expired: %w", err)
+		}
+		rows, err := tx.QueryContext(ctx, `
+SELECT b.jail, b.prefix, b.time, b.bantime,
+	coalesce(h.count, 1), coalesce(h.failures, 0), coalesce(h.data, '{}')
+FROM bans b LEFT JOIN history h ON h.prefix = b.prefix AND h.jail = b.jail`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		// Jail names repeat on every row: one string per jail.
+		jails := map[string]string{}
+		want := map[string]bool{}
+		var jailRaw, prefixRaw, data sql.RawBytes
+		for rows.Next() {
+			var (
+				b                Ban
+				unix, banSeconds int64
+			)
+			if err := rows.Scan(&jailRaw, &prefixRaw, &unix, &banSeconds, &b.Count, &b.Failures, &data); err != nil {
+				return err
+			}
+			name, ok := jails[string(jailRaw)]
+			if !ok {
+				name = string(jailRaw)
+				jails[name] = name
+				want[name] = withMatches == nil || withMatches(name)
+			}
+			b.Jail = name
+			if b.Prefix, err = parsePrefixText(string(prefixRaw)); err != nil {
+				s.log.Warn("skipping stored ban with bad prefix", "jail", b.Jail, "err", err)
+				continue
+			}
+			if want[name] {
+				if b.Matches, err = decodeData(string(data)); err != nil {
+					s.log.Warn("dropping unreadable matches of stored ban",
+						"jail", b.Jail, "prefix", b.Prefix, "err", err)
+				}
+			}
+			b.Time, b.BanTime = time.Unix(unix, 0), banDuration(banSeconds)
+			if fnErr = fn(b); fnErr != nil {
+				return fnErr
+			}
+		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	if err != nil {
+		return s.wrap("active bans", err)
+	}
+	return nil
 }
 
 // BanHistory returns what is known of earlier bans of prefix in jail, or
