@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"warden/internal/firewall/firewalld/fwdtest"
+)
+
+// Addresses of the firewalld test's client namespace (the server side is
+// sshdServerAddr inside firewalld's namespace).
+const (
+	fwdAttacker = "10.211.0.2" // 5 failures inside 10 minutes: banned
+	fwdFour     = "10.211.0.3" // 4 failures: not banned
+	fwdSpread   = "10.211.0.4" // 5 failures over 11 minutes: not banned
+)
+
+// fwdJail is issue 4's jail, as admins write it; only logpath is the test's.
+const fwdJail = `[ssh-firewallcmd]
+enabled  = true
+filter   = sshd
+action   = firewallcmd-new[name=SSH, port=ssh, protocol=tcp]
+logpath  = %s
+maxretry = 5
+findtime = 600
+bantime  = 31536000
+`
+
+// TestFirewalld is issue 4's acceptance 1, the classic firewalld setup: a
+// real firewalld in its own namespace on a private system bus, the jail
+// above unchanged. By log time, 5 failures inside 10 minutes ban (seen by
+// firewall-cmd and nft, and a TCP connect from the address to port 22 from
+// a second namespace fails), 4 do not, 5 spread over 11 minutes do not;
+// firewall-cmd --reload is healed within 5 s; the ban survives a warden
+// restart; unbanip lifts it. Run natively and with fail2ban's own
+// firewallcmd-new shell action (--shell-actions).
+func TestFirewalld(t *testing.T) {
+	if why := fwdtest.Missing(); why != "" {
+		t.Skip(why)
+	}
+	for _, tool := range []string{"nc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian package netcat-openbsd): %v", tool, err)
+		}
+	}
+	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/firewallcmd-new.conf"} {
+		if _, err := os.Stat(need); err != nil {
+			t.Skipf("needs fail2ban's configuration: %v", err)
+		}
+	}
+	bin := buildWarden(t)
+	t.Run("native", func(t *testing.T) { runFirewalldCase(t, bin, false) })
+	t.Run("shell", func(t *testing.T) { runFirewalldCase(t, bin, true) })
+}
+
+// fwdNet joins firewalld's namespace and a new client namespace with a veth
+// pair, and listens on port 22 in firewalld's namespace.
+func fwdNet(t *testing.T, in *fwdtest.Instance) sshdNet {
+	t.Helper()
+	n := sshdNet{server: in.NS, client: newNetns(t)}
+	steps := [][]string{
+		{"-n", n.server, "link", "add", "wsrv", "type", "veth", "peer", "name", "wcli", "netns", n.client},
+		{"-n", n.server, "link", "set", "lo", "up"},
+		{"-n", n.client, "link", "set", "lo", "up"},
+		{"-n", n.server, "addr", "add", sshdServerAddr + "/24", "dev", "wsrv"},
+		{"-n", n.client, "addr", "add", fwdAttacker + "/24", "dev", "wcli"},
+		{"-n", n.client, "addr", "add", fwdFour + "/24", "dev", "wcli"},
+		{"-n", n.client, "addr", "add", fwdSpread + "/24", "dev", "wcli"},
+		{"-n", n.server, "link", "set", "wsrv", "up"},
+		{"-n", n.client, "link", "set", "wcli", "up"},
+	}
+	for _, s := range steps {
+		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(s, " "), err, out)
+		}
+	}
+	cmd := exec.Command("ip", "netns", "exec", n.server, "nc", "-l", "-k", sshdServerAddr, "22")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // ip netns exec execs nc: this is nc
+		<-done
+	})
+	waitFor(t, "port 22 listens", func() bool { return canConnect(n, fwdFour) })
+	return n
+}
+
+// failureAt is one sshd log line the sshd filter counts against addr,
+// stamped at.
+func failureAt(addr string, at time.Time, n int) string {
+	return fmt.Sprintf("%s host sshd[%d]: Failed password for invalid user admin from %s port %d ssh2\n",
+		at.Format(time.Stamp), 2000+n, addr, 40000+n)
+}
+
+func runFirewalldCase(t *testing.T, bin string, shell bool) {
+	in := fwdtest.Start(t)
+	// warden, firewall-cmd and the shell actions find the bus here.
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", in.Bus)
+	n := fwdNet(t, in)
+	const jail = "ssh-firewallcmd"
+
+	// The log is written before warden starts, so that the failures carry
+	// their own times (a running jail takes stamps far from now as now).
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "auth.log")
+	now := time.Now()
+	var log strings.Builder
+	for i, ago := range []time.Duration{9 * time.Minute, 7 * time.Minute, 5 * time.Minute, 3 * time.Minute, time.Minute} {
+		log.WriteString(failureAt(fwdAttacker, now.Add(-ago), i))
+	}
+	for i, ago := range []time.Duration{8 * time.Minute, 6 * time.Minute, 4 * time.Minute, 2 * time.Minute} {
+		log.WriteString(failureAt(fwdFour, now.Add(-ago), 10+i))
+	}
+	for i := range 5 { // 11 minutes from first to last
+		log.WriteString(failureAt(fwdSpread, now.Add(-11*time.Minute+time.Duration(i)*165*time.Second), 20+i))
+	}
+	if err := os.WriteFile(logPath, []byte(log.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "conf")
+	if err := os.Mkdir(conf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"filter.d", "action.d"} {
+		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// " head": read the file from its start, as fail2ban does by default
+	// (from findtime ago); warden's file source starts at the end unless
+	// told, and would never see these lines.
+	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), fmt.Appendf(nil, fwdJail, logPath+" head"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Periodic healing is off: the native backend's reload must be healed
+	// by firewalld's Reloaded signal alone.
+	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"),
+		[]byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var flags []string
+	if shell {
+		flags = []string{"--shell-actions"}
+	}
+	srv := launchWarden(t, bin, n.server, conf, dir, flags...)
+
+	rules := func() string { return in.Run(t, "firewall-cmd", "--direct", "--get-all-rules") }
+	// banned tells whether the firewall blocks addr as each variant shows
+	// it: the native backend's kernel set (ipset test) named by a direct
+	// rule, or fail2ban's per-address direct rule.
+	banned := func(addr string) (bool, string) {
+		r := rules()
+		if shell {
+			return strings.Contains(r, "-s "+addr+" -j REJECT"), r
+		}
+		if !strings.Contains(r, "--match-set wfd4-"+jail+" src") {
+			return false, r
+		}
+		err := in.Command(context.Background(), "ipset", "test", "wfd4-"+jail, addr).Run()
+		return err == nil, r
+	}
+	waitLong(t, 15*time.Second, "the attacker is banned", func() (bool, string) { return banned(fwdAttacker) })
+	nft := in.Run(t, "nft", "list", "ruleset")
+	if shell && !strings.Contains(nft, "ip saddr "+fwdAttacker) {
+		t.Errorf("nft list ruleset does not show %s:\n%s", fwdAttacker, nft)
+	}
+	if !shell && !strings.Contains(nft, "tcp dport 22 xt match") {
+		t.Errorf("nft list ruleset shows no set match on port 22:\n%s", nft)
+	}
+	if canConnect(n, fwdAttacker) {
+		t.Errorf("banned %s still connects to port 22", fwdAttacker)
+	}
+	for _, a := range []string{fwdFour, fwdSpread} {
+		if ok, _ := banned(a); ok || !canConnect(n, a) {
+			t.Errorf("%s is banned; its failures do not reach 5 inside 10 minutes", a)
+		}
+	}
+	if got := bannedList(t, srv, jail); got != fwdAttacker {
+		t.Errorf("banned list %q, want %s", got, fwdAttacker)
+	}
+
+	// firewall-cmd --reload drops runtime direct rules; the native backend
+	// heals on firewalld's Reloaded signal. fail2ban's shell actions have
+	// no such hook (fail2ban loses the ban too), so that variant skips it.
+	if !shell {
+		in.Run(t, "firewall-cmd", "--reload")
+		reloaded := time.Now()
+		waitLong(t, 10*time.Second, "the ban is back after firewall-cmd --reload", func() (bool, string) { return banned(fwdAttacker) })
+		if d := time.Since(reloaded); d > 5*time.Second {
+			t.Errorf("ban back %v after firewall-cmd --reload, want within 5 s", d)
+		} else {
+			t.Logf("ban back %v after firewall-cmd --reload", d.Round(10*time.Millisecond))
+		}
+		if canConnect(n, fwdAttacker) {
+			t.Errorf("%s connects after the reload was healed", fwdAttacker)
+		}
+	} else {
+		t.Log("firewall-cmd --reload step skipped: fail2ban's firewallcmd-new shell action is not re-applied on a firewalld reload")
+	}
+
+	// A warden restart (clean stop, then start on the same database)
+	// keeps the ban.
+	srv.stop()
+	srv = launchWarden(t, bin, n.server, conf, dir, flags...)
+	waitLong(t, 15*time.Second, "the ban is back after a warden restart", func() (bool, string) { return banned(fwdAttacker) })
+	if canConnect(n, fwdAttacker) {
+		t.Errorf("%s connects after the restart", fwdAttacker)
+	}
+	if got := bannedList(t, srv, jail); got != fwdAttacker {
+		t.Errorf("banned list after restart %q, want %s", got, fwdAttacker)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, bin, "client", "-s", srv.sock, "set", jail, "unbanip", fwdAttacker).CombinedOutput(); err != nil {
+		t.Fatalf("client set %s unbanip: %v\n%s", jail, err, out)
+	}
+	waitLong(t, 10*time.Second, "the ban is gone after unbanip", func() (bool, string) {
+		ok, r := banned(fwdAttacker)
+		return !ok, r
+	})
+	if !canConnect(n, fwdAttacker) {
+		t.Errorf("%s cannot connect after unbanip", fwdAttacker)
+	}
+	srv.stop()
+	if r := rules(); strings.Contains(r, "wfd4-") || strings.Contains(r, "f2b-SSH") {
+		t.Errorf("direct rules left after stop:\n%s", r)
+	}
+}
