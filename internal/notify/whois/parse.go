@@ -3,6 +3,7 @@ package whois
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -207,7 +208,11 @@ func networks(blocks []block) []network {
 		for _, f := range b {
 			switch f.key {
 			case "inetnum", "inet6num", "netrange", "cidr":
-				ps = append(ps, parseSpace(f.val)...)
+				for _, p := range parseSpace(f.val) {
+					if !slices.Contains(ps, p) && len(ps) < maxPrefixes {
+						ps = append(ps, p)
+					}
+				}
 			}
 		}
 		if len(ps) > 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"time"
 )
@@ -55,6 +56,10 @@ func (c *Client) query(ctx context.Context, server, q string) (string, error) {
 func queryErr(ctx context.Context, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return errors.Join(cerr, err)
+	}
+	// The connection's deadline is the context's; its timer may fire first.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errors.Join(context.DeadlineExceeded, err)
 	}
 	return err
 }
