@@ -67,6 +67,7 @@ func newRootCmd(stdin *os.File, stdout, stderr *os.File) *cobra.Command {
 		newImportFail2banCmd(),
 		newClientCmd(stdout, stderr),
 		newServerCmd(),
+		newWhoisCmd(),
 	)
 	return root
 }
