@@ -11,9 +11,7 @@ import (
 	"strings"
 
 	"warden/internal/ban"
-	"warden/internal/config"
 	"warden/internal/control"
-	"warden/internal/jail"
 )
 
 // handler answers the control socket for a running Server.
@@ -240,9 +238,20 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 		}
 		return secs(bt.BanTime), nil
 	case "datepattern":
+		if c.Filter.DatePattern == "" {
+			return nil, nil
+		}
 		return c.Filter.DatePattern, nil
 	case "logencoding":
-		return c.Options["logencoding"], nil
+		if v := c.Options["logencoding"]; v != "" {
+			return v, nil
+		}
+		return "auto", nil
+	case "logtimezone":
+		if v := c.Options["logtimezone"]; v != "" {
+			return v, nil
+		}
+		return nil, nil
 	case "failregex":
 		return c.Filter.FailRegex, nil
 	case "ignoreregex":
@@ -273,6 +282,9 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 		b, _ := h.s.view().mgr.Banned(name)
 		return prefixStrings(b), nil
 	}
+	if v, ok := banTimeExtra(c, option); ok {
+		return v, nil
+	}
 	return nil, notSupported("get " + name + " " + option)
 }
 
@@ -301,26 +313,12 @@ func (h handler) Set(ctx context.Context, name, option string, values []string) 
 			return nil, err
 		}
 	}
-	if name != "" && option == "bantime" {
-		if len(values) != 1 {
-			return nil, fmt.Errorf("%w: set %s bantime takes one value", control.ErrBadArgs, name)
-		}
-		d, err := config.ParseTime(values[0])
-		if err != nil {
-			return nil, fmt.Errorf("%w: bantime %q: %w", control.ErrBadArgs, values[0], err)
-		}
-		bt, err := h.s.view().mgr.BanTime(name)
+	if name != "" {
+		get, err := h.s.setJailOption(ctx, name, option, values)
 		if err != nil {
 			return nil, err
 		}
-		bt.BanTime = d
-		if d < 0 {
-			bt.BanTime = jail.Forever
-		}
-		if err := h.s.view().mgr.SetBanTime(name, bt); err != nil {
-			return nil, err
-		}
-		return h.Get(ctx, name, "bantime", nil)
+		return h.Get(ctx, name, get, nil)
 	}
 	return nil, notSupported("set " + strings.TrimSpace(name+" "+option))
 }

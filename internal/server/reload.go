@@ -64,16 +64,7 @@ func index(js []*jailRun) map[string]*jailRun {
 
 // buildAll compiles every jail of cfg; the errors of all jails are joined.
 func (s *Server) buildAll(cfg *config.Config) ([]*jailRun, error) {
-	var svc *firewall.Services
-	loadSvc := func() (*firewall.Services, error) {
-		if svc == nil {
-			var err error
-			if svc, err = firewall.LoadServices(s.opts.ServicesPath); err != nil {
-				return nil, fmt.Errorf("server: %w", err)
-			}
-		}
-		return svc, nil
-	}
+	loadSvc := s.servicesLoader()
 	var (
 		out  []*jailRun
 		errs []error
@@ -90,6 +81,21 @@ func (s *Server) buildAll(cfg *config.Config) ([]*jailRun, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// servicesLoader returns a function that reads the services file when
+// first called and returns the same result afterwards.
+func (s *Server) servicesLoader() func() (*firewall.Services, error) {
+	var svc *firewall.Services
+	return func() (*firewall.Services, error) {
+		if svc == nil {
+			var err error
+			if svc, err = firewall.LoadServices(s.opts.ServicesPath); err != nil {
+				return nil, fmt.Errorf("server: %w", err)
+			}
+		}
+		return svc, nil
+	}
 }
 
 // Reload reads the configuration again (Options.Load) and, if it is valid,

@@ -145,8 +145,8 @@ logpath = %s/missing-dir/[
 	if err := c.Reload(ctx, control.ReloadOptions{}); !isErr(err, control.ErrNotSupported) {
 		t.Errorf("reload: %v, want not supported", err)
 	}
-	if _, err := c.Set(ctx, "app", "maxretry", "5"); !isErr(err, control.ErrNotSupported) {
-		t.Errorf("set: %v, want not supported", err)
+	if _, err := c.Set(ctx, "app", "idle", "on"); !isErr(err, control.ErrNotSupported) {
+		t.Errorf("set idle: %v, want not supported", err)
 	}
 	if v, err := c.Set(ctx, "app", "bantime", "2h"); err != nil || fmt.Sprint(v) != "7200" {
 		t.Errorf("set app bantime 2h = %v, %v", v, err)
