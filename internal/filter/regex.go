@@ -38,6 +38,13 @@ type variant struct {
 	patient *regexp2.Regexp
 	btExpr  string
 	btOpt   regexp2.RegexOptions
+	// btGroups[i] is regexp2's number for the pattern's group i
+	btGroups []int
+	// runes is scratch space for an ASCII subject as regexp2 reads it
+	// (one rune per byte); each clone has its own
+	runes []rune
+	// parts, when set, replace bt for ASCII subjects (condpart.go)
+	parts []condPart
 }
 
 // retryFactor: a backtracking match abandoned at MatchTimeout is tried
@@ -49,10 +56,21 @@ type variant struct {
 // after 21 budgets instead of one; such lines are rare and counted.
 const retryFactor = 20
 
-// runBT runs the backtracking matcher, once more with a larger budget
-// after a time-out.
-func (v *variant) runBT(s string) (*regexp2.Match, error) {
-	m, err := v.bt.FindStringMatch(s)
+// runBT runs the backtracking matcher on buf, once more with a larger
+// budget after a time-out. An ASCII buf is handed over as runes in the
+// variant's scratch space (the match refers to it until the next call).
+func (v *variant) runBT(buf []byte, ascii bool) (*regexp2.Match, error) {
+	var m *regexp2.Match
+	var err error
+	if ascii {
+		v.runes = v.runes[:0]
+		for _, c := range buf {
+			v.runes = append(v.runes, rune(c))
+		}
+		m, err = v.bt.FindRunesMatch(v.runes)
+	} else {
+		m, err = v.bt.FindStringMatch(string(buf))
+	}
 	if err == nil {
 		return m, nil
 	}
@@ -64,7 +82,10 @@ func (v *variant) runBT(s string) (*regexp2.Match, error) {
 		re.MatchTimeout = v.bt.MatchTimeout * retryFactor
 		v.patient = re
 	}
-	return v.patient.FindStringMatch(s)
+	if ascii {
+		return v.patient.FindRunesMatch(v.runes)
+	}
+	return v.patient.FindStringMatch(string(buf))
 }
 
 // pattern is one fail2ban regex, compiled.
@@ -99,7 +120,8 @@ func (p *pattern) clone() *pattern {
 	c := *p
 	if p.ascii != nil {
 		v := *p.ascii
-		v.dfa, v.patient = p.ascii.dfa.clone(), nil
+		v.dfa, v.patient, v.runes = p.ascii.dfa.clone(), nil, nil
+		v.parts = cloneParts(p.ascii.parts)
 		c.ascii = &v
 	}
 	c.uni, c.uniErr = nil, nil
@@ -142,6 +164,9 @@ func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (
 		p.skiplines = append(p.skiplines, g)
 	}
 	p.alts = altPairs(p.names)
+	if v.bt != nil {
+		v.parts = p.buildParts()
+	}
 	return p, nil
 }
 
@@ -179,6 +204,10 @@ func (p *pattern) build(ascii bool) (translation, *variant, error) {
 		}
 		v.bt.MatchTimeout = p.timeout
 		v.btExpr, v.btOpt = bt.expr, opt
+		v.btGroups = make([]int, len(tr.names))
+		for i := range v.btGroups {
+			v.btGroups[i] = v.bt.GroupNumberFromName(groupName(i))
+		}
 	}
 	return tr, v, nil
 }
@@ -197,6 +226,9 @@ func (p *pattern) has(name string) bool { _, ok := p.index[name]; return ok }
 // engine reports which engine serves ASCII subjects and why.
 func (p *pattern) engine() (string, []string) {
 	v := p.ascii
+	if v.parts != nil {
+		return EngineGo, append([]string{partsReason(len(v.parts))}, v.reasons...)
+	}
 	if u := p.unicode(); v.bt == nil && u != nil && u.bt != nil {
 		return EngineGo, append([]string{"regexp2 for non-ASCII lines:"}, u.reasons...)
 	}
@@ -298,14 +330,17 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 		}
 		return v.re.FindSubmatchIndex(buf), nil
 	}
+	if ascii && v.parts != nil {
+		return p.findParts(v, buf), nil
+	}
 	if !known && v.re != nil && !v.re.Match(buf) {
 		return nil, nil
 	}
-	s := string(buf)
-	m, err := v.runBT(s)
+	m, err := v.runBT(buf, ascii)
 	if err != nil || m == nil {
 		return nil, err
 	}
+	s := buf
 	loc := make([]int, 2*len(p.names))
 	for i := range loc {
 		loc[i] = -1
@@ -317,7 +352,7 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 		}
 		if offs == nil {
 			offs = make([]int, 0, len(s)+1)
-			for bi := range s {
+			for bi := range string(s) {
 				offs = append(offs, bi)
 			}
 			offs = append(offs, len(s))
@@ -329,7 +364,10 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 	}
 	loc[0], loc[1] = byteAt(m.Index), byteAt(m.Index+m.Length)
 	for i := 1; i < len(p.names); i++ {
-		g := m.GroupByName(groupName(i))
+		if i >= len(v.btGroups) || v.btGroups[i] < 0 {
+			continue
+		}
+		g := m.GroupByNumber(v.btGroups[i])
 		if g == nil || len(g.Captures) == 0 {
 			continue
 		}
@@ -365,10 +403,13 @@ func (p *pattern) matches(buf []byte, ascii bool, found litMask) (bool, error) {
 	if v.bt == nil {
 		return v.re.Match(buf), nil
 	}
+	if ascii && v.parts != nil {
+		return v.matchParts(buf), nil
+	}
 	if v.re != nil && !v.re.Match(buf) {
 		return false, nil
 	}
-	m, err := v.runBT(string(buf))
+	m, err := v.runBT(buf, ascii)
 	return m != nil, err
 }
 

@@ -1,0 +1,106 @@
+package filter
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+)
+
+// condPart is one of the Go regexes a regex with conditionals was
+// rewritten into (uncond.go); they serve pure-ASCII subjects, tried in
+// order, instead of the backtracking engine.
+type condPart struct {
+	re  *regexp.Regexp
+	dfa *dfa
+	// slot[j] is the pattern's group number of re's group j
+	slot []int
+}
+
+// buildParts compiles the rewrite of p for ASCII subjects; nil when there
+// is none or any part is not a plain Go regex over p's named groups.
+func (p *pattern) buildParts() []condPart {
+	srcs, ok := unconditional(p.expanded, p.multiline)
+	if !ok {
+		return nil
+	}
+	var parts []condPart
+	for _, src := range srcs {
+		tr, err := translate(src, transOpts{target: targetGo, asciiInput: true, multiline: p.multiline})
+		if err != nil || len(tr.reasons) > 0 {
+			return nil
+		}
+		re, err := regexp.Compile(tr.expr)
+		if err != nil {
+			return nil
+		}
+		cp := condPart{re: re, dfa: newDFA(tr.expr), slot: make([]int, len(tr.names))}
+		for j, n := range tr.names[1:] {
+			k := slices.Index(p.names, n)
+			if n == "" || k < 1 {
+				return nil
+			}
+			cp.slot[j+1] = k
+		}
+		parts = append(parts, cp)
+	}
+	return parts
+}
+
+// cloneParts gives a worker its own automata.
+func cloneParts(parts []condPart) []condPart {
+	if parts == nil {
+		return nil
+	}
+	out := slices.Clone(parts)
+	for i := range out {
+		out[i].dfa = parts[i].dfa.clone()
+	}
+	return out
+}
+
+// findParts is find for an ASCII subject through the parts: the first
+// part that matches gives the match, its groups moved to p's numbering.
+func (p *pattern) findParts(v *variant, buf []byte) []int {
+	for i := range v.parts {
+		cp := &v.parts[i]
+		if m, ok := cp.dfa.match(buf); ok && !m {
+			continue
+		}
+		sub := cp.re.FindSubmatchIndex(buf)
+		if sub == nil {
+			continue
+		}
+		loc := make([]int, 2*len(p.names))
+		for k := range loc {
+			loc[k] = -1
+		}
+		loc[0], loc[1] = sub[0], sub[1]
+		for j := 1; j < len(cp.slot); j++ {
+			loc[2*cp.slot[j]], loc[2*cp.slot[j]+1] = sub[2*j], sub[2*j+1]
+		}
+		return loc
+	}
+	return nil
+}
+
+// matchParts is matches for an ASCII subject through the parts.
+func (v *variant) matchParts(buf []byte) bool {
+	for i := range v.parts {
+		cp := &v.parts[i]
+		if m, ok := cp.dfa.match(buf); ok {
+			if m {
+				return true
+			}
+			continue
+		}
+		if cp.re.Match(buf) {
+			return true
+		}
+	}
+	return false
+}
+
+// partsReason is what Explain says about a pattern run through parts.
+func partsReason(n int) string {
+	return fmt.Sprintf("conditionals rewritten into %d Go regexes tried in order (uncond.go); regexp2 for non-ASCII lines:", n)
+}
