@@ -219,6 +219,37 @@ func julianFromWeek(year, week, weekday int, mondayFirst bool) int {
 // way fail2ban's strptime does (year-less stamps roll back a year when
 // more than a day in the future, time-only stamps roll back a day).
 func (d *Detector) convert(t *template, line string, now time.Time) (time.Time, bool) {
+	// Consecutive log lines mostly carry the same stamp text, and the
+	// result depends only on the template, its fields' texts and the
+	// clock's second: the last conversion is kept and reused.
+	c := &d.conv
+	sec := now.Unix()
+	var vals [numFields]string
+	var have [numFields]bool
+	for i, f := range t.order {
+		vals[i], have[i] = t.group(line, t.slots[f])
+	}
+	if c.valid && c.t == t && c.sec == sec && c.vals == vals && c.have == have {
+		return c.res, c.ok
+	}
+	res, ok := d.convertFields(t, line, now)
+	*c = convMemo{valid: true, t: t, sec: sec, vals: vals, have: have, res: res, ok: ok}
+	return res, ok
+}
+
+// convMemo is the last conversion a Detector made.
+type convMemo struct {
+	valid bool
+	t     *template
+	sec   int64 // now, in whole seconds
+	vals  [numFields]string
+	have  [numFields]bool
+	res   time.Time
+	ok    bool
+}
+
+// convertFields is convert without the memo.
+func (d *Detector) convertFields(t *template, line string, now time.Time) (time.Time, bool) {
 	year, month, day := -1, -1, -1
 	hour, minute, second := 0, 0, 0
 	weekday, julian, week := -1, -1, -1

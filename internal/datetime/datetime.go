@@ -91,6 +91,7 @@ type Detector struct {
 	nowYear, nowMonth, nowDay int
 	nowValid                  bool
 	zc                        zoneCache // offsets of loc
+	conv                      convMemo  // the last conversion (convert)
 }
 
 // entry is a template with its per-detector statistics.
