@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"warden/internal/datetime"
 	"warden/internal/filter"
@@ -243,6 +244,7 @@ func (r *regexRun) processReader(rd io.Reader, size int64) error {
 	// owned by the reading goroutine until ProcessSeq returns
 	var readErr error
 	var binary, truncated int
+	var arena lineArena
 	lines := func(yield func(string) bool) {
 		for {
 			raw, cut, err := readLine(br, &buf, maxLineBytes)
@@ -250,7 +252,7 @@ func (r *regexRun) processReader(rd io.Reader, size int64) error {
 				if cut {
 					truncated++
 				}
-				if line, ok := lineText(raw, &binary); ok && !yield(line) {
+				if line, ok := lineText(raw, &binary, &arena); ok && !yield(line) {
 					return
 				}
 			}
@@ -319,16 +321,38 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, truncated 
 // lineText turns a raw line into the text to test; ok is false for the
 // lines fail2ban-regex skips (empty ones and comments). Lines with invalid
 // UTF-8 are counted in *binary.
-func lineText(raw []byte, binary *int) (line string, ok bool) {
+func lineText(raw []byte, binary *int, arena *lineArena) (line string, ok bool) {
 	raw = bytes.TrimRight(raw, "\r\n")
 	if len(raw) == 0 || raw[0] == '#' {
 		return "", false
 	}
 	if utf8.Valid(raw) {
-		return string(raw), true
+		return arena.text(raw), true
 	}
 	*binary++
 	return replaceInvalid(raw), true
+}
+
+// lineArena hands out line strings cut from large blocks: one allocation
+// per block instead of one per line. A block is written once, at the end
+// of its used part, and never reused, so the strings stay immutable; a
+// line kept somewhere keeps its block alive (at most arenaBlock bytes).
+type lineArena struct {
+	block []byte
+}
+
+const arenaBlock = 32 << 10
+
+func (a *lineArena) text(raw []byte) string {
+	if a == nil || len(raw) > arenaBlock/4 {
+		return string(raw)
+	}
+	if cap(a.block)-len(a.block) < len(raw) {
+		a.block = make([]byte, 0, arenaBlock)
+	}
+	n := len(a.block)
+	a.block = append(a.block, raw...)
+	return unsafe.String(&a.block[n], len(raw))
 }
 
 // record updates the statistics with a line's result (or prints the --out
