@@ -134,7 +134,34 @@ type entry struct {
 	noFail   bool  // only F-NOFAIL matches so far
 	addr     netip.Addr
 	matches  []string
-	fields   map[string]string
+	fields   fieldList
+}
+
+// fieldList is a failure's named groups as name, value pairs: a tenth of
+// the memory of the map the filter hands over, and entries are many under
+// a flood. Ticket turns it back into a map.
+type fieldList []string
+
+func compactFields(m map[string]string) fieldList {
+	if len(m) == 0 {
+		return nil
+	}
+	l := make(fieldList, 0, 2*len(m))
+	for k, v := range m {
+		l = append(l, k, v)
+	}
+	return l
+}
+
+func (l fieldList) toMap() map[string]string {
+	if l == nil {
+		return nil
+	}
+	m := make(map[string]string, len(l)/2)
+	for i := 0; i+1 < len(l); i += 2 {
+		m[l[i]] = l[i+1]
+	}
+	return m
 }
 
 // New returns a jail; it starts in operation (see SetInOperation).
@@ -281,7 +308,7 @@ func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure, count int) (T
 	case e.noFail:
 		e.noFail = false
 		e.first, e.retry, e.failures = t, float64(count), 1
-		e.addr, e.fields = addr, f.Fields
+		e.addr, e.fields = addr, compactFields(f.Fields)
 		if t != e.last {
 			e.last = t
 			heap.Fix(&j.expiry, int(e.idx))
@@ -320,7 +347,7 @@ func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure, count int) (T
 		Failures: int(e.failures),
 		Retry:    int(e.retry),
 		Matches:  e.matches,
-		Fields:   e.fields,
+		Fields:   e.fields.toMap(),
 	}
 	if e.addr.IsValid() {
 		tk.Prefix = j.banPrefix(e.addr, f.Prefix)
@@ -390,7 +417,7 @@ func (j *Jail) insert(id string, addr netip.Addr, t int64, fields map[string]str
 		j.remove(j.expiry[0])
 		j.stats.Evicted++
 	}
-	e := &entry{id: id, addr: addr, first: t, last: t, fields: fields}
+	e := &entry{id: id, addr: addr, first: t, last: t, fields: compactFields(fields)}
 	j.byID[id] = e
 	heap.Push(&j.expiry, e)
 	return e
