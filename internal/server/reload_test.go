@@ -247,4 +247,34 @@ func TestReload(t *testing.T) {
 	if err := r.c.Start(ctx, "added"); !isErr(err, control.ErrBadArgs) {
 		t.Errorf("start of a running jail: %v", err)
 	}
+
+	// As fail2ban-client's: --if-exists skips a jail not configured;
+	// reload --all (the same as a bare reload) starts a stopped jail
+	// again; --unban --all lifts the bans of every jail.
+	if err := r.c.Reload(ctx, control.ReloadOptions{Jail: "nosuch", IfExists: true}); err != nil {
+		t.Errorf("reload --if-exists nosuch: %v", err)
+	}
+	if err := r.c.Stop(ctx, "added"); err != nil {
+		t.Fatalf("stop added: %v", err)
+	}
+	if _, err := r.c.BanIP(ctx, "app", app1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.c.Call(ctx, []string{"reload", "--all"}); err != nil {
+		t.Fatalf("reload --all: %v", err)
+	}
+	if got := r.running(); !slices.Equal(got, []string{"added", "app"}) {
+		t.Errorf("after reload --all jails = %v, want the stopped jail back", got)
+	}
+	if st := r.status("app"); st.CurrentlyBanned != 1 {
+		t.Errorf("reload --all lost app's ban: %+v", st)
+	}
+	if _, err := r.c.Call(ctx, []string{"reload", "--unban", "--all"}); err != nil {
+		t.Fatalf("reload --unban --all: %v", err)
+	}
+	for _, j := range []string{"app", "added"} {
+		if st := r.status(j); st.CurrentlyBanned != 0 {
+			t.Errorf("after reload --unban --all %s still has bans: %+v", j, st)
+		}
+	}
 }
