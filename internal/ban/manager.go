@@ -547,7 +547,7 @@ func (m *Manager) loop(ctx context.Context) error {
 		m.expire(ctx, now)
 		if !nextHeal.IsZero() && !now.Before(nextHeal) {
 			m.startHeal(ctx)
-			nextHeal = now.Add(m.cfg.HealInterval)
+			nextHeal = now.Add(m.healEvery())
 		}
 		if healSoon && !m.hs.active {
 			m.log.Info("firewall changed under a backend; healing now")
