@@ -24,6 +24,8 @@ type Deliverer interface {
 // recipient can be taken for an option.
 type Sendmail struct {
 	Path string // the binary; "" means "sendmail" on $PATH, then /usr/sbin/sendmail
+	// Timeout bounds one run; 0 means one minute.
+	Timeout time.Duration
 }
 
 var _ Deliverer = (*Sendmail)(nil)
@@ -50,6 +52,12 @@ func (s *Sendmail) Deliver(ctx context.Context, from string, to []string, msg []
 		}
 		args = append(args, a)
 	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, s.path(), args...)
 	cmd.Stdin = bytes.NewReader(msg)
 	var out bytes.Buffer

@@ -303,14 +303,11 @@ func (m *Mailer) giveUp(ctx context.Context, p *pending, err error) {
 	m.log.Error("mail not delivered, dropped", "to", p.to, "attempts", p.attempt, "err", err)
 }
 
-// shutdown flushes the digest and tries every remaining message once more
-// within Grace; what is left is spooled (or dropped if never composed).
+// shutdown tries every remaining message once more, then the digest, within
+// Grace; what is left is spooled (or dropped if never composed).
 func (m *Mailer) shutdown(retry []*pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.Grace)
 	defer cancel()
-	if p := m.flushDigest(ctx); p != nil {
-		retry = append(retry, p)
-	}
 	for more := true; more; {
 		select {
 		case p := <-m.jobs:
@@ -319,15 +316,21 @@ func (m *Mailer) shutdown(retry []*pending) error {
 			more = false
 		}
 	}
-	for _, p := range retry {
+	last := func(p *pending) {
 		if ctx.Err() != nil {
 			m.giveUp(ctx, p, fmt.Errorf("not delivered before shutdown: %w", ctx.Err()))
-			continue
+			return
 		}
 		p.attempt = max(p.attempt, m.cfg.Attempts-1) // one last try
 		if m.attempt(ctx, p) {
 			m.giveUp(ctx, p, fmt.Errorf("not delivered before shutdown: %w", ctx.Err()))
 		}
+	}
+	for _, p := range retry {
+		last(p)
+	}
+	if p := m.flushDigest(ctx); p != nil {
+		last(p)
 	}
 	return nil
 }

@@ -52,6 +52,9 @@ func (n *Notifier) runSink(ctx context.Context, s *sink) {
 				pending.events = append(pending.events, ev)
 			} else {
 				pending.omitted++
+				if ev.Kind == KindBan {
+					pending.omittedBans++
+				}
 			}
 			if timer == nil {
 				timer = time.NewTimer(s.t.Digest)

@@ -15,6 +15,8 @@ type message struct {
 	events  []Event
 	digest  bool
 	omitted int // digest events beyond Options.DigestMax, counted only
+	// omittedBans is how many of the omitted events were bans.
+	omittedBans int
 }
 
 // maxText caps the text of chat formats, in bytes, under each service's
@@ -101,7 +103,7 @@ func messageText(msg message) string {
 }
 
 func countBans(msg message) int {
-	n := 0
+	n := msg.omittedBans
 	for _, ev := range msg.events {
 		if ev.Kind == KindBan {
 			n++

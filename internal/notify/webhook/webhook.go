@@ -96,7 +96,8 @@ type sink struct {
 	t                     Target
 	queue                 chan Event
 	sent, failed, dropped atomic.Uint64
-	seq                   atomic.Uint64 // Matrix transaction ids
+	seq                   atomic.Uint64 // Matrix transaction ids: base-seq
+	base                  int64
 }
 
 // New returns a Notifier for targets; call Run to deliver.
@@ -118,7 +119,7 @@ func New(targets []Target, opts Options) *Notifier {
 	}
 	n := &Notifier{opts: opts}
 	for _, t := range targets {
-		n.sinks = append(n.sinks, &sink{t: t, queue: make(chan Event, opts.QueueSize)})
+		n.sinks = append(n.sinks, &sink{t: t, queue: make(chan Event, opts.QueueSize), base: time.Now().UnixNano()})
 	}
 	return n
 }
