@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"warden/internal/ban"
@@ -127,9 +128,7 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 				break more
 			}
 		}
-		for _, l := range batch {
-			s.handleLine(j, mgr, l, mgrCtx)
-		}
+		s.handleBatch(j, mgr, batch, mgrCtx)
 		clear(batch) // let the texts go
 		if err := acks.Done(mgrCtx, len(batch)); err != nil {
 			j.log.Warn("saving log position", "err", err)
@@ -140,15 +139,60 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 	}
 }
 
-// handleLine runs one line through the jail's filter and tracker and hands
-// any ticket to the ban manager.
-func (s *Server) handleLine(j *jailRun, mgr *ban.Manager, line source.Line, mgrCtx context.Context) {
-	var res filter.Result
-	if !line.Time.IsZero() {
-		res = j.flt.ProcessDated(line.Text, line.Time.Format("2006-01-02 15:04:05")+" ", line.Time)
-	} else {
-		res = j.flt.Process(line.Text)
+// parallelMin is the least batch of file lines whose regex searches are
+// spread over several cores (filter.ProcessSeq); smaller batches, and
+// journal lines, go through the filter one by one.
+const parallelMin = 256
+
+// handleBatch runs a batch of lines through the jail's filter, in order,
+// and hands each result to handleResult. A large batch of file lines (a
+// backlog or a flood) has its regex searches done ahead on up to
+// filterWorkers goroutines; ProcessSeq's results are Process's, line by
+// line.
+func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, mgrCtx context.Context) {
+	if workers := filterWorkers(); len(batch) >= parallelMin && workers > 1 && fileLines(batch) {
+		texts := func(yield func(string) bool) {
+			for _, l := range batch {
+				if !yield(l.Text) {
+					return
+				}
+			}
+		}
+		// A background context: a batch taken is always finished.
+		_ = j.flt.ProcessSeq(context.Background(), texts, workers, func(_ string, res filter.Result) {
+			s.handleResult(j, mgr, res, mgrCtx)
+		})
+		return
 	}
+	for _, line := range batch {
+		var res filter.Result
+		if !line.Time.IsZero() {
+			res = j.flt.ProcessDated(line.Text, line.Time.Format("2006-01-02 15:04:05")+" ", line.Time)
+		} else {
+			res = j.flt.Process(line.Text)
+		}
+		s.handleResult(j, mgr, res, mgrCtx)
+	}
+}
+
+// filterWorkers is how many goroutines search a large batch: one per
+// core, at most four.
+func filterWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
+
+// fileLines reports whether every line came from a file (journal lines
+// carry their own time and go through ProcessDated).
+func fileLines(batch []source.Line) bool {
+	for _, l := range batch {
+		if !l.Time.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// handleResult runs one line's failures through the jail's tracker and
+// hands any ticket to the ban manager.
+func (s *Server) handleResult(j *jailRun, mgr *ban.Manager, res filter.Result, mgrCtx context.Context) {
 	for _, f := range res.Failures {
 		if f.Unresolved {
 			j.log.Debug("host name not resolved; failure skipped", "host", f.Host)
