@@ -194,7 +194,7 @@ part_fail2ban-firewalld() {
 	done
 }
 
-echo "firewalld.sh: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), firewalld $(firewall-cmd --version 2>/dev/null || echo "?"), $(ipset --version | head -1)"
+echo "firewalld.sh: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), firewalld $(dpkg-query -W -f='${Version}' firewalld 2>/dev/null || echo "?"), $(ipset --version | head -1)"
 if [[ " $PARTS " == *" warden-"* ]]; then
 	(cd "$root" && go build -o "$work/firewalldbench" ./bench/firewall-vs-fail2ban/firewalldbench)
 fi
