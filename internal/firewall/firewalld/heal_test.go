@@ -125,3 +125,36 @@ func TestBan100k(t *testing.T) {
 	}
 	t.Logf("Check of %d bans: %v", n, time.Since(start))
 }
+
+// TestHealAfterFirewalldRestart restarts firewalld (its runtime rules go
+// with it): the bus name's new owner fires Changed, and Heal puts the rules
+// back; the bans, in kernel sets, were never lost.
+func TestHealAfterFirewalldRestart(t *testing.T) {
+	b, in := newBackend(t, "ts")
+	ctx := t.Context()
+	if err := b.Setup(ctx, []firewall.JailSpec{{Name: "ssh", Ports: []firewall.PortRange{pr(22, 22)}}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []firewall.Ban{{Jail: "ssh", Prefix: netip.MustParsePrefix("192.0.2.5/32")}}
+	if err := b.Ban(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.Changed():
+	default:
+	}
+	if err := in.RestartFirewalld(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.Changed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no Changed notification within 5 s of a firewalld restart")
+	}
+	if rep, err := b.Heal(ctx, want); err != nil || rep != (firewall.Repair{Objects: 2}) {
+		t.Fatalf("Heal after restart = %+v, %v; want the two rules", rep, err)
+	}
+	if got := directRules(t, in, "ts"); len(got) != 2 {
+		t.Errorf("rules after Heal: %q", got)
+	}
+}

@@ -106,7 +106,7 @@ func Launch(ctx context.Context, dir string) (_ *Instance, err error) {
 	_, _ = rand.Read(rnd[:])
 	in := &Instance{
 		NS: "warden-fwd-" + hex.EncodeToString(rnd[:]), Dir: dir, fwdLog: &lockedBuffer{},
-		fwdDone: make(chan struct{}), busDone: make(chan struct{}),
+		busDone: make(chan struct{}),
 	}
 	if out, err := exec.CommandContext(ctx, "ip", "netns", "add", in.NS).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("fwdtest: ip netns add: %w: %s", err, out)
@@ -141,16 +141,27 @@ func Launch(ctx context.Context, dir string) (_ *Instance, err error) {
 	if err := os.WriteFile(filepath.Join(etc, "firewalld.conf"), []byte(firewalldConf), 0o644); err != nil {
 		return nil, fmt.Errorf("fwdtest: %w", err)
 	}
+	if err := in.startFirewalld(ctx); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// startFirewalld starts firewalld in the namespace and waits until it
+// answers.
+func (in *Instance) startFirewalld(ctx context.Context) error {
 	in.fwd = exec.Command("ip", "netns", "exec", in.NS, "firewalld", "--nofork", "--nopid",
-		"--system-config", etc, "--log-target", "console")
+		"--system-config", filepath.Join(in.Dir, "firewalld"), "--log-target", "console")
 	in.fwd.Env = in.Env()
 	in.fwd.Stdout, in.fwd.Stderr = in.fwdLog, in.fwdLog
+	in.fwdDone = make(chan struct{})
 	if err := in.fwd.Start(); err != nil {
 		close(in.fwdDone)
-		return nil, fmt.Errorf("fwdtest: firewalld: %w", err)
+		return fmt.Errorf("fwdtest: firewalld: %w", err)
 	}
-	go func() { _ = in.fwd.Wait(); close(in.fwdDone) }()
-	err = waitFor(ctx, 60*time.Second, func() bool {
+	done := in.fwdDone
+	go func() { _ = in.fwd.Wait(); close(done) }()
+	err := waitFor(ctx, 60*time.Second, func() bool {
 		select {
 		case <-in.fwdDone:
 			return true
@@ -161,13 +172,21 @@ func Launch(ctx context.Context, dir string) (_ *Instance, err error) {
 	})
 	select {
 	case <-in.fwdDone:
-		return nil, fmt.Errorf("fwdtest: firewalld exited during start-up; log:\n%s", in.fwdLog)
+		return fmt.Errorf("fwdtest: firewalld exited during start-up; log:\n%s", in.fwdLog)
 	default:
 	}
 	if err != nil {
-		return nil, fmt.Errorf("fwdtest: firewalld not running: %w; log:\n%s", err, in.fwdLog)
+		return fmt.Errorf("fwdtest: firewalld not running: %w; log:\n%s", err, in.fwdLog)
 	}
-	return in, nil
+	return nil
+}
+
+// RestartFirewalld stops firewalld (which removes its runtime rules) and
+// starts it again on the same bus and namespace, as `systemctl restart
+// firewalld` would.
+func (in *Instance) RestartFirewalld(ctx context.Context) error {
+	stopProcess(in.fwd.Process, in.fwdDone)
+	return in.startFirewalld(ctx)
 }
 
 // Start launches an instance for one test (or benchmark) and stops it when
