@@ -27,7 +27,11 @@ import (
 //	attempts = 5              tries per message
 //	backoff  = 30s            wait before the second try, doubling after
 //	timeout  = 1m             one SMTP or sendmail delivery
+//	dest, sender              the digest's recipients and sender (default: the
+//	                          first mail action's)
 type Settings struct {
+	Dest               []string
+	Sender             string
 	SMTP               string
 	Sendmail           string
 	Username, Password string
@@ -63,6 +67,15 @@ func ParseSettings(sec map[string]config.Setting) (Settings, error) {
 			s.SMTP = v
 		case "sendmail":
 			s.Sendmail = v
+		case "dest":
+			if s.Dest, err = SplitAddresses(v); err != nil {
+				return s, bad("%v", err)
+			}
+		case "sender":
+			if err := CheckAddress(v); err != nil {
+				return s, bad("%v", err)
+			}
+			s.Sender = v
 		case "username":
 			s.Username = v
 		case "password":

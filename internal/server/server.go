@@ -61,6 +61,8 @@ type Options struct {
 	KeepBans bool
 	// kinds replaces nativeKinds() in tests.
 	kinds []nativeKind
+	// mail is what the jails' mail actions share (notify.go).
+	mail *mailHub
 	// Load reads the configuration afresh for a reload (SIGHUP, `client
 	// reload`); nil means reload is not supported.
 	Load func() (*config.Config, error)

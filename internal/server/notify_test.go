@@ -1,0 +1,151 @@
+package server
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"warden/internal/action"
+	"warden/internal/config"
+	"warden/internal/notify"
+)
+
+// mailTree is a configuration directory reading fail2ban's installed
+// action.d, filter.d and jail.conf, with our own jail.local and
+// fail2ban.conf.
+func mailTree(t *testing.T, jailLocal, f2bConf string) *config.Config {
+	t.Helper()
+	const etc = "/etc/fail2ban"
+	if _, err := os.Stat(filepath.Join(etc, "action.d", "sendmail-whois.conf")); err != nil {
+		t.Skip("fail2ban's configuration is not installed:", err)
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"action.d", "filter.d", "jail.conf", "paths-common.conf", "paths-debian.conf"} {
+		if err := os.Symlink(filepath.Join(etc, n), filepath.Join(dir, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n, text := range map[string]string{"jail.local": jailLocal, "fail2ban.conf": f2bConf} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestMailActions(t *testing.T) {
+	dir := t.TempDir()
+	sendmail := filepath.Join(dir, "sendmail")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " + dir + "/argv\ncat >> " + dir + "/mail\n"
+	if err := os.WriteFile(sendmail, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mailTree(t, `[DEFAULT]
+logpath = /dev/null
+backend = polling
+whois = off
+destemail = admin@example.org
+sender = warden@example.org
+[ssh]
+enabled = true
+filter = sshd
+action = sendmail-whois[name=SSH, dest=root, sender=fail2ban@example.com]
+[mwl]
+enabled = true
+filter = sshd
+mta = mail
+banaction = nftables-multiport
+action = %(action_mwl)s
+[buffered]
+enabled = true
+filter = sshd
+action = sendmail-buffered[lines=2]
+[plain]
+enabled = true
+filter = sshd
+action = sendmail-geoip-lines
+`, "[Definition]\nloglevel = INFO\n[mail]\nsendmail = "+sendmail+"\nhostname = gate.example.org\n")
+
+	for _, shell := range []bool{false, true} {
+		s, err := New(Options{Config: cfg, ShellActions: shell, ServicesPath: writeServices(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for jail, want := range map[string]string{"ssh": "sendmail-whois", "mwl": "mail-whois-lines", "buffered": "sendmail-buffered"} {
+			var native []string
+			for _, a := range s.byName[jail].actions {
+				if _, ok := a.(*notify.Action); ok {
+					native = append(native, a.Name())
+				}
+			}
+			if shell && len(native) != 0 {
+				t.Errorf("--shell-actions: jail %s has native mail actions %q", jail, native)
+			}
+			if !shell && (len(native) != 1 || !strings.HasPrefix(native[0], want)) {
+				t.Errorf("jail %s: native mail actions %q, want %s", jail, native, want)
+			}
+		}
+		if n := len(s.byName["plain"].actions); n != 1 {
+			t.Errorf("jail plain: %d actions", n)
+		}
+		if shell {
+			continue
+		}
+		ctx := context.Background()
+		a := s.byName["ssh"].actions[0]
+		mwl := s.byName["mwl"].actions[len(s.byName["mwl"].actions)-1]
+		for _, x := range []interface{ Start(context.Context) error }{a, mwl} {
+			if err := x.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tk := action.Ticket{Addr: netip.MustParseAddr("192.0.2.1"), Failures: 5, Time: time.Now()}
+		if err := a.Ban(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+		if err := mwl.Ban(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []interface{ Stop(context.Context) error }{a, mwl} {
+			if err := x.Stop(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		argv, _ := os.ReadFile(filepath.Join(dir, "argv"))
+		mail, _ := os.ReadFile(filepath.Join(dir, "mail"))
+		for _, w := range []string{"-i -f fail2ban@example.com -- root\n", "-i -f warden@example.org -- admin@example.org\n"} {
+			if !strings.Contains(string(argv), w) {
+				t.Errorf("no sendmail run %q in\n%s", w, argv)
+			}
+		}
+		for _, w := range []string{"Subject: [warden] SSH: banned 192.0.2.1 on gate.example.org", "Subject: [warden] mwl: banned 192.0.2.1",
+			"whois lookups are turned off", "Log lines with 192.0.2.1", "Subject: [warden] SSH: stopped on gate.example.org"} {
+			if !strings.Contains(string(mail), w) {
+				t.Errorf("mail lacks %q:\n%s", w, mail)
+			}
+		}
+	}
+}
+
+func TestMailSettingsErrors(t *testing.T) {
+	for _, tc := range []struct{ jail, f2b, want string }{
+		{"action = sendmail[dest=\"root -oQ\"]", "", "not a usable mail address"},
+		{"action = sendmail-whois-lines[grepmax=x]", "", "grepmax"},
+		{"action = sendmail", "[mail]\n\ndigest = soon\n", "fail2ban.conf:4: [mail] digest"},
+	} {
+		cfg := mailTree(t, "[j]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\nbackend = polling\n"+tc.jail+"\n",
+			"[Definition]\n"+tc.f2b)
+		_, err := New(Options{Config: cfg, ServicesPath: writeServices(t)})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q / %q: %v, want %q", tc.jail, tc.f2b, err, tc.want)
+		}
+	}
+}
