@@ -13,10 +13,42 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // maxBackoff caps the delay between two attempts.
 const maxBackoff = time.Minute
+
+// maxDigestWhois bounds the whois lookups made for one digest (its first
+// events); whoisParallel bounds those running at once.
+const (
+	maxDigestWhois = maxDigestLines
+	whoisParallel  = 8
+)
+
+// enrich fills in the whois summary of ban events that lack one, when
+// Options.Whois is set. A failed lookup leaves the event as it is.
+func (n *Notifier) enrich(ctx context.Context, evs []Event) {
+	if n.opts.Whois == nil {
+		return
+	}
+	var g errgroup.Group
+	g.SetLimit(whoisParallel)
+	for i := range evs {
+		ev := &evs[i]
+		if ev.Kind != KindBan || ev.Whois != nil || !ev.Addr.IsValid() {
+			continue
+		}
+		g.Go(func() error {
+			if w, err := n.opts.Whois(ctx, ev.Addr); err == nil && w != nil {
+				ev.Whois = w
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
 
 // runSink delivers one target's events until ctx ends.
 func (n *Notifier) runSink(ctx context.Context, s *sink) {
@@ -26,7 +58,9 @@ func (n *Notifier) runSink(ctx context.Context, s *sink) {
 			case <-ctx.Done():
 				return
 			case ev := <-s.queue:
-				n.deliver(ctx, s, message{events: []Event{ev}}, s.t.Retries)
+				msg := message{events: []Event{ev}}
+				n.enrich(ctx, msg.events)
+				n.deliver(ctx, s, msg, s.t.Retries)
 			}
 		}
 	}
@@ -61,6 +95,7 @@ func (n *Notifier) runSink(ctx context.Context, s *sink) {
 				expired = timer.C
 			}
 		case <-expired:
+			n.enrich(ctx, pending.events[:min(len(pending.events), maxDigestWhois)])
 			n.deliver(ctx, s, pending, s.t.Retries)
 			pending = message{digest: true}
 			timer, expired = nil, nil

@@ -71,9 +71,25 @@ type Options struct {
 	// Backoff is the first retry's delay, doubled each time up to a
 	// minute (default 1 s).
 	Backoff time.Duration
+	// Whois, when set, is asked for the summary of a banned address whose
+	// event has none, in the target's goroutine just before delivery
+	// (never in Send); for a digest, only its first 100 events are looked
+	// up. WhoisFunc adapts a *whois.Client.
+	Whois func(ctx context.Context, addr netip.Addr) (*whois.Summary, error)
 	// DigestMax bounds the events kept for one digest; later ones are
 	// only counted (default 10000).
 	DigestMax int
+}
+
+// WhoisFunc adapts c for Options.Whois.
+func WhoisFunc(c *whois.Client) func(context.Context, netip.Addr) (*whois.Summary, error) {
+	return func(ctx context.Context, addr netip.Addr) (*whois.Summary, error) {
+		r, err := c.Lookup(ctx, addr)
+		if r == nil {
+			return nil, err
+		}
+		return &r.Summary, nil // a partial answer is still worth showing
+	}
 }
 
 // Stats counts what happened to one target's events.
