@@ -136,7 +136,9 @@ func (r *regexRun) main(args []string) (int, error) {
 	// and counts multi-line failures still waiting for their host; -o
 	// reports what the daemon would find.
 	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: true, Now: clock.Now,
-		CheckAllRegex: r.o.out == "" && !r.o.noCheckAll, KeepPending: r.o.out == ""}
+		CheckAllRegex: r.o.out == "" && !r.o.noCheckAll, KeepPending: r.o.out == "",
+		// the summary counts failures; rebalance reads Lines when maxlines > 1
+		Counting: r.o.out == "" && !r.o.json && r.setup.def.MaxLines <= 1}
 	if u := r.setup.def.UseDNS; u == "yes" || u == "warn" {
 		fo.Resolve = (&dnsResolver{ctx: r.ctx, cache: map[string][]netip.Addr{}}).resolve
 	}

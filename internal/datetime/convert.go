@@ -229,8 +229,17 @@ func (d *Detector) convert(t *template, line string, now time.Time) (time.Time, 
 	for i, f := range t.order {
 		vals[i], have[i] = t.group(line, t.slots[f])
 	}
-	if c.valid && c.t == t && c.sec == sec && c.vals == vals && c.have == have {
-		return c.res, c.ok
+	if c.valid && c.t == t && c.sec == sec && c.have == have {
+		same := true
+		for i := range t.order {
+			if vals[i] != c.vals[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return c.res, c.ok
+		}
 	}
 	res, ok := d.convertFields(t, line, now)
 	*c = convMemo{valid: true, t: t, sec: sec, vals: vals, have: have, res: res, ok: ok}

@@ -87,6 +87,9 @@ type Options struct {
 	// Diagnostics always runs the prefregex, so Result.PrefMatched is
 	// exact (for fail2ban-regex style statistics); slightly slower.
 	Diagnostics bool
+	// Counting leaves Failure.Fields, Lines and Users nil: for callers
+	// that only count failures and their ids (warden regex's summary).
+	Counting bool
 	// Resolve turns a host name into addresses when UseDNS is yes or warn.
 	// When nil, names are returned unresolved (Failure.Unresolved).
 	Resolve func(host string) []netip.Addr

@@ -345,6 +345,16 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			ascii = isASCII(buf)
 			valid = true
 		}
+		if f.recording != nil && len(f.ignore) == 0 && f.maxLines == 1 {
+			// searching ahead: only the search itself is recorded, the
+			// groups are worked out again in order
+			if loc, err := f.find(p, buf, ascii); err != nil {
+				f.timeouts++
+			} else if loc != nil && !f.opts.CheckAllRegex && !(noDate && date.IsZero() && f.opts.FindTime > 0) {
+				return
+			}
+			continue
+		}
 		h, ok := f.search(p, buf, ascii, org, nil)
 		if !ok {
 			continue
@@ -398,7 +408,7 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		if d.get("nofail").truthy() && !f.opts.CheckAllRegex {
 			return true
 		}
-	} else {
+	} else if !f.opts.Counting {
 		d.matches = append(d.matches, joinLines(h.matched)...)
 	}
 	fid := d.get("fid")
@@ -457,6 +467,10 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		fl := &out[i]
 		fl.Time = date
 		fl.Regex = idx
+		fl.NoFail = d.get("nofail").truthy()
+		if f.opts.Counting {
+			continue
+		}
 		fl.Fields = make(map[string]string, len(d.g))
 		for _, e := range d.g {
 			if e.v.ok {
@@ -464,7 +478,6 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 			}
 		}
 		fl.Lines = append([]string(nil), d.matches...)
-		fl.NoFail = d.get("nofail").truthy()
 		fl.Users = append([]string(nil), d.users...)
 	}
 	res.Failures = out
