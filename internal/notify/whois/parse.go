@@ -457,6 +457,13 @@ func cleanRaw(raw []byte) string {
 	var b strings.Builder
 	b.Grow(len(raw))
 	for len(raw) > 0 {
+		if c := raw[0]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != 0x7f || c == '\n' || c == '\t' {
+				b.WriteByte(c)
+			}
+			raw = raw[1:]
+			continue
+		}
 		r, size := utf8.DecodeRune(raw)
 		raw = raw[size:]
 		switch {

@@ -203,7 +203,7 @@ func (c *Client) resolve(ctx context.Context, addr netip.Addr) (r *Result, match
 		r.Chain = append(r.Chain, server)
 		raw, err := c.query(ctx, server, queryFor(server, addr))
 		if err != nil {
-			if r.Raw == "" {
+			if len(r.Chain) == 1 {
 				return nil, netip.Prefix{}, err
 			}
 			return r, netip.Prefix{}, err
