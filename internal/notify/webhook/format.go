@@ -23,6 +23,24 @@ type message struct {
 // limit (Discord 2000 characters, ntfy 4096 bytes, Slack ~4000 advised).
 var maxText = map[Format]int{FormatSlack: 3900, FormatDiscord: 1900, FormatMatrix: 16000, FormatNtfy: 3900}
 
+// maxMatches and maxMatchLen cap the log lines of one JSON event.
+const (
+	maxMatches  = 50
+	maxMatchLen = 1000
+)
+
+// cutLine shortens s to at most n bytes on a rune boundary.
+func cutLine(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 // maxDigestLines caps the event lines of a chat digest.
 const maxDigestLines = 100
 
@@ -228,7 +246,9 @@ func renderJSON(msg message) ([]byte, string, error) {
 				secs = int64(ev.BanTime / time.Second)
 			}
 			je.BanTime = &secs
-			je.Matches = ev.Matches
+			for _, m := range ev.Matches[:min(len(ev.Matches), maxMatches)] {
+				je.Matches = append(je.Matches, cutLine(m, maxMatchLen))
+			}
 			if w := ev.Whois; w != nil {
 				je.Whois = &jsonWhois{w.NetName, w.Country, w.Org, w.AS, w.Abuse, w.CIDR, w.Server}
 			}

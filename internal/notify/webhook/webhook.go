@@ -7,6 +7,29 @@
 // exponential backoff. The URL, method and headers of a request come from
 // the configuration only; events (log lines, whois text) reach the body
 // alone, encoded for its format.
+//
+// Targets are [webhook:NAME] sections of fail2ban.conf or .local (see
+// Target). Bodies:
+//
+//   - json: {"version": 1, "digest": false, "omitted": 0, "text": "warden: banned ...",
+//     "events": [{"kind": "ban"|"start"|"stop", "jail": "sshd", "addr": "192.0.2.1",
+//     "failures": 5, "bantime_seconds": 600, "time": "2026-01-02T03:04:05Z",
+//     "matches": ["log line", ...], "whois": {"netname", "country", "org", "as",
+//     "abuse", "cidr", "server"}}]}; bantime_seconds is -1 for a permanent ban;
+//     start and stop events carry kind, jail and time only; a digest has
+//     "digest": true, every event gathered, and "omitted" counting those
+//     beyond Options.DigestMax. Only this format carries the log lines.
+//   - slack: {"text": ...} with &, < and > escaped.
+//   - discord: {"content": ..., "allowed_mentions": {"parse": []}}.
+//   - matrix: PUT {url}/{txnId} with {"msgtype": "m.notice", "body": ...}.
+//   - ntfy: the text as a text/plain body and a Title header.
+//
+// The text is one line per event ("banned 192.0.2.1 in jail sshd after 5
+// failures, for 10m0s (NL, AS64500, NETNAME, Org, abuse abuse@...)"); a
+// digest starts with a count line and lists at most 100 events. With a
+// secret, every request carries X-Warden-Signature: sha256=<hex of
+// HMAC-SHA256(secret, body)> (see Sign); with a token, Authorization:
+// Bearer <token>.
 package webhook
 
 import (
