@@ -86,8 +86,11 @@ type Config struct {
 	// MaxAnswer caps the bytes read from one server; the rest is dropped.
 	MaxAnswer int64
 	// CacheTTL is how long a result is reused for the same address and
-	// for other addresses of the same announced network; negative
-	// disables the cache.
+	// for other addresses of the network the answer gave for it (the
+	// inetnum/NetRange/CIDR record holding it, else its route); networks
+	// wider than /16 (IPv4) or /32 (IPv6) are not shared, as they often
+	// hold smaller assignments with other owners. Negative disables the
+	// cache.
 	CacheTTL time.Duration
 	// Dial opens connections; nil uses a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
