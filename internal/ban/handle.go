@@ -109,7 +109,7 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		// plain bantime; when it would end later, the ban is prolonged to
 		// end bantime after the new ticket.
 		bt := cfg.BanTime
-		res := Result{Already: true, BanTime: old.banTime, End: old.end(), Count: old.count}
+		res := Result{Already: true, BanTime: old.banTime, End: old.end(), Count: int(old.count)}
 		newEnd, oldEnd := start.Add(bt), old.end()
 		longer := old.banTime >= 0 && (bt < 0 || newEnd.After(oldEnd))
 		if !longer {
@@ -117,15 +117,15 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		}
 		e := *old
 		e.idx = -1
-		if e.matches == nil {
+		if e.more == nil {
 			// A jail without actions keeps no lines in memory (see
 			// hasActions): the store's row gets the new ticket's.
-			e.matches = r.ticket.Matches
+			e.more = &entryMore{id: r.ticket.ID, matches: r.ticket.Matches}
 		}
 		if bt < 0 {
 			e.banTime = jail.Forever
 		} else {
-			e.banTime = bt + max(0, start.Sub(old.start))
+			e.banTime = bt + max(0, start.Sub(old.begins()))
 		}
 		res.Prolonged, res.BanTime, res.End = true, e.banTime, e.end()
 		// A ban new in this very batch stays new: the actions still
@@ -155,12 +155,9 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		}
 	}
 	bt := jail.BanTime(cfg, hist)
-	e := &entry{
-		jail: r.jail, prefix: p, id: r.ticket.ID, start: start, banTime: bt,
-		count: hist.Count + 1, failures: r.ticket.Failures, matches: r.ticket.Matches,
-		fields: r.ticket.Fields, idx: -1,
-	}
-	res := Result{BanTime: bt, End: e.end(), Count: e.count}
+	e := newEntry(r.jail, p, start, bt, hist.Count+1, r.ticket.Failures)
+	e.more = &entryMore{id: r.ticket.ID, matches: r.ticket.Matches, fields: r.ticket.Fields}
+	res := Result{BanTime: bt, End: e.end(), Count: int(e.count)}
 	if bt >= 0 && e.end().Before(now) {
 		res.Expired = true
 		return &pendingBan{req: r, res: res}, nil
@@ -224,7 +221,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	for i, pb := range final {
 		rows[i] = pb.e.storeBan()
 		if !m.hasActions(pb.e.jail) {
-			pb.e.matches, pb.e.fields = nil, nil
+			pb.e.more = nil
 			continue
 		}
 		o := opProlong
@@ -327,15 +324,15 @@ func (m *Manager) countStoreError() {
 
 // storeBan is e as a database row.
 func (e *entry) storeBan() store.Ban {
-	return store.Ban{Jail: e.jail, Prefix: e.prefix, Time: e.start, BanTime: e.banTime,
-		Count: e.count, Failures: e.failures, Matches: e.matches}
+	return store.Ban{Jail: e.jail, Prefix: e.prefix, Time: e.begins(), BanTime: e.banTime,
+		Count: int(e.count), Failures: int(e.failures), Matches: e.matches()}
 }
 
 // ticket is e as an action ticket.
 func (m *Manager) ticket(e *entry) action.Ticket {
 	t := action.Ticket{
-		ID: e.id, Failures: e.failures, Time: e.start, BanTime: e.banTime,
-		BanCount: e.count, Restored: e.restored, Matches: e.matches, Fields: e.fields,
+		ID: e.id(), Failures: int(e.failures), Time: e.begins(), BanTime: e.banTime,
+		BanCount: int(e.count), Restored: e.restored, Matches: e.matches(), Fields: e.fields(),
 	}
 	if e.prefix.IsSingleIP() {
 		t.Addr = e.prefix.Addr()
@@ -359,7 +356,7 @@ func (m *Manager) ticket(e *entry) action.Ticket {
 			ev, err := m.cfg.Store.BanEvidence(ctx, e.prefix, j)
 			if err != nil {
 				m.log.Warn("ban evidence lookup failed", "jail", e.jail, "prefix", e.prefix, "err", err)
-				return store.Evidence{Failures: e.failures, Matches: e.matches}
+				return store.Evidence{Failures: int(e.failures), Matches: e.matches()}
 			}
 			return ev
 		}

@@ -304,7 +304,7 @@ func (m *Manager) Banned(jailName string) ([]netip.Prefix, error) {
 	}
 	starts := make(map[*entry]time.Time, len(es))
 	for _, e := range es {
-		starts[e] = e.start
+		starts[e] = e.begins()
 	}
 	m.mu.Unlock()
 	slices.SortFunc(es, func(a, b *entry) int {

@@ -33,8 +33,8 @@ func TestNoActionsKeepsNoLines(t *testing.T) {
 				if en == nil {
 					t.Fatalf("%s: not banned", when)
 				}
-				if got := len(en.matches) > 0; got != withActions {
-					t.Errorf("%s: entry keeps matches %q; want kept: %v", when, en.matches, withActions)
+				if got := len(en.matches()) > 0; got != withActions {
+					t.Errorf("%s: entry keeps matches %q; want kept: %v", when, en.matches(), withActions)
 				}
 			}
 			check("after the ban", e.m)

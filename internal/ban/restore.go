@@ -33,10 +33,10 @@ func (m *Manager) restore(ctx context.Context) error {
 			skipped++
 			return nil
 		}
-		e := &entry{
-			jail: js.cfg.Name, prefix: b.Prefix, start: b.Time, banTime: b.BanTime,
-			count: b.Count, failures: b.Failures, matches: b.Matches,
-			restored: true, idx: -1,
+		e := newEntry(js.cfg.Name, b.Prefix, b.Time, b.BanTime, b.Count, b.Failures)
+		e.restored = true
+		if b.Matches != nil {
+			e.more = &entryMore{matches: b.Matches}
 		}
 		if e.banTime < 0 {
 			e.banTime = jail.Forever
