@@ -24,7 +24,8 @@ import (
 // clientOpts are the options of `warden client`, named like
 // fail2ban-client's.
 type clientOpts struct {
-	socket  string
+	socket  string // -s; else the configuration's socket
+	conf    string // -c
 	verbose int
 	timeout time.Duration
 	json    bool
@@ -37,8 +38,10 @@ Send a command to the running warden daemon over its control socket.
 Commands and output are those of fail2ban-client.
 
 Options:
-    -s, --socket <FILE>     socket path (default ` + control.DefaultSocket + `)
-    -c, --conf <DIR>        accepted for compatibility; the socket comes from -s
+    -s, --socket <FILE>     socket path (default: fail2ban.conf's socket in the
+                            configuration, else ` + control.DefaultSocket + `)
+    -c, --conf <DIR>        configuration directory whose fail2ban.conf names the
+                            socket (default: /etc/warden, /etc/fail2ban, built-in)
     --timeout <TIME>        how long to wait for an answer (default 30s)
     --json                  print the daemon's answer as JSON
     -v                      increase verbosity
@@ -125,7 +128,7 @@ var clientOptsWithValue = map[string]bool{
 // returns the exit code: 0 on success, 255 on any failure (as
 // fail2ban-client).
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := clientOpts{socket: control.DefaultSocket, verbose: 1, timeout: 30 * time.Second}
+	o := clientOpts{verbose: 1, timeout: 30 * time.Second}
 	prog := "warden client"
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "ERROR   "+format+"\n", a...)
@@ -171,7 +174,7 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		case "-s", "--socket":
 			o.socket = val
 		case "-c", "--conf":
-			// Accepted: the daemon reads the configuration, not the client.
+			o.conf = val
 		case "--timeout":
 			d, err := config.ParseTime(val)
 			if err != nil || d <= 0 {
@@ -213,6 +216,9 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, clientUsage, prog)
 		return 0
 	}
+	if o.socket == "" {
+		o.socket = configuredSocket(o.conf)
+	}
 	if len(args) == 1 && args[0] == "start" {
 		return o.startServer(ctx, stderr)
 	}
@@ -221,6 +227,21 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return fail("%v", err)
 	}
 	return o.send(ctx, cmd, stdout, stderr)
+}
+
+// configuredSocket is the socket fail2ban.conf sets in the configuration
+// tree the server would read (conf as its --conf), else
+// control.DefaultSocket, as the server chooses it.
+func configuredSocket(conf string) string {
+	fsys, root, err := chooseConfTree(conf, io.Discard)
+	if err != nil {
+		return control.DefaultSocket
+	}
+	cfg, _ := config.Load(fsys, config.Options{Root: root})
+	if cfg == nil || strings.TrimSpace(cfg.Server.Options["socket"]) == "" {
+		return control.DefaultSocket
+	}
+	return strings.TrimSpace(cfg.Server.Options["socket"])
 }
 
 // startServer answers fail2ban-client's bare "start": the client cannot

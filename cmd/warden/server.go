@@ -18,8 +18,10 @@ import (
 
 type serverOpts struct {
 	conf, socket, db, logFormat string
+	pidfile                     string
 	foreground, shellActions    bool
 	keepBans                    bool
+	readyFD                     int // daemonize's pipe, in the detached child
 }
 
 func newServerCmd() *cobra.Command {
@@ -30,8 +32,11 @@ func newServerCmd() *cobra.Command {
 		Long: "server watches the logs of every enabled jail, bans offenders in the firewall\n" +
 			"(nftables natively, other actions through fail2ban's shell commands), lifts bans\n" +
 			"on time and keeps bans and log positions in its database across restarts.\n" +
-			"It always runs in the foreground (use systemd's Type=notify); -f is accepted\n" +
-			"for fail2ban's sake. SIGTERM or SIGINT stop it cleanly. SIGHUP reloads the\n" +
+			"Without -f it daemonises as fail2ban-server does: it starts detached and\n" +
+			"returns once the daemon serves (or prints why it could not start); systemd\n" +
+			"runs it with -f (Type=notify). The control socket and pid file are\n" +
+			"fail2ban.conf's socket and pidfile unless --socket/--pidfile say otherwise.\n" +
+			"SIGTERM or SIGINT stop it cleanly. SIGHUP reloads the\n" +
 			"configuration as `warden client reload` does: a configuration with errors is\n" +
 			"reported and the running one kept.",
 		Args: cobra.NoArgs,
@@ -41,8 +46,11 @@ func newServerCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.conf, "conf", "", "configuration directory, or \"builtin\" for the embedded tree (default: /etc/warden, /etc/fail2ban, built-in)")
-	f.BoolVarP(&o.foreground, "foreground", "f", false, "stay in the foreground (always the case)")
-	f.StringVar(&o.socket, "socket", "", "control socket (default /run/warden/warden.sock)")
+	f.BoolVarP(&o.foreground, "foreground", "f", false, "stay in the foreground (for systemd); without it the server daemonises")
+	f.StringVar(&o.socket, "socket", "", "control socket (default: fail2ban.conf's socket, else "+control.DefaultSocket+")")
+	f.StringVar(&o.pidfile, "pidfile", "", "pid file (default: fail2ban.conf's pidfile; none when it sets none)")
+	f.IntVar(&o.readyFD, "ready-fd", 0, "internal: pipe to the parent of a daemonised server")
+	_ = f.MarkHidden("ready-fd")
 	f.StringVar(&o.db, "db", "", "ban database (default: fail2ban.conf's dbfile, else "+server.DefaultDB+")")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&o.shellActions, "shell-actions", false, "run fail2ban's nftables actions as shell commands instead of natively")
@@ -67,10 +75,28 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", "warning", w.String())
 	}
+	// Only a socket and pid file the configuration sets are taken: a
+	// tree without them gets warden's socket and no pid file, not
+	// fail2ban's /var/run/fail2ban paths.
+	socket := o.socket
+	if socket == "" {
+		socket = strings.TrimSpace(cfg.Server.Options["socket"])
+	}
+	pidfile := o.pidfile
+	if pidfile == "" {
+		pidfile = strings.TrimSpace(cfg.Server.Options["pidfile"])
+	}
+	ready := openReadyPipe(o.readyFD)
 	srv, err := server.New(server.Options{
-		Config:       cfg,
-		DBPath:       o.db,
-		Socket:       o.socket,
+		Config: cfg,
+		DBPath: o.db,
+		Socket: socket,
+		Notify: func(state string) error {
+			if state == "READY=1" {
+				ready.ready()
+			}
+			return server.SDNotify(state)
+		},
 		ShellActions: o.shellActions,
 		KeepBans:     o.keepBans,
 		Version:      version,
@@ -91,8 +117,25 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		},
 	})
 	if err != nil {
+		ready.fail(err)
 		return exitError{code: 1, msg: err.Error()}
 	}
+	// The configuration is valid: a daemonising server starts its
+	// detached copy now, so that errors so far reached the terminal.
+	if !o.foreground {
+		pid, err := daemonize(cmd.Flags(), stderr)
+		if err != nil {
+			return exitError{code: 1, msg: err.Error()}
+		}
+		log.Debug("daemon started", "pid", pid)
+		return nil
+	}
+	removePid, err := writePidFile(pidfile)
+	if err != nil {
+		ready.fail(err)
+		return exitError{code: 1, msg: err.Error()}
+	}
+	defer removePid()
 	// SIGHUP reloads every jail, as `warden client reload` does.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -109,7 +152,11 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 			}
 		}
 	}()
-	return srv.Run(ctx)
+	if err := srv.Run(ctx); err != nil {
+		ready.fail(err)
+		return err
+	}
+	return nil
 }
 
 // serverLogger builds the daemon's logger: text or JSON, at fail2ban.conf's

@@ -132,3 +132,92 @@ func TestServerBinary(t *testing.T) {
 		}
 	}
 }
+
+// TestServerDaemon starts `warden server` without -f: it returns once the
+// detached daemon serves, on the socket and pid file fail2ban.conf names;
+// `warden client -c CONF` finds that socket; a second daemon on the same
+// socket fails and says why; SIGTERM stops the first and removes its pid
+// file and socket. A shell action keeps the test free of firewalls.
+func TestServerDaemon(t *testing.T) {
+	if _, err := os.Stat("/etc/fail2ban/filter.d/sshd.conf"); err != nil {
+		t.Skipf("needs fail2ban's configuration: %v", err)
+	}
+	bin := buildWarden(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "conf")
+	if err := os.MkdirAll(filepath.Join(conf, "action.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/fail2ban/filter.d", filepath.Join(conf, "filter.d")); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "auth.log")
+	sock, pidfile, serverLog := filepath.Join(dir, "run", "f2b.sock"), filepath.Join(dir, "run", "warden.pid"), filepath.Join(dir, "warden.log")
+	files := map[string]string{
+		"auth.log":             "",
+		"conf/action.d/x.conf": "[Definition]\nactionban = true\n",
+		"conf/jail.conf":       fmt.Sprintf("[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nbackend = polling\naction = x\n", logPath),
+		"conf/fail2ban.conf": fmt.Sprintf("[Definition]\nlogtarget = %s\nloglevel = INFO\nsocket = %s\npidfile = %s\ndbfile = %s\n",
+			serverLog, sock, pidfile, filepath.Join(dir, "warden.db")),
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pid := 0
+	t.Cleanup(func() {
+		if pid > 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(serverLog)
+			t.Logf("server log:\n%s", b)
+		}
+	})
+
+	start := time.Now()
+	if out, err := exec.CommandContext(ctx, bin, "server", "--conf", conf).CombinedOutput(); err != nil {
+		t.Fatalf("server (daemonising): %v\n%s", err, out)
+	}
+	t.Logf("daemonised server ready after %v", time.Since(start).Round(time.Millisecond))
+	b, err := os.ReadFile(pidfile)
+	if err != nil {
+		t.Fatalf("pid file: %v", err)
+	}
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || syscall.Kill(pid, 0) != nil {
+		t.Fatalf("pid file %q: no live process", b)
+	}
+	out, err := exec.CommandContext(ctx, bin, "client", "-c", conf, "ping").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "Server replied: pong" {
+		t.Fatalf("client -c conf ping: %v\n%s", err, out)
+	}
+
+	// A second daemon on the same socket: the parent reports the child's error.
+	second := time.Now()
+	out, err = exec.CommandContext(ctx, bin, "server", "--conf", conf, "--pidfile", filepath.Join(dir, "second.pid")).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), sock) {
+		t.Errorf("second server: %v, want an error naming the socket in use:\n%s", err, out)
+	}
+	t.Logf("second server failed after %v: %s", time.Since(second).Round(time.Millisecond), bytes.TrimSpace(out))
+	if _, err := os.Stat(filepath.Join(dir, "second.pid")); !os.IsNotExist(err) {
+		t.Errorf("the failed second server left its pid file: %v", err)
+	}
+
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopAt := time.Now()
+	waitFor(t, "the daemon removed its pid file and socket", func() bool {
+		_, perr := os.Stat(pidfile)
+		_, serr := os.Stat(sock)
+		return os.IsNotExist(perr) && os.IsNotExist(serr)
+	})
+	t.Logf("stopped %v after SIGTERM", time.Since(stopAt).Round(time.Millisecond))
+	pid = 0
+	if b, _ := os.ReadFile(serverLog); !bytes.Contains(b, []byte("server ready")) {
+		t.Errorf("server log lacks the ready line:\n%s", b)
+	}
+}

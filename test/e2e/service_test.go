@@ -21,7 +21,7 @@ func TestServiceUnit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"\nType=notify\n", "\nExecStart=/usr/local/bin/warden server\n", "\nExecReload=/bin/kill -HUP $MAINPID\n",
+		"\nType=notify\n", "\nExecStart=/usr/local/bin/warden server -f\n", "\nRuntimeDirectory=warden fail2ban\n", "\nExecReload=/bin/kill -HUP $MAINPID\n",
 		"\nProtectSystem=strict\n", "\nReadWritePaths=/var/lib/warden /run/warden /var/log\n", "\nNoNewPrivileges=yes\n",
 		"\nCapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_DAC_READ_SEARCH\n",
 		"\nRestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6\n",
