@@ -136,7 +136,8 @@ func findReferral(blocks []block) string {
 }
 
 // referralTarget turns "whois.ripe.net", "whois://whois.ripe.net" or
-// "whois://whois.example.net:4343/" into host:port.
+// "whois://whois.example.net:43/" into host:port. Other ports and
+// non-public address literals are refused.
 func referralTarget(v string) (string, bool) {
 	v = strings.TrimSpace(v)
 	if scheme, rest, ok := strings.Cut(v, "://"); ok {
@@ -146,7 +147,18 @@ func referralTarget(v string) (string, bool) {
 		v = rest
 	}
 	v = strings.TrimSuffix(v, "/")
-	return normalizeServer(v)
+	s, ok := normalizeServer(v)
+	if !ok {
+		return "", false
+	}
+	host, port, _ := net.SplitHostPort(s)
+	if port != "43" {
+		return "", false
+	}
+	if a, err := netip.ParseAddr(host); err == nil && !isPublic(a) {
+		return "", false
+	}
+	return s, true
 }
 
 // normalizeServer validates a whois server name, adds port 43 when none is

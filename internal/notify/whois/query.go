@@ -5,17 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 )
 
 // query sends q to server and returns its cleaned answer, cut at MaxAnswer
 // bytes. The connection lives at most QueryTimeout, and never past ctx.
-func (c *Client) query(ctx context.Context, server, q string) (string, error) {
+func (c *Client) query(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), server, q string) (string, error) {
 	qctx, cancel := context.WithTimeout(ctx, c.cfg.QueryTimeout)
 	defer cancel()
-	conn, err := c.cfg.Dial(qctx, "tcp", server)
+	conn, err := dial(qctx, "tcp", server)
 	if err != nil {
 		return "", fmt.Errorf("whois %s: %w", server, err)
 	}
@@ -62,4 +65,25 @@ func queryErr(ctx context.Context, err error) error {
 		return errors.Join(context.DeadlineExceeded, err)
 	}
 	return err
+}
+
+// errNotPublic refuses a referred server on a local address.
+var errNotPublic = errors.New("referred whois server has no public address")
+
+// publicOnly is a net.Dialer Control that refuses every address that is not
+// public unicast: loopback, private, link-local, unspecified, multicast.
+func publicOnly(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("%w: %s", errNotPublic, address)
+	}
+	if !isPublic(ap.Addr()) {
+		return fmt.Errorf("%w: %s", errNotPublic, ap.Addr())
+	}
+	return nil
+}
+
+func isPublic(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
 }

@@ -13,8 +13,11 @@
 //
 // Referrals: IANA's refer:/whois: and ARIN's ReferralServer: whois://...
 // are followed, at most maxHops servers per lookup and never the same server
-// twice; rwhois and other schemes are skipped. The last server that answered
-// gives the summary and the raw text.
+// twice; rwhois and other schemes are skipped, and so are referrals to a
+// port other than 43 or to a non-public address literal (a network's holder
+// can set its own referral server; it must not point warden at local
+// services). The last server that answered gives the summary and the raw
+// text.
 //
 // Safety: every answer is read through a size cap and per-query and total
 // deadlines. Summary fields hold no control or format characters (no CR, LF,
@@ -92,20 +95,25 @@ type Config struct {
 	// hold smaller assignments with other owners. Negative disables the
 	// cache.
 	CacheTTL time.Duration
-	// Dial opens connections; nil uses a net.Dialer.
+	// Dial opens connections; nil uses a net.Dialer, which for referred
+	// servers refuses loopback, private, link-local and other non-public
+	// addresses (an address holder can name its own referral server).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Client looks addresses up. It is safe for concurrent use; concurrent
 // lookups of one address share one query.
 type Client struct {
-	cfg      Config
-	server   string // normalised cfg.Server; "" when disabled
-	badCfg   error
-	group    singleflight.Group
-	cache    *cache
-	now      func() time.Time
-	disabled bool
+	cfg Config
+	// referDial opens connections to referred servers (cfg.Dial opens the
+	// one to the configured server).
+	referDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	server    string // normalised cfg.Server; "" when disabled
+	badCfg    error
+	group     singleflight.Group
+	cache     *cache
+	now       func() time.Time
+	disabled  bool
 }
 
 // New returns a Client for cfg. A malformed Server makes every Lookup fail
@@ -127,9 +135,12 @@ func New(cfg Config) *Client {
 	if c.cfg.CacheTTL == 0 {
 		c.cfg.CacheTTL = DefaultCacheTTL
 	}
+	c.referDial = c.cfg.Dial
 	if c.cfg.Dial == nil {
 		var d net.Dialer
 		c.cfg.Dial = d.DialContext
+		pub := net.Dialer{Control: publicOnly}
+		c.referDial = pub.DialContext
 	}
 	if c.cfg.Server == "off" {
 		c.disabled = true
@@ -204,7 +215,11 @@ func (c *Client) resolve(ctx context.Context, addr netip.Addr) (r *Result, match
 			r = &Result{Addr: addr}
 		}
 		r.Chain = append(r.Chain, server)
-		raw, err := c.query(ctx, server, queryFor(server, addr))
+		dial := c.cfg.Dial
+		if hop > 0 {
+			dial = c.referDial
+		}
+		raw, err := c.query(ctx, dial, server, queryFor(server, addr))
 		if err != nil {
 			if len(r.Chain) == 1 {
 				return nil, netip.Prefix{}, err

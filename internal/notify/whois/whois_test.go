@@ -508,3 +508,49 @@ func TestCallerCancelReturnsAtOnce(t *testing.T) {
 		t.Errorf("err %v after %v", err, time.Since(start))
 	}
 }
+
+// TestReferralToLocalAddressRefused: with the default dialer the configured
+// server may be local (tests, air-gapped sites), but a referral that
+// resolves to a loopback address is not dialled.
+func TestReferralToLocalAddressRefused(t *testing.T) {
+	if _, err := net.DefaultResolver.LookupHost(t.Context(), "localhost"); err != nil {
+		t.Skipf("localhost does not resolve here: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("netname: FIRST\nrefer: localhost\n"))
+			c.Close()
+		}
+	})
+	c := New(Config{Server: ln.Addr().String(), QueryTimeout: 2 * time.Second})
+	r, err := c.Lookup(t.Context(), netip.MustParseAddr("192.0.2.1"))
+	if !errors.Is(err, errNotPublic) {
+		t.Errorf("err = %v, want errNotPublic", err)
+	}
+	if r == nil || r.Summary.NetName != "FIRST" || len(r.Chain) != 2 || r.Chain[1] != "localhost:43" {
+		t.Errorf("result %+v", r)
+	}
+}
+
+func TestPublicOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"192.0.2.1:43": true, "[2001:db8::1]:43": true, "8.8.8.8:43": true,
+		"127.0.0.1:43": false, "[::1]:43": false, "10.0.0.1:43": false, "192.168.1.1:43": false,
+		"172.16.0.1:43": false, "169.254.1.1:43": false, "[fe80::1]:43": false, "[fc00::1]:43": false,
+		"0.0.0.0:43": false, "224.0.0.1:43": false, "[::ffff:127.0.0.1]:43": false, "junk": false,
+	} {
+		if err := publicOnly("tcp", addr, nil); (err == nil) != ok {
+			t.Errorf("publicOnly(%s) = %v", addr, err)
+		}
+	}
+}
