@@ -4,7 +4,9 @@
 //
 // Send never blocks: each target has a bounded queue, and an event that
 // does not fit is dropped and counted. Run delivers, with retries and
-// exponential backoff. The URL, method and headers of a request come from
+// exponential backoff; a target sends one message at a time, so while it
+// retries its new events wait in the queue (or, in digest mode, in the
+// next digest). The URL, method and headers of a request come from
 // the configuration only; events (log lines, whois text) reach the body
 // alone, encoded for its format.
 //
