@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +68,42 @@ func actionBase(a *config.Action) string {
 		return a.Name
 	}
 	return b
+}
+
+// prefixOpts are warden's prefix-ban jail options (beyond fail2ban):
+// banprefix4 and banprefix6 widen each ban to the covering network of that
+// length (a /64 for an IPv6 host, say); banprefix.count = true counts
+// failures per such network instead of per address.
+type prefixOpts struct {
+	v4, v6 int
+	count  bool
+}
+
+func banPrefixes(j *config.Jail) (prefixOpts, error) {
+	var p prefixOpts
+	for _, o := range []struct {
+		name string
+		max  int
+		dst  *int
+	}{{"banprefix4", 32, &p.v4}, {"banprefix6", 128, &p.v6}} {
+		v := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(j.Options[o.name]), "/"))
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > o.max {
+			return p, fmt.Errorf("%s: jail %s: %s = %q: want a prefix length from 1 to %d", j.Pos, j.Name, o.name, j.Options[o.name], o.max)
+		}
+		*o.dst = n
+	}
+	if v := strings.TrimSpace(j.Options["banprefix.count"]); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			return p, fmt.Errorf("%s: jail %s: banprefix.count = %q: %w", j.Pos, j.Name, v, err)
+		}
+		p.count = b
+	}
+	return p, nil
 }
 
 // banTimeConfig reads bantime and the bantime.* options of a jail.
@@ -167,14 +204,21 @@ func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: jail %s: ignoreip: %w", j.Pos, j.Name, err)
 	}
+	pre, err := banPrefixes(j)
+	if err != nil {
+		return nil, err
+	}
 	jr.tracker = jail.New(jail.Config{
-		Name:       j.Name,
-		MaxRetry:   j.MaxRetry,
-		FindTime:   j.FindTime,
-		MaxMatches: j.MaxMatches,
-		Ignore:     ign,
-		Clock:      o.now,
-		Logger:     o.Logger,
+		Name:          j.Name,
+		MaxRetry:      j.MaxRetry,
+		FindTime:      j.FindTime,
+		MaxMatches:    j.MaxMatches,
+		Ignore:        ign,
+		Clock:         o.now,
+		Logger:        o.Logger,
+		BanPrefix4:    pre.v4,
+		BanPrefix6:    pre.v6,
+		CountByPrefix: pre.count,
 	})
 	if jr.banTime, err = banTimeConfig(j); err != nil {
 		return nil, err

@@ -16,9 +16,9 @@ import (
 )
 
 // runtimeServer runs a server with one shell-action jail "app" on a log
-// file (no root needed) and returns a client, the log and the record the
+// file (no root needed), with jailOpts added to its section, and returns a client, the log and the record the
 // action writes.
-func runtimeServer(t *testing.T) (c *control.Client, logPath, record string) {
+func runtimeServer(t *testing.T, jailOpts string) (c *control.Client, logPath, record string) {
 	t.Helper()
 	dir := t.TempDir()
 	record = filepath.Join(dir, "record")
@@ -29,7 +29,7 @@ func runtimeServer(t *testing.T) (c *control.Client, logPath, record string) {
 		"filter.d/app.conf":    "[Definition]\nfailregex = login failed from <HOST>$\n",
 		"action.d/record.conf": "[Definition]\nactionban = echo ban <ip> >> " + record + "\n",
 		"jail.conf": "[DEFAULT]\nbackend = polling\nignoreself = false\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\naction = record\n" +
-			"[app]\nenabled = true\nfilter = app\nlogpath = " + logPath + "\n",
+			"[app]\nenabled = true\nfilter = app\nlogpath = " + logPath + "\n" + jailOpts,
 	}
 	for name, text := range files {
 		p := filepath.Join(dir, name)
@@ -97,7 +97,7 @@ func appendLines(t *testing.T, path string, lines ...string) {
 // and checks the answer in fail2ban-client's layout, then reads it back
 // with get.
 func TestSetGetRuntimeOptions(t *testing.T) {
-	c, logPath, _ := runtimeServer(t)
+	c, logPath, _ := runtimeServer(t, "")
 	other := filepath.Join(filepath.Dir(logPath), "other.log")
 	ctx := context.Background()
 	tests := []struct {
@@ -186,7 +186,7 @@ func format(t *testing.T, words []string, raw []byte) string {
 // counts; a failure-window option starts them afresh; both take effect on
 // the lines read afterwards.
 func TestSetKeepsOrResetsCounts(t *testing.T) {
-	c, logPath, record := runtimeServer(t)
+	c, logPath, record := runtimeServer(t, "")
 	ctx := context.Background()
 	failed := func() int {
 		st, err := c.JailStatus(ctx, "app", control.FlavorBasic)
