@@ -17,11 +17,12 @@ import (
 	"warden/internal/firewall/firewalld/fwdtest"
 )
 
-// shared is the one firewalld of this test binary (python, slow to start);
-// nil when it cannot run here, and why says why.
+// shared is the one firewalld of this test binary (python, slow to start):
+// nil when it cannot run here (why says why) or failed to start (err).
 var shared struct {
 	in  *fwdtest.Instance
 	why string
+	err error
 }
 
 func TestMain(m *testing.M) {
@@ -39,12 +40,10 @@ func runMain(m *testing.M) int {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		in, err := fwdtest.Launch(ctx, dir)
 		cancel()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+		if err == nil {
+			defer in.Stop()
 		}
-		defer in.Stop()
-		shared.in = in
+		shared.in, shared.err = in, err
 	}
 	return m.Run()
 }
@@ -52,6 +51,9 @@ func runMain(m *testing.M) int {
 // instance returns the shared firewalld, skipping the test without one.
 func instance(t *testing.T) *fwdtest.Instance {
 	t.Helper()
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
 	if shared.in == nil {
 		t.Skip(shared.why)
 	}
