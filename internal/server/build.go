@@ -227,12 +227,13 @@ func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 	for _, a := range j.Actions {
 		k, ok := nativeFor(o.nativeKinds(), actionBase(a))
 		ok = ok && !o.ShellActions
-		if a.Name == config.AutoAction && len(a.Commands) == 0 {
+		if actionBase(a) == config.AutoAction && len(a.Commands) == 0 {
 			// banaction = auto always runs natively: it has no commands.
 			if k, err = env.auto.pick(o); err != nil {
 				return nil, fmt.Errorf("%s: jail %s: %w", j.Pos, j.Name, err)
 			}
 			ok = true
+			a = autoParams(a)
 		}
 		if ok {
 			if jr.spec != nil {
@@ -289,6 +290,20 @@ func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 		}
 	}
 	return jr, nil
+}
+
+// autoParams is a banaction = auto action without the arguments that
+// still hold an action-level tag: jail.conf passes chain="<known/chain>",
+// which only an action.d file resolves; the backend's own default applies.
+func autoParams(a *config.Action) *config.Action {
+	out := *a
+	out.Params = map[string]string{}
+	for k, v := range a.Params {
+		if !strings.Contains(v, "<") {
+			out.Params[k] = v
+		}
+	}
+	return &out
 }
 
 // buildEnv is what buildJail shares with the other jails of a build: the

@@ -189,8 +189,9 @@ func TestBanactionAuto(t *testing.T) {
 		"filter.d/f.conf":      "[Definition]\nfailregex = ^fail from <HOST>$\n",
 		"action.d/record.conf": "[Definition]\nactionban = echo <ip>\n",
 		"jail.conf": "[DEFAULT]\nfilter = f\nlogpath = /dev/null\nbanaction = auto\nport = ssh\n" +
-			"action_ = %(banaction)s[port=\"%(port)s\", protocol=\"tcp\"]\n" +
+			"action_ = %(banaction)s[port=\"%(port)s\", protocol=\"tcp\", chain=\"<known/chain>\"]\n" +
 			"[one]\nenabled = true\naction = %(action_)s\n" +
+			"[named]\nenabled = true\naction = auto[name=other, port=22]\n" +
 			"[two]\nenabled = true\naction = %(action_)s\n        record\n" +
 			"[three]\nenabled = true\naction = record\n",
 	})
@@ -228,7 +229,7 @@ func TestBanactionAuto(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, name := range []string{"one", "two"} {
+			for _, name := range []string{"one", "two", "named"} {
 				if j := s.byName[name]; j.kind != tt.want || j.spec == nil {
 					t.Errorf("jail %s: kind %q, want %q", name, j.kind, tt.want)
 				}
@@ -282,5 +283,18 @@ func TestReadSettings(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestAutoParams(t *testing.T) {
+	a := &config.Action{Name: "auto", File: "action.d/auto", Params: map[string]string{
+		"port": "ssh", "protocol": "tcp", "chain": "<known/chain>", "name": "sshd"}}
+	got := autoParams(a).Params
+	want := map[string]string{"port": "ssh", "protocol": "tcp", "name": "sshd"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("params %v, want %v", got, want)
+	}
+	if a.Params["chain"] == "" {
+		t.Error("the configuration's action was changed")
 	}
 }
