@@ -10,6 +10,7 @@ package jail
 
 import (
 	"container/heap"
+	"encoding/binary"
 	"context"
 	"log/slog"
 	"math"
@@ -137,29 +138,50 @@ type entry struct {
 	fields   fieldList
 }
 
-// fieldList is a failure's named groups as name, value pairs: a tenth of
-// the memory of the map the filter hands over, and entries are many under
-// a flood. Ticket turns it back into a map.
-type fieldList []string
+// fieldList is a failure's named groups packed in one string, each name
+// and value preceded by its length (a uvarint): one small allocation
+// instead of the map the filter hands over (about 300 bytes) or a slice of
+// pairs, and no reference to the filter's larger strings. Entries are many
+// under a flood. Ticket turns it back into a map.
+type fieldList string
 
 func compactFields(m map[string]string) fieldList {
 	if len(m) == 0 {
-		return nil
+		return ""
 	}
-	l := make(fieldList, 0, 2*len(m))
+	n := 0
 	for k, v := range m {
-		l = append(l, k, v)
+		n += len(k) + len(v) + 2*binary.MaxVarintLen32
 	}
-	return l
+	b := make([]byte, 0, n)
+	for k, v := range m {
+		b = binary.AppendUvarint(b, uint64(len(k)))
+		b = append(b, k...)
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	return fieldList(b)
 }
 
 func (l fieldList) toMap() map[string]string {
-	if l == nil {
+	if l == "" {
 		return nil
 	}
-	m := make(map[string]string, len(l)/2)
-	for i := 0; i+1 < len(l); i += 2 {
-		m[l[i]] = l[i+1]
+	m := make(map[string]string)
+	rest := string(l)
+	next := func() string {
+		n, w := binary.Uvarint([]byte(rest[:min(len(rest), binary.MaxVarintLen64)]))
+		if w <= 0 || uint64(len(rest)-w) < n {
+			rest = ""
+			return ""
+		}
+		s := rest[w : w+int(n)]
+		rest = rest[w+int(n):]
+		return s
+	}
+	for rest != "" {
+		k := next()
+		m[k] = next()
 	}
 	return m
 }
