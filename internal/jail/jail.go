@@ -10,8 +10,8 @@ package jail
 
 import (
 	"container/heap"
-	"encoding/binary"
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"math"
 	"net/netip"
