@@ -9,6 +9,7 @@ import (
 
 	"warden/internal/config"
 	"warden/internal/firewall"
+	"warden/internal/firewall/firewalld/fwdtest"
 )
 
 // TestFirewalldSpec reads jails using fail2ban's own firewallcmd-* actions
@@ -85,5 +86,40 @@ func TestFirewalldSpec(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: spec %+v, want %+v", tt.jail, got, want)
 		}
+	}
+}
+
+// TestFirewalldAvailable checks banaction = auto's probe against a real
+// firewalld on a private bus: available while it runs, not once stopped,
+// and not without a bus at all.
+func TestFirewalldAvailable(t *testing.T) {
+	if why := fwdtest.Missing(); why != "" {
+		t.Skip(why)
+	}
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", "unix:path="+filepath.Join(t.TempDir(), "none"))
+	ctx := t.Context()
+	if firewalldRunning(ctx, nil) {
+		t.Error("available without a system bus")
+	}
+	in := fwdtest.Start(t)
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", in.Bus)
+	if !firewalldRunning(ctx, nil) {
+		t.Error("not available while firewalld runs")
+	}
+	found := false
+	for _, k := range nativeKinds() {
+		if k.Name == "firewalld" {
+			found = true
+			if !k.Available(ctx, nil) {
+				t.Error("the firewalld kind's Available disagrees")
+			}
+		}
+	}
+	if !found {
+		t.Error("no firewalld kind in nativeKinds()")
+	}
+	in.StopFirewalld()
+	if firewalldRunning(ctx, nil) {
+		t.Error("available after firewalld stopped (bus still up)")
 	}
 }

@@ -181,6 +181,11 @@ func (in *Instance) startFirewalld(ctx context.Context) error {
 	return nil
 }
 
+// StopFirewalld stops firewalld and leaves the bus running.
+func (in *Instance) StopFirewalld() {
+	stopProcess(in.fwd.Process, in.fwdDone)
+}
+
 // RestartFirewalld stops firewalld (which removes its runtime rules) and
 // starts it again on the same bus and namespace, as `systemctl restart
 // firewalld` would.
