@@ -52,7 +52,10 @@ the way fail2ban-regex does, and print the same summary.
 LOG:
   string                a log line (several lines separated by "\n")
   filename              path to a log file (/var/log/auth.log)
-  systemd-journal       the systemd journal (not supported yet)
+  systemd-journal       the systemd journal, every entry the filter's journalmatch
+                        (or -m) selects; options as for the systemd backend:
+                        systemd-journal[journalflags=1, journalpath=DIR,
+                        journalfiles="A B", namespace=NAME]
 
 REGEX:
   string                a failregex

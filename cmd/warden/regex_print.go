@@ -38,14 +38,16 @@ func (r *regexRun) printStats() {
 	r.printRegexes("Failregex", def.FailRegex, st.failHits, st.failIPs)
 	r.printRegexes("Ignoreregex", def.IgnoreRegex, st.ignoreHits, nil)
 
-	fmt.Fprint(w, "\nDate template hits:\n")
-	var tl []string
-	for _, t := range r.dates.Templates() {
-		if t.Hits > 0 || r.o.verbose > 0 {
-			tl = append(tl, fmt.Sprintf("[%d] %s", t.Hits, t.Name))
+	if r.logSrc != "journal" { // journal entries carry their time: no detector
+		fmt.Fprint(w, "\nDate template hits:\n")
+		var tl []string
+		for _, t := range r.dates.Templates() {
+			if t.Hits > 0 || r.o.verbose > 0 {
+				tl = append(tl, fmt.Sprintf("[%d] %s", t.Hits, t.Name))
+			}
 		}
+		r.pprintList(tl, "[# of hits] date format")
 	}
-	r.pprintList(tl, "[# of hits] date format")
 
 	fmt.Fprintf(w, "\nLines: %d lines, %d ignored, %d matched, %d missed\n", st.tested, st.ignored, st.matched, st.missed)
 	fmt.Fprintf(w, "[processed in %.2f sec]\n", st.elapsed.Seconds())

@@ -109,9 +109,6 @@ func (r *regexRun) main(args []string) (int, error) {
 		r.setDatePattern(r.o.datepattern)
 	}
 	logArg, regexArg := args[0], args[1]
-	if strings.HasPrefix(logArg, "systemd-journal") {
-		return 0, errors.New("systemd-journal: reading the journal is not supported yet")
-	}
 	if err := r.readFailRegex(regexArg); err != nil {
 		return 0, err
 	}
@@ -165,7 +162,11 @@ func (r *regexRun) main(args []string) (int, error) {
 		defer debug.SetGCPercent(debug.SetGCPercent(200))
 	}
 	start := time.Now()
-	if st, err := os.Stat(logArg); err == nil && st.Mode().IsRegular() {
+	if st, err := os.Stat(logArg); strings.HasPrefix(logArg, "systemd-journal") && (err != nil || !st.Mode().IsRegular()) {
+		if err := r.processJournal(logArg); err != nil {
+			return 0, err
+		}
+	} else if err == nil && st.Mode().IsRegular() {
 		r.logSrc, r.log = "file", logArg
 		r.header("Use         log file : %s", logArg)
 		r.header("Use         encoding : %s", strings.ToUpper(r.o.encoding))

@@ -83,7 +83,7 @@ func TestRegexGolden(t *testing.T) {
 		{"json", []string{"-c", conf, "--json", "--print-all-missed", demo, "demo[mode=aggressive]"}, 0},
 		{"usage-one-arg", []string{demo}, 255},
 		{"usage-exclusive", []string{"--print-no-missed", "--print-all-missed", demo, "x <HOST>"}, 255},
-		{"journal", []string{"systemd-journal", "x <HOST>"}, 255},
+		{"journal", []string{"systemd-journal[bogus=1]", "x <HOST>"}, 255},
 		{"missing-filter", []string{"-c", conf, demo, "nosuch[mode=x]"}, 255},
 	}
 	for _, tt := range tests {

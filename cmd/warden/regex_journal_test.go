@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestJournalOpts(t *testing.T) {
+	tests := []struct {
+		arg   string
+		want  string // fmt of flags/path/files/namespace
+		isErr bool
+	}{
+		{"systemd-journal", "<nil>||[]|", false},
+		{"systemd-journal[journalflags=1]", "1||[]|", false},
+		{`systemd-journal[journalpath=/j, journalfiles="/a/*.journal /b.journal", namespace=x]`, "<nil>|/j|[/a/*.journal /b.journal]|x", false},
+		{`systemd-journal[ journalfiles='a, b' ]`, "<nil>||[a, b]|", false},
+		{"systemd-journal[journalflags=x]", "", true},
+		{"systemd-journal[bogus=1]", "", true},
+		{"systemd-journal[journalflags=1", "", true},
+		{`systemd-journal[journalpath="x]`, "", true},
+		{`systemd-journal[journalpath="x" y]`, "", true},
+		{"systemd-journal[=1]", "", true},
+	}
+	for _, tt := range tests {
+		o, err := journalOpts(tt.arg)
+		if (err != nil) != tt.isErr {
+			t.Errorf("%q: err %v, want error %v", tt.arg, err, tt.isErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		flags := "<nil>"
+		if o.Flags != nil {
+			flags = fmt.Sprint(*o.Flags)
+		}
+		if got := fmt.Sprintf("%s|%s|%v|%s", flags, o.Path, o.Files, o.Namespace); got != tt.want {
+			t.Errorf("%q: %s, want %s", tt.arg, got, tt.want)
+		}
+	}
+}
+
+func FuzzSplitOptions(f *testing.F) {
+	for _, s := range []string{"a=1", `a=1, b="x, y"`, `a='q"', b=`, "=", `a="`, "a=1 b=2", ",,"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		kv, err := splitOptions(s)
+		if err != nil {
+			return
+		}
+		for _, p := range kv {
+			if p[0] == "" || strings.Contains(p[0], "=") {
+				t.Errorf("%q: bad name %q", s, p[0])
+			}
+		}
+	})
+}
+
+// testJournald makes sure a journald serves entries, starting a
+// standalone one when none does (stopped at the end unless another test
+// process still uses it: the lock protocol of internal/source's tests).
+func testJournald(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("journalctl"); err != nil {
+		t.Skip("journalctl not installed (Debian package systemd)")
+	}
+	lock, err := os.OpenFile("/run/warden-test-journald.lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err == nil {
+		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_SH)
+		t.Cleanup(func() { lock.Close() })
+	}
+	if journalWorks() {
+		return
+	}
+	const bin = "/lib/systemd/systemd-journald"
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("no running journald and " + bin + " missing")
+	}
+	cmd := exec.Command(bin)
+	if err := cmd.Start(); err != nil {
+		t.Skip("cannot start journald: " + err.Error())
+	}
+	t.Cleanup(func() {
+		if lock != nil && syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			return // another test process still uses it
+		}
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	})
+	for range 50 {
+		if journalWorks() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Skip("the journald started does not serve entries")
+}
+
+func journalWorks() bool {
+	if _, err := os.Stat("/run/systemd/journal/socket"); err != nil {
+		return false
+	}
+	id := fmt.Sprintf("warden-rprobe-%d-%d", os.Getpid(), time.Now().UnixNano())
+	if journalWrite(id, "probe\n") != nil {
+		return false
+	}
+	return journalHas(id, 1)
+}
+
+func journalWrite(ident, text string) error {
+	cmd := exec.Command("systemd-cat", "-t", ident)
+	cmd.Stdin = strings.NewReader(text)
+	return cmd.Run()
+}
+
+// journalHas waits until n entries of ident are readable.
+func journalHas(ident string, n int) bool {
+	for range 40 {
+		out, err := exec.Command("journalctl", "--system", "-q", "-o", "cat", "SYSLOG_IDENTIFIER="+ident).Output()
+		if err == nil && strings.Count(string(out), "\n") >= n {
+			return true
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return false
+}
+
+// TestRegexJournal: warden regex reads the entries journalmatch selects,
+// each with its own time, formatted as fail2ban's systemd backend does.
+func TestRegexJournal(t *testing.T) {
+	testJournald(t)
+	ident := fmt.Sprintf("wregex%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
+	lines := "Failed password for root from 192.0.2.7 port 22 ssh2\n" +
+		"session opened for user deploy\n" +
+		"Failed password for admin from 2001:db8::9 port 22 ssh2\n"
+	if err := journalWrite(ident, lines); err != nil {
+		t.Skipf("systemd-cat: %v", err)
+	}
+	if !journalHas(ident, 3) {
+		t.Fatal("entries not in the journal")
+	}
+	re := `Failed password for \S+ from <HOST>`
+	match := "SYSLOG_IDENTIFIER=" + ident
+	for _, log := range []string{"systemd-journal", "systemd-journal[journalflags=4]"} {
+		code, out, errOut := runCLI(t, "regex", "-m", match, log, re)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", log, code, errOut)
+		}
+		for _, want := range []string{"Use         systemd journal", "Use    journal match : " + match,
+			"Lines: 3 lines, 0 ignored, 2 matched, 1 missed"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s: no %q in\n%s", log, want, out)
+			}
+		}
+	}
+	code, out, errOut := runCLI(t, "regex", "-m", match, "-o", "<ip> <msg>", "systemd-journal", re)
+	if code != 0 {
+		t.Fatalf("-o: exit %d: %s", code, errOut)
+	}
+	got := strings.Split(strings.TrimSpace(out), "\n")
+	lineRE := regexp.MustCompile(`^(\S+) \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?[+-]\d\d:\d\d \S+ ` + ident + `\[\d+\]: Failed password for \S+ from (\S+) port 22 ssh2$`)
+	wantIPs := []string{"192.0.2.7", "2001:db8::9"}
+	if len(got) != len(wantIPs) {
+		t.Fatalf("-o output:\n%s", out)
+	}
+	for i, l := range got {
+		m := lineRE.FindStringSubmatch(l)
+		if m == nil || m[1] != wantIPs[i] || m[3] != wantIPs[i] {
+			t.Errorf("line %d: %q", i, l)
+		}
+	}
+	// fail2ban-regex itself, where python-systemd is there to let it
+	// read the journal: the same summary, lines and -o output
+	if exec.Command("/usr/bin/python3", "-c", "import systemd.journal").Run() == nil {
+		if _, err := exec.LookPath("fail2ban-regex"); err == nil {
+			for _, args := range [][]string{{"--print-all-matched", "--print-all-missed"}, {"-o", "<ip> <msg>"}} {
+				all := append(append([]string{"-m", match}, args...), "systemd-journal", re)
+				f2b, err := exec.Command("fail2ban-regex", all...).Output()
+				if err != nil {
+					t.Fatalf("fail2ban-regex %q: %v", all, err)
+				}
+				_, out, _ := runCLI(t, append([]string{"regex"}, all...)...)
+				if normalize(out) != normalize(string(f2b)) {
+					t.Errorf("%q:\n--- warden ---\n%s\n--- fail2ban-regex ---\n%s", all, out, f2b)
+				}
+			}
+		}
+	}
+	// a journalmatch journalctl would not take as matches is an error
+	if code, _, _ := runCLI(t, "regex", "-m", "/etc/passwd", "systemd-journal", re); code == 0 {
+		t.Error("a path as journalmatch was accepted")
+	}
+}
