@@ -69,8 +69,15 @@ func (s *Server) buildAll(cfg *config.Config) ([]*jailRun, error) {
 		out  []*jailRun
 		errs []error
 	)
+	hooks, err := s.opts.webhooksFor(cfg) // webhook.go
+	if err != nil {
+		return nil, err
+	}
 	for _, j := range cfg.Jails {
 		jr, err := buildJail(j, &s.opts, buildEnv{svc: loadSvc, auto: &s.auto})
+		if err == nil {
+			err = hooks.attach(jr, &s.opts)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -321,6 +321,9 @@ func (s *Server) setJailOption(ctx context.Context, name, option string, vals []
 	}
 
 	nj, err := buildJail(nc, &s.opts, buildEnv{svc: s.servicesLoader(), auto: &s.auto})
+	if err == nil {
+		err = webhooksOf(old.actions).attach(nj, &s.opts)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: set %s %s: %w", control.ErrBadArgs, name, option, err)
 	}

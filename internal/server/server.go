@@ -63,6 +63,8 @@ type Options struct {
 	kinds []nativeKind
 	// mail is what the jails' mail actions share (notify.go).
 	mail *mailHub
+	// webhooks is what the jails' webhook actions share (webhook.go).
+	webhooks *webhookHub
 	// Load reads the configuration afresh for a reload (SIGHUP, `client
 	// reload`); nil means reload is not supported.
 	Load func() (*config.Config, error)
@@ -243,6 +245,8 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		}
 	}()
 
+	// The webhook notifiers stop after the last generation's actions.
+	defer s.opts.closeWebhooks()
 	var pending *change // the change that ended the previous generation
 	for first := true; ; first = false {
 		next, gerr := s.runGeneration(ctx, runCtx, st, fw, first, pending, serve)
