@@ -153,6 +153,8 @@ func TestLifecycle(t *testing.T) {
 				{Jail: "sshd", Prefix: mustPrefix("2001:db8::7/128")},
 				{Jail: "recidive", Prefix: mustPrefix("198.51.100.0/24")},
 				{Jail: "web", Prefix: mustPrefix("192.0.2.99/32")}, // not banned: ignored
+				{Jail: "web", Prefix: mustPrefix("2001:db8::/64")}, // network in a host set: ignored
+				{Jail: "web", Prefix: mustPrefix("192.0.2.0/24")},  // (hash:ip would delete the range)
 			}); err != nil {
 				t.Fatal(err)
 			}

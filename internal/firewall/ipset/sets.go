@@ -206,7 +206,7 @@ func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 }
 
 // Unban implements firewall.Backend: one "ipset restore" deletes every ban;
-// elements not present are ignored.
+// elements not present, and networks of jails with host sets, are ignored.
 func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -222,7 +222,11 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 		if _, ok := b.jails[ban.Jail]; !ok {
 			return fmt.Errorf("ipset: unban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
 		}
-		fmt.Fprintf(&buf, "del %s %s -exist\n", SetName(ban.Jail, ban.Prefix.Addr().Is6()), element(ban.Prefix))
+		name := SetName(ban.Jail, ban.Prefix.Addr().Is6())
+		if !ban.Prefix.IsSingleIP() && b.types[name] != typeNet {
+			continue // a host set never holds a network (and would read it as a range)
+		}
+		fmt.Fprintf(&buf, "del %s %s -exist\n", name, element(ban.Prefix))
 	}
 	if err := b.restore(ctx, buf.Bytes()); err != nil {
 		return fmt.Errorf("ipset: unban: %w", err)
