@@ -89,6 +89,9 @@ var ErrNoTLS = errors.New("smtp server does not offer STARTTLS")
 type SMTP struct {
 	Addr     string // host:port
 	Helo     string // our name in EHLO; "" means localhost
+	// Domain qualifies bare recipients ("root" becomes root@Domain), as
+	// SMTP servers want a domain; "" sends them as they are.
+	Domain string
 	TLS      TLSMode
 	Username string // AUTH when not empty
 	Password string
@@ -169,6 +172,9 @@ func (s *SMTP) Deliver(ctx context.Context, from string, to []string, msg []byte
 		return wrap("MAIL FROM", err)
 	}
 	for _, r := range to {
+		if !strings.Contains(r, "@") && s.Domain != "" {
+			r += "@" + s.Domain
+		}
 		if err := c.Rcpt("<" + r + ">"); err != nil {
 			return wrap("RCPT TO "+r, err)
 		}

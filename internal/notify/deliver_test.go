@@ -159,7 +159,16 @@ func TestSMTP(t *testing.T) {
 		t.Errorf("required TLS without STARTTLS: %v", err)
 	}
 
-	sink.rejectRcpt = true
+	bare := &SMTP{Addr: sink.ln.Addr().String(), Domain: "gate.example.org", Timeout: 5 * time.Second}
+	if err := bare.Deliver(context.Background(), "fail2ban", []string{"root"}, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	<-sink.from
+	if got := <-sink.to; got != "<root@gate.example.org>" {
+		t.Errorf("bare recipient sent as %q", got)
+	}
+	<-sink.data
+
 	sink2 := newSMTPSink(t)
 	sink2.rejectRcpt = true
 	rej := &SMTP{Addr: sink2.ln.Addr().String(), Timeout: 5 * time.Second}

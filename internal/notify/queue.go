@@ -189,6 +189,13 @@ func (m *Mailer) Run(ctx context.Context) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	// A stop request must not cut a delivery short (sendmail killed after
+	// its MTA took the message would mean a duplicate): work in flight
+	// gets Grace before it is cancelled.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(m.cfg.Grace, cancelWork) })
+	defer stopAfter()
 	for {
 		if ctx.Err() != nil {
 			return m.shutdown(retry)
@@ -209,7 +216,7 @@ func (m *Mailer) Run(ctx context.Context) error {
 		}
 		retry = keep
 		for _, p := range due {
-			if m.attempt(ctx, p) {
+			if m.attempt(work, p) {
 				retry = append(retry, p)
 			}
 		}
@@ -224,11 +231,11 @@ func (m *Mailer) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return m.shutdown(retry)
 		case p := <-m.jobs:
-			if m.attempt(ctx, p) {
+			if m.attempt(work, p) {
 				retry = append(retry, p)
 			}
 		case <-tick:
-			if p := m.flushDigest(ctx); p != nil {
+			if p := m.flushDigest(work); p != nil {
 				retry = append(retry, p)
 			}
 		case <-timer.C:

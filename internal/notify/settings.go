@@ -20,7 +20,8 @@ import (
 //	username, password        SMTP AUTH (PLAIN, or LOGIN); never sent unencrypted
 //	starttls = auto|yes|no    use STARTTLS when offered (auto), require it, or never
 //	helo     = name           our name in EHLO (default: hostname)
-//	hostname = name           this machine's name in messages (default: hostname)
+//	hostname = name           this machine's name in messages, and the domain
+//	                          SMTP delivery adds to bare recipients (default: hostname)
 //	digest   = 15m            one message per period instead of one per ban
 //	alert    = jail:sshd, ...  in digest mode, bans also mailed at once (see ParseAlerts)
 //	queue    = 1000           messages waiting at most
@@ -148,7 +149,7 @@ func (s *Settings) Deliverer() Deliverer {
 		if helo == "" {
 			helo = s.Hostname
 		}
-		return &SMTP{Addr: s.SMTP, Helo: helo, TLS: s.TLS, Username: s.Username, Password: s.Password, Timeout: s.Timeout}
+		return &SMTP{Addr: s.SMTP, Helo: helo, Domain: s.Hostname, TLS: s.TLS, Username: s.Username, Password: s.Password, Timeout: s.Timeout}
 	}
 	return &Sendmail{Path: s.Sendmail, Timeout: s.Timeout}
 }
