@@ -87,11 +87,11 @@ var ErrNoTLS = errors.New("smtp server does not offer STARTTLS")
 // SMTP delivers to a mail server over SMTP, with STARTTLS and AUTH (PLAIN,
 // or LOGIN when the server offers only that).
 type SMTP struct {
-	Addr     string // host:port
-	Helo     string // our name in EHLO; "" means localhost
+	Addr string // host:port
+	Helo string // our name in EHLO; "" means localhost
 	// Domain qualifies bare recipients ("root" becomes root@Domain), as
 	// SMTP servers want a domain; "" sends them as they are.
-	Domain string
+	Domain   string
 	TLS      TLSMode
 	Username string // AUTH when not empty
 	Password string
