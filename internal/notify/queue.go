@@ -119,7 +119,9 @@ func (m *Mailer) Submit(j Job) error {
 		m.waiting.Add(1)
 		return nil
 	default:
-		m.dropped.Add(1)
+		if n := m.dropped.Add(1); n == 1 || n%1000 == 0 {
+			m.log.Warn("mail queue full, messages dropped", "dropped", n, "queue", m.cfg.Queue)
+		}
 		m.setErr(ErrQueueFull.Error())
 		return ErrQueueFull
 	}

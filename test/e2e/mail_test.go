@@ -466,3 +466,62 @@ func TestMailDigest(t *testing.T) {
 		t.Errorf("mailbox holds %d messages, want the alert and the digest: %q", len(msgs), subj)
 	}
 }
+
+// TestMailBurst measures issue 5's benchmark: the time from appending the
+// lines of 10,000 offenders (3 failures each) to the 10,000th ban, with
+// mail off and with sendmail-whois mailing every ban through Exim. Mail is
+// queued and sent by one goroutine, so banning should not slow down; what
+// the bounded queue could not hold is counted as dropped. It runs only
+// with WARDEN_MAIL_BENCH=1 (it takes a minute):
+//
+//	WARDEN_MAIL_BENCH=1 go test -run TestMailBurst -v ./test/e2e/
+func TestMailBurst(t *testing.T) {
+	if os.Getenv("WARDEN_MAIL_BENCH") == "" {
+		t.Skip("benchmark; set WARDEN_MAIL_BENCH=1 to run it")
+	}
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("WARDEN_MAIL_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	ns, m, _ := mailNet(t)
+	bin := buildWarden(t)
+	var b strings.Builder
+	addr := func(i int) string { return fmt.Sprintf("10.%d.%d.%d", 1+i/65536, i/256%256, i%256) }
+	for r := range 3 {
+		for i := range n {
+			b.WriteString(sshdFailure(addr(i), r*n+i))
+		}
+	}
+	lines := b.String()
+	for _, mode := range []string{"off", "on", "digest"} {
+		dir := t.TempDir()
+		logPath := filepath.Join(dir, "auth.log")
+		appendLines(t, logPath, "")
+		mailConf := ""
+		if mode == "digest" {
+			mailConf = "digest = 1h\n"
+		}
+		conf := mailJailDir(t, dir, logPath, mailConf)
+		if mode == "off" {
+			jail := fmt.Sprintf("[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nignoreself = false\nmaxretry = 3\n"+
+				"findtime = 10m\nbantime = 1h\naction = nftables-multiport[name=sshd, port=22, protocol=tcp]\n", logPath)
+			if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(jail), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv := launchWarden(t, bin, ns, conf, dir)
+		start := time.Now()
+		appendLines(t, logPath, lines)
+		waitLong(t, 5*time.Minute, fmt.Sprint(n, " bans"), func() (bool, string) {
+			st, err := srv.status("sshd")
+			if err != nil {
+				return false, err.Error()
+			}
+			return st.TotalBanned >= n, fmt.Sprint(st.TotalBanned, " banned")
+		})
+		took := time.Since(start)
+		srv.stop()
+		t.Logf("mail %-6s: %d bans in %v (%.0f bans/s); mailbox now holds %d messages", mode, n, took.Round(time.Millisecond),
+			float64(n)/took.Seconds(), len(m.messages(t)))
+	}
+}
