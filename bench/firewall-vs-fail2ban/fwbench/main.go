@@ -8,6 +8,9 @@
 // For each K it prints one line of key=value pairs:
 //
 //	apply_s    Ban of K addresses in one batch, jail already set up
+//	apply_cpu_s  CPU seconds (user + system) the apply took in fwbench and
+//	           in the tools it ran: the figure a loaded machine does not
+//	           inflate (kernel work done in softirq may be missing)
 //	list_s     List reading the K bans back (what a restart with bans kept
 //	           in the kernel, or status --firewall, costs)
 //	restore_s  what warden's start does after a stop that removed its
@@ -34,6 +37,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"warden/internal/firewall"
 	"warden/internal/firewall/ipset"
@@ -124,6 +129,19 @@ func timed(fn func() error) (float64, error) {
 	return time.Since(start).Seconds(), err
 }
 
+// cpuSeconds is the user + system time of this process and of its
+// waited-for children (the ipset and iptables tools) so far.
+func cpuSeconds() float64 {
+	total := 0.0
+	for _, who := range []int{unix.RUSAGE_SELF, unix.RUSAGE_CHILDREN} {
+		var ru unix.Rusage
+		if unix.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
+	}
+	return total
+}
+
 // expect checks that the backend lists exactly k bans.
 func expect(ctx context.Context, b firewall.Backend, k int, step string) error {
 	got, err := b.List(ctx)
@@ -147,7 +165,9 @@ func measure(ctx context.Context, c config, k int) (string, error) {
 		return "", err
 	}
 	list := bans(k, time.Now())
+	cpu0 := cpuSeconds()
 	apply, err := timed(func() error { return b.Ban(ctx, list) })
+	applyCPU := cpuSeconds() - cpu0
 	if err != nil {
 		return "", fmt.Errorf("apply: %w", err)
 	}
@@ -201,8 +221,8 @@ func measure(ctx context.Context, c config, k int) (string, error) {
 	if c.iptables != "" {
 		name += "/" + c.iptables
 	}
-	return fmt.Sprintf("backend=%s k=%d apply_s=%.3f list_s=%.3f restore_s=%.3f heal_s=%.3f",
-		name, k, apply, listS, restore, heal), nil
+	return fmt.Sprintf("backend=%s k=%d apply_s=%.3f apply_cpu_s=%.3f list_s=%.3f restore_s=%.3f heal_s=%.3f",
+		name, k, apply, applyCPU, listS, restore, heal), nil
 }
 
 func run(args []string, out io.Writer) error {

@@ -60,7 +60,7 @@ func TestMeasure(t *testing.T) {
 	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 		t.Fatalf("setns: %v", err)
 	}
-	line := regexp.MustCompile(`^backend=\S+ k=300 apply_s=[0-9.]+ list_s=[0-9.]+ restore_s=[0-9.]+ heal_s=[0-9.]+\n$`)
+	line := regexp.MustCompile(`^backend=\S+ k=300 apply_s=[0-9.]+ apply_cpu_s=[0-9.]+ list_s=[0-9.]+ restore_s=[0-9.]+ heal_s=[0-9.]+\n$`)
 	for _, args := range [][]string{
 		{"-backend", "nftables", "-k", "300"},
 		{"-backend", "ipset", "-iptables", "iptables-nft", "-k", "300"},
