@@ -48,7 +48,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestServerBinary runs `warden server` inside a namespace on a one-jail
 // configuration (fail2ban's sshd filter and nftables-multiport action),
 // checks the systemd readiness message, a ban from the log in the kernel
-// set, `warden client status sshd` in fail2ban-client's layout, that SIGHUP
+// set, `warden client status sshd` in fail2ban-client's layout, `status
+// --firewall` (the ban in place as it should be), that SIGHUP
 // does not kill it and that SIGTERM stops it with status 0.
 func TestServerBinary(t *testing.T) {
 	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/nftables-multiport.conf"} {
@@ -113,6 +114,16 @@ func TestServerBinary(t *testing.T) {
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("client status lacks %q:\n%s", want, out)
+		}
+	}
+
+	out, err = exec.CommandContext(ctx, bin, "client", "-s", sock, "status", "--firewall").CombinedOutput()
+	if err != nil {
+		t.Fatalf("client status --firewall: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Firewall backend: nftables (table inet warden)", "`- Jail: sshd", "|- State:\tok", "|- In place:\t1", "|- Should be:\t1"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("client status --firewall lacks %q:\n%s", want, out)
 		}
 	}
 
