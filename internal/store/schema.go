@@ -74,6 +74,10 @@ CREATE TABLE journals (
 );
 `,
 		},
+		{
+			name: "mail queue",
+			sql:  mailQueueSchema, // mailqueue.go
+		},
 	}
 }
 
