@@ -138,14 +138,19 @@ func (b *Backend) group(bans []firewall.Ban) ([]firewall.Ban, []string, error) {
 	}
 	sets := make([]string, len(norm))
 	last := ""
+	var names [2]string // the last jail's set names, IPv4 and IPv6
 	for i, ban := range norm {
-		if ban.Jail != last {
+		if i == 0 || ban.Jail != last {
 			if _, ok := b.jails[ban.Jail]; !ok {
 				return nil, nil, fmt.Errorf("ipset: ban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
 			}
 			last = ban.Jail
+			names = [2]string{SetName(last, false), SetName(last, true)}
 		}
-		name := SetName(ban.Jail, ban.Prefix.Addr().Is6())
+		name := names[0]
+		if ban.Prefix.Addr().Is6() {
+			name = names[1]
+		}
 		if !ban.Prefix.IsSingleIP() && b.types[name] != typeNet {
 			return nil, nil, fmt.Errorf("ipset: ban %s in jail %q: %w: its set %s is %s, networks need %s",
 				ban.Prefix, ban.Jail, firewall.ErrInvalidAddress, name, b.types[name], typeNet)
