@@ -19,6 +19,24 @@ type Spool interface {
 	Put(ctx context.Context, from string, to []string, msg []byte, lastErr string) error
 }
 
+// Spooled is one message kept in a Spool.
+type Spooled struct {
+	ID       int64
+	From     string
+	To       []string
+	Msg      []byte
+	Attempts int
+}
+
+// Retrier is a Spool whose messages the mailer tries again, a few at a
+// time, every SpoolEvery.
+type Retrier interface {
+	Spool
+	Spooled(ctx context.Context, limit int) ([]Spooled, error)
+	Delivered(ctx context.Context, id int64) error
+	Failed(ctx context.Context, id int64, lastErr string) error
+}
+
 // Job makes one message when its turn comes, in the mailer's goroutine, so
 // slow parts (whois, reading logs) never hold up banning.
 type Job func(ctx context.Context) (*Message, error)
@@ -38,8 +56,13 @@ type MailerConfig struct {
 	// Grace bounds the delivery of what is left once Run is told to stop
 	// (default 10 s); the rest goes to the Spool.
 	Grace time.Duration
-	Spool Spool
-	Now   func() time.Time
+	// Spool keeps what could not be delivered (SetSpool may set it
+	// later); a Retrier's messages are tried again every SpoolEvery
+	// (default 5 min), SpoolBatch (default 20) at a time.
+	Spool      Spool
+	SpoolEvery time.Duration
+	SpoolBatch int
+	Now        func() time.Time
 	// Digest, when set, is flushed by Run every DigestEvery and at stop.
 	Digest      *Digest
 	DigestEvery time.Duration
@@ -53,6 +76,7 @@ type Stats struct {
 	Failed    int64 // messages given up (spooled or lost)
 	Spooled   int64 // of Failed, kept in the Spool
 	Dropped   int64 // jobs refused because the queue was full
+	Resent    int64 // of Sent, messages taken back from the Spool
 	LastError string
 }
 
@@ -69,12 +93,13 @@ type pending struct {
 // Submit never blocks. Run is its only goroutine; Acquire/Release start and
 // stop it on behalf of the actions that share it.
 type Mailer struct {
-	cfg  MailerConfig
-	log  *slog.Logger
-	jobs chan *pending // owned by the Mailer, never closed
+	cfg   MailerConfig
+	log   *slog.Logger
+	jobs  chan *pending // owned by the Mailer, never closed
+	spool atomic.Pointer[Spool]
 
-	sent, retried, failed, spooled, dropped, waiting atomic.Int64
-	lastErr                                          atomic.Value // string
+	sent, retried, failed, spooled, dropped, waiting, resent atomic.Int64
+	lastErr                                                  atomic.Value // string
 
 	mu     sync.Mutex // guards users, cancel, done
 	users  int
@@ -105,7 +130,64 @@ func NewMailer(cfg MailerConfig) *Mailer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Mailer{cfg: cfg, log: cfg.Logger, jobs: make(chan *pending, cfg.Queue)}
+	if cfg.SpoolEvery <= 0 {
+		cfg.SpoolEvery = 5 * time.Minute
+	}
+	if cfg.SpoolBatch <= 0 {
+		cfg.SpoolBatch = 20
+	}
+	m := &Mailer{cfg: cfg, log: cfg.Logger, jobs: make(chan *pending, cfg.Queue)}
+	if cfg.Spool != nil {
+		m.SetSpool(cfg.Spool)
+	}
+	return m
+}
+
+// SetSpool sets (or, with nil, clears) where undeliverable mail is kept;
+// the server sets it once its database is open.
+func (m *Mailer) SetSpool(sp Spool) {
+	if sp == nil {
+		m.spool.Store(nil)
+		return
+	}
+	m.spool.Store(&sp)
+}
+
+func (m *Mailer) getSpool() Spool {
+	if p := m.spool.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// retrySpooled tries a batch of spooled messages once each.
+func (m *Mailer) retrySpooled(ctx context.Context) {
+	r, ok := m.getSpool().(Retrier)
+	if !ok {
+		return
+	}
+	list, err := r.Spooled(ctx, m.cfg.SpoolBatch)
+	if err != nil {
+		m.log.Warn("mail spool", "err", err)
+		return
+	}
+	for _, sp := range list {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := m.cfg.Deliver.Deliver(ctx, sp.From, sp.To, sp.Msg); err != nil {
+			m.setErr(err.Error())
+			if ferr := r.Failed(ctx, sp.ID, err.Error()); ferr != nil {
+				m.log.Warn("mail spool", "err", ferr)
+			}
+			return // the mail system is still unwell; next round
+		}
+		m.sent.Add(1)
+		m.resent.Add(1)
+		if derr := r.Delivered(ctx, sp.ID); derr != nil {
+			m.log.Warn("mail spool", "err", derr)
+		}
+	}
 }
 
 // Digest is the mailer's digest, nil without digest mode.
@@ -130,7 +212,7 @@ func (m *Mailer) Submit(j Job) error {
 // Stats returns the counters.
 func (m *Mailer) Stats() Stats {
 	s := Stats{Queued: m.waiting.Load(), Sent: m.sent.Load(), Retried: m.retried.Load(), Failed: m.failed.Load(),
-		Spooled: m.spooled.Load(), Dropped: m.dropped.Load()}
+		Spooled: m.spooled.Load(), Dropped: m.dropped.Load(), Resent: m.resent.Load()}
 	s.LastError, _ = m.lastErr.Load().(string)
 	return s
 }
@@ -198,6 +280,8 @@ func (m *Mailer) Run(ctx context.Context) error {
 	defer cancelWork()
 	stopAfter := context.AfterFunc(ctx, func() { time.AfterFunc(m.cfg.Grace, cancelWork) })
 	defer stopAfter()
+	spoolTick := time.NewTicker(m.cfg.SpoolEvery)
+	defer spoolTick.Stop()
 	for {
 		if ctx.Err() != nil {
 			return m.shutdown(retry)
@@ -240,6 +324,8 @@ func (m *Mailer) Run(ctx context.Context) error {
 			if p := m.flushDigest(work); p != nil {
 				retry = append(retry, p)
 			}
+		case <-spoolTick.C:
+			m.retrySpooled(work)
 		case <-timer.C:
 		}
 	}
@@ -291,7 +377,8 @@ func (m *Mailer) attempt(ctx context.Context, p *pending) (again bool) {
 func (m *Mailer) giveUp(ctx context.Context, p *pending, err error) {
 	m.waiting.Add(-1)
 	m.failed.Add(1)
-	if m.cfg.Spool != nil && p.job != nil {
+	spool := m.getSpool()
+	if spool != nil && p.job != nil {
 		// Never composed: compose it now with the (expired) context, so
 		// slow parts give up at once, and keep what comes out.
 		if msg, cerr := p.job(ctx); cerr == nil {
@@ -300,8 +387,8 @@ func (m *Mailer) giveUp(ctx context.Context, p *pending, err error) {
 		}
 		p.job = nil
 	}
-	if m.cfg.Spool != nil && p.msg != nil {
-		serr := m.cfg.Spool.Put(context.WithoutCancel(ctx), p.from, p.to, p.msg, err.Error())
+	if spool != nil && p.msg != nil {
+		serr := spool.Put(context.WithoutCancel(ctx), p.from, p.to, p.msg, err.Error())
 		if serr == nil {
 			m.spooled.Add(1)
 			m.log.Warn("mail not delivered, kept for later", "to", p.to, "attempts", p.attempt, "err", err)

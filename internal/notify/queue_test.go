@@ -285,3 +285,71 @@ func FuzzParseAlerts(f *testing.F) {
 		}
 	})
 }
+
+// retrySpool is a Retrier in memory.
+type retrySpool struct {
+	memSpool
+	mu2    sync.Mutex
+	queued []Spooled
+	done   []int64
+	failed []string
+}
+
+func (s *retrySpool) Spooled(_ context.Context, limit int) ([]Spooled, error) {
+	s.mu2.Lock()
+	defer s.mu2.Unlock()
+	return append([]Spooled(nil), s.queued[:min(limit, len(s.queued))]...), nil
+}
+
+func (s *retrySpool) Delivered(_ context.Context, id int64) error {
+	s.mu2.Lock()
+	defer s.mu2.Unlock()
+	s.done = append(s.done, id)
+	for i, q := range s.queued {
+		if q.ID == id {
+			s.queued = append(s.queued[:i], s.queued[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+func (s *retrySpool) Failed(_ context.Context, id int64, lastErr string) error {
+	s.mu2.Lock()
+	defer s.mu2.Unlock()
+	s.failed = append(s.failed, fmt.Sprint(id, ": ", lastErr))
+	return nil
+}
+
+func (s *retrySpool) left() int {
+	s.mu2.Lock()
+	defer s.mu2.Unlock()
+	return len(s.queued)
+}
+
+// TestMailerRetriesSpool: spooled mail is tried again, a batch a round;
+// a failure ends the round and is recorded.
+func TestMailerRetriesSpool(t *testing.T) {
+	sp := &retrySpool{}
+	for i := range 5 {
+		sp.queued = append(sp.queued, Spooled{ID: int64(i + 1), From: "fail2ban", To: []string{"root"},
+			Msg: []byte(fmt.Sprintf("Subject: spooled %d\n\nb\n", i))})
+	}
+	rec := newRecorder(1) // every message fails once
+	m := NewMailer(MailerConfig{Deliver: rec, SpoolEvery: 5 * time.Millisecond, SpoolBatch: 2})
+	m.SetSpool(sp)
+	m.Acquire(context.Background())
+	waitFor(t, "spool emptied", func() bool { return sp.left() == 0 })
+	if err := m.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.delivered(), ","); got != "spooled 0,spooled 1,spooled 2,spooled 3,spooled 4" {
+		t.Errorf("delivered %q", got)
+	}
+	if len(sp.failed) != 5 || !strings.HasPrefix(sp.failed[0], "1: try 1 of spooled 0 refused") {
+		t.Errorf("failed %q", sp.failed)
+	}
+	if s := m.Stats(); s.Resent != 5 || s.Sent != 5 {
+		t.Errorf("stats %+v", s)
+	}
+}

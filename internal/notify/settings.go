@@ -28,6 +28,7 @@ import (
 //	attempts = 5              tries per message
 //	backoff  = 30s            wait before the second try, doubling after
 //	timeout  = 1m             one SMTP or sendmail delivery
+//	retry    = 5m             how often mail kept in the database is tried again
 //	dest, sender              the digest's recipients and sender (default: the
 //	                          first mail action's)
 type Settings struct {
@@ -42,11 +43,12 @@ type Settings struct {
 	Alerts             Alerts
 	Queue, Attempts    int
 	Backoff, Timeout   time.Duration
+	Retry              time.Duration
 }
 
 // ParseSettings reads a [mail] section; errors name the file and line.
 func ParseSettings(sec map[string]config.Setting) (Settings, error) {
-	s := Settings{Queue: 1000, Attempts: 5, Backoff: 30 * time.Second, Timeout: time.Minute}
+	s := Settings{Queue: 1000, Attempts: 5, Backoff: 30 * time.Second, Timeout: time.Minute, Retry: 5 * time.Minute}
 	keys := make([]string, 0, len(sec))
 	for k := range sec {
 		keys = append(keys, k)
@@ -118,15 +120,18 @@ func ParseSettings(sec map[string]config.Setting) (Settings, error) {
 			} else {
 				s.Attempts = n
 			}
-		case "backoff", "timeout":
+		case "backoff", "timeout", "retry":
 			d, err := config.ParseTime(v)
 			if err != nil || d <= 0 {
 				return s, bad("want a duration (30s, 5m)")
 			}
-			if k == "backoff" {
+			switch k {
+			case "backoff":
 				s.Backoff = d
-			} else {
+			case "timeout":
 				s.Timeout = d
+			default:
+				s.Retry = d
 			}
 		default:
 			return s, bad("unknown option")

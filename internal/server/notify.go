@@ -14,6 +14,7 @@ import (
 	"warden/internal/config"
 	"warden/internal/notify"
 	"warden/internal/notify/whois"
+	"warden/internal/store"
 )
 
 // mailHub is what the jails' native mail actions share: the [mail]
@@ -48,7 +49,7 @@ func (o *Options) hub(st notify.Settings, first *notify.Composer, whoisServer st
 	}
 	h := &mailHub{settings: st, whois: map[string]*whois.Client{}}
 	mc := notify.MailerConfig{Deliver: st.Deliverer(), Logger: o.Logger.With("part", "mail"), Queue: st.Queue,
-		Attempts: st.Attempts, Backoff: st.Backoff, Now: o.now}
+		Attempts: st.Attempts, Backoff: st.Backoff, SpoolEvery: st.Retry, Now: o.now}
 	if st.Digest > 0 {
 		dc := *first
 		if st.Sender != "" {
@@ -213,4 +214,54 @@ func logGlobs(s string) []string {
 		}
 	}
 	return out
+}
+
+// attach gives the mailer the database as its spool: mail that cannot be
+// delivered waits there and is tried again later. A nil hub (no mail
+// action) does nothing.
+func (h *mailHub) attach(st *store.Store) {
+	if h == nil {
+		return
+	}
+	h.mailer.SetSpool(storeSpool{st: st, now: time.Now})
+}
+
+// storeSpool is the ban database as the mailer's spool.
+type storeSpool struct {
+	st  *store.Store
+	now func() time.Time
+}
+
+var _ notify.Retrier = storeSpool{}
+
+func (s storeSpool) Put(ctx context.Context, from string, to []string, msg []byte, lastErr string) error {
+	return s.st.PutMail(ctx, store.QueuedMail{Time: s.now(), Sender: from, Recipients: to, Message: msg, LastError: lastErr})
+}
+
+func (s storeSpool) Spooled(ctx context.Context, limit int) ([]notify.Spooled, error) {
+	ms, err := s.st.QueuedMails(ctx, limit)
+	out := make([]notify.Spooled, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, notify.Spooled{ID: m.ID, From: m.Sender, To: m.Recipients, Msg: m.Message, Attempts: m.Attempts})
+	}
+	return out, err
+}
+
+func (s storeSpool) Delivered(ctx context.Context, id int64) error { return s.st.MailDone(ctx, id) }
+
+func (s storeSpool) Failed(ctx context.Context, id int64, lastErr string) error {
+	return s.st.MailFailed(ctx, id, lastErr)
+}
+
+// mailStats are the mailer's counters and the number of messages waiting
+// in the database, for status output; ok is false without mail actions.
+func (h *mailHub) stats(ctx context.Context, st *store.Store) (s notify.Stats, spooled int, ok bool) {
+	if h == nil {
+		return s, 0, false
+	}
+	s = h.mailer.Stats()
+	if st != nil {
+		spooled, _ = st.CountMails(ctx)
+	}
+	return s, spooled, true
 }

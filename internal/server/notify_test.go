@@ -12,6 +12,7 @@ import (
 	"warden/internal/action"
 	"warden/internal/config"
 	"warden/internal/notify"
+	"warden/internal/store"
 )
 
 // mailTree is a configuration directory reading fail2ban's installed
@@ -147,5 +148,61 @@ func TestMailSettingsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q / %q: %v, want %q", tc.jail, tc.f2b, err, tc.want)
 		}
+	}
+}
+
+// TestMailSpool: mail that sendmail refuses is kept in the database and
+// delivered by a later round once sendmail works again.
+func TestMailSpool(t *testing.T) {
+	dir := t.TempDir()
+	sendmail := filepath.Join(dir, "sendmail")
+	refuse := "#!/bin/sh\necho 'queue full' >&2\nexit 75\n"
+	accept := "#!/bin/sh\ncat >> " + dir + "/mail\n"
+	if err := os.WriteFile(sendmail, []byte(refuse), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := mailTree(t, "[ssh]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\nbackend = polling\nwhois = off\n"+
+		"action = sendmail[name=SSH, dest=root, sender=fail2ban@example.com]\n",
+		"[Definition]\n[mail]\nsendmail = "+sendmail+"\nattempts = 1\nretry = 1\n")
+	s, err := New(Options{Config: cfg, ServicesPath: writeServices(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(dir, "w.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s.opts.mail.attach(st)
+	a := s.byName["ssh"].actions[0]
+	_ = a.Start(ctx)
+	_ = a.Ban(ctx, action.Ticket{Addr: netip.MustParseAddr("192.0.2.1"), Failures: 3})
+	_ = a.Stop(ctx)
+	if n, err := st.CountMails(ctx); err != nil || n != 3 {
+		t.Fatalf("%d mails in the database (%v), want start, ban and stop", n, err)
+	}
+	stats, spooled, ok := s.opts.mail.stats(ctx, st)
+	if !ok || spooled != 3 || stats.Spooled != 3 || !strings.Contains(stats.LastError, "queue full") {
+		t.Errorf("stats %+v, %d spooled", stats, spooled)
+	}
+
+	if err := os.WriteFile(sendmail, []byte(accept), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Start(ctx) // the mailer runs again and retries the spool
+	deadline := time.Now().Add(10 * time.Second)
+	for n := 1; n > 0 && time.Now().Before(deadline); n, _ = st.CountMails(ctx) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = a.Stop(ctx)
+	mail, _ := os.ReadFile(filepath.Join(dir, "mail"))
+	for _, w := range []string{"SSH: started", "SSH: banned 192.0.2.1", "SSH: stopped"} {
+		if strings.Count(string(mail), "Subject: [warden] "+w) < 1 {
+			t.Errorf("delivered mail lacks %q:\n%s", w, mail)
+		}
+	}
+	if n, _ := st.CountMails(ctx); n != 0 {
+		t.Errorf("%d mails still in the database", n)
 	}
 }

@@ -202,6 +202,7 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			err = fmt.Errorf("server: close database: %w", cerr)
 		}
 	}()
+	s.opts.mail.attach(st) // undeliverable mail waits in the database (notify.go)
 	ln, err := control.Listen(s.opts.Socket)
 	if err != nil {
 		return fmt.Errorf("server: control socket: %w", err)
