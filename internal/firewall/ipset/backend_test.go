@@ -270,3 +270,50 @@ func TestSetTypeChange(t *testing.T) {
 		t.Errorf("Check after type change = %+v, %v", rep, err)
 	}
 }
+
+// TestConcurrentUse runs Ban, Unban and List from several goroutines; the
+// race detector and the final state check the locking.
+func TestConcurrentUse(t *testing.T) {
+	ns := newNetns(t, "nft")
+	b := ns.backend(t)
+	ctx := context.Background()
+	if err := b.Setup(ctx, testJails); err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 3, 6
+	errc := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for i := range each {
+				ban := []firewall.Ban{{Jail: "web", Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, byte(w), byte(i)}), 32)}}
+				if err := b.Ban(ctx, ban); err != nil {
+					errc <- err
+					return
+				}
+				if i%2 == 1 {
+					if err := b.Unban(ctx, ban); err != nil {
+						errc <- err
+						return
+					}
+				}
+				if _, err := b.List(ctx); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := workers * each / 2; len(got) != want {
+		t.Errorf("List has %d bans, want %d", len(got), want)
+	}
+}
