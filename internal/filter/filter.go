@@ -8,7 +8,10 @@
 // need backtracking (look-around, back-references, conditionals, atomic
 // groups, possessive quantifiers, repeat counts above 1000, or a '$' that
 // more pattern follows) run on github.com/dlclark/regexp2, bounded by
-// Options.MatchTimeout, after a relaxed Go pre-check. Explain reports the
+// Options.MatchTimeout, after a relaxed Go pre-check; a regex whose only
+// such features are conditionals on earlier groups and (?!word) look-aheads
+// of two common forms (sshd's "Failed ..." failregexes) is rewritten into
+// exact Go regexes for pure-ASCII lines (uncond.go). Explain reports the
 // engine of each regex and why.
 //
 // Decisions worth knowing:
@@ -30,6 +33,9 @@
 //   - On ASCII buffers a lazily built DFA (dfa.go) answers "does it match"
 //     before any search with captures, so groups are only worked out for
 //     real hits; it also counts prefregex hits for Options.Diagnostics.
+//   - The automaton pre-check is skipped for a regex where it keeps saying
+//     yes (the literal checks already chose the lines); it is asked again
+//     for one search in 64.
 //   - ProcessSeq spreads the searches over workers and keeps everything
 //     stateful in order: its results are those of Process.
 //   - Not implemented: fail2ban's tuple_ groups; \N{name} escapes.
