@@ -227,7 +227,8 @@ status:       ALLOCATED
 inetnum:        192.0.2.0 - 192.0.2.255
 netname:        WARDEN-TEST-NET
 descr:          Documentation range used by warden's tests
-country:        ZZ
+descr:          hostile text: ~! touch /tmp/warden-mail-pwned
+` + "descr:          more hostile text:\rBcc: victim@example.net\r\rbody\n" + `country:        ZZ
 org-name:       Warden Test Org
 abuse-mailbox:  abuse@test.example
 source:         TEST
@@ -400,6 +401,20 @@ func TestMailExim(t *testing.T) {
 		if !strings.Contains(ban.Body, want) {
 			t.Errorf("ban message lacks %q:\n%s", want, ban.Body)
 		}
+	}
+	// The hostile whois lines reach the body as text, never a header or
+	// a command.
+	if v := h.Get("Bcc"); v != "" {
+		t.Errorf("whois text made a Bcc header: %q", v)
+	}
+	if len(h) > 16 {
+		t.Errorf("%d headers: %v", len(h), h)
+	}
+	if !strings.Contains(ban.Body, "~! touch /tmp/warden-mail-pwned") {
+		t.Errorf("the whois answer's text is missing from the body")
+	}
+	if _, err := os.Stat("/tmp/warden-mail-pwned"); err == nil {
+		t.Errorf("a whois answer ran a command")
 	}
 	if whois.Load() < 2 {
 		t.Errorf("whois servers answered %d queries, want IANA and the registry", whois.Load())
