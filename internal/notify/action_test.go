@@ -224,3 +224,38 @@ func TestHasWord(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseSettings(f *testing.F) {
+	f.Add("smtp", "mail.example.org:25", "digest", "15m")
+	f.Add("alert", "jail:sshd,net:10.0.0.0/8", "dest", "root, a@b")
+	f.Add("starttls", "maybe", "sender", "-oQ")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		sec := map[string]config.Setting{k1: {Value: v1}, k2: {Value: v2}}
+		s, err := ParseSettings(sec)
+		if err != nil {
+			return
+		}
+		for _, a := range append(append([]string(nil), s.Dest...), s.Sender) {
+			if a != "" && CheckAddress(a) != nil {
+				t.Fatalf("accepted address %q", a)
+			}
+		}
+		_ = s.Deliverer()
+	})
+}
+
+func FuzzSplitAddresses(f *testing.F) {
+	f.Add("root, admin@example.org")
+	f.Add("-oQ/tmp x@y")
+	f.Fuzz(func(t *testing.T, s string) {
+		as, err := SplitAddresses(s)
+		if err != nil {
+			return
+		}
+		for _, a := range as {
+			if strings.ContainsAny(a, " ,\r\n<>\"") || strings.HasPrefix(a, "-") {
+				t.Fatalf("accepted %q", a)
+			}
+		}
+	})
+}
