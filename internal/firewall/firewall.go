@@ -70,6 +70,11 @@ type JailSpec struct {
 	Chain string
 	// BlockType is "reject" (the default when empty) or "drop".
 	BlockType string
+	// ChainName is the exact chain for backends that insert their rules
+	// into named chains (iptables): fail2ban's "chain" option, such as
+	// DOCKER-USER. Empty means INPUT or FORWARD as Chain says. Backends
+	// with their own base chains (nftables) ignore it.
+	ChainName string
 	// Networks asks for sets able to hold network (prefix) bans. Backends
 	// with one set per jail and family (ipset) make it a network set
 	// (hash:net) instead of a host set (hash:ip); backends that always keep
@@ -175,7 +180,10 @@ func (s JailSpec) Normalize() (JailSpec, error) {
 	if err := ValidateJailName(s.Name); err != nil {
 		return JailSpec{}, err
 	}
-	out := JailSpec{Name: s.Name, Networks: s.Networks}
+	out := JailSpec{Name: s.Name, Networks: s.Networks, ChainName: s.ChainName}
+	if err := validateChainName(s.ChainName); err != nil {
+		return JailSpec{}, fmt.Errorf("%w %q: %v", ErrInvalidJail, s.Name, err)
+	}
 	out.Ports = MergePorts(s.Ports)
 	if len(out.Ports) == 1 && out.Ports[0] == (PortRange{0, 65535}) {
 		out.Ports = nil
@@ -237,4 +245,22 @@ func NormalizeJails(jails []JailSpec) ([]JailSpec, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// maxChainName is iptables' limit on chain names.
+const maxChainName = 28
+
+// validateChainName checks a ChainName: empty, or up to 28 letters,
+// digits, '_', '-' and '.', not starting with '-'.
+func validateChainName(name string) error {
+	if len(name) > maxChainName {
+		return fmt.Errorf("chain %q: longer than %d bytes", name, maxChainName)
+	}
+	for i, r := range name {
+		ok := r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || i > 0 && r == '-'
+		if !ok {
+			return fmt.Errorf("chain %q: character %q not allowed at offset %d", name, r, i)
+		}
+	}
+	return nil
 }

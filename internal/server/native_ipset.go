@@ -51,8 +51,9 @@ func ipsetOptions(o *Options) ipset.Options {
 
 // ipsetSpec turns an iptables* action's parameters into the native
 // backend's jail: ports (names through svc) unless the action blocks all
-// ports, protocols, chain (INPUT or FORWARD), block type, and a network
-// set when ipsettype asks for hash:net.
+// ports, protocols, chain (INPUT, FORWARD or any existing chain such as
+// DOCKER-USER), block type, and a network set when ipsettype asks for
+// hash:net.
 func ipsetSpec(jailName string, a *config.Action, svc *firewall.Services) (firewall.JailSpec, error) {
 	p := a.Params
 	spec := firewall.JailSpec{Name: jailName}
@@ -74,13 +75,15 @@ func ipsetSpec(jailName string, a *config.Action, svc *firewall.Services) (firew
 	case "FORWARD", "forward":
 		spec.Chain = firewall.ChainForward
 	default:
-		return spec, fmt.Errorf("jail %s: action %s: chain %q (the native backend hooks INPUT or FORWARD; use --shell-actions for other chains): %w",
-			jailName, a.Name, c, firewall.ErrInvalidJail)
+		spec.Chain, spec.ChainName = firewall.ChainInput, c // such as DOCKER-USER; it must exist
 	}
 	spec.BlockType = firewall.BlockReject
 	if strings.Contains(strings.ToUpper(p["blocktype"]), "DROP") {
 		spec.BlockType = firewall.BlockDrop
 	}
 	spec.Networks = strings.TrimSpace(p["ipsettype"]) == "hash:net"
+	if _, err := spec.Normalize(); err != nil {
+		return spec, fmt.Errorf("jail %s: action %s: %w", jailName, a.Name, err)
+	}
 	return spec, nil
 }

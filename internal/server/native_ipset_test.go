@@ -56,7 +56,20 @@ func TestIpsetSpec(t *testing.T) {
 			name:   "other chain",
 			file:   "action.d/iptables-multiport.conf",
 			params: map[string]string{"port": "22", "chain": "DOCKER-USER"},
+			want: firewall.JailSpec{Name: "j", Ports: []firewall.PortRange{{First: 22, Last: 22}},
+				Chain: "input", ChainName: "DOCKER-USER", BlockType: "reject"},
+		},
+		{
+			name:   "bad chain name",
+			file:   "action.d/iptables-multiport.conf",
+			params: map[string]string{"port": "22", "chain": "-j ACCEPT"},
 			err:    firewall.ErrInvalidJail,
+		},
+		{
+			name:   "bad port",
+			file:   "action.d/iptables-multiport.conf",
+			params: map[string]string{"port": "22-x"},
+			err:    firewall.ErrInvalidPort,
 		},
 	}
 	for _, tt := range tests {

@@ -208,6 +208,7 @@ func TestRejects(t *testing.T) {
 		{"bad chain", firewall.JailSpec{Name: "sshd", Chain: "output"}},
 		{"bad block type", firewall.JailSpec{Name: "sshd", BlockType: "tarpit"}},
 		{"bad protocol", firewall.JailSpec{Name: "sshd", Protocols: []string{"icmp"}}},
+		{"bad chain name", firewall.JailSpec{Name: "sshd", ChainName: "IN PUT"}},
 	} {
 		if err := b.Setup(ctx, []firewall.JailSpec{tc.jail}); !errors.Is(err, firewall.ErrInvalidJail) {
 			t.Errorf("%s: Setup = %v, want ErrInvalidJail", tc.name, err)
@@ -315,5 +316,46 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if want := workers * each / 2; len(got) != want {
 		t.Errorf("List has %d bans, want %d", len(got), want)
+	}
+}
+
+// TestNamedChain: a jail naming an existing chain (fail2ban's chain =
+// DOCKER-USER) gets its rules there, in both families; a chain that does
+// not exist fails Setup without leaving rules behind.
+func TestNamedChain(t *testing.T) {
+	ns := newNetns(t, "legacy")
+	b := ns.backend(t)
+	ctx := context.Background()
+	jail := firewall.JailSpec{Name: "docker", ChainName: "DOCKER-USER", Ports: []firewall.PortRange{pr(443, 443)}}
+	if err := b.Setup(ctx, []firewall.JailSpec{jail}); err == nil {
+		t.Fatal("Setup into a missing chain succeeded")
+	}
+	for _, v6 := range []bool{false, true} {
+		if got := ns.iptables(t, v6, "-w", "-S"); strings.Contains(got, "warden:") {
+			t.Errorf("failed Setup left rules:\n%s", got)
+		}
+		ns.iptables(t, v6, "-w", "-N", "DOCKER-USER")
+	}
+	if err := b.Setup(ctx, []firewall.JailSpec{jail}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v6 := range []bool{false, true} {
+		got := ns.iptables(t, v6, "-w", "-S", "DOCKER-USER")
+		if !strings.Contains(got, "-A DOCKER-USER -p tcp -m multiport --dports 443 -m set --match-set "+SetName("docker", v6)+" src") {
+			t.Errorf("DOCKER-USER (v6 %v) lacks the jail's rule:\n%s", v6, got)
+		}
+	}
+	if rep, err := b.Check(ctx, nil); err != nil || rep != (firewall.Repair{}) {
+		t.Errorf("Check = %+v, %v", rep, err)
+	}
+	ns.iptables(t, false, "-w", "-F", "DOCKER-USER")
+	if rep, err := b.Heal(ctx, nil); err != nil || rep.Objects != 1 {
+		t.Errorf("Heal after flushing DOCKER-USER = %+v, %v; want 1 rule back", rep, err)
+	}
+	if err := b.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ns.iptables(t, false, "-w", "-S", "DOCKER-USER"); strings.Contains(got, "warden:") {
+		t.Errorf("Teardown left rules:\n%s", got)
 	}
 }

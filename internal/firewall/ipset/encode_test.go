@@ -91,6 +91,9 @@ func TestRulesFor(t *testing.T) {
 		{"all ports drop forward", firewall.JailSpec{Name: "r", BlockType: "drop", Chain: "forward"}, false, []string{
 			`FORWARD -m set --match-set f2b-r src -m comment --comment "warden:r" -j DROP`,
 		}},
+		{"named chain", firewall.JailSpec{Name: "d", ChainName: "DOCKER-USER", Ports: []firewall.PortRange{pr(443, 443)}}, true, []string{
+			`DOCKER-USER -p tcp -m multiport --dports 443 -m set --match-set f2b-d6 src -m comment --comment "warden:d" -j REJECT --reject-with icmp6-port-unreachable`,
+		}},
 		{"protocol without ports", firewall.JailSpec{Name: "dns", Protocols: []string{"udp"}}, false, []string{
 			`INPUT -p udp -m set --match-set f2b-dns src -m comment --comment "warden:dns" -j REJECT --reject-with icmp-port-unreachable`,
 		}},

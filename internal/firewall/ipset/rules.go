@@ -24,9 +24,13 @@ type rule struct {
 
 func (r rule) String() string { return r.chain + " " + r.spec }
 
-// chainName maps a jail's chain onto the iptables built-in chain.
-func chainName(c string) string {
-	if c == firewall.ChainForward {
+// chainName is the iptables chain of a jail: the one it names, or the
+// built-in chain of its hook.
+func chainName(j firewall.JailSpec) string {
+	switch {
+	case j.ChainName != "":
+		return j.ChainName
+	case j.Chain == firewall.ChainForward:
 		return "FORWARD"
 	}
 	return "INPUT"
@@ -67,7 +71,7 @@ func rulesFor(j firewall.JailSpec, v6 bool) []rule {
 		}
 	}
 	match := fmt.Sprintf("-m set --match-set %s src -m comment --comment %q %s", SetName(j.Name, v6), comment(j.Name), target)
-	chain := chainName(j.Chain)
+	chain := chainName(j)
 	if len(j.Protocols) == 0 {
 		return []rule{{chain, match}}
 	}
