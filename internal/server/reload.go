@@ -87,6 +87,7 @@ func (s *Server) buildAll(cfg *config.Config) ([]*jailRun, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	s.opts.webhooks.use(hooks)
 	return out, nil
 }
 
@@ -171,7 +172,7 @@ func (s *Server) reload(ctx context.Context, opts control.ReloadOptions) error {
 		if stopped[nj.name] {
 			continue
 		}
-		if old, ok := cur.byName[nj.name]; ok && inScope(nj.name) && !opts.Restart && reflect.DeepEqual(old.cfg, nj.cfg) {
+		if old, ok := cur.byName[nj.name]; ok && inScope(nj.name) && !opts.Restart && reflect.DeepEqual(old.cfg, nj.cfg) && !webhookChanged(old, nj) {
 			nj = old // unchanged: keeps its tracker and counts
 		} else if ok && !inScope(nj.name) {
 			nj = old

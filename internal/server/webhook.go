@@ -72,9 +72,10 @@ type hookSet struct {
 	servers map[netip.Addr]string
 }
 
-// webhooksFor reads cfg's [webhook:NAME] targets and returns the set the
-// jails of a build use: the running one when the targets are the same,
-// else a new one (started by its first action). nil means no targets.
+// webhooksFor reads cfg's [webhook:NAME] targets and returns the set a
+// build attaches to the jails: the running one when the targets are the
+// same, else a new one. nil means no targets. The set becomes the one
+// actions start with once the build succeeds (use).
 func (o *Options) webhooksFor(cfg *config.Config) (*hookSet, error) {
 	targets, err := webhook.ParseTargets(cfg.Server.Sections)
 	if err != nil {
@@ -96,7 +97,7 @@ func (o *Options) webhooksFor(cfg *config.Config) (*hookSet, error) {
 		if found == nil && sameTargets(s.targets, targets) {
 			found = s
 		}
-		if s == found || s.users > 0 || s.cancel != nil {
+		if s == found || s == h.latest || s.users > 0 || s.cancel != nil {
 			keep = append(keep, s)
 		}
 	}
@@ -106,8 +107,25 @@ func (o *Options) webhooksFor(cfg *config.Config) (*hookSet, error) {
 		found = h.newSet(targets)
 		h.sets = append(h.sets, found)
 	}
-	h.latest = found
 	return found, nil
+}
+
+// use makes s (nil: no targets) the set that webhook actions start with
+// from now on: the last successful build's. Nil-safe.
+func (h *webhookHub) use(s *hookSet) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.latest = s
+}
+
+// current is the set webhook actions start with, nil when none.
+func (h *webhookHub) current() *hookSet {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.latest
 }
 
 // sameTargets compares two target lists, ignoring where they were set.
@@ -209,6 +227,9 @@ func (s *hookSet) acquire(ctx context.Context) {
 	if s.cancel != nil {
 		return
 	}
+	if !slices.Contains(h.sets, s) {
+		h.sets = append(h.sets, s) // a retired set in use again
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	s.cancel, s.done = cancel, done
@@ -281,7 +302,8 @@ func (o *Options) closeWebhooks() {
 }
 
 // attach adds the webhook action to jr when a target of s covers it.
-// A nil set attaches nothing.
+// A nil set attaches nothing. The action sends to the set current when it
+// starts, so a jail a reload keeps follows the new targets.
 func (s *hookSet) attach(jr *jailRun, o *Options) error {
 	if s == nil || !s.covers(jr.name) {
 		return nil
@@ -295,25 +317,39 @@ func (s *hookSet) attach(jr *jailRun, o *Options) error {
 		}
 		restored = b
 	}
-	jr.actions = append(jr.actions, &webhookAction{set: s, jail: j.Name, whois: jailOpt(j, "whois", whois.DefaultServer),
+	jr.actions = append(jr.actions, &webhookAction{hub: s.hub, jail: j.Name, whois: jailOpt(j, "whois", whois.DefaultServer),
 		banTime: jailBanTime(j), noRestored: !restored, now: o.now})
 	return nil
 }
 
-// webhooksOf is the set the webhook action among actions uses, or nil.
+// webhooksOf is the current set when actions hold a webhook action (a
+// jail rebuilt by set gets one again), else nil.
 func webhooksOf(actions []ban.Action) *hookSet {
+	if w := webhookActionOf(actions); w != nil {
+		return w.hub.current()
+	}
+	return nil
+}
+
+// webhookChanged tells whether a reload adds or removes a jail's webhook
+// action, so that a jail otherwise unchanged is rebuilt all the same.
+func webhookChanged(old, next *jailRun) bool {
+	return (webhookActionOf(old.actions) != nil) != (webhookActionOf(next.actions) != nil)
+}
+
+func webhookActionOf(actions []ban.Action) *webhookAction {
 	for _, a := range actions {
 		if w, ok := a.(*webhookAction); ok {
-			return w.set
+			return w
 		}
 	}
 	return nil
 }
 
 // webhookAction is a jail's native webhook action: it queues events on
-// its set's notifier and never waits for delivery.
+// the notifier current at its start and never waits for delivery.
 type webhookAction struct {
-	set        *hookSet
+	hub        *webhookHub
 	jail       string
 	whois      string        // the jail's whois option
 	banTime    time.Duration // the jail's, for tickets without one
@@ -322,6 +358,7 @@ type webhookAction struct {
 
 	mu      sync.Mutex
 	started bool
+	set     *hookSet // from Start to Stop; nil: no targets now
 }
 
 var _ ban.Action = (*webhookAction)(nil)
@@ -337,8 +374,11 @@ func (a *webhookAction) Start(ctx context.Context) error {
 		return nil
 	}
 	a.started = true
-	a.set.acquire(ctx)
-	a.set.send(webhook.Start(a.jail, a.now()))
+	a.set = a.hub.current()
+	if a.set != nil {
+		a.set.acquire(ctx)
+		a.set.send(webhook.Start(a.jail, a.now()))
+	}
 	return nil
 }
 
@@ -350,8 +390,11 @@ func (a *webhookAction) Stop(context.Context) error {
 		return nil
 	}
 	a.started = false
-	a.set.send(webhook.Stop(a.jail, a.now()))
-	a.set.release()
+	if a.set != nil {
+		a.set.send(webhook.Stop(a.jail, a.now()))
+		a.set.release()
+		a.set = nil
+	}
 	return nil
 }
 
@@ -359,6 +402,12 @@ func (a *webhookAction) Stop(context.Context) error {
 // time and the ticket's log lines; whois is looked up on delivery.
 func (a *webhookAction) Ban(_ context.Context, t action.Ticket) error {
 	if t.Restored && a.noRestored {
+		return nil
+	}
+	a.mu.Lock()
+	set := a.set
+	a.mu.Unlock()
+	if set == nil {
 		return nil
 	}
 	addr := t.Addr
@@ -372,8 +421,8 @@ func (a *webhookAction) Ban(_ context.Context, t action.Ticket) error {
 	if bt < 0 {
 		bt = -1
 	}
-	a.set.noteWhois(addr, a.whois)
-	a.set.send(webhook.Ban(a.jail, addr, t.Failures, bt, a.now(), append([]string(nil), t.Matches...), nil))
+	set.noteWhois(addr, a.whois)
+	set.send(webhook.Ban(a.jail, addr, t.Failures, bt, a.now(), append([]string(nil), t.Matches...), nil))
 	return nil
 }
 

@@ -200,7 +200,7 @@ func hookJails(dir, extra, app string) string {
 func webhookJails(s *Server) []string {
 	var out []string
 	for _, j := range s.jails {
-		if webhooksOf(j.actions) != nil {
+		if webhookActionOf(j.actions) != nil {
 			out = append(out, j.name)
 		}
 	}
@@ -322,10 +322,30 @@ func TestWebhookServer(t *testing.T) {
 	if !d.Digest || !slices.Contains(rcv.events("/dig"), "ban app 198.51.100.7") || !slices.Contains(rcv.events("/dig"), "ban other 198.51.100.8") {
 		t.Errorf("digest %+v lacks the two bans", rcv.events("/dig"))
 	}
+	if cur, _ := latest(); actionSet(r.srv, "app") != cur {
+		t.Error("the jail the reload kept still uses the old notifier")
+	}
+	if webhookActionOf(r.srv.view().byName["other"].actions) != nil {
+		t.Error("jail other, no longer covered, kept its webhook action")
+	}
 	r.fail("app", "198.51.100.9", 2)
 	waitUntil(t, "a ban through the new notifier", func() bool { return slices.Contains(rcv.events("/each"), "ban app 198.51.100.9") })
 
+	// set rebuilds the jail: its new webhook action uses the running notifier.
+	second, _ := latest()
+	if _, err := r.c.Set(context.Background(), "app", "addfailregex", "^.* bad user from <HOST>$"); err != nil {
+		t.Fatal(err)
+	}
+	if got := actionSet(r.srv, "app"); got != second {
+		t.Errorf("after set, app's webhook set %p, want the running %p", got, second)
+	}
+	r.fail("app", "198.51.100.10", 2)
+	waitUntil(t, "a ban after set", func() bool { return slices.Contains(rcv.events("/each"), "ban app 198.51.100.10") })
+
 	stop()
+	if n := len(rcv.bodies("/dig")); n != 1 {
+		t.Errorf("%d digests, want only the one sent when its target went away", n)
+	}
 	if got := rcv.events("/each"); !slices.Contains(got[len(got)-1:], "stop app") {
 		t.Errorf("last events %q, want app's stop event delivered before Run returned", got)
 	}
@@ -338,6 +358,17 @@ func TestWebhookServer(t *testing.T) {
 	}
 }
 
+// actionSet is the notifier set the jail's running webhook action uses.
+func actionSet(s *Server, jail string) *hookSet {
+	a := webhookActionOf(s.view().byName[jail].actions)
+	if a == nil {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.set
+}
+
 // TestWebhookRestored: restored bans send nothing unless the jail says
 // webhook.restored = true.
 func TestWebhookRestored(t *testing.T) {
@@ -345,30 +376,34 @@ func TestWebhookRestored(t *testing.T) {
 		extra string
 		want  uint64
 	}{{"", 0}, {"webhook.restored = true\n", 1}, {"webhook.restored = no\n", 0}} {
-		r := newHookRig(t, "", "[webhook:a]\nurl = http://127.0.0.1:9/\n")
+		r := newHookRig(t, "", "[webhook:a]\nurl = http://127.0.0.1:9/\nretries = 0\ntimeout = 1s\n")
 		r.write("jail.conf", hookJails(r.dir, tc.extra, ""))
 		s, err := New(r.options())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var a *webhookAction
-		for _, x := range s.byName["app"].actions {
-			if w, ok := x.(*webhookAction); ok {
-				a = w
-			}
-		}
+		a := webhookActionOf(s.byName["app"].actions)
 		if a == nil {
 			t.Fatal("app has no webhook action")
 		}
+		ctx := context.Background()
+		if err := a.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before := a.set.routed[0].Load() // the start event
 		if a.NoRestored() != (tc.want == 0) {
 			t.Errorf("%q: NoRestored %v", tc.extra, a.NoRestored())
 		}
 		tk := action.Ticket{Addr: netip.MustParseAddr("192.0.2.1"), Failures: 3, Restored: true}
-		if err := a.Ban(context.Background(), tk); err != nil {
+		if err := a.Ban(ctx, tk); err != nil {
 			t.Fatal(err)
 		}
-		if got := a.set.routed[0].Load(); got != tc.want {
+		if got := a.set.routed[0].Load() - before; got != tc.want {
 			t.Errorf("%q: a restored ban queued %d events, want %d", tc.extra, got, tc.want)
 		}
+		if err := a.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.opts.closeWebhooks()
 	}
 }
