@@ -207,13 +207,8 @@ func (s *hookSet) covers(jail string) bool {
 // failed or dropped (a digest's events are not counted: stopping sends it).
 func (s *hookSet) queued() uint64 {
 	var n uint64
-	for i, st := range s.n.Stats() {
-		if s.targets[i].Digest > 0 {
-			continue
-		}
-		if r, done := s.routed[i].Load(), st.Sent+st.Failed+st.Dropped; r > done {
-			n += r - done
-		}
+	for _, st := range s.stats() {
+		n += st.Queued
 	}
 	return n
 }
@@ -276,6 +271,42 @@ func (s *hookSet) stop(cancel context.CancelFunc, done chan struct{}) {
 	if unsent > 0 {
 		s.hub.log.Warn("webhook events not sent at stop", "events", unsent)
 	}
+}
+
+// WebhookStats counts what happened to one webhook target's events.
+type WebhookStats struct {
+	Name string
+	// Queued are events waiting for a one-per-event target (a digest's
+	// are not counted); Sent and Failed count requests; Dropped counts
+	// events that found the queue full.
+	Queued, Sent, Failed, Dropped uint64
+}
+
+// WebhookStats returns the counters of the current webhook targets, in
+// name order; nil without targets. (For a status extra; control has no
+// place for it yet.)
+func (s *Server) WebhookStats() []WebhookStats {
+	h := s.opts.webhooks
+	if h == nil {
+		return nil
+	}
+	set := h.current()
+	if set == nil {
+		return nil
+	}
+	return set.stats()
+}
+
+func (s *hookSet) stats() []WebhookStats {
+	var out []WebhookStats
+	for i, st := range s.n.Stats() {
+		w := WebhookStats{Name: st.Name, Sent: st.Sent, Failed: st.Failed, Dropped: st.Dropped}
+		if r, done := s.routed[i].Load(), st.Sent+st.Failed+st.Dropped; s.targets[i].Digest <= 0 && r > done {
+			w.Queued = r - done
+		}
+		out = append(out, w)
+	}
+	return out
 }
 
 // closeWebhooks stops every notifier once the last ban manager has

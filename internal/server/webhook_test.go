@@ -342,6 +342,11 @@ func TestWebhookServer(t *testing.T) {
 	r.fail("app", "198.51.100.10", 2)
 	waitUntil(t, "a ban after set", func() bool { return slices.Contains(rcv.events("/each"), "ban app 198.51.100.10") })
 
+	st := r.srv.WebhookStats()
+	// The new notifier sent at least app's start and two bans.
+	if len(st) != 1 || st[0].Name != "each" || st[0].Sent < 3 || st[0].Failed+st[0].Dropped+st[0].Queued != 0 {
+		t.Errorf("WebhookStats %+v, want each alone, 3 or more sent, nothing else", st)
+	}
 	stop()
 	if n := len(rcv.bodies("/dig")); n != 1 {
 		t.Errorf("%d digests, want only the one sent when its target went away", n)
