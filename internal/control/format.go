@@ -138,10 +138,24 @@ func writeTree(b *strings.Builder, items []treeItem, indent string) {
 func FormatServerStatus(st ServerStatus) string {
 	var b strings.Builder
 	b.WriteString("Status")
-	writeTree(&b, []treeItem{
+	items := []treeItem{
 		{name: "Number of jail", value: strconv.Itoa(len(st.Jails))},
 		{name: "Jail list", value: strings.Join(st.Jails, ", ")},
-	}, "")
+	}
+	if m := st.Mail; m != nil {
+		mail := []treeItem{
+			{name: "Sent", value: strconv.FormatInt(m.Sent, 10)},
+			{name: "Queued", value: strconv.FormatInt(m.Queued, 10)},
+			{name: "Failed", value: strconv.FormatInt(m.Failed, 10)},
+			{name: "Dropped", value: strconv.FormatInt(m.Dropped, 10)},
+			{name: "Stored for retry", value: strconv.Itoa(m.Stored)},
+		}
+		if m.LastError != "" {
+			mail = append(mail, treeItem{name: "Last error", value: m.LastError})
+		}
+		items = append(items, treeItem{name: "Mail", children: mail})
+	}
+	writeTree(&b, items, "")
 	return b.String()
 }
 

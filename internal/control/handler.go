@@ -68,6 +68,18 @@ const (
 type ServerStatus struct {
 	// Jails are the running jails' names, sorted.
 	Jails []string `json:"jails"`
+	// Mail is the state of mail notifications; nil when no jail mails.
+	Mail *MailStatus `json:"mail,omitempty"`
+}
+
+// MailStatus counts the mail notifications since the server started.
+type MailStatus struct {
+	Sent      int64  `json:"sent"`
+	Queued    int64  `json:"queued"`  // waiting or being retried now
+	Failed    int64  `json:"failed"`  // given up (kept in the database or lost)
+	Dropped   int64  `json:"dropped"` // refused by a full queue
+	Stored    int    `json:"stored"`  // waiting in the database for a later try
+	LastError string `json:"last_error,omitempty"`
 }
 
 // JailStatus is one jail's counters and lists.

@@ -153,6 +153,9 @@ func (m *Mailer) SetSpool(sp Spool) {
 	m.spool.Store(&sp)
 }
 
+// Spool is where undeliverable mail is kept, nil if nowhere.
+func (m *Mailer) Spool() Spool { return m.getSpool() }
+
 func (m *Mailer) getSpool() Spool {
 	if p := m.spool.Load(); p != nil {
 		return *p

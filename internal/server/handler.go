@@ -35,10 +35,10 @@ func (h handler) Ping(context.Context) error { return nil }
 
 func (h handler) Version(context.Context) (string, error) { return h.s.opts.Version, nil }
 
-func (h handler) Status(context.Context) (control.ServerStatus, error) {
+func (h handler) Status(ctx context.Context) (control.ServerStatus, error) {
 	names := h.s.Jails()
 	sort.Strings(names)
-	return control.ServerStatus{Jails: names}, nil
+	return control.ServerStatus{Jails: names, Mail: h.s.opts.mail.status(ctx)}, nil
 }
 
 // files lists the files a jail's logpath globs match now.

@@ -12,6 +12,7 @@ import (
 
 	"warden/internal/ban"
 	"warden/internal/config"
+	"warden/internal/control"
 	"warden/internal/notify"
 	"warden/internal/notify/whois"
 	"warden/internal/store"
@@ -253,15 +254,15 @@ func (s storeSpool) Failed(ctx context.Context, id int64, lastErr string) error 
 	return s.st.MailFailed(ctx, id, lastErr)
 }
 
-// mailStats are the mailer's counters and the number of messages waiting
-// in the database, for status output; ok is false without mail actions.
-func (h *mailHub) stats(ctx context.Context, st *store.Store) (s notify.Stats, spooled int, ok bool) {
+// status is the mail part of `client status`; nil without mail actions.
+func (h *mailHub) status(ctx context.Context) *control.MailStatus {
 	if h == nil {
-		return s, 0, false
+		return nil
 	}
-	s = h.mailer.Stats()
-	if st != nil {
-		spooled, _ = st.CountMails(ctx)
+	s := h.mailer.Stats()
+	ms := &control.MailStatus{Sent: s.Sent, Queued: s.Queued, Failed: s.Failed, Dropped: s.Dropped, LastError: s.LastError}
+	if sp, ok := h.mailer.Spool().(storeSpool); ok {
+		ms.Stored, _ = sp.st.CountMails(ctx)
 	}
-	return s, spooled, true
+	return ms
 }

@@ -11,6 +11,7 @@ import (
 
 	"warden/internal/action"
 	"warden/internal/config"
+	"warden/internal/control"
 	"warden/internal/notify"
 	"warden/internal/store"
 )
@@ -182,9 +183,13 @@ func TestMailSpool(t *testing.T) {
 	if n, err := st.CountMails(ctx); err != nil || n != 3 {
 		t.Fatalf("%d mails in the database (%v), want start, ban and stop", n, err)
 	}
-	stats, spooled, ok := s.opts.mail.stats(ctx, st)
-	if !ok || spooled != 3 || stats.Spooled != 3 || !strings.Contains(stats.LastError, "queue full") {
-		t.Errorf("stats %+v, %d spooled", stats, spooled)
+	ms := s.opts.mail.status(ctx)
+	if ms == nil || ms.Stored != 3 || ms.Failed != 3 || ms.Sent != 0 || !strings.Contains(ms.LastError, "queue full") {
+		t.Errorf("mail status %+v", ms)
+	}
+	if out := control.FormatServerStatus(control.ServerStatus{Jails: []string{"ssh"}, Mail: ms}); !strings.Contains(out, "`- Mail\n") ||
+		!strings.Contains(out, "|- Stored for retry:\t3") {
+		t.Errorf("status output:\n%s", out)
 	}
 
 	if err := os.WriteFile(sendmail, []byte(accept), 0o755); err != nil {

@@ -420,6 +420,15 @@ func TestMailExim(t *testing.T) {
 		t.Errorf("whois servers answered %d queries, want IANA and the registry", whois.Load())
 	}
 
+	// `client status` shows the mail counters.
+	waitLong(t, 10*time.Second, "client status to count 2 mails sent", func() (bool, string) {
+		out, err := exec.Command(bin, "client", "-s", srv.sock, "status").CombinedOutput()
+		if err != nil {
+			return false, fmt.Sprintf("%v: %s", err, out)
+		}
+		return strings.Contains(string(out), "`- Mail\n") && strings.Contains(string(out), "|- Sent:\t2\n"), string(out)
+	})
+
 	srv.stop()
 	stop := m.waitMail(t, "SSH: stopped on gate.test", 10*time.Second)
 	if !strings.Contains(stop.Body, `warden stopped watching jail "SSH"`) {
