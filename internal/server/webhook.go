@@ -21,11 +21,14 @@ import (
 
 // Webhooks: the [webhook:NAME] sections of fail2ban.conf/.local give every
 // jail a target covers a native action (webhookAction) that sends start,
-// stop and ban events to one webhook.Notifier per set of targets. The
-// notifier runs while a jail's action uses it; a reload whose targets are
-// the same keeps it (and its pending digest), one whose targets changed
-// swaps it: the old one is stopped once the old jails have stopped, after
-// a short wait for its queued events, and sends its digest as it goes.
+// stop and ban events to one webhook.Notifier per set of targets. Each
+// action takes the set of the last successful build when it starts, so a
+// jail that a reload keeps follows the new targets too. A reload whose
+// targets are the same keeps the notifier (and its pending digest); one
+// whose targets changed swaps it: the old one stops once its last action
+// stopped, after a short wait for its queued events, sending its digest.
+// Server.Run stops the current one after the last ban manager, the same
+// way.
 //
 // Jail options ([DEFAULT] or the jail's own):
 //
@@ -64,7 +67,7 @@ type hookSet struct {
 	// Guarded by hub.mu: the actions using the notifier, and its Run.
 	users  int
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // closed by the goroutine running n.Run when it returns
 
 	// servers is the whois server of each banned address (its jail's
 	// whois option), read when the notifier looks the address up.
