@@ -205,7 +205,7 @@ Number of entries: 1
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]setInfo{"f2b-x": {typeNet, false, 2}, "f2b-x6": {typeHost, true, 0}}
+	want := map[string]setInfo{"f2b-x": {typeNet, false, 2, 0}, "f2b-x6": {typeHost, true, 0, 1}}
 	if len(sets) != len(want) || sets["f2b-x"] != want["f2b-x"] || sets["f2b-x6"] != want["f2b-x6"] {
 		t.Errorf("parseTerse = %+v, want %+v", sets, want)
 	}

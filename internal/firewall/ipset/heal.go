@@ -24,8 +24,11 @@ func (d *drift) repair() firewall.Repair {
 	return firewall.Repair{Objects: d.sets + d.rules[0] + d.rules[1], Bans: d.bans}
 }
 
-// Check implements firewall.Healer: one "ipset save" and one "iptables -S"
-// per family are compared with the installed jails and want.
+// Check implements firewall.Healer: set headers ("ipset list -t") and one
+// "iptables -S" per family are compared with the installed jails and want;
+// the members of a set are read only when its entry count differs from
+// the number of bans it should hold. (A ban removed and a stranger added
+// by hand keep the count and go unnoticed until the count changes.)
 func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
 	if err := ctx.Err(); err != nil {
 		return firewall.Repair{}, err
@@ -80,43 +83,79 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban) (*drift, error)
 	if err != nil {
 		return nil, fmt.Errorf("ipset: %w", err)
 	}
-	saved, err := b.saveAll(ctx)
+	// The bans each installed set should hold.
+	now := time.Now()
+	var live []firewall.Ban
+	var liveSets []string
+	count := map[string]int{}
+	last, installed := "", false
+	var names [2]string // the last jail's set names, IPv4 and IPv6
+	for i, ban := range norm {
+		if i == 0 || ban.Jail != last {
+			last = ban.Jail
+			_, installed = b.jails[last]
+			names = [2]string{SetName(last, false), SetName(last, true)}
+		}
+		if !installed {
+			continue
+		}
+		if _, ok := timeoutSecs(ban.Expires, now); !ok {
+			continue
+		}
+		n := names[0]
+		if ban.Prefix.Addr().Is6() {
+			n = names[1]
+		}
+		if !ban.Prefix.IsSingleIP() && b.types[n] != typeNet {
+			continue // Ban refused it; nothing to put back
+		}
+		live, liveSets = append(live, ban), append(liveSets, n)
+		count[n]++
+	}
+
+	// Cheap first look: set headers with their entry counts. Only when a
+	// set holds a different number of entries than it should are all
+	// members read ("ipset save"), which for 100,000 costs about 0.5 s.
+	headers, err := b.listSets(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ipset: check: %w", err)
 	}
-	present := map[string]map[netip.Prefix]bool{}
+	present := map[string]map[netip.Prefix]bool{} // sets read in full
+	var detail []string
 	for _, name := range b.order {
 		for _, v6 := range []bool{false, true} {
 			n := SetName(name, v6)
-			s := saved[n]
-			if s == nil {
+			h, ok := headers[n]
+			switch {
+			case !ok:
 				d.batch.WriteString(b.createLine(n, b.types[n], v6))
 				d.sets++
 				present[n] = map[netip.Prefix]bool{}
-				continue
+			case h.entries != count[n]:
+				detail = append(detail, n)
 			}
-			in := make(map[netip.Prefix]bool, len(s.elems))
-			for _, e := range s.elems {
-				in[e.prefix] = true
+		}
+	}
+	if len(detail) > 0 {
+		saved, err := b.saveAll(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ipset: check: %w", err)
+		}
+		for _, n := range detail {
+			in := map[netip.Prefix]bool{}
+			if s := saved[n]; s != nil {
+				for _, e := range s.elems {
+					in[e.prefix] = true
+				}
 			}
 			present[n] = in
 		}
 	}
 	var missing []firewall.Ban
 	var sets []string
-	now := time.Now()
-	for _, ban := range norm {
-		if _, ok := b.jails[ban.Jail]; !ok {
-			continue
-		}
-		if _, live := timeoutSecs(ban.Expires, now); !live {
-			continue
-		}
-		n := SetName(ban.Jail, ban.Prefix.Addr().Is6())
-		if !ban.Prefix.IsSingleIP() && b.types[n] != typeNet {
-			continue // Ban refused it; nothing to put back
-		}
-		if !present[n][ban.Prefix] {
+	for i, ban := range live {
+		n := liveSets[i]
+		if in, read := present[n]; read && !in[ban.Prefix] {
 			missing, sets = append(missing, ban), append(sets, n)
 		}
 	}

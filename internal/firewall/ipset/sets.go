@@ -25,6 +25,9 @@ type setInfo struct {
 	typ  string // hash:ip, hash:net, ...
 	v6   bool   // family inet6
 	refs int    // references from iptables rules
+	// entries is the element count "ipset list -t" reports (elements
+	// whose timeout ran out count until the kernel's garbage collection).
+	entries int
 }
 
 // parseTerse reads "ipset list -t" output: blocks of "Key: value" lines
@@ -66,12 +69,16 @@ func parseTerse(out []byte) (map[string]setInfo, error) {
 					cur.v6 = f[i+1] == "inet6"
 				}
 			}
-		case "References":
+		case "References", "Number of entries":
 			n, err := strconv.Atoi(val)
 			if err != nil {
-				return nil, fmt.Errorf("ipset list line %d: references %q: %w", line, val, err)
+				return nil, fmt.Errorf("ipset list line %d: %s %q: %w", line, strings.ToLower(key), val, err)
 			}
-			cur.refs = n
+			if key == "References" {
+				cur.refs = n
+			} else {
+				cur.entries = n
+			}
 		}
 	}
 	flush()
