@@ -18,8 +18,8 @@ import (
 // touched): a jail with fail2ban's iptables-multiport action, unchanged,
 // runs natively. 5 failures ban (the address is in the ipset, a TCP
 // connect to port 22 from a second namespace fails), 4 do not; iptables
-// -F is healed within 5 s; unbanip lifts the ban; stopping warden removes
-// its rules and sets.
+// -F is healed within 5 s; a restart restores the ban; unbanip lifts it;
+// stopping warden removes its rules and sets.
 func TestIpsetBackend(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for network namespaces")
@@ -154,6 +154,18 @@ func runIpsetCase(t *testing.T, bin, variant string) {
 	}
 	if canConnect(n, sshdAttacker) {
 		t.Errorf("attacker connects after the heal")
+	}
+
+	// A restart (stop removes the rules and sets) restores the ban from
+	// the database.
+	srv.stop()
+	if inSet(sshdAttacker) {
+		t.Errorf("set still holds the ban after a clean stop")
+	}
+	srv = launchWarden(t, bin, n.server, conf, dir)
+	waitFor(t, "the ban is restored after a restart", func() bool { return inSet(sshdAttacker) })
+	if canConnect(n, sshdAttacker) {
+		t.Errorf("attacker connects after the restart")
 	}
 
 	// unbanip lifts the ban.
