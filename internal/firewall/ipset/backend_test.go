@@ -359,3 +359,42 @@ func TestNamedChain(t *testing.T) {
 		t.Errorf("Teardown left rules:\n%s", got)
 	}
 }
+
+// TestIPv4Only: with ip6tables unusable (here: "false" named as the tool)
+// Setup filters IPv4 alone, IPv6 bans are refused, and heal and teardown
+// work on IPv4.
+func TestIPv4Only(t *testing.T) {
+	ns := newNetns(t, "nft")
+	b, err := New(Options{IPTables: "iptables-nft", IP6Tables: "false", Prefix: []string{"ip", "netns", "exec", ns.name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := b.Setup(ctx, testJails[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Ban(ctx, []firewall.Ban{{Jail: "sshd", Prefix: mustPrefix("2001:db8::1/128")}}); !errors.Is(err, firewall.ErrInvalidAddress) {
+		t.Errorf("IPv6 ban = %v, want ErrInvalidAddress", err)
+	}
+	want := []firewall.Ban{{Jail: "sshd", Prefix: mustPrefix("192.0.2.1/32")}}
+	if err := b.Ban(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Unban(ctx, []firewall.Ban{{Jail: "sshd", Prefix: mustPrefix("2001:db8::1/128")}}); err != nil {
+		t.Errorf("IPv6 unban: %v", err)
+	}
+	if got := ns.run(t, "ipset", "list", "-n"); got != "f2b-sshd\n" {
+		t.Errorf("sets %q, want only f2b-sshd", got)
+	}
+	ns.iptables(t, false, "-w", "-F")
+	if rep, err := b.Heal(ctx, want); err != nil || rep != (firewall.Repair{Objects: 1}) {
+		t.Errorf("Heal = %+v, %v; want the one rule back", rep, err)
+	}
+	checkList(t, b, want)
+	if err := b.Teardown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := ns.state(t); got != empty {
+		t.Errorf("state after Teardown:\n%s", got)
+	}
+}

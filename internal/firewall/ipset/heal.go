@@ -59,7 +59,7 @@ func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repai
 	if err := b.restore(ctx, d.batch.Bytes()); err != nil {
 		return firewall.Repair{}, fmt.Errorf("ipset: heal: %w", err)
 	}
-	for i, v6 := range []bool{false, true} {
+	for i, v6 := range b.families() {
 		if d.relist[i] {
 			if err := b.replaceRules(ctx, v6, d.have[i], b.wantRules(v6)); err != nil {
 				return firewall.Repair{}, fmt.Errorf("ipset: heal: %w", err)
@@ -123,7 +123,7 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban) (*drift, error)
 	present := map[string]map[netip.Prefix]bool{} // sets read in full
 	var detail []string
 	for _, name := range b.order {
-		for _, v6 := range []bool{false, true} {
+		for _, v6 := range b.families() {
 			n := SetName(name, v6)
 			h, ok := headers[n]
 			switch {
@@ -161,7 +161,7 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban) (*drift, error)
 	}
 	d.bans = addBatch(&d.batch, missing, sets, now)
 
-	for i, v6 := range []bool{false, true} {
+	for i, v6 := range b.families() {
 		have, err := b.readRules(ctx, v6)
 		if err != nil {
 			return nil, fmt.Errorf("ipset: check: %w", err)

@@ -17,6 +17,9 @@
 // batches are atomic; an ipset restore batch stops at its first failing
 // line, so every address is validated before a batch is written and the
 // only failures left are kernel limits (a full set).
+//
+// On a host where ip6tables does not answer (no IPv6 filtering) Setup
+// logs a warning and the backend filters IPv4 only, refusing IPv6 bans.
 package ipset
 
 import (
@@ -82,6 +85,9 @@ type Backend struct {
 	order []string                     // jail names in Setup order
 	types map[string]string            // set name -> hash:ip or hash:net, as in the kernel
 	names map[string]jailFamily        // set name -> jail and family, for installed jails
+	// v6 is false when ip6tables did not answer at the last Setup: the
+	// host filters IPv4 only, and IPv6 bans are refused.
+	v6 bool
 }
 
 var (
@@ -119,6 +125,7 @@ func New(opts Options) (*Backend, error) {
 		jails: map[string]firewall.JailSpec{},
 		types: map[string]string{},
 		names: map[string]jailFamily{},
+		v6:    true,
 	}, nil
 }
 
@@ -177,6 +184,15 @@ func (b *Backend) run(ctx context.Context, tool string, stdin []byte, args ...st
 		return stdout.Bytes(), fmt.Errorf("ipset: %s %s: %w: %v: %s", tool, strings.Join(args, " "), ErrCommand, err, msg)
 	}
 	return stdout.Bytes(), nil
+}
+
+// families lists the address families in use: IPv4, and IPv6 unless
+// ip6tables is unusable.
+func (b *Backend) families() []bool {
+	if b.v6 {
+		return []bool{false, true}
+	}
+	return []bool{false}
 }
 
 // iptables returns the rule tool for a family.

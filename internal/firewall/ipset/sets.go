@@ -156,6 +156,9 @@ func (b *Backend) group(bans []firewall.Ban) ([]firewall.Ban, []string, error) {
 		}
 		name := names[0]
 		if ban.Prefix.Addr().Is6() {
+			if !b.v6 {
+				return nil, nil, fmt.Errorf("ipset: ban %s in jail %q: %w: ip6tables is unusable on this host", ban.Prefix, ban.Jail, firewall.ErrInvalidAddress)
+			}
 			name = names[1]
 		}
 		if !ban.Prefix.IsSingleIP() && b.types[name] != typeNet {
@@ -235,7 +238,7 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 			return fmt.Errorf("ipset: unban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
 		}
 		name := SetName(ban.Jail, ban.Prefix.Addr().Is6())
-		if !ban.Prefix.IsSingleIP() && b.types[name] != typeNet {
+		if !ban.Prefix.IsSingleIP() && b.types[name] != typeNet || ban.Prefix.Addr().Is6() && !b.v6 {
 			continue // a host set never holds a network (and would read it as a range)
 		}
 		fmt.Fprintf(&buf, "del %s %s -exist\n", name, element(ban.Prefix))

@@ -41,17 +41,24 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 		return fmt.Errorf("ipset: setup: %w", err)
 	}
 	var rules [2][]ourRule
-	for i, v6 := range []bool{false, true} {
-		if rules[i], err = b.readRules(ctx, v6); err != nil {
-			return fmt.Errorf("ipset: setup: %w", err)
+	if rules[0], err = b.readRules(ctx, false); err != nil {
+		return fmt.Errorf("ipset: setup: %w", err)
+	}
+	had6 := b.v6
+	if rules[1], err = b.readRules(ctx, true); err != nil {
+		b.v6 = false
+		if had6 {
+			b.log.Warn("ip6tables unusable: filtering IPv4 only, IPv6 bans will be refused", "err", err)
 		}
+	} else {
+		b.v6 = true
 	}
 
 	types := map[string]string{}
 	var create bytes.Buffer
 	var recreate []string
 	for _, j := range specs {
-		for _, v6 := range []bool{false, true} {
+		for _, v6 := range b.families() {
 			n := SetName(j.Name, v6)
 			want := typeHost
 			if j.Networks {
@@ -104,7 +111,7 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 		b.jails[j.Name] = j
 		b.order = append(b.order, j.Name)
 	}
-	for i, v6 := range []bool{false, true} {
+	for i, v6 := range b.families() {
 		want := b.wantRules(v6)
 		if sameRules(rules[i], want) {
 			continue
@@ -190,6 +197,10 @@ func (b *Backend) Teardown(ctx context.Context) error {
 	}
 	for _, v6 := range []bool{false, true} {
 		rules, err := b.readRules(ctx, v6)
+		if err != nil && v6 {
+			b.log.Warn("ip6tables unusable at teardown: no IPv6 rules removed", "err", err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("ipset: teardown: %w", err)
 		}
