@@ -398,3 +398,26 @@ func TestIPv4Only(t *testing.T) {
 		t.Errorf("state after Teardown:\n%s", got)
 	}
 }
+
+func TestAvailable(t *testing.T) {
+	ns := newNetns(t, "nft")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		opts Options
+		want bool
+	}{
+		{Options{IPTables: "iptables-nft"}, true},
+		{Options{IPTables: "iptables-nft", IP6Tables: "false"}, true},
+		{Options{IPTables: "no-such-iptables"}, false},
+		{Options{IPTables: "iptables-nft", IPSet: "false"}, false},
+	} {
+		tc.opts.Prefix = []string{"ip", "netns", "exec", ns.name}
+		b, err := New(tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Available(ctx); got != tc.want {
+			t.Errorf("Available with %+v = %v, want %v", tc.opts, got, tc.want)
+		}
+	}
+}

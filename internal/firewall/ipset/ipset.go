@@ -132,10 +132,10 @@ func New(opts Options) (*Backend, error) {
 // Name implements firewall.Backend.
 func (b *Backend) Name() string { return "ipset" }
 
-// Available reports whether the tools can be run: ipset and both iptables
-// variants answer --version.
+// Available reports whether the tools can be run: ipset and iptables
+// answer --version (ip6tables is optional, see Setup).
 func (b *Backend) Available(ctx context.Context) bool {
-	for _, tool := range []string{b.opts.IPSet, b.opts.IPTables, b.opts.IP6Tables} {
+	for _, tool := range []string{b.opts.IPSet, b.opts.IPTables} {
 		if _, err := b.run(ctx, tool, nil, "--version"); err != nil {
 			return false
 		}
