@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"warden/internal/ban"
 	"warden/internal/control"
@@ -38,7 +41,8 @@ func (h handler) Version(context.Context) (string, error) { return h.s.opts.Vers
 func (h handler) Status(ctx context.Context) (control.ServerStatus, error) {
 	names := h.s.Jails()
 	sort.Strings(names)
-	return control.ServerStatus{Jails: names, Mail: h.s.opts.mail.status(ctx)}, nil
+	return control.ServerStatus{Jails: names, Mail: h.s.opts.mail.status(ctx),
+		Webhooks: h.s.WebhookStats()}, nil
 }
 
 // files lists the files a jail's logpath globs match now.
@@ -127,21 +131,33 @@ func (h handler) Banned(_ context.Context, ips []netip.Addr) ([]control.JailBans
 	return out, nil
 }
 
+// banIPConcurrency bounds the addresses of one banip command in flight at
+// once: the ban manager applies requests that queue up together in one
+// firewall batch, so a long list is not one batch per address.
+const banIPConcurrency = 512
+
 func (h handler) BanIP(ctx context.Context, name string, ips []netip.Addr) (int, error) {
 	if _, err := h.jail(name); err != nil {
 		return 0, err
 	}
-	n := 0
+	mgr := h.s.view().mgr
+	var n atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(banIPConcurrency)
 	for _, ip := range ips {
-		r, err := h.s.view().mgr.BanIP(ctx, name, netip.PrefixFrom(ip, ip.BitLen()))
-		if err != nil {
-			return n, fmt.Errorf("ban %s: %w", ip, err)
-		}
-		if r.Banned {
-			n++
-		}
+		g.Go(func() error {
+			r, err := mgr.BanIP(gctx, name, netip.PrefixFrom(ip, ip.BitLen()))
+			if err != nil {
+				return fmt.Errorf("ban %s: %w", ip, err)
+			}
+			if r.Banned {
+				n.Add(1)
+			}
+			return nil
+		})
 	}
-	return n, nil
+	err := g.Wait()
+	return int(n.Load()), err
 }
 
 func prefixes(ips []netip.Addr) []netip.Prefix {

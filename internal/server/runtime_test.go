@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,5 +227,27 @@ func TestSetKeepsOrResetsCounts(t *testing.T) {
 	banned, err := c.Banned(ctx)
 	if err != nil || len(banned) != 1 || len(banned[0].IPs) != 2 {
 		t.Errorf("banned = %+v, %v; want 192.0.2.1 kept and 192.0.2.3", banned, err)
+	}
+}
+
+// TestBanIPMany: one banip command with many addresses bans each once;
+// repeating it bans none anew.
+func TestBanIPMany(t *testing.T) {
+	c, _, _ := runtimeServer(t, "")
+	ctx := context.Background()
+	var ips []netip.Addr
+	for i := range 120 {
+		ips = append(ips, netip.AddrFrom4([4]byte{198, 51, byte(100 + i/256), byte(i % 256)}))
+	}
+	ips = append(ips, ips[0]) // listed twice
+	for round, want := range []int{120, 0} {
+		n, err := c.BanIP(ctx, "app", ips...)
+		if err != nil || n != want {
+			t.Errorf("round %d: banip = %d, %v; want %d", round, n, err, want)
+		}
+	}
+	st, err := c.JailStatus(ctx, "app", control.FlavorShort)
+	if err != nil || st.CurrentlyBanned != 120 {
+		t.Errorf("currently banned %d, %v; want 120", st.CurrentlyBanned, err)
 	}
 }
