@@ -155,6 +155,14 @@ func FormatServerStatus(st ServerStatus) string {
 		}
 		items = append(items, treeItem{name: "Mail", children: mail})
 	}
+	if len(st.Webhooks) > 0 {
+		var hooks []treeItem
+		for _, w := range st.Webhooks {
+			hooks = append(hooks, treeItem{name: w.Name, value: fmt.Sprintf("sent %d, queued %d, failed %d, dropped %d",
+				w.Sent, w.Queued, w.Failed, w.Dropped)})
+		}
+		items = append(items, treeItem{name: "Webhooks", children: hooks})
+	}
 	writeTree(&b, items, "")
 	return b.String()
 }

@@ -70,6 +70,19 @@ type ServerStatus struct {
 	Jails []string `json:"jails"`
 	// Mail is the state of mail notifications; nil when no jail mails.
 	Mail *MailStatus `json:"mail,omitempty"`
+	// Webhooks count the events of each webhook target, by name; empty
+	// when none is configured.
+	Webhooks []WebhookStatus `json:"webhooks,omitempty"`
+}
+
+// WebhookStatus counts one webhook target's events since its notifier
+// started (a reload that changes the targets starts a new one).
+type WebhookStatus struct {
+	Name    string `json:"name"`
+	Sent    uint64 `json:"sent"`    // requests (a digest is one)
+	Queued  uint64 `json:"queued"`  // events waiting (one-per-event targets)
+	Failed  uint64 `json:"failed"`  // requests given up
+	Dropped uint64 `json:"dropped"` // events refused by a full queue
 }
 
 // MailStatus counts the mail notifications since the server started.

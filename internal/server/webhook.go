@@ -15,6 +15,7 @@ import (
 	"warden/internal/action"
 	"warden/internal/ban"
 	"warden/internal/config"
+	"warden/internal/control"
 	"warden/internal/notify/webhook"
 	"warden/internal/notify/whois"
 )
@@ -276,19 +277,9 @@ func (s *hookSet) stop(cancel context.CancelFunc, done chan struct{}) {
 	}
 }
 
-// WebhookStats counts what happened to one webhook target's events.
-type WebhookStats struct {
-	Name string
-	// Queued are events waiting for a one-per-event target (a digest's
-	// are not counted); Sent and Failed count requests; Dropped counts
-	// events that found the queue full.
-	Queued, Sent, Failed, Dropped uint64
-}
-
 // WebhookStats returns the counters of the current webhook targets, in
-// name order; nil without targets. (For a status extra; control has no
-// place for it yet.)
-func (s *Server) WebhookStats() []WebhookStats {
+// name order; nil without targets.
+func (s *Server) WebhookStats() []control.WebhookStatus {
 	h := s.opts.webhooks
 	if h == nil {
 		return nil
@@ -300,10 +291,10 @@ func (s *Server) WebhookStats() []WebhookStats {
 	return set.stats()
 }
 
-func (s *hookSet) stats() []WebhookStats {
-	var out []WebhookStats
+func (s *hookSet) stats() []control.WebhookStatus {
+	var out []control.WebhookStatus
 	for i, st := range s.n.Stats() {
-		w := WebhookStats{Name: st.Name, Sent: st.Sent, Failed: st.Failed, Dropped: st.Dropped}
+		w := control.WebhookStatus{Name: st.Name, Sent: st.Sent, Failed: st.Failed, Dropped: st.Dropped}
 		if r, done := s.routed[i].Load(), st.Sent+st.Failed+st.Dropped; s.targets[i].Digest <= 0 && r > done {
 			w.Queued = r - done
 		}

@@ -342,10 +342,18 @@ func TestWebhookServer(t *testing.T) {
 	r.fail("app", "198.51.100.10", 2)
 	waitUntil(t, "a ban after set", func() bool { return slices.Contains(rcv.events("/each"), "ban app 198.51.100.10") })
 
-	st := r.srv.WebhookStats()
-	// The new notifier sent at least app's start and two bans.
+	// status over the socket: the new notifier sent at least app's start
+	// and two bans.
+	status, err := r.c.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := status.Webhooks
 	if len(st) != 1 || st[0].Name != "each" || st[0].Sent < 3 || st[0].Failed+st[0].Dropped+st[0].Queued != 0 {
-		t.Errorf("WebhookStats %+v, want each alone, 3 or more sent, nothing else", st)
+		t.Errorf("status webhooks %+v, want each alone, 3 or more sent, nothing else", st)
+	}
+	if out := control.FormatServerStatus(status); !strings.Contains(out, "Webhooks") || !strings.Contains(out, fmt.Sprintf("each:\tsent %d, queued 0, failed 0, dropped 0", st[0].Sent)) {
+		t.Errorf("status output lacks the webhook counters:\n%s", out)
 	}
 	stop()
 	if n := len(rcv.bodies("/dig")); n != 1 {

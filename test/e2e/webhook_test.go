@@ -252,6 +252,10 @@ func TestWebhook(t *testing.T) {
 			len(digs), digs[0].kinds(), digs[0].Digest, bans)
 	}
 
+	out, err := exec.Command(bin, "client", "-s", p.sock, "status").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "each:\tsent 51, queued 0, failed 0, dropped 0") {
+		t.Errorf("client status: %v\n%s\nwant the per-event target's 51 requests (start and 50 bans)", err, out)
+	}
 	p.stop()
 	each := sink.got("/each")
 	if last := each[len(each)-1]; last.kinds()["stop"] != 1 {
