@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -547,5 +548,100 @@ func TestMailBurst(t *testing.T) {
 		srv.stop()
 		t.Logf("mail %-6s: %d bans in %v (%.0f bans/s); mailbox now holds %d messages", mode, n, took.Round(time.Millisecond),
 			float64(n)/took.Seconds(), len(m.messages(t)))
+	}
+}
+
+// TestMailBurstFail2ban is the comparison for TestMailBurst: fail2ban-server
+// in the same kind of namespace, K offenders (default 200:
+// WARDEN_MAIL_BENCH_K), banned with nftables-multiport alone and then with
+// fail2ban's own sendmail-whois as well, its mailcmd pointed at the test's
+// Exim. Only with WARDEN_MAIL_BENCH=1.
+func TestMailBurstFail2ban(t *testing.T) {
+	if os.Getenv("WARDEN_MAIL_BENCH") == "" {
+		t.Skip("benchmark; set WARDEN_MAIL_BENCH=1 to run it")
+	}
+	if _, err := exec.LookPath("fail2ban-server"); err != nil {
+		t.Skip("needs fail2ban:", err)
+	}
+	k := 200
+	if v, err := strconv.Atoi(os.Getenv("WARDEN_MAIL_BENCH_K")); err == nil && v > 0 {
+		k = v
+	}
+	ns, m, _ := mailNet(t)
+	addr := func(i int) string { return fmt.Sprintf("10.%d.%d.%d", 1+i/65536, i/256%256, i%256) }
+	var b strings.Builder
+	for r := range 3 {
+		for i := range k {
+			b.WriteString(sshdFailure(addr(i), r*k+i))
+		}
+	}
+	total := regexp.MustCompile(`Total banned:\s+(\d+)`)
+	for _, mode := range []string{"off", "sendmail-whois"} {
+		run := t.TempDir()
+		conf := filepath.Join(run, "conf")
+		if out, err := exec.Command("cp", "-a", "/etc/fail2ban", conf).CombinedOutput(); err != nil {
+			t.Fatalf("copy fail2ban's configuration: %v: %s", err, out)
+		}
+		matches, _ := filepath.Glob(filepath.Join(conf, "jail.d", "*"))
+		locals, _ := filepath.Glob(filepath.Join(conf, "*.local"))
+		for _, p := range append(matches, locals...) {
+			_ = os.Remove(p)
+		}
+		logPath := filepath.Join(run, "auth.log")
+		appendLines(t, logPath, "")
+		actions := "nftables-multiport[name=sshd, port=22, protocol=tcp]"
+		if mode != "off" {
+			actions += "\n         sendmail-whois[name=SSH, dest=root, sender=fail2ban@example.com]"
+		}
+		files := map[string]string{
+			"fail2ban.local": fmt.Sprintf("[Definition]\nloglevel = INFO\nlogtarget = %[1]s/server.log\nsocket = %[1]s/sock\n"+
+				"pidfile = %[1]s/pid\ndbfile = %[1]s/db.sqlite3\n", run),
+			"jail.local": fmt.Sprintf("[DEFAULT]\nignoreself = false\nignoreip =\nbantime = 1d\nfindtime = 1h\nmaxretry = 3\n"+
+				"backend = auto\n[sshd]\nenabled = true\nlogpath = %s\naction = %s\n", logPath, actions),
+			"action.d/sendmail-common.local": fmt.Sprintf("[Init]\nmailcmd = %s -f \"<sender>\" \"<dest>\"\n", filepath.Join(m.bin, "sendmail")),
+		}
+		for name, text := range files {
+			if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sock := filepath.Join(run, "sock")
+		srv := exec.Command("ip", "netns", "exec", ns, "fail2ban-server", "-f", "-x", "-c", conf, "-s", sock, "-p", filepath.Join(run, "pid"))
+		srv.Stdout, srv.Stderr = io.Discard, io.Discard
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		banned := func() (int, string) {
+			out, err := exec.Command("fail2ban-client", "-s", sock, "status", "sshd").CombinedOutput()
+			if err != nil {
+				return -1, string(out)
+			}
+			mm := total.FindStringSubmatch(string(out))
+			if mm == nil {
+				return -1, string(out)
+			}
+			n, _ := strconv.Atoi(mm[1])
+			return n, ""
+		}
+		waitLong(t, time.Minute, "fail2ban started", func() (bool, string) { n, s := banned(); return n >= 0, s })
+		before := len(m.messages(t))
+		start := time.Now()
+		appendLines(t, logPath, b.String())
+		waitLong(t, 20*time.Minute, fmt.Sprint(k, " fail2ban bans"), func() (bool, string) {
+			n, s := banned()
+			return n >= k, fmt.Sprint(n, " banned ", s)
+		})
+		took := time.Since(start)
+		_ = srv.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- srv.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(2 * time.Minute):
+			_ = srv.Process.Kill()
+			<-done
+		}
+		t.Logf("fail2ban, mail %-14s: %d bans in %v (%.1f bans/s); %d messages mailed", mode, k, took.Round(time.Millisecond),
+			float64(k)/took.Seconds(), len(m.messages(t))-before)
 	}
 }
