@@ -100,6 +100,7 @@ func checkList(t *testing.T, b *Backend, want []firewall.Ban) {
 func TestLifecycle(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v, func(t *testing.T) {
+			t.Parallel()
 			ns := newNetns(t, v)
 			b := ns.backend(t)
 			ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 func TestHeal(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v, func(t *testing.T) {
+			t.Parallel()
 			ns := newNetns(t, v)
 			b := ns.backend(t)
 			ctx := context.Background()
