@@ -23,6 +23,7 @@ type Digest struct {
 	// digest; later addresses show "-". MaxEntries bounds the addresses
 	// kept; further bans are only counted.
 	maxWhois, maxEntries int
+	whoisBudget          time.Duration
 
 	mu      sync.Mutex
 	since   time.Time
@@ -42,7 +43,10 @@ type DigestConfig struct {
 	Whois      WhoisFunc // nil: no country/AS
 	MaxWhois   int       // default 100
 	MaxEntries int       // default 100000
-	Since      time.Time // start of the first period
+	// WhoisBudget bounds the time spent on lookups per digest (default
+	// one minute); addresses not looked up by then show "-".
+	WhoisBudget time.Duration
+	Since       time.Time // start of the first period
 }
 
 // NewDigest returns an empty digest.
@@ -53,8 +57,12 @@ func NewDigest(cfg DigestConfig) *Digest {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 100000
 	}
+	if cfg.WhoisBudget <= 0 {
+		cfg.WhoisBudget = time.Minute
+	}
 	return &Digest{composer: cfg.Composer, whois: cfg.Whois, maxWhois: cfg.MaxWhois, maxEntries: cfg.MaxEntries,
-		since: cfg.Since, entries: map[digestKey]*Entry{}}
+		whoisBudget: cfg.WhoisBudget,
+		since:       cfg.Since, entries: map[digestKey]*Entry{}}
 }
 
 // Add records one ban; a second ban of the same address in the same jail
@@ -110,6 +118,10 @@ func (d *Digest) Flush(ctx context.Context, now time.Time) *Message {
 	if len(order) == 0 {
 		return nil
 	}
+	// The lookups share one minute at most, so a silent whois server
+	// cannot hold the digest (and the mail queue behind it) for long.
+	ctx, cancel := context.WithTimeout(ctx, d.whoisBudget)
+	defer cancel()
 	es := make([]Entry, 0, len(order))
 	looked := map[netip.Addr]*Whois{}
 	for _, k := range order {

@@ -238,6 +238,27 @@ func TestDigest(t *testing.T) {
 	}
 }
 
+// TestDigestWhoisBudget: a whois that never answers holds a digest for the
+// budget only.
+func TestDigestWhoisBudget(t *testing.T) {
+	hang := func(ctx context.Context, _ netip.Addr) (*Whois, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	d := NewDigest(DigestConfig{Composer: testComposer(), Whois: hang, WhoisBudget: 50 * time.Millisecond, Since: t0})
+	for i := range 20 {
+		d.Add(Entry{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), Jail: "sshd", LastSeen: t0})
+	}
+	start := time.Now()
+	m := d.Flush(context.Background(), t0)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("flush took %v", took)
+	}
+	if m == nil || !strings.Contains(m.Body, "192.0.2.19") {
+		t.Errorf("digest %v", m)
+	}
+}
+
 func TestAlerts(t *testing.T) {
 	a192 := netip.MustParseAddr("192.0.2.7")
 	for _, tc := range []struct {
