@@ -11,8 +11,8 @@ func TestHealEvery(t *testing.T) {
 	}{
 		{5 * time.Second, 0, 5 * time.Second},
 		{5 * time.Second, 100 * time.Millisecond, 5 * time.Second},
-		{5 * time.Second, 1200 * time.Millisecond, 12 * time.Second},
-		{time.Minute, 2 * time.Second, time.Minute},
+		{5 * time.Second, 1200 * time.Millisecond, 36 * time.Second},
+		{2 * time.Minute, 2 * time.Second, 2 * time.Minute},
 	}
 	for _, tt := range tests {
 		m := &Manager{cfg: Config{HealInterval: tt.interval}}
