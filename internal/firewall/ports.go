@@ -196,3 +196,32 @@ func MergePorts(in []PortRange) []PortRange {
 	}
 	return out
 }
+
+// MultiportSlots is how many slots one iptables multiport match holds: a
+// single port takes one, a range two.
+const MultiportSlots = 15
+
+// MultiportLists splits ports into comma-separated lists in iptables'
+// syntax ("22,8000:8100", ranges with a colon) that each fit one multiport
+// match, keeping their order. The iptables-based backends (ipset,
+// firewalld) write one rule per list.
+func MultiportLists(ports []PortRange) []string {
+	var out, cur []string
+	used := 0
+	for _, p := range ports {
+		cost, s := 1, strconv.Itoa(int(p.First))
+		if p.Last != p.First {
+			cost, s = 2, s+":"+strconv.Itoa(int(p.Last))
+		}
+		if used+cost > MultiportSlots {
+			out = append(out, strings.Join(cur, ","))
+			cur, used = nil, 0
+		}
+		cur = append(cur, s)
+		used += cost
+	}
+	if len(cur) > 0 {
+		out = append(out, strings.Join(cur, ","))
+	}
+	return out
+}

@@ -197,3 +197,28 @@ func FuzzParseServices(f *testing.F) {
 		}
 	})
 }
+
+func TestMultiportLists(t *testing.T) {
+	var many []PortRange
+	for p := uint16(1); p <= 16; p++ {
+		many = append(many, PortRange{First: p * 10, Last: p * 10})
+	}
+	tests := []struct {
+		name  string
+		ports []PortRange
+		want  []string
+	}{
+		{"one", []PortRange{rng(22, 22)}, []string{"22"}},
+		{"range", []PortRange{rng(22, 22), rng(8000, 8100)}, []string{"22,8000:8100"}},
+		{"sixteen singles split", many, []string{"10,20,30,40,50,60,70,80,90,100,110,120,130,140,150", "160"}},
+		{"ranges take two slots", []PortRange{rng(1, 2), rng(4, 5), rng(7, 8), rng(10, 11), rng(13, 14), rng(16, 17), rng(19, 20), rng(22, 22), rng(30, 31)},
+			[]string{"1:2,4:5,7:8,10:11,13:14,16:17,19:20,22", "30:31"}},
+	}
+	for _, tc := range tests {
+		if got := MultiportLists(tc.ports); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func rng(first, last uint16) PortRange { return PortRange{First: first, Last: last} }

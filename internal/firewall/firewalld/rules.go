@@ -76,34 +76,6 @@ func directChain(chain string) string {
 	return "INPUT_direct"
 }
 
-// multiportSlots is how many ports one multiport match holds; a range
-// takes two.
-const multiportSlots = 15
-
-// portGroups splits ports into multiport lists ("22,8000:8100") that each
-// fit one match.
-func portGroups(ports []firewall.PortRange) []string {
-	var out []string
-	var cur []string
-	used := 0
-	for _, p := range ports {
-		cost, s := 1, strconv.Itoa(int(p.First))
-		if p.Last != p.First {
-			cost, s = 2, s+":"+strconv.Itoa(int(p.Last))
-		}
-		if used+cost > multiportSlots {
-			out = append(out, strings.Join(cur, ","))
-			cur, used = nil, 0
-		}
-		cur = append(cur, s)
-		used += cost
-	}
-	if len(cur) > 0 {
-		out = append(out, strings.Join(cur, ","))
-	}
-	return out
-}
-
 // jailRules returns the direct rules of a normalized jail: for each family,
 // one rule per protocol and group of ports (or a single rule for every
 // protocol) matching the family's set.
@@ -130,7 +102,7 @@ func jailRules(prefix string, j firewall.JailSpec) []directRule {
 			}
 		default:
 			for _, p := range j.Protocols {
-				for _, g := range portGroups(j.Ports) {
+				for _, g := range firewall.MultiportLists(j.Ports) {
 					heads = append(heads, []string{"-p", p, "-m", "multiport", "--dports", g})
 				}
 			}

@@ -43,29 +43,6 @@ func TestSetName(t *testing.T) {
 	}
 }
 
-func TestPortGroups(t *testing.T) {
-	var many []firewall.PortRange
-	for p := uint16(1); p <= 16; p++ {
-		many = append(many, firewall.PortRange{First: p * 10, Last: p * 10})
-	}
-	tests := []struct {
-		name  string
-		ports []firewall.PortRange
-		want  []string
-	}{
-		{"one", []firewall.PortRange{pr(22, 22)}, []string{"22"}},
-		{"range", []firewall.PortRange{pr(22, 22), pr(8000, 8100)}, []string{"22,8000:8100"}},
-		{"sixteen singles split", many, []string{"10,20,30,40,50,60,70,80,90,100,110,120,130,140,150", "160"}},
-		{"ranges take two slots", []firewall.PortRange{pr(1, 2), pr(4, 5), pr(7, 8), pr(10, 11), pr(13, 14), pr(16, 17), pr(19, 20), pr(22, 22), pr(30, 31)},
-			[]string{"1:2,4:5,7:8,10:11,13:14,16:17,19:20,22", "30:31"}},
-	}
-	for _, tc := range tests {
-		if got := portGroups(tc.ports); !slices.Equal(got, tc.want) {
-			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
-		}
-	}
-}
-
 func TestJailRules(t *testing.T) {
 	tests := []struct {
 		name string

@@ -11,10 +11,6 @@ import (
 	"warden/internal/firewall"
 )
 
-// maxMultiport is how many port slots one multiport match takes; a range
-// uses two.
-const maxMultiport = 15
-
 // rule is one iptables rule: its chain and its specification exactly as
 // "iptables -S" prints it after "-A CHAIN ".
 type rule struct {
@@ -34,30 +30,6 @@ func chainName(j firewall.JailSpec) string {
 		return "FORWARD"
 	}
 	return "INPUT"
-}
-
-// portChunks splits ports into multiport lists of at most 15 slots, in
-// iptables' syntax (ranges with a colon).
-func portChunks(ports []firewall.PortRange) []string {
-	var out []string
-	var cur []string
-	slots := 0
-	for _, p := range ports {
-		need, text := 1, fmt.Sprint(p.First)
-		if p.Last != p.First {
-			need, text = 2, fmt.Sprintf("%d:%d", p.First, p.Last)
-		}
-		if slots+need > maxMultiport {
-			out = append(out, strings.Join(cur, ","))
-			cur, slots = nil, 0
-		}
-		cur = append(cur, text)
-		slots += need
-	}
-	if len(cur) > 0 {
-		out = append(out, strings.Join(cur, ","))
-	}
-	return out
 }
 
 // rulesFor returns the rules of a normalized jail for one family, in the
@@ -81,7 +53,7 @@ func rulesFor(j firewall.JailSpec, v6 bool) []rule {
 			out = append(out, rule{chain, "-p " + proto + " " + match})
 			continue
 		}
-		for _, list := range portChunks(j.Ports) {
+		for _, list := range firewall.MultiportLists(j.Ports) {
 			out = append(out, rule{chain, "-p " + proto + " -m multiport --dports " + list + " " + match})
 		}
 	}
