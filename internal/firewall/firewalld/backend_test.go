@@ -3,7 +3,6 @@ package firewalld
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"slices"
@@ -15,6 +14,7 @@ import (
 
 	"warden/internal/firewall"
 	"warden/internal/firewall/firewalld/fwdtest"
+	"warden/internal/firewall/firewalltest"
 )
 
 // shared is the one firewalld of this test binary (python, slow to start):
@@ -69,8 +69,7 @@ func newBackend(t *testing.T, prefix string) (*Backend, *fwdtest.Instance) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := New(Options{Conn: conn, IPSet: []string{"ip", "netns", "exec", in.NS, "ipset"}, SetPrefix: prefix, Logger: log})
+	b, err := New(Options{Conn: conn, IPSet: []string{"ip", "netns", "exec", in.NS, "ipset"}, SetPrefix: prefix, Logger: firewalltest.Logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +81,6 @@ func newBackend(t *testing.T, prefix string) (*Backend, *fwdtest.Instance) {
 		conn.Close()
 	})
 	return b, in
-}
-
-// tbWriter sends log lines to the test log.
-type tbWriter struct{ tb testing.TB }
-
-func (w tbWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }
 
 // directRules lists firewall-cmd's view of the runtime direct rules that

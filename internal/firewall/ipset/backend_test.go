@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/firewalltest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -29,19 +29,7 @@ var testJails = []firewall.JailSpec{
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	firewalltest.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
@@ -77,22 +65,10 @@ func (n netns) state(t *testing.T) string {
 const empty = "# iptables -S\n-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n" +
 	"# ip6tables -S\n-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n# ipset\n"
 
+// checkList compares List with want (firewalltest.CheckList).
 func checkList(t *testing.T, b *Backend, want []firewall.Ban) {
 	t.Helper()
-	got, err := b.List(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ok := len(got) == len(want)
-	for i := 0; ok && i < len(got); i++ {
-		g, w := got[i], want[i]
-		// The kernel counts whole seconds down: allow a little drift.
-		near := g.Expires.IsZero() == w.Expires.IsZero() && g.Expires.Sub(w.Expires).Abs() <= 3*time.Second
-		ok = g.Jail == w.Jail && g.Prefix == w.Prefix && near
-	}
-	if !ok {
-		t.Errorf("List:\n%v\nwant:\n%v", got, want)
-	}
+	firewalltest.CheckList(t, b, want)
 }
 
 // TestLifecycle: setup (golden rules and sets, idempotent), ban, list,
@@ -282,42 +258,7 @@ func TestConcurrentUse(t *testing.T) {
 	if err := b.Setup(ctx, testJails); err != nil {
 		t.Fatal(err)
 	}
-	const workers, each = 3, 6
-	errc := make(chan error, workers)
-	for w := range workers {
-		go func() {
-			for i := range each {
-				ban := []firewall.Ban{{Jail: "web", Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, byte(w), byte(i)}), 32)}}
-				if err := b.Ban(ctx, ban); err != nil {
-					errc <- err
-					return
-				}
-				if i%2 == 1 {
-					if err := b.Unban(ctx, ban); err != nil {
-						errc <- err
-						return
-					}
-				}
-				if _, err := b.List(ctx); err != nil {
-					errc <- err
-					return
-				}
-			}
-			errc <- nil
-		}()
-	}
-	for range workers {
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := b.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := workers * each / 2; len(got) != want {
-		t.Errorf("List has %d bans, want %d", len(got), want)
-	}
+	firewalltest.ConcurrentUse(t, b, "web", 3, 6)
 }
 
 // TestNamedChain: a jail naming an existing chain (fail2ban's chain =

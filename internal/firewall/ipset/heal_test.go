@@ -2,12 +2,12 @@ package ipset
 
 import (
 	"context"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/firewalltest"
 )
 
 // TestHeal: after each outside change (rules flushed, a set flushed, rules
@@ -90,16 +90,6 @@ func TestHealBeforeSetup(t *testing.T) {
 	}
 }
 
-// hostBans returns n distinct IPv4 host bans in 10.0.0.0/8.
-func hostBans(jail string, n int, expires time.Time) []firewall.Ban {
-	out := make([]firewall.Ban, n)
-	for i := range out {
-		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		out[i] = firewall.Ban{Jail: jail, Prefix: netip.PrefixFrom(a, 32), Expires: expires}
-	}
-	return out
-}
-
 // entries reads "Number of entries" of one set from ipset list -t.
 func (n netns) entries(t *testing.T, set string) string {
 	t.Helper()
@@ -126,7 +116,7 @@ func TestBan100k(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 100_000
-	bans := hostBans("sshd", n, time.Now().Add(time.Hour))
+	bans := firewalltest.HostBans("sshd", n, time.Now().Add(time.Hour))
 	start := time.Now()
 	if err := b.Ban(ctx, bans); err != nil {
 		t.Fatal(err)
@@ -173,26 +163,7 @@ func TestBan100k(t *testing.T) {
 }
 
 func BenchmarkBan(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(strings.TrimSuffix(time.Duration(n).String(), "ns"), func(b *testing.B) {
-			ns := newNetns(b, "nft")
-			be := ns.backend(b)
-			ctx := context.Background()
-			bans := hostBans("sshd", n, time.Now().Add(time.Hour))
-			for b.Loop() {
-				b.StopTimer()
-				if err := be.Teardown(ctx); err != nil {
-					b.Fatal(err)
-				}
-				if err := be.Setup(ctx, testJails); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				if err := be.Ban(ctx, bans); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/ban")
-		})
-	}
+	firewalltest.BenchmarkBan(b, testJails, func(b *testing.B) firewall.Backend {
+		return newNetns(b, "nft").backend(b)
+	})
 }

@@ -1,11 +1,11 @@
 package ipset
 
 import (
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"warden/internal/firewall/firewalltest"
 	"warden/internal/netnstest"
 )
 
@@ -56,24 +56,14 @@ func (n netns) iptables(t testing.TB, v6 bool, args ...string) string {
 // backend opens a Backend whose commands run inside the namespace.
 func (n netns) backend(t testing.TB) *Backend {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b, err := New(Options{
 		IPTables:  "iptables-" + n.variant,
 		IP6Tables: "ip6tables-" + n.variant,
 		Prefix:    []string{"ip", "netns", "exec", n.name},
-		Logger:    log,
+		Logger:    firewalltest.Logger(t),
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return b
-}
-
-// tbWriter sends log lines to the test log, shown with -v or on failure.
-type tbWriter struct{ tb testing.TB }
-
-func (w tbWriter) Write(p []byte) (int, error) {
-	w.tb.Helper()
-	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/firewalltest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
@@ -33,19 +32,7 @@ var volatile = regexp.MustCompile(` (timeout|expires) [0-9hms]+`)
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run with -update to create): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	firewalltest.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
 func pr(first, last uint16) firewall.PortRange {
@@ -202,24 +189,10 @@ func TestBanUnbanList(t *testing.T) {
 	}
 }
 
-// checkList compares List with want; kernel expiries may be up to a few
-// seconds off because the kernel counts in jiffies from the Ban call.
+// checkList compares List with want (firewalltest.CheckList).
 func checkList(t *testing.T, b *Backend, want []firewall.Ban) {
 	t.Helper()
-	got, err := b.List(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("List = %v\nwant %v", got, want)
-	}
-	for i := range want {
-		g, w := got[i], want[i]
-		if g.Jail != w.Jail || g.Prefix != w.Prefix || g.Expires.IsZero() != w.Expires.IsZero() ||
-			g.Expires.Sub(w.Expires).Abs() > 3*time.Second {
-			t.Errorf("List[%d] = %v, want %v", i, g, w)
-		}
-	}
+	firewalltest.CheckList(t, b, want)
 }
 
 func TestBanRejects(t *testing.T) {
@@ -278,16 +251,6 @@ func TestBanRejects(t *testing.T) {
 	}
 }
 
-// hostBans returns n distinct IPv4 host bans in 10.0.0.0/8.
-func hostBans(jail string, n int, expires time.Time) []firewall.Ban {
-	out := make([]firewall.Ban, n)
-	for i := range out {
-		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		out[i] = firewall.Ban{Jail: jail, Prefix: netip.PrefixFrom(a, 32), Expires: expires}
-	}
-	return out
-}
-
 // countElements counts the elements in `nft -j list set` output.
 func countElements(t *testing.T, out string) int {
 	t.Helper()
@@ -321,7 +284,7 @@ func TestBan100k(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 100_000
-	bans := hostBans("sshd", n, time.Now().Add(time.Hour))
+	bans := firewalltest.HostBans("sshd", n, time.Now().Add(time.Hour))
 	// The machine may be busy with other work: the best of three attempts
 	// is what the code costs.
 	best := time.Duration(1 << 62)
@@ -358,28 +321,9 @@ func TestBan100k(t *testing.T) {
 }
 
 func BenchmarkBan(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			ns := newNetns(b)
-			be := ns.backend(b)
-			ctx := context.Background()
-			bans := hostBans("sshd", n, time.Now().Add(time.Hour))
-			for b.Loop() {
-				b.StopTimer()
-				if err := be.Teardown(ctx); err != nil {
-					b.Fatal(err)
-				}
-				if err := be.Setup(ctx, testJails); err != nil {
-					b.Fatal(err)
-				}
-				b.StartTimer()
-				if err := be.Ban(ctx, bans); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/ban")
-		})
-	}
+	firewalltest.BenchmarkBan(b, testJails, func(b *testing.B) firewall.Backend {
+		return newNetns(b).backend(b)
+	})
 }
 
 // TestConcurrentUse runs Ban, Unban and List from several goroutines; the
@@ -391,40 +335,5 @@ func TestConcurrentUse(t *testing.T) {
 	if err := b.Setup(ctx, testJails); err != nil {
 		t.Fatal(err)
 	}
-	const workers, each = 4, 25
-	errc := make(chan error, workers)
-	for w := range workers {
-		go func() {
-			for i := range each {
-				ban := []firewall.Ban{{Jail: "web", Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, byte(w), byte(i)}), 32)}}
-				if err := b.Ban(ctx, ban); err != nil {
-					errc <- err
-					return
-				}
-				if i%2 == 1 {
-					if err := b.Unban(ctx, ban); err != nil {
-						errc <- err
-						return
-					}
-				}
-				if _, err := b.List(ctx); err != nil {
-					errc <- err
-					return
-				}
-			}
-			errc <- nil
-		}()
-	}
-	for range workers {
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := b.List(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := workers * (each + 1) / 2; len(got) != want {
-		t.Errorf("List has %d bans, want %d", len(got), want)
-	}
+	firewalltest.ConcurrentUse(t, b, "web", 4, 25)
 }

@@ -1,11 +1,11 @@
 package nftables
 
 import (
-	"log/slog"
 	"os/exec"
 	"strings"
 	"testing"
 
+	"warden/internal/firewall/firewalltest"
 	"warden/internal/netnstest"
 )
 
@@ -37,20 +37,10 @@ func (n netns) nft(t testing.TB, args ...string) string {
 // backend opens a Backend bound to the namespace.
 func (n netns) backend(t testing.TB) *Backend {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(tbWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	b, err := New(Options{NetNS: n.fd, Logger: log})
+	b, err := New(Options{NetNS: n.fd, Logger: firewalltest.Logger(t)})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
-}
-
-// tbWriter sends log lines to the test log, shown with -v or on failure.
-type tbWriter struct{ tb testing.TB }
-
-func (w tbWriter) Write(p []byte) (int, error) {
-	w.tb.Helper()
-	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
 }
