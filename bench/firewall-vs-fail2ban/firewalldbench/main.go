@@ -7,7 +7,8 @@
 //
 //	ip netns exec NS env DBUS_SYSTEM_BUS_ADDRESS=unix:path=... firewalldbench -k 10000,100000
 //
-// For each K it prints one line of key=value pairs, as fwbench does:
+// For each K it prints one line of key=value pairs, from the loop it shares
+// with fwbench (package fwharness):
 //
 //	apply_s    Ban of K addresses in one batch, jail already set up
 //	list_s     List reading the K bans back
@@ -27,13 +28,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
-	"time"
 
+	"warden/bench/firewall-vs-fail2ban/fwharness"
 	"warden/internal/firewall"
 	"warden/internal/firewall/firewalld"
 )
@@ -51,109 +50,28 @@ func parseKs(args []string) ([]int, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	var out []int
-	for _, f := range strings.Split(*ks, ",") {
-		k, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || k <= 0 || k > 1<<20 {
-			return nil, fmt.Errorf("-k %q: want positive numbers up to 1048576 (the set's maxelem)", f)
-		}
-		out = append(out, k)
-	}
-	return out, nil
+	return fwharness.ParseKs(*ks, 1<<20, " (the set's maxelem)")
 }
 
-// jail is the one jail every run sets up: sshd on port 22.
-var jail = firewall.JailSpec{Name: "sshd", Ports: []firewall.PortRange{{First: 22, Last: 22}}, Protocols: []string{"tcp"}}
-
-// bans returns k distinct IPv4 host bans from 100.64.0.1 up, a day long.
-func bans(k int, now time.Time) []firewall.Ban {
-	out := make([]firewall.Ban, k)
-	a := netip.MustParseAddr("100.64.0.1")
-	for i := range out {
-		out[i] = firewall.Ban{Jail: jail.Name, Prefix: netip.PrefixFrom(a, 32), Expires: now.Add(24 * time.Hour)}
-		a = a.Next()
+// target is warden's firewalld backend on the bus of the environment; the
+// heal step follows a firewall-cmd --reload (direct rules gone) and a flush
+// of the jail's IPv4 set.
+func target() fwharness.Target {
+	return fwharness.Target{
+		Name: "firewalld",
+		Open: func() (firewall.Backend, error) {
+			return firewalld.New(firewalld.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		},
+		Disturb: func(ctx context.Context, _ firewall.Backend) error {
+			for _, c := range [][]string{{"firewall-cmd", "--reload"}, {"ipset", "flush", "wfd4-" + fwharness.Jail.Name}} {
+				if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
+					return fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
+				}
+			}
+			return nil
+		},
+		HealObjects: true,
 	}
-	return out
-}
-
-func open() (*firewalld.Backend, error) {
-	return firewalld.New(firewalld.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-}
-
-func timed(fn func() error) (float64, error) {
-	start := time.Now()
-	err := fn()
-	return time.Since(start).Seconds(), err
-}
-
-func expect(ctx context.Context, b firewall.Backend, k int, step string) error {
-	got, err := b.List(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: list: %w", step, err)
-	}
-	if len(got) != k {
-		return fmt.Errorf("%s: %d bans in the firewall, want %d", step, len(got), k)
-	}
-	return nil
-}
-
-// measure runs the four steps for one K and returns the result line.
-func measure(ctx context.Context, k int) (string, error) {
-	b, err := open()
-	if err != nil {
-		return "", err
-	}
-	defer func() { b.Close() }()
-	if err := b.Setup(ctx, []firewall.JailSpec{jail}); err != nil {
-		return "", err
-	}
-	list := bans(k, time.Now())
-	apply, err := timed(func() error { return b.Ban(ctx, list) })
-	if err != nil {
-		return "", fmt.Errorf("apply: %w", err)
-	}
-	var got []firewall.Ban
-	listS, err := timed(func() error { got, err = b.List(ctx); return err })
-	if err != nil || len(got) != k {
-		return "", fmt.Errorf("list: %d bans, %v; want %d", len(got), err, k)
-	}
-	if err := b.Teardown(ctx); err != nil {
-		return "", fmt.Errorf("teardown: %w", err)
-	}
-	b.Close()
-	restore, err := timed(func() error {
-		if b, err = open(); err != nil {
-			return err
-		}
-		if err := b.Setup(ctx, []firewall.JailSpec{jail}); err != nil {
-			return err
-		}
-		return b.Ban(ctx, list)
-	})
-	if err != nil {
-		return "", fmt.Errorf("restore: %w", err)
-	}
-	if err := expect(ctx, b, k, "restore"); err != nil {
-		return "", err
-	}
-	for _, c := range [][]string{{"firewall-cmd", "--reload"}, {"ipset", "flush", "wfd4-" + jail.Name}} {
-		if out, err := exec.CommandContext(ctx, c[0], c[1:]...).CombinedOutput(); err != nil {
-			return "", fmt.Errorf("%s: %w: %s", strings.Join(c, " "), err, out)
-		}
-	}
-	var rep firewall.Repair
-	heal, err := timed(func() error { rep, err = b.Heal(ctx, list); return err })
-	if err != nil || rep.Bans != k || rep.Objects == 0 {
-		return "", fmt.Errorf("heal: %+v, %v; want the rules and %d bans put back", rep, err, k)
-	}
-	if err := expect(ctx, b, k, "heal"); err != nil {
-		return "", err
-	}
-	if err := b.Teardown(ctx); err != nil {
-		return "", fmt.Errorf("teardown: %w", err)
-	}
-	return fmt.Sprintf("backend=firewalld k=%d apply_s=%.3f list_s=%.3f restore_s=%.3f heal_s=%.3f",
-		k, apply, listS, restore, heal), nil
 }
 
 func run(args []string, out io.Writer) error {
@@ -163,7 +81,7 @@ func run(args []string, out io.Writer) error {
 	}
 	ctx := context.Background()
 	for _, k := range ks {
-		line, err := measure(ctx, k)
+		line, err := fwharness.Measure(ctx, target(), k)
 		if err != nil {
 			return fmt.Errorf("firewalld k=%d: %w", k, err)
 		}

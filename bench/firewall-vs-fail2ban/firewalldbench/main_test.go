@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"runtime"
 	"testing"
-	"time"
 
 	"warden/internal/firewall/firewalld/fwdtest"
 )
@@ -39,17 +38,6 @@ func TestParseKs(t *testing.T) {
 	}
 }
 
-func TestBansDistinct(t *testing.T) {
-	bs := bans(70000, fixed)
-	seen := map[string]bool{}
-	for _, b := range bs {
-		if seen[b.Prefix.String()] {
-			t.Fatalf("%s twice", b.Prefix)
-		}
-		seen[b.Prefix.String()] = true
-	}
-}
-
 // TestRun runs the whole benchmark on a small K against a real firewalld;
 // the bench runs inside firewalld's namespace, so this runs the built
 // command there.
@@ -75,8 +63,6 @@ func TestRun(t *testing.T) {
 	}
 	_ = os.Remove(bin)
 }
-
-var fixed = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // goBuild compiles this command to bin.
 func goBuild(bin string) ([]byte, error) {

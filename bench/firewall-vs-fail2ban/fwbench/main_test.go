@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -30,20 +29,6 @@ func TestParseFlags(t *testing.T) {
 		if (err == nil) != tc.ok || tc.ok && !slices.Equal(c.ks, tc.ks) {
 			t.Errorf("parseFlags(%q) = %+v, %v", tc.args, c, err)
 		}
-	}
-}
-
-func TestBansDistinct(t *testing.T) {
-	list := bans(70000, time.Now())
-	seen := map[string]bool{}
-	for _, b := range list {
-		if seen[b.Prefix.String()] {
-			t.Fatalf("duplicate %s", b.Prefix)
-		}
-		seen[b.Prefix.String()] = true
-	}
-	if list[0].Prefix.String() != "100.64.0.1/32" || list[256].Prefix.String() != "100.64.1.1/32" {
-		t.Errorf("first addresses %s, %s", list[0].Prefix, list[256].Prefix)
 	}
 }
 
