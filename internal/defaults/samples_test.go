@@ -125,7 +125,7 @@ func TestFail2banReadsTree(t *testing.T) {
 	for _, j := range jails {
 		for _, want := range []string{
 			"['start', '" + j + "']",
-			"['set', '" + j + "', 'addaction', 'nftables-",
+			"['set', '" + j + "', 'addaction', 'auto",
 			"['set', '" + j + "', 'addaction', 'sendmail-whois-lines']",
 		} {
 			if !strings.Contains(text, want) {

@@ -227,8 +227,8 @@ func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 	for _, a := range j.Actions {
 		k, ok := nativeFor(o.nativeKinds(), actionBase(a))
 		ok = ok && !o.ShellActions
-		if actionBase(a) == config.AutoAction && len(a.Commands) == 0 {
-			// banaction = auto always runs natively: it has no commands.
+		if isAuto(a, o.ShellActions) {
+			// banaction = auto runs natively, on the backend detected.
 			if k, err = env.auto.pick(o); err != nil {
 				return nil, fmt.Errorf("%s: jail %s: %w", j.Pos, j.Name, err)
 			}
@@ -303,7 +303,25 @@ func autoParams(a *config.Action) *config.Action {
 			out.Params[k] = v
 		}
 	}
+	if actionBase(a) == autoAllPorts {
+		out.Params["type"] = "allports"
+	}
 	return &out
+}
+
+// autoAllPorts is the action.d name of banaction = auto for jails that
+// block every port (the embedded defaults' banaction_allports).
+const autoAllPorts = "auto-allports"
+
+// isAuto tells whether a is banaction = auto: an "auto" action without an
+// action.d file (no commands), or the embedded defaults' auto.conf and
+// auto-allports.conf, whose commands are only for shell runs.
+func isAuto(a *config.Action, shell bool) bool {
+	switch actionBase(a) {
+	case config.AutoAction, autoAllPorts:
+		return len(a.Commands) == 0 || !shell
+	}
+	return false
 }
 
 // buildEnv is what buildJail shares with the other jails of a build: the

@@ -70,7 +70,7 @@ func firewalldSpec(jailName string, a *config.Action, svc *firewall.Services) (f
 	p := a.Params
 	spec := firewall.JailSpec{Name: jailName}
 	base := actionBase(a)
-	allPorts := base == "firewallcmd-allports" ||
+	allPorts := base == "firewallcmd-allports" || strings.TrimSpace(p["type"]) == "allports" ||
 		base == "firewallcmd-ipset" && strings.Contains(p["actiontype"], "allports")
 	if !allPorts {
 		ports, err := firewall.ParsePorts(p["port"], svc)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"warden/internal/config"
+	"warden/internal/defaults"
 	"warden/internal/firewall"
 )
 
@@ -296,5 +297,47 @@ func TestAutoParams(t *testing.T) {
 	}
 	if a.Params["chain"] == "" {
 		t.Error("the configuration's action was changed")
+	}
+}
+
+// TestEmbeddedDefaultsAuto checks that the embedded tree's jails run on
+// the backend banaction = auto detects, with recidive's auto-allports
+// blocking every port, and that --shell-actions runs the tree's auto.conf
+// commands (nftables) instead.
+func TestEmbeddedDefaultsAuto(t *testing.T) {
+	if _, err := os.Stat("/etc/services"); err != nil {
+		t.Skip("the embedded jails name ports by service: needs /etc/services (Debian package netbase)")
+	}
+	cfg, err := config.Load(defaults.FS(), config.Options{Root: "/etc/warden", ForceEnable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, shell := range []bool{false, true} {
+		opened := map[string]*fakeBackend{}
+		k := fakeKind("detected", opened)
+		k.Spec = nftablesSpec
+		s, err := New(Options{Config: cfg, kinds: []nativeKind{k}, ShellActions: shell,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"sshd", "recidive"} {
+			j := s.byName[name]
+			if j == nil {
+				t.Fatalf("jail %s not built", name)
+			}
+			if shell {
+				if j.spec != nil {
+					t.Errorf("shell: jail %s runs natively on %s", name, j.kind)
+				}
+				continue
+			}
+			if j.spec == nil || j.kind != "detected" {
+				t.Fatalf("jail %s: kind %q, spec %v; want the detected backend", name, j.kind, j.spec)
+			}
+			if all := len(j.spec.Ports) == 0; all != (name == "recidive") {
+				t.Errorf("jail %s: ports %v (all ports: %v)", name, j.spec.Ports, all)
+			}
+		}
 	}
 }
