@@ -18,6 +18,12 @@
 // inode and hash still match, and a file rotated while no source ran is
 // found again by its inode among its rotated siblings and finished first.
 //
+// Acknowledged positions. With an Acks in the options, the consumer says
+// (Acks.Done) which lines it has finished with, and a position or journal
+// cursor is saved only once every line before it is acknowledged: a saved
+// position then means "handled", not "handed on", and a crash right after
+// a line was handled does not read it again. The daemon's jails work so.
+//
 // Decisions where fail2ban leaves room:
 //   - A line is text up to '\n'; a trailing '\r' is dropped too. The bytes
 //     are kept as read (invalid UTF-8 included); decoding is the filter's job.
