@@ -107,8 +107,9 @@ func (w *writer) apply(ctx context.Context, ops []storeOp) {
 				if err := w.st.AddBans(ctx, rows); err != nil {
 					w.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(rows), "err", err)
 					w.onErr()
-					// No checkpoint may claim these bans recorded: the
-					// lines behind them are read again after a restart.
+					// The checkpoints of this run are dropped: they would
+					// claim these bans recorded. (A later run's checkpoint
+					// moves past them; the error is logged and counted.)
 					marks = nil
 				}
 			}
