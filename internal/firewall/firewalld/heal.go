@@ -18,7 +18,8 @@ type damage struct {
 	bans  []firewall.Ban
 }
 
-func (d damage) repair() firewall.Repair {
+// Repair implements firewall.Drift.
+func (d damage) Repair() firewall.Repair {
 	return firewall.Repair{Objects: len(d.sets) + len(d.rules), Bans: len(d.bans)}
 }
 
@@ -73,34 +74,32 @@ func hasElem(s *kernelSet, p netip.Prefix) bool {
 
 // Check implements firewall.Healer.
 func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	if err := ctx.Err(); err != nil {
-		return firewall.Repair{}, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, err := b.diff(ctx, want)
-	if err != nil {
-		return firewall.Repair{}, fmt.Errorf("firewalld: check: %w", err)
-	}
-	return d.repair(), nil
+	return firewall.Reconcile(ctx, &b.mu, b.differ(ctx, want, "check"), nil)
 }
 
 // Heal implements firewall.Healer: missing sets and elements are put back
 // with one `ipset restore`, then missing direct rules are added (one D-Bus
 // call each; a jail has a handful).
 func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	if err := ctx.Err(); err != nil {
-		return firewall.Repair{}, err
+	return firewall.Reconcile(ctx, &b.mu, b.differ(ctx, want, "heal"), func(d damage) error { return b.mend(ctx, d) })
+}
+
+// differ returns the diff of want for Reconcile, its error named for step.
+func (b *Backend) differ(ctx context.Context, want []firewall.Ban, step string) func() (damage, error) {
+	return func() (damage, error) {
+		d, err := b.diff(ctx, want)
+		if err != nil {
+			return d, fmt.Errorf("firewalld: %s: %w", step, err)
+		}
+		return d, nil
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, err := b.diff(ctx, want)
-	if err != nil {
-		return firewall.Repair{}, fmt.Errorf("firewalld: heal: %w", err)
-	}
-	rep := d.repair()
+}
+
+// mend puts back what d lacks. The caller holds b.mu.
+func (b *Backend) mend(ctx context.Context, d damage) error {
+	rep := d.Repair()
 	if rep == (firewall.Repair{}) {
-		return rep, nil
+		return nil
 	}
 	var script strings.Builder
 	for _, name := range d.sets {
@@ -114,14 +113,14 @@ func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repai
 	}
 	if len(buf) > 0 {
 		if err := b.runIPSet(ctx, buf, "-exist", "restore"); err != nil {
-			return firewall.Repair{}, fmt.Errorf("firewalld: heal: %w", err)
+			return fmt.Errorf("firewalld: heal: %w", err)
 		}
 	}
 	for _, r := range d.rules {
 		if err := b.addRule(ctx, r); err != nil {
-			return firewall.Repair{}, fmt.Errorf("firewalld: heal: %w", err)
+			return fmt.Errorf("firewalld: heal: %w", err)
 		}
 	}
 	b.log.Debug("healed", "objects", rep.Objects, "bans", rep.Bans)
-	return rep, nil
+	return nil
 }

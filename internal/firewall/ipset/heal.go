@@ -20,7 +20,8 @@ type drift struct {
 	relist [2]bool      // family whose rules must be rewritten
 }
 
-func (d *drift) repair() firewall.Repair {
+// Repair implements firewall.Drift.
+func (d *drift) Repair() firewall.Repair {
 	return firewall.Repair{Objects: d.sets + d.rules[0] + d.rules[1], Bans: d.bans}
 }
 
@@ -30,46 +31,34 @@ func (d *drift) repair() firewall.Repair {
 // the number of bans it should hold. (A ban removed and a stranger added
 // by hand keep the count and go unnoticed until the count changes.)
 func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	if err := ctx.Err(); err != nil {
-		return firewall.Repair{}, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, err := b.diff(ctx, want)
-	if err != nil {
-		return firewall.Repair{}, err
-	}
-	return d.repair(), nil
+	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(ctx, want) }, nil)
 }
 
 // Heal implements firewall.Healer: missing sets and elements go back in
 // one ipset batch, then each family whose rules differ gets them rewritten
 // in one iptables-restore batch.
 func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	if err := ctx.Err(); err != nil {
-		return firewall.Repair{}, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, err := b.diff(ctx, want)
-	if err != nil {
-		return firewall.Repair{}, err
-	}
-	rep := d.repair()
+	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(ctx, want) },
+		func(d *drift) error { return b.mend(ctx, d) })
+}
+
+// mend puts back what d lacks. Rules that are all present but out of order
+// count as nothing missing and are still rewritten. The caller holds b.mu.
+func (b *Backend) mend(ctx context.Context, d *drift) error {
 	if err := b.restore(ctx, d.batch.Bytes()); err != nil {
-		return firewall.Repair{}, fmt.Errorf("ipset: heal: %w", err)
+		return fmt.Errorf("ipset: heal: %w", err)
 	}
 	for i, v6 := range b.families() {
 		if d.relist[i] {
 			if err := b.replaceRules(ctx, v6, d.have[i], b.wantRules(v6)); err != nil {
-				return firewall.Repair{}, fmt.Errorf("ipset: heal: %w", err)
+				return fmt.Errorf("ipset: heal: %w", err)
 			}
 		}
 	}
-	if rep != (firewall.Repair{}) {
+	if rep := d.Repair(); rep != (firewall.Repair{}) {
 		b.log.Info("healed firewall", "objects", rep.Objects, "bans", rep.Bans)
 	}
-	return rep, nil
+	return nil
 }
 
 // diff compares the kernel with the installed jails and want. Bans of

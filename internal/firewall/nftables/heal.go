@@ -24,7 +24,8 @@ type drift struct {
 	bans    map[setRef][]firewall.Ban
 }
 
-func (d *drift) repair() firewall.Repair {
+// Repair implements firewall.Drift.
+func (d *drift) Repair() firewall.Repair {
 	r := firewall.Repair{Objects: len(d.chains) + len(d.sets) + len(d.rules)}
 	if d.table {
 		r.Objects++
@@ -37,33 +38,20 @@ func (d *drift) repair() firewall.Repair {
 
 // Check implements firewall.Healer.
 func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	if err := ctx.Err(); err != nil {
-		return firewall.Repair{}, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, err := b.diff(want)
-	if err != nil {
-		return firewall.Repair{}, err
-	}
-	return d.repair(), nil
+	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(want) }, nil)
 }
 
 // Heal implements firewall.Healer: whatever Check reports missing is queued
 // and committed in one transaction.
 func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	if err := ctx.Err(); err != nil {
-		return firewall.Repair{}, err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, err := b.diff(want)
-	if err != nil {
-		return firewall.Repair{}, err
-	}
-	rep := d.repair()
+	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(want) }, b.mend)
+}
+
+// mend puts back what d lacks in one transaction. The caller holds b.mu.
+func (b *Backend) mend(d *drift) error {
+	rep := d.Repair()
 	if rep == (firewall.Repair{}) {
-		return rep, nil
+		return nil
 	}
 	if d.table {
 		b.conn.AddTable(b.table)
@@ -73,7 +61,7 @@ func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repai
 	}
 	for _, ref := range d.sets {
 		if err := b.conn.AddSet(b.newSet(ref.jail, ref.kind), nil); err != nil {
-			return firewall.Repair{}, b.abort("heal", err)
+			return b.abort("heal", err)
 		}
 	}
 	for _, c := range d.rebuild {
@@ -82,7 +70,7 @@ func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repai
 			if j := b.jails[name]; j.Chain == c {
 				for _, k := range allKinds {
 					if err := b.addRule(j, k); err != nil {
-						return firewall.Repair{}, b.abort("heal", err)
+						return b.abort("heal", err)
 					}
 				}
 			}
@@ -96,14 +84,14 @@ func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repai
 			elems = append(elems, elementsFor(ban.Prefix, timeout)...)
 		}
 		if _, err := b.queue(b.newSet(ref.jail, ref.kind), elems, b.conn.SetAddElements); err != nil {
-			return firewall.Repair{}, b.abort("heal", err)
+			return b.abort("heal", err)
 		}
 	}
 	if err := b.flush("heal"); err != nil {
-		return firewall.Repair{}, err
+		return err
 	}
 	b.log.Info("healed firewall", "objects", rep.Objects, "bans", rep.Bans)
-	return rep, nil
+	return nil
 }
 
 // diff compares the kernel with the installed jails and want.
