@@ -1,42 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
+	"warden/internal/notify/whois/whoistest"
 )
-
-// whoisServer answers every query with answer, on loopback; it returns its
-// host:port.
-func whoisServer(t *testing.T, answer string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-					_, _ = c.Write([]byte(answer))
-				}
-			})
-		}
-	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String()
-}
 
 func runWhois(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -50,7 +21,7 @@ func runWhois(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestWhoisCommand(t *testing.T) {
-	srv := whoisServer(t, "inetnum: 192.0.2.0 - 192.0.2.255\nnetname: DOC-NET\ncountry: ZZ\norg-name: Line\r\nBcc: x@example.com\n")
+	srv := whoistest.Start(t, "inetnum: 192.0.2.0 - 192.0.2.255\nnetname: DOC-NET\ncountry: ZZ\norg-name: Line\r\nBcc: x@example.com\n").Addr()
 	tests := []struct {
 		name  string
 		args  []string

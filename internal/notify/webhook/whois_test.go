@@ -1,48 +1,17 @@
 package webhook
 
 import (
-	"bufio"
 	"encoding/json"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"warden/internal/notify/whois"
+	"warden/internal/notify/whois/whoistest"
 )
 
-// whoisServer answers every query with answer, on loopback, counting the
-// queries; it returns its host:port.
-func whoisServer(t *testing.T, answer string, queries *atomic.Int64) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-					queries.Add(1)
-					_, _ = c.Write([]byte(answer))
-				}
-			})
-		}
-	})
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String()
-}
-
 func TestWhoisEnrichment(t *testing.T) {
-	var queries atomic.Int64
-	srv := whoisServer(t, "inetnum: 192.0.2.0 - 192.0.2.255\nnetname: LOOKED-UP\ncountry: ZZ\n", &queries)
+	ws := whoistest.Start(t, "inetnum: 192.0.2.0 - 192.0.2.255\nnetname: LOOKED-UP\ncountry: ZZ\n")
+	srv := ws.Addr()
 	tests := []struct {
 		name    string
 		server  string
@@ -57,7 +26,7 @@ func TestWhoisEnrichment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			queries.Store(0)
+			before := ws.Queries()
 			e := newEndpoint(t)
 			wc := whois.New(whois.Config{Server: tt.server, QueryTimeout: time.Second})
 			n := New([]Target{{Name: "w", URL: e.srv.URL, Format: FormatJSON, Timeout: time.Second, Digest: tt.digest}},
@@ -84,7 +53,7 @@ func TestWhoisEnrichment(t *testing.T) {
 					t.Errorf("netname %q, want %q", got, tt.netname)
 				}
 			}
-			if q := queries.Load(); q != tt.queries {
+			if q := ws.Queries() - before; q != tt.queries {
 				t.Errorf("%d whois queries, want %d", q, tt.queries)
 			}
 		})

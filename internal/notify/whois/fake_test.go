@@ -1,15 +1,14 @@
 package whois
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
+	"warden/internal/notify/whois/whoistest"
 )
 
 // fakeNet is a set of whois servers on loopback, one listener each, reached
@@ -23,7 +22,6 @@ type fakeNet struct {
 
 type fakeServer struct {
 	ln      net.Listener
-	handle  func(query string, c net.Conn)
 	mu      sync.Mutex
 	queries []string
 }
@@ -44,41 +42,12 @@ func (n *fakeNet) serve(name string, handle func(query string, c net.Conn)) {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	s := &fakeServer{ln: ln, handle: handle}
-	var wg sync.WaitGroup
-	var connsMu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			connsMu.Lock()
-			conns = append(conns, c)
-			connsMu.Unlock()
-			wg.Go(func() {
-				defer c.Close()
-				line, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					return
-				}
-				q := strings.TrimRight(line, "\r\n")
-				s.mu.Lock()
-				s.queries = append(s.queries, q)
-				s.mu.Unlock()
-				handle(q, c)
-			})
-		}
-	})
-	n.t.Cleanup(func() {
-		ln.Close()
-		connsMu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		connsMu.Unlock()
-		wg.Wait()
+	s := &fakeServer{ln: ln}
+	whoistest.Serve(n.t, ln, func(q string, c net.Conn) {
+		s.mu.Lock()
+		s.queries = append(s.queries, q)
+		s.mu.Unlock()
+		handle(q, c)
 	})
 	n.mu.Lock()
 	n.servers[key] = s
