@@ -49,11 +49,7 @@ func TestFirewalld(t *testing.T) {
 			t.Skipf("needs %s (Debian package netcat-openbsd): %v", tool, err)
 		}
 	}
-	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/firewallcmd-new.conf"} {
-		if _, err := os.Stat(need); err != nil {
-			t.Skipf("needs fail2ban's configuration: %v", err)
-		}
-	}
+	needFail2ban(t, "filter.d/sshd.conf", "action.d/firewallcmd-new.conf")
 	bin := buildWarden(t)
 	t.Run("native", func(t *testing.T) { runFirewalldCase(t, bin, false) })
 	t.Run("shell", func(t *testing.T) { runFirewalldCase(t, bin, true) })
@@ -80,17 +76,7 @@ func fwdNet(t *testing.T, in *fwdtest.Instance) sshdNet {
 			t.Fatalf("ip %s: %v: %s", strings.Join(s, " "), err, out)
 		}
 	}
-	cmd := exec.Command("ip", "netns", "exec", n.server, "nc", "-l", "-k", sshdServerAddr, "22")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill() // ip netns exec execs nc: this is nc
-		<-done
-	})
-	waitFor(t, "port 22 listens", func() bool { return canConnect(n, fwdFour) })
+	listenTCP22(t, n, fwdFour)
 	return n
 }
 
@@ -126,27 +112,13 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 	if err := os.WriteFile(logPath, []byte(log.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := filepath.Join(dir, "conf")
-	if err := os.Mkdir(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, sub := range []string{"filter.d", "action.d"} {
-		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// " head": read the file from its start, as fail2ban does by default
 	// (from findtime ago); warden's file source starts at the end unless
-	// told, and would never see these lines.
-	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), fmt.Appendf(nil, fwdJail, logPath+" head"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Periodic healing is off: the native backend's reload must be healed
-	// by firewalld's Reloaded signal alone.
-	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"),
-		[]byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = 0\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// told, and would never see these lines. Periodic healing is off: the
+	// native backend's reload must be healed by firewalld's Reloaded
+	// signal alone.
+	conf := writeConfDir(t, dir, fmt.Sprintf(fwdJail, logPath+" head"),
+		"[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = 0\n")
 	var flags []string
 	if shell {
 		flags = []string{"--shell-actions"}

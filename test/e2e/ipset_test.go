@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -29,11 +28,7 @@ func TestIpsetBackend(t *testing.T) {
 			t.Skipf("needs %s (Debian packages iproute2, nftables, netcat-openbsd, ipset): %v", tool, err)
 		}
 	}
-	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/iptables-multiport.conf"} {
-		if _, err := os.Stat(need); err != nil {
-			t.Skipf("needs fail2ban's configuration: %v", err)
-		}
-	}
+	needFail2ban(t, "filter.d/sshd.conf", "action.d/iptables-multiport.conf")
 	bin := buildWarden(t)
 	for _, variant := range []string{"legacy", "nft"} {
 		t.Run(variant, func(t *testing.T) {
@@ -48,55 +43,23 @@ func TestIpsetBackend(t *testing.T) {
 	}
 }
 
-// listenTCP22 runs a TCP listener on the server address, port 22, in the
-// server namespace until the test ends.
-func listenTCP22(t *testing.T, n sshdNet) {
-	t.Helper()
-	cmd := exec.Command("ip", "netns", "exec", n.server, "nc", "-l", "-k", sshdServerAddr, "22")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	})
-	waitFor(t, "port 22 listens", func() bool { return canConnect(n, sshdIgnored) })
-}
-
 func runIpsetCase(t *testing.T, bin, variant string) {
 	const jail = "ssh-iptables"
 	const set = "f2b-" + jail
 	n := newSSHDNet(t)
-	listenTCP22(t, n)
+	listenTCP22(t, n, sshdIgnored)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "auth.log")
 	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	conf := filepath.Join(dir, "conf")
-	if err := os.Mkdir(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, sub := range []string{"filter.d", "action.d"} {
-		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	jailConf := fmt.Sprintf("[%s]\nenabled = true\nfilter = sshd\nlogpath = %s\nignoreself = false\n"+
 		"maxretry = 5\nfindtime = 600\nbantime = 31536000\naction = iptables-multiport[name=SSH, port=ssh, protocol=tcp]\n",
 		jail, logPath)
-	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(jailConf), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// healinterval 2s leaves room inside the 5 s the issue allows.
 	main := fmt.Sprintf("[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = 2s\n"+
 		"iptables = iptables-%s\nip6tables = ip6tables-%s\n", variant, variant)
-	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte(main), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf := writeConfDir(t, dir, jailConf, main)
 	srv := launchWarden(t, bin, n.server, conf, dir)
 
 	inNS := func(args ...string) string {
@@ -116,22 +79,9 @@ func runIpsetCase(t *testing.T, bin, variant string) {
 		t.Errorf("rule went to %s, not %s:\n%s", other, ipt, r)
 	}
 
-	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fail := func(addr string, count, seq int) {
-		for i := range count {
-			if _, err := f.WriteString(sshdFailure(addr, seq+i)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	// Four failures from one address (not banned), then five from the
 	// attacker; once the attacker is banned every line has been read.
-	fail(sshdIgnored, 4, 0)
-	fail(sshdAttacker, 5, 100)
+	appendLines(t, logPath, sshdFailures(sshdIgnored, 4, 0)+sshdFailures(sshdAttacker, 5, 100))
 	waitFor(t, "the attacker is in the ipset", func() bool { return inSet(sshdAttacker) })
 	if canConnect(n, sshdAttacker) {
 		t.Errorf("attacker still connects to port 22 while banned")

@@ -13,14 +13,12 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
+	"warden/internal/notify/whois/whoistest"
 )
 
 // The mail tests run a real Exim (Debian's exim4-daemon-light) with its own
@@ -248,59 +246,13 @@ func startWhois(t *testing.T, ns string) *atomic.Int64 {
 	t.Helper()
 	var n atomic.Int64
 	for addr, answer := range map[string]string{"127.0.0.1:4343": ianaAnswer, "203.0.113.43:43": rirAnswer} {
-		ln := listenInNetns(t, ns, addr)
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-					if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
-						return
-					}
-					n.Add(1)
-					_, _ = io.WriteString(c, strings.ReplaceAll(answer, "\n", "\r\n"))
-				}()
-			}
-		}()
+		crlf := whoistest.Answer(strings.ReplaceAll(answer, "\n", "\r\n"))
+		whoistest.Serve(t, listenInNetns(t, ns, addr), func(q string, c net.Conn) {
+			n.Add(1)
+			crlf(q, c)
+		})
 	}
 	return &n
-}
-
-// listenInNetns opens a TCP listener inside the named network namespace:
-// a locked thread enters it, listens and is then discarded with its
-// goroutine (the socket keeps its namespace).
-func listenInNetns(t *testing.T, ns, addr string) net.Listener {
-	t.Helper()
-	type res struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan res)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- res{err: fmt.Errorf("setns: %w", err)}
-			return
-		}
-		ln, err := net.Listen("tcp", addr)
-		ch <- res{ln, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("listen on %s in %s: %v", addr, ns, r.err)
-	}
-	return r.ln
 }
 
 // mailJailDir writes a configuration with one sshd jail on logPath that
@@ -308,19 +260,13 @@ func listenInNetns(t *testing.T, ns, addr string) net.Listener {
 // [mail] section (mailConf).
 func mailJailDir(t *testing.T, dir, logPath, mailConf string) string {
 	t.Helper()
-	conf := sshdJailDir(t, dir, logPath, "")
+	needFail2ban(t, "filter.d/sshd.conf", "action.d/nftables-multiport.conf")
 	jail := fmt.Sprintf("[DEFAULT]\nwhois = 127.0.0.1:4343\n"+
 		"[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nignoreself = false\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\n"+
 		"action = nftables-multiport[name=sshd, port=22, protocol=tcp]\n"+
 		"         sendmail-whois[name=SSH, dest=root, sender=fail2ban@example.com]\n", logPath)
-	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(jail), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	f2b := "[Definition]\nlogtarget = STDERR\nloglevel = INFO\n[mail]\nhostname = gate.test\n" + mailConf
-	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte(f2b), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return conf
+	return writeConfDir(t, dir, jail, f2b)
 }
 
 // mailNet makes the namespace with loopback up, Exim and the whois servers.
@@ -333,18 +279,6 @@ func mailNet(t *testing.T) (ns string, m *mta, whois *atomic.Int64) {
 		}
 	}
 	return ns, startExim(t, ns), startWhois(t, ns)
-}
-
-func appendLines(t *testing.T, path, text string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(text); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestMailExim is issue 5's acceptance test: the jail with

@@ -22,30 +22,11 @@ import (
 // and returns it. extra is appended to the jail section.
 func sshdJailDir(t *testing.T, dir, logPath, extra string) string {
 	t.Helper()
-	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/nftables-multiport.conf"} {
-		if _, err := os.Stat(need); err != nil {
-			t.Skipf("needs fail2ban's configuration: %v", err)
-		}
-	}
-	conf := filepath.Join(dir, "conf")
-	if err := os.Mkdir(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, sub := range []string{"filter.d", "action.d"} {
-		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	needFail2ban(t, "filter.d/sshd.conf", "action.d/nftables-multiport.conf")
 	jail := fmt.Sprintf("[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nignoreself = false\n"+
 		"maxretry = 3\nfindtime = 10m\nbantime = 1h\naction = nftables-multiport[name=sshd, port=22, protocol=tcp]\n%s",
 		logPath, extra)
-	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(jail), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return conf
+	return writeConfDir(t, dir, jail, "[Definition]\nlogtarget = STDERR\nloglevel = INFO\n")
 }
 
 // sshdFailure is one line of sshd's log that fail2ban's sshd filter counts

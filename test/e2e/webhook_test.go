@@ -1,27 +1,22 @@
 package e2e
 
 import (
-	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
+	"warden/internal/notify/whois/whoistest"
 )
 
 // The webhook test runs an HTTP receiver and a whois server of its own on
@@ -88,66 +83,13 @@ func (s *hookSink) got(path string) []webhookBody {
 	return slices.Clone(s.bodies[path])
 }
 
-// nsListen opens a TCP listener inside namespace ns from a locked thread
-// that is then dropped with its goroutine (the socket keeps its namespace).
-func nsListen(t *testing.T, ns, addr string) net.Listener {
-	t.Helper()
-	type res struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
-		f, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			ch <- res{err: err}
-			return
-		}
-		defer f.Close()
-		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- res{err: fmt.Errorf("setns: %w", err)}
-			return
-		}
-		ln, err := net.Listen("tcp", addr)
-		ch <- res{ln, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		t.Fatalf("listen on %s in %s: %v", addr, ns, r.err)
-	}
-	t.Cleanup(func() { r.ln.Close() })
-	return r.ln
-}
-
-// serveWhois answers every whois query on ln with one network in NL.
-func serveWhois(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
-				_, _ = io.WriteString(c, "inetnum: 198.51.100.0 - 198.51.100.255\r\nnetname: TEST-NET-2\r\ncountry: NL\r\n")
-			}
-		}()
-	}
-}
-
 // TestWebhook is issue 5's acceptance test for webhooks: warden bans 50
 // addresses read from its log; the per-event target receives a signed JSON
 // ban event for each (address, jail, failures, ban time, log line, whois),
 // the digest target one request holding all 50 bans, and at SIGTERM the
 // per-event target still gets the jail's stop event.
 func TestWebhook(t *testing.T) {
-	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/nftables-multiport.conf"} {
-		if _, err := os.Stat(need); err != nil {
-			t.Skipf("needs fail2ban's configuration: %v", err)
-		}
-	}
+	needFail2ban(t, "filter.d/sshd.conf", "action.d/nftables-multiport.conf")
 	ns := newNetns(t)
 	if out, err := exec.Command("ip", "-n", ns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("lo up: %v: %s", err, out)
@@ -157,36 +99,22 @@ func TestWebhook(t *testing.T) {
 
 	sink := &hookSink{t: t, secret: "s3cret", bodies: map[string][]webhookBody{}}
 	hs := httptest.NewUnstartedServer(sink)
-	hs.Listener = nsListen(t, ns, "127.0.0.1:0")
+	hs.Listener = listenInNetns(t, ns, "127.0.0.1:0")
 	hs.Start()
 	t.Cleanup(hs.Close)
-	wl := nsListen(t, ns, "127.0.0.1:0")
-	go serveWhois(wl)
+	// The whois server answers every query with one network in NL.
+	wl := listenInNetns(t, ns, "127.0.0.1:0")
+	whoistest.Serve(t, wl, whoistest.Answer("inetnum: 198.51.100.0 - 198.51.100.255\r\nnetname: TEST-NET-2\r\ncountry: NL\r\n"))
 
 	logPath := filepath.Join(dir, "auth.log")
-	if err := os.WriteFile(logPath, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "conf")
-	if err := os.Mkdir(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, sub := range []string{"filter.d", "action.d"} {
-		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendLines(t, logPath, "")
 	jail := fmt.Sprintf("[DEFAULT]\nwhois = %s\n[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nignoreself = false\n"+
 		"maxretry = 1\nmaxmatches = 1\nfindtime = 10m\nbantime = 1h\naction = nftables-multiport[name=sshd, port=22, protocol=tcp]\n",
 		wl.Addr(), logPath)
 	f2b := fmt.Sprintf("[Definition]\nlogtarget = STDERR\nloglevel = INFO\n"+
 		"[webhook:each]\nurl = %[1]s/each\nsecret = s3cret\n"+
 		"[webhook:dig]\nurl = %[1]s/dig\nsecret = s3cret\ndigest = 3s\njails = sshd\n", hs.URL)
-	for name, text := range map[string]string{"jail.conf": jail, "fail2ban.conf": f2b} {
-		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	conf := writeConfDir(t, dir, jail, f2b)
 
 	p := launchWarden(t, bin, ns, conf, dir)
 	waitLong(t, 10*time.Second, "the jail's start event", func() (bool, string) {
@@ -199,14 +127,7 @@ func TestWebhook(t *testing.T) {
 	for i := 1; i <= bans; i++ {
 		lines.WriteString(sshdFailure(fmt.Sprintf("198.51.100.%d", i), i))
 	}
-	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(lines.String()); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	appendLines(t, logPath, lines.String())
 
 	banEvents := func(path string) int {
 		n := 0
