@@ -247,6 +247,18 @@ func NormalizeJails(jails []JailSpec) ([]JailSpec, error) {
 	return out, nil
 }
 
+// IndexJails returns the jails by name and their names in order: the
+// bookkeeping a backend keeps of the jails its last Setup installed.
+func IndexJails(jails []JailSpec) (map[string]JailSpec, []string) {
+	byName := make(map[string]JailSpec, len(jails))
+	order := make([]string, 0, len(jails))
+	for _, j := range jails {
+		byName[j.Name] = j
+		order = append(order, j.Name)
+	}
+	return byName, order
+}
+
 // maxChainName is iptables' limit on chain names.
 const maxChainName = 28
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,5 +199,19 @@ func TestProtocolNumber(t *testing.T) {
 	}
 	if _, ok := ProtocolNumber("icmp"); ok {
 		t.Error("icmp should not be a port protocol")
+	}
+}
+
+func TestIndexJails(t *testing.T) {
+	jails := []JailSpec{{Name: "sshd", BlockType: "drop"}, {Name: "web"}, {Name: "recidive"}}
+	byName, order := IndexJails(jails)
+	if want := []string{"sshd", "web", "recidive"}; !slices.Equal(order, want) {
+		t.Errorf("order %q, want %q", order, want)
+	}
+	if len(byName) != 3 || byName["sshd"].BlockType != "drop" || byName["web"].Name != "web" {
+		t.Errorf("byName %+v", byName)
+	}
+	if byName, order := IndexJails(nil); len(byName) != 0 || len(order) != 0 || byName == nil {
+		t.Errorf("IndexJails(nil) = %v, %v; want an empty, usable map", byName, order)
 	}
 }

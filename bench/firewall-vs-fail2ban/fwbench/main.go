@@ -20,7 +20,8 @@
 //	           (nftables: the table deleted; ipset: ipset flush)
 //
 // Every step checks its result: List must return K bans after apply,
-// restore and heal. The loop is fwharness's, shared with firewalldbench. The namespace must be fresh; fwbench tears down what it
+// restore and heal. The loop is package fwharness's, shared with
+// firewalldbench. The namespace must be fresh; fwbench tears down what it
 // made before it exits.
 package main
 

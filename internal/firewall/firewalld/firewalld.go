@@ -264,12 +264,7 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 	if err := b.destroySets(ctx, func(name string) bool { return !keep[name] }); err != nil {
 		return fmt.Errorf("firewalld: setup: %w", err)
 	}
-	b.jails = make(map[string]firewall.JailSpec, len(specs))
-	b.order = b.order[:0]
-	for _, j := range specs {
-		b.jails[j.Name] = j
-		b.order = append(b.order, j.Name)
-	}
+	b.jails, b.order = firewall.IndexJails(specs)
 	b.log.Debug("setup done", "jails", len(specs), "rules", len(want))
 	return nil
 }

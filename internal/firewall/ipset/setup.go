@@ -105,12 +105,7 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 
 	old := b.jails
 	oldOrder := b.order
-	b.jails = make(map[string]firewall.JailSpec, len(specs))
-	b.order = nil
-	for _, j := range specs {
-		b.jails[j.Name] = j
-		b.order = append(b.order, j.Name)
-	}
+	b.jails, b.order = firewall.IndexJails(specs)
 	for i, v6 := range b.families() {
 		want := b.wantRules(v6)
 		if sameRules(rules[i], want) {
