@@ -36,8 +36,9 @@
 //   - The automaton pre-check is skipped for a regex where it keeps saying
 //     yes (the literal checks already chose the lines); it is asked again
 //     for one search in 64.
-//   - ProcessSeq spreads the searches over workers and keeps everything
-//     stateful in order: its results are those of Process.
+//   - ProcessSeq does each line's whole work on workers, batches of lines
+//     at a time, and keeps only what is stateful in order (dates,
+//     multi-line ids): its results are those of Process.
 //   - Not implemented: fail2ban's tuple_ groups; \N{name} escapes.
 package filter
 
@@ -178,11 +179,10 @@ type Filter struct {
 	// copies them) and the ignoreregexes' (only a match counts)
 	prefGroups, ignGroups groupSet
 
-	// memo holds the searches a worker did ahead for the current line;
-	// recording, set on a worker's copy, is where it writes them (see
-	// parallel.go).
-	memo, recording *memo
-	shadows         []*Filter // the workers' copies, made on first use
+	// ahead, set on a worker's copy while it works on a line, collects
+	// the hits only the ordered stage can turn into failures (parallel.go)
+	ahead   *ahead
+	shadows []*Filter // the workers' copies, made on first use
 }
 
 // Compile builds a Filter from a Definition.

@@ -112,7 +112,7 @@ func isASCII(b []byte) bool {
 // dst[:0] (nil: a new slice); a caller passing scratch space must be done
 // with the groups before it passes the same space again.
 func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine, dst groupSet) (hit, bool) {
-	loc, err := f.find(p, buf, ascii)
+	loc, err := p.find(buf, ascii, f.found)
 	if err != nil {
 		f.timeouts++
 		return hit{}, false
@@ -275,15 +275,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		f.lineBuf = org
 	}
 	buf := fillBuf(&f.buf, org)
-	if m := f.memo; m != nil && m.buf == string(buf) {
-		copy(f.found, m.found)
-	} else {
-		f.lits.scan(buf, f.found)
-		if f.recording != nil {
-			// the buffer itself is kept by searchAhead, if needed
-			f.recording.found = append(f.recording.found[:0], f.found...)
-		}
-	}
+	f.lits.scan(buf, f.found)
 	// Fast path: when no failregex can match, nothing else has an effect
 	// (except prefregex replacing a multi-line buffer by its content), but
 	// for the diagnostics: the early ignoreregex check and whether the
@@ -298,7 +290,6 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			}
 		}
 		if !possible && !f.opts.Diagnostics {
-			f.settled(res)
 			return
 		}
 	}
@@ -306,19 +297,17 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
 		if i := f.ignoreLine(buf, ascii, org, nil); i >= 0 {
 			res.Ignored, res.IgnoreRegex = true, i
-			f.settled(res)
 			return
 		}
 	}
 	if !possible {
 		if f.pref != nil {
-			m, err := f.matches(f.pref, buf, ascii)
+			m, err := f.pref.matches(buf, ascii, f.found)
 			if err != nil {
 				f.timeouts++
 			}
 			res.PrefMatched = m
 		}
-		f.settled(res)
 		return
 	}
 	var pre groupSet
@@ -345,16 +334,6 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			ascii = isASCII(buf)
 			valid = true
 		}
-		if f.recording != nil && len(f.ignore) == 0 && f.maxLines == 1 {
-			// searching ahead: only the search itself is recorded, the
-			// groups are worked out again in order
-			if loc, err := f.find(p, buf, ascii); err != nil {
-				f.timeouts++
-			} else if loc != nil && !f.opts.CheckAllRegex && !(noDate && date.IsZero() && f.opts.FindTime > 0) {
-				return
-			}
-			continue
-		}
 		h, ok := f.search(p, buf, ascii, org, nil)
 		if !ok {
 			continue
@@ -363,6 +342,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			if k := f.ignoreLine(buf, ascii, org, &h); k >= 0 {
 				res.Ignored, res.IgnoreRegex = true, k
 				valid = false
+				f.noteStep(step{kind: stepIgnored, ign: k})
 				if !f.opts.CheckAllRegex {
 					return
 				}
@@ -375,15 +355,13 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		if !f.opts.CheckAllRegex || f.maxLines > 1 {
 			f.lineBuf, valid = h.unmatched, false
 		}
-		if f.recording != nil {
-			// searching ahead: what follows depends on the multi-line
-			// state; assume the usual outcome, a failure
-			if !f.opts.CheckAllRegex {
-				return
-			}
-			continue
+		if f.deferHit(i, &h, pre, res) {
+			continue // on a worker: the ordered stage decides (parallel.go)
 		}
-		if f.failureFrom(i, &h, pre, date, res) && !f.opts.CheckAllRegex {
+		lo := len(res.Failures)
+		stop := f.failureFrom(i, &h, pre, date, res)
+		f.noteStep(step{kind: stepDone, lo: lo, hi: len(res.Failures), stop: stop})
+		if stop && !f.opts.CheckAllRegex {
 			return
 		}
 	}

@@ -3,110 +3,116 @@ package filter
 import (
 	"context"
 	"iter"
+	"slices"
 	"sync"
 	"time"
 )
 
 // Parallel processing splits the work on a line in three stages:
 //
-//  1. in order, one goroutine: date detection (the detector keeps
-//     statistics and the date of the last dated line carries over);
-//  2. any order, the workers: the regex searches for the line, done ahead
-//     on a worker's own copy of the filter (its "shadow", which runs
-//     findFailure with recording set and stops where the outcome would
-//     depend on multi-line state) and kept in a memo;
-//  3. in order, the caller's goroutine: findFailure proper, which takes
-//     each search from the memo when the memo has it for the very same
-//     pattern and subject, and otherwise searches itself.
+//  1. in order, one goroutine: date detection. The detector keeps state
+//     (fail2ban's detector tries the template that matched last first, at
+//     the same place, and moves templates that hit up its list, so which
+//     template reads a line can depend on the lines before) and the date
+//     of the last dated line carries over to undated ones.
+//  2. any order, the workers: everything else findFailure does for the
+//     line, on a worker's own copy of the filter (its "shadow"): literal
+//     scan, prefregex, failregex and ignoreregex searches, groups, and the
+//     Failures themselves. With maxlines 1 a line's buffer is the line
+//     alone, so all of this depends on the line and its date only, except
+//     two things: a hit with an <F-MLFID> group, whose failure is merged
+//     into what earlier lines left in the multi-line id cache, and a host
+//     name to resolve (Options.Resolve need not be safe for concurrent
+//     use). For those the worker writes down the hit (a "step") instead
+//     of its failure and goes on as if the hit had ended nothing.
+//  3. in order, the caller's goroutine: a line without such a hit is done
+//     and handed over as it is; for one with, the steps are replayed from
+//     the first deferred hit on, each deferred hit through failureFrom
+//     proper, stopping where findFailure would have stopped.
 //
-// Stage 3 makes every decision exactly as Process does; the memo only
-// saves it the searching, so the results are the same by construction
-// (a memo entry is used only for an identical subject). Only filters of
-// one line (maxlines 1) are split: with more, the buffer a line is
-// searched in depends on the lines before it.
+// Stage 3 only merges finished results, so the workers carry nearly all of
+// the cost. Filters of more than one line (maxlines > 1) are not split:
+// the buffer a line is searched in depends on the lines before it.
 
-// memo is what a worker found out about one line.
-type memo struct {
-	buf   string  // the buffer findFailure searched
-	found litMask // the literals present in buf
-	// final: findFailure ended on its fast path, where nothing depends on
-	// state: res is the whole answer and errs the time-outs on the way
-	final   bool
-	res     Result
-	errs    int
-	entries []memoEntry
+// stepKind says what one recorded step of findFailure's failregex loop was.
+type stepKind uint8
+
+const (
+	stepDeferred stepKind = iota // a hit whose failure needs the ordered state
+	stepDone                     // a hit turned into failures by the worker
+	stepIgnored                  // an ignoreregex matched a hit's lines
+)
+
+// step is one event of the failregex loop after the first deferred hit.
+type step struct {
+	kind stepKind
+	// errs are the regex time-outs counted since the step before
+	errs int
+	// stepDeferred: the hit and the prefregex groups, copied out of the
+	// worker's scratch space
+	idx  int
+	h    hit
+	pre  groupSet
+	line [1]tupleLine // h.matched's storage
+	// stepDone: the failures are res.Failures[lo:hi]; stop is failureFrom's
+	// answer
+	lo, hi int
+	stop   bool
+	// stepIgnored: the ignoreregex
+	ign int
 }
 
-// memoEntry is one search: find (loc, nil when no match) or, when exists
-// is set, matches (matched).
-type memoEntry struct {
-	id      int
-	exists  bool
-	inBuf   bool // the subject is memo.buf
-	subject string
-	loc     []int
-	matched bool
-	err     error
+// ahead is what a worker found out about one line beyond its Result.
+type ahead struct {
+	deferred bool // some hit waits for the ordered stage; steps are set
+	// the result's state when the first hit was deferred
+	baseIgnored bool
+	baseIgnore  int
+	baseN       int
+	steps       []step
+	errs        int // time-outs since the last step (all, if no step)
 }
 
-func (m *memo) lookup(id int, exists bool, subject []byte) *memoEntry {
-	for i := range m.entries {
-		e := &m.entries[i]
-		if e.id == id && e.exists == exists && (e.inBuf && m.buf == string(subject) || !e.inBuf && e.subject == string(subject)) {
-			return e
-		}
+// deferHit notes, on a worker, a hit whose failure depends on state the
+// ordered stage keeps; it reports whether it took the hit.
+func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
+	a := f.ahead
+	if a == nil {
+		return false
 	}
-	return nil
+	if !h.groups.has("mlfid") && !pre.has("mlfid") && f.opts.Resolve == nil {
+		return false
+	}
+	if !a.deferred {
+		a.deferred = true
+		a.baseIgnored, a.baseIgnore, a.baseN = res.Ignored, res.IgnoreRegex, len(res.Failures)
+	}
+	a.steps = append(a.steps, step{kind: stepDeferred, idx: idx, h: *h, pre: slices.Clone(pre)})
+	s := &a.steps[len(a.steps)-1]
+	if len(h.matched) == 1 { // the worker's f.one: keep a copy
+		s.line[0] = h.matched[0]
+		s.h.matched = s.line[:]
+	}
+	f.stepErrs(s)
+	return true
 }
 
-// subject returns how a memo entry names a search's subject: inBuf when
-// it is the line's buffer (kept once, in memo.buf), else as a string.
-func (f *Filter) subject(buf []byte) (s string, inBuf bool) {
-	if string(buf) == string(f.buf) {
-		return "", true
+// noteStep records, on a worker after a deferred hit, a step the replay
+// must go through in order.
+func (f *Filter) noteStep(s step) {
+	if a := f.ahead; a != nil && a.deferred {
+		a.steps = append(a.steps, s)
+		f.stepErrs(&a.steps[len(a.steps)-1])
 	}
-	m := f.recording
-	if n := len(m.entries); n > 0 && m.entries[n-1].subject == string(buf) {
-		return m.entries[n-1].subject, false
-	}
-	return string(buf), false
 }
 
-// find is p.find for the current line, from the memo when it can be.
-func (f *Filter) find(p *pattern, buf []byte, ascii bool) ([]int, error) {
-	if !p.passes(f.found) {
-		return nil, nil // as p.find would say, without a look at the memo
-	}
-	if f.memo != nil {
-		if e := f.memo.lookup(p.id, false, buf); e != nil {
-			return e.loc, e.err
-		}
-	}
-	loc, err := p.find(buf, ascii, f.found)
-	if f.recording != nil {
-		subj, inBuf := f.subject(buf)
-		f.recording.entries = append(f.recording.entries, memoEntry{id: p.id, subject: subj, inBuf: inBuf, loc: loc, err: err})
-	}
-	return loc, err
+func (f *Filter) stepErrs(s *step) {
+	s.errs = f.timeouts - f.ahead.errs
+	f.ahead.errs = f.timeouts
 }
 
-// matches is p.matches for the current line, from the memo when it can be.
-func (f *Filter) matches(p *pattern, buf []byte, ascii bool) (bool, error) {
-	if !p.passes(f.found) {
-		return false, nil
-	}
-	if f.memo != nil {
-		if e := f.memo.lookup(p.id, true, buf); e != nil {
-			return e.matched, e.err
-		}
-	}
-	m, err := p.matches(buf, ascii, f.found)
-	if f.recording != nil {
-		subj, inBuf := f.subject(buf)
-		f.recording.entries = append(f.recording.entries, memoEntry{id: p.id, exists: true, subject: subj, inBuf: inBuf, matched: m, err: err})
-	}
-	return m, err
-}
+// has reports whether name is a group of g that took part in the match.
+func (g groupSet) has(name string) bool { v, _ := g.lookup(name); return v.ok }
 
 // shadow returns a copy of f for a worker: the same compiled filter with
 // its own scratch space and caches, and no state of its own that matters.
@@ -121,37 +127,62 @@ func (f *Filter) shadow() *Filter {
 		s.ignore = append(s.ignore, p.clone())
 	}
 	s.found = make(litMask, len(f.found))
-	s.lineBuf, s.buf, s.cbuf, s.lastText, s.lastDate = nil, nil, nil, "", time.Time{}
+	s.lineBuf, s.buf, s.cbuf, s.lastText = nil, nil, nil, ""
 	s.prefGroups, s.ignGroups = nil, nil
 	s.dates = nil // dates are found in order, by f
-	s.mlfid = newMLFIDCache(1, time.Minute)
-	s.memo, s.recording, s.shadows, s.timeouts = nil, nil, nil, 0
+	s.mlfid = nil // multi-line ids are merged in order, by f
+	s.ahead, s.shadows, s.timeouts = nil, nil, 0
 	return &s
 }
 
-// searchAhead fills m with the searches findFailure would do for tl.
-func (f *Filter) searchAhead(tl tupleLine, date time.Time, noDate bool, m *memo) {
-	m.entries, m.final = m.entries[:0], false
-	f.recording = m
-	f.lineBuf = nil
-	var res Result
-	t0 := f.timeouts
-	f.findFailure(tl, date, noDate, &res)
-	m.errs = f.timeouts - t0
-	f.recording = nil
-	m.buf = ""
-	if !m.final { // the ordered stage will look things up
-		m.buf = string(f.buf)
+// work does a line's findFailure on a worker (see stage 2).
+func (f *Filter) work(l *aheadLine) {
+	l.ahead = ahead{steps: l.ahead.steps[:0]}
+	if l.skip {
+		return
 	}
+	f.ahead = &l.ahead
+	t0 := f.timeouts
+	f.ahead.errs = t0
+	f.findFailure(l.tl, l.date, l.noDate, &l.res)
+	f.ahead.errs = f.timeouts - f.ahead.errs
+	if !l.ahead.deferred {
+		l.ahead.errs = f.timeouts - t0
+	}
+	f.ahead = nil
 }
 
-// settled notes, when searching ahead, that findFailure's answer for the
-// line is complete in res (only the fast path, which keeps no state).
-func (f *Filter) settled(res *Result) {
-	if m := f.recording; m != nil && f.maxLines == 1 {
-		m.final = true
-		m.res.Ignored, m.res.IgnoreRegex, m.res.PrefMatched = res.Ignored, res.IgnoreRegex, res.PrefMatched
+// finish is stage 3 for one line: the worker's result, with the deferred
+// hits merged in order.
+func (f *Filter) finish(l *aheadLine) Result {
+	res := l.res
+	a := &l.ahead
+	if !a.deferred {
+		f.timeouts += a.errs
+		return res
 	}
+	done := res.Failures
+	res.Ignored, res.IgnoreRegex = a.baseIgnored, a.baseIgnore
+	res.Failures = slices.Clip(done[:a.baseN]) // appends must not overwrite done
+	for i := range a.steps {
+		s := &a.steps[i]
+		f.timeouts += s.errs
+		stop := false
+		switch s.kind {
+		case stepDeferred:
+			stop = f.failureFrom(s.idx, &s.h, s.pre, l.date, &res)
+		case stepDone:
+			res.Failures = append(res.Failures, done[s.lo:s.hi]...)
+			stop = s.stop
+		case stepIgnored:
+			res.Ignored, res.IgnoreRegex = true, s.ign
+		}
+		if stop && !f.opts.CheckAllRegex || s.kind == stepIgnored && !f.opts.CheckAllRegex {
+			return res
+		}
+	}
+	f.timeouts += a.errs
+	return res
 }
 
 // aheadLine is one line on its way through the stages.
@@ -162,28 +193,30 @@ type aheadLine struct {
 	noDate bool
 	skip   bool
 	res    Result
-	memo   memo
+	ahead  ahead
 }
 
 // aheadChunk is the unit of work handed to a worker.
 type aheadChunk struct {
 	lines []aheadLine
-	done  chan struct{} // closed by the worker when the memos are filled
+	done  chan struct{} // closed by the worker when its lines are done
 }
 
-const chunkLines = 256
+const chunkLines = 512
 
 // ProcessSeq handles lines in order, as Process would one after the
 // other, and hands each line and its result to emit, in order, on the
 // calling goroutine. With workers > 1 and a filter of one line (maxlines
-// 1), the regex searches run ahead on that many goroutines, each with its
-// own copy of the compiled regexes, while dates, multi-line state and
-// failures are worked out in order: the results are those of Process. The
-// sequence lines is ranged over on another goroutine then, and Options.Now
-// may be called in another order than by Process (dates are found for a
-// few hundred lines before their failures are) and from two goroutines at
-// once, so it must be safe for concurrent use (time.Now is). A cancelled ctx stops the
-// reading; the lines read so far are finished and ctx.Err() returned.
+// 1), all but the stateful parts of the work run on that many goroutines,
+// each with its own copy of the compiled regexes, while dates and
+// multi-line ids are worked out in order: the results are those of
+// Process. The sequence lines is ranged over on another goroutine then,
+// and Options.Now may be called in another order than by Process (dates
+// are found for a few thousand lines before their failures are) and from
+// two goroutines at once, so it must be safe for concurrent use (time.Now
+// is). Options.Resolve is only called on the calling goroutine. A
+// cancelled ctx stops the reading; the lines read so far are finished and
+// ctx.Err() returned.
 func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers int, emit func(line string, res Result)) error {
 	if workers <= 1 || f.maxLines > 1 {
 		n := 0
@@ -199,12 +232,12 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 		f.shadows = append(f.shadows, f.shadow())
 	}
 	// ordered and work are closed by the reader; chunks go to ordered
-	// first, so the consumer always waits on the oldest one.
-	// a few chunks per worker in flight: enough to keep them busy, few
-	// enough to keep memory small
-	ordered := make(chan *aheadChunk, 2*workers)
-	work := make(chan *aheadChunk, 2*workers)
-	free := make(chan *aheadChunk, 4*workers) // recycled chunks
+	// first, so the consumer always waits on the oldest one. A few chunks
+	// per worker in flight: enough to keep them busy, few enough to keep
+	// memory small.
+	ordered := make(chan *aheadChunk, 3*workers)
+	work := make(chan *aheadChunk, 3*workers)
+	free := make(chan *aheadChunk, 6*workers) // recycled chunks
 	var wg sync.WaitGroup
 	for _, sh := range f.shadows[:workers] {
 		wg.Add(1)
@@ -212,9 +245,7 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 			defer wg.Done()
 			for c := range work {
 				for i := range c.lines {
-					if l := &c.lines[i]; !l.skip {
-						sh.searchAhead(l.tl, l.date, l.noDate, &l.memo)
-					}
+					sh.work(&c.lines[i])
 				}
 				close(c.done)
 			}
@@ -241,11 +272,14 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 				}
 				c.done = make(chan struct{})
 			}
-			// reuse the memory of the memo a recycled chunk had here
-			old := c.lines[:cap(c.lines)][len(c.lines)].memo
-			c.lines = append(c.lines, aheadLine{line: l, memo: memo{entries: old.entries[:0], found: old.found[:0]}})
+			// keep the step storage a recycled chunk had here
+			old := c.lines[:cap(c.lines)][len(c.lines)].ahead.steps
+			c.lines = append(c.lines, aheadLine{line: l, ahead: ahead{steps: old[:0]}})
 			a := &c.lines[len(c.lines)-1]
 			a.tl, a.date, a.noDate, a.skip = f.splitDate(l, &a.res)
+			if !a.skip {
+				a.res.Time = a.date
+			}
 			if len(c.lines) == chunkLines {
 				send()
 				if ctx.Err() != nil {
@@ -261,23 +295,11 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 		<-c.done
 		for i := range c.lines {
 			a := &c.lines[i]
-			res := a.res
-			switch {
-			case a.skip:
-			case a.memo.final:
-				// what findFailure would do on its fast path
-				res.Time = a.date
-				res.Ignored, res.IgnoreRegex, res.PrefMatched = a.memo.res.Ignored, a.memo.res.IgnoreRegex, a.memo.res.PrefMatched
-				f.timeouts += a.memo.errs
-				f.one[0] = a.tl
-				f.lineBuf = f.one[:]
-			default:
-				res.Time = a.date
-				f.memo = &a.memo
-				f.findFailure(a.tl, a.date, a.noDate, &res)
-				f.memo = nil
-			}
-			emit(a.line, res)
+			emit(a.line, f.finish(a))
+			// the chunk is recycled: let go of what emit got and of the
+			// lines the steps point into
+			a.res = Result{}
+			clear(a.ahead.steps)
 		}
 		select {
 		case free <- c:

@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -138,5 +139,45 @@ func TestProcessSeqCancel(t *testing.T) {
 	})
 	if err != context.Canceled || emitted != read || read > 3000+chunkLines {
 		t.Errorf("err %v, %d lines read, %d emitted", err, read, emitted)
+	}
+}
+
+// TestProcessSeqMixed: failregexes with and without <F-MLFID> on the same
+// lines, an ignoreregex and host names to resolve, so that workers defer
+// some hits, finish others after them and see ignoreregex matches after a
+// deferred hit; the ordered replay must give Process's results in every
+// mode.
+func TestProcessSeqMixed(t *testing.T) {
+	def := Definition{Name: "mixed", UseDNS: "yes", FailRegex: []string{
+		`^\s*conn <F-MLFID>\d+</F-MLFID>: fail user <F-USER>\S+</F-USER> from <HOST>$`,
+		`^\s*conn \d+: fail user \S+ from <HOST>$`,
+		`^\s*conn <F-MLFID>\d+</F-MLFID>: <F-NOFAIL>hello</F-NOFAIL> from <HOST>$`,
+		`^\s*conn <F-MLFID>\d+</F-MLFID>: <F-MLFFORGET><F-MLFGAINED>accepted</F-MLFGAINED></F-MLFFORGET> user <F-USER>\S+</F-USER>$`,
+		`^\s*conn <F-MLFID>\d+</F-MLFID>: <F-NOFAIL><F-MLFFORGET>closed</F-MLFFORGET></F-NOFAIL>$`,
+		`^\s*conn \d+: (?:fail|bad) user <F-ID>\S+</F-ID>`,
+	}, IgnoreRegex: []string{`user ignored\b`}}
+	var lines []string
+	words := []string{"fail user root from 192.0.2.%d", "fail user ignored from 192.0.2.%d", "hello from 198.51.100.%d",
+		"accepted user u%d", "closed", "fail user bob from host%d.example", "bad user x%d", "noise %d"}
+	for i := 0; i < 5000; i++ {
+		w := words[(i*7+i/13)%len(words)]
+		if strings.Contains(w, "%d") {
+			w = fmt.Sprintf(w, i%9)
+		}
+		lines = append(lines, fmt.Sprintf("Nov 27 10:%02d:%02d conn %d: %s", i/60%60, i%60, i%11, w))
+	}
+	resolve := func(h string) []netip.Addr { // in order only: no lock
+		return []netip.Addr{netip.MustParseAddr("203.0.113.1"), netip.AddrFrom4([4]byte{203, 0, 113, byte(len(h))})}
+	}
+	for _, o := range []struct {
+		name string
+		opts Options
+	}{
+		{"daemon", Options{Now: fixedNow, FindTime: time.Hour}},
+		{"regex", Options{Now: fixedNow, Diagnostics: true, CheckAllRegex: true, KeepPending: true}},
+		{"resolve", Options{Now: fixedNow, Resolve: resolve}},
+		{"resolve-all", Options{Now: fixedNow, Resolve: resolve, CheckAllRegex: true}},
+	} {
+		t.Run(o.name, func(t *testing.T) { sameAsProcess(t, def, o.opts, lines, 3) })
 	}
 }
