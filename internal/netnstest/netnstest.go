@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -42,4 +43,15 @@ func New(tb testing.TB, prefix string) (name string, fd int) {
 	}
 	tb.Cleanup(func() { f.Close() })
 	return name, int(f.Fd())
+}
+
+// Run runs tool with args inside the namespace name and returns its
+// combined output, failing the test when the tool fails.
+func Run(tb testing.TB, name, tool string, args ...string) string {
+	tb.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", name, tool}, args...)...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s %s: %v: %s", tool, strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }

@@ -2,7 +2,6 @@ package netnstest
 
 import (
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -17,9 +16,11 @@ func TestNew(t *testing.T) {
 		if fd <= 0 {
 			t.Fatalf("fd %d", fd)
 		}
-		out, err := exec.Command("ip", "netns", "exec", name, "nft", "list", "ruleset").CombinedOutput()
-		if err != nil || strings.TrimSpace(string(out)) != "" {
-			t.Fatalf("fresh namespace ruleset: %v: %q", err, out)
+		if out := Run(t, name, "nft", "list", "ruleset"); strings.TrimSpace(out) != "" {
+			t.Fatalf("fresh namespace ruleset: %q", out)
+		}
+		if out := Run(t, name, "ip", "-o", "link", "show"); strings.Count(out, "\n") != 1 || !strings.Contains(out, " lo:") {
+			t.Errorf("fresh namespace links: %q, want lo alone", out)
 		}
 	})
 	if name == "" {

@@ -2,7 +2,6 @@ package ipset
 
 import (
 	"os/exec"
-	"strings"
 	"testing"
 
 	"warden/internal/firewall/firewalltest"
@@ -36,11 +35,7 @@ func newNetns(t testing.TB, variant string) netns {
 // run runs a tool inside the namespace and returns its output.
 func (n netns) run(t testing.TB, tool string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.name, tool}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v: %s", tool, strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return netnstest.Run(t, n.name, tool, args...)
 }
 
 // iptables runs the test's iptables variant for a family.

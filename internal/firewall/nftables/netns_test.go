@@ -1,8 +1,6 @@
 package nftables
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
 
 	"warden/internal/firewall/firewalltest"
@@ -27,11 +25,7 @@ func newNetns(t testing.TB) netns {
 // nft runs the nft tool inside the namespace and returns its output.
 func (n netns) nft(t testing.TB, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("ip", append([]string{"netns", "exec", n.name, "nft"}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return netnstest.Run(t, n.name, "nft", args...)
 }
 
 // backend opens a Backend bound to the namespace.
