@@ -152,3 +152,37 @@ func BenchmarkBan(b *testing.B, jails []firewall.JailSpec, open func(*testing.B)
 		})
 	}
 }
+
+// HealCase is one change made behind a backend's back and what its Check
+// and Heal must then report missing.
+type HealCase struct {
+	Name   string
+	Damage func(t *testing.T)
+	Want   firewall.Repair
+}
+
+// HealCases runs each case as a subtest of t on h, which holds the bans
+// want: after Damage, Check and Heal both report Want, and a second Check
+// finds nothing missing; healed then compares the firewall with what it
+// was before the damage, in the backend's own terms.
+func HealCases(t *testing.T, h firewall.Healer, want []firewall.Ban, cases []HealCase, healed func(t *testing.T)) {
+	t.Helper()
+	ctx := context.Background()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			tc.Damage(t)
+			rep, err := h.Check(ctx, want)
+			if err != nil || rep != tc.Want {
+				t.Fatalf("Check = %+v, %v; want %+v", rep, err, tc.Want)
+			}
+			rep, err = h.Heal(ctx, want)
+			if err != nil || rep != tc.Want {
+				t.Fatalf("Heal = %+v, %v; want %+v", rep, err, tc.Want)
+			}
+			if rep, err := h.Check(ctx, want); err != nil || rep != (firewall.Repair{}) {
+				t.Errorf("Check after Heal = %+v, %v; want nothing missing", rep, err)
+			}
+			healed(t)
+		})
+	}
+}

@@ -37,43 +37,25 @@ func TestHeal(t *testing.T) {
 				t.Fatal(err)
 			}
 			healthy := ns.state(t)
-			for _, tc := range []struct {
-				name   string
-				break_ func()
-				want   firewall.Repair
-			}{
-				{"nothing", func() {}, firewall.Repair{}},
-				{"iptables -F", func() { ns.iptables(t, false, "-w", "-F") }, firewall.Repair{Objects: 4}},
-				{"ip6tables -F INPUT", func() { ns.iptables(t, true, "-w", "-F", "INPUT") }, firewall.Repair{Objects: 4}},
-				{"ipset flush", func() { ns.run(t, "ipset", "flush", "f2b-sshd") }, firewall.Repair{Bans: 2}},
-				{"one element deleted", func() { ns.run(t, "ipset", "del", "f2b-sshd6", "2001:db8::7") }, firewall.Repair{Bans: 1}},
-				{"rules flushed and sets destroyed", func() {
+			firewalltest.HealCases(t, b, want, []firewalltest.HealCase{
+				{Name: "nothing", Damage: func(*testing.T) {}, Want: firewall.Repair{}},
+				{Name: "iptables -F", Damage: func(t *testing.T) { ns.iptables(t, false, "-w", "-F") }, Want: firewall.Repair{Objects: 4}},
+				{Name: "ip6tables -F INPUT", Damage: func(t *testing.T) { ns.iptables(t, true, "-w", "-F", "INPUT") }, Want: firewall.Repair{Objects: 4}},
+				{Name: "ipset flush", Damage: func(t *testing.T) { ns.run(t, "ipset", "flush", "f2b-sshd") }, Want: firewall.Repair{Bans: 2}},
+				{Name: "one element deleted", Damage: func(t *testing.T) { ns.run(t, "ipset", "del", "f2b-sshd6", "2001:db8::7") }, Want: firewall.Repair{Bans: 1}},
+				{Name: "rules flushed and sets destroyed", Damage: func(t *testing.T) {
 					ns.iptables(t, false, "-w", "-F")
 					ns.iptables(t, true, "-w", "-F")
 					ns.run(t, "ipset", "destroy")
-				}, firewall.Repair{Objects: 8 + 6, Bans: 4}},
-			} {
-				t.Run(tc.name, func(t *testing.T) {
-					tc.break_()
-					rep, err := b.Check(ctx, want)
-					if err != nil || rep != tc.want {
-						t.Fatalf("Check = %+v, %v; want %+v", rep, err, tc.want)
-					}
-					rep, err = b.Heal(ctx, want)
-					if err != nil || rep != tc.want {
-						t.Fatalf("Heal = %+v, %v; want %+v", rep, err, tc.want)
-					}
-					if rep, err := b.Check(ctx, want); err != nil || rep != (firewall.Repair{}) {
-						t.Errorf("Check after Heal = %+v, %v; want nothing missing", rep, err)
-					}
-					if got := ns.state(t); got != healthy {
-						t.Errorf("state after Heal:\n%s\nwant:\n%s", got, healthy)
-					}
-					if out := ns.run(t, "ipset", "list", "f2b-sshd"); !strings.Contains(out, "192.0.2.8 timeout 0") {
-						t.Errorf("permanent ban not back as permanent:\n%s", out)
-					}
-				})
-			}
+				}, Want: firewall.Repair{Objects: 8 + 6, Bans: 4}},
+			}, func(t *testing.T) {
+				if got := ns.state(t); got != healthy {
+					t.Errorf("state after Heal:\n%s\nwant:\n%s", got, healthy)
+				}
+				if out := ns.run(t, "ipset", "list", "f2b-sshd"); !strings.Contains(out, "192.0.2.8 timeout 0") {
+					t.Errorf("permanent ban not back as permanent:\n%s", out)
+				}
+			})
 		})
 	}
 }
