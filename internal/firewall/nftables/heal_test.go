@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/firewalltest"
 )
 
 var handleRe = regexp.MustCompile(`ip saddr @addr4-web reject # handle (\d+)`)
@@ -33,56 +34,32 @@ func TestHeal(t *testing.T) {
 	// Everything a Setup creates: table, 2 chains, 4 sets and 4 rules per jail.
 	all := firewall.Repair{Objects: 1 + 2 + 4*len(testJails)*2, Bans: len(want)}
 
-	tests := []struct {
-		name   string
-		damage func(t *testing.T)
-		want   firewall.Repair
-	}{
-		{"nothing missing", func(*testing.T) {}, firewall.Repair{}},
-		{"ruleset flushed", func(t *testing.T) { ns.nft(t, "flush", "ruleset") }, all},
-		{"one element deleted", func(t *testing.T) {
+	firewalltest.HealCases(t, b, want, []firewalltest.HealCase{
+		{Name: "nothing missing", Damage: func(*testing.T) {}, Want: firewall.Repair{}},
+		{Name: "ruleset flushed", Damage: func(t *testing.T) { ns.nft(t, "flush", "ruleset") }, Want: all},
+		{Name: "one element deleted", Damage: func(t *testing.T) {
 			ns.nft(t, "delete", "element", "inet", "warden", "addr4-sshd", "{ 192.0.2.7 }")
-		}, firewall.Repair{Bans: 1}},
-		{"network deleted", func(t *testing.T) {
+		}, Want: firewall.Repair{Bans: 1}},
+		{Name: "network deleted", Damage: func(t *testing.T) {
 			ns.nft(t, "delete", "element", "inet", "warden", "net4-web", "{ 198.51.100.0/24 }")
-		}, firewall.Repair{Bans: 1}},
-		{"set flushed", func(t *testing.T) { ns.nft(t, "flush", "set", "inet", "warden", "addr6-sshd") }, firewall.Repair{Bans: 1}},
-		{"rule deleted", func(t *testing.T) {
+		}, Want: firewall.Repair{Bans: 1}},
+		{Name: "set flushed", Damage: func(t *testing.T) { ns.nft(t, "flush", "set", "inet", "warden", "addr6-sshd") }, Want: firewall.Repair{Bans: 1}},
+		{Name: "rule deleted", Damage: func(t *testing.T) {
 			m := handleRe.FindStringSubmatch(ns.nft(t, "-a", "list", "chain", "inet", "warden", "input"))
 			if m == nil {
 				t.Fatal("rule for addr4-web not found")
 			}
 			ns.nft(t, "delete", "rule", "inet", "warden", "input", "handle", m[1])
-		}, firewall.Repair{Objects: 1}},
-		{"chain deleted", func(t *testing.T) {
+		}, Want: firewall.Repair{Objects: 1}},
+		{Name: "chain deleted", Damage: func(t *testing.T) {
 			ns.nft(t, "delete", "chain", "inet", "warden", "forward")
-		}, firewall.Repair{Objects: 1 + 4}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tc.damage(t)
-			got, err := b.Check(ctx, want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("Check = %+v, want %+v", got, tc.want)
-			}
-			if got, err = b.Heal(ctx, want); err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("Heal = %+v, want %+v", got, tc.want)
-			}
-			if again, err := b.Check(ctx, want); err != nil || again != (firewall.Repair{}) {
-				t.Errorf("Check after Heal = %+v, %v; want nothing missing", again, err)
-			}
-			after := volatile.ReplaceAllString(ns.nft(t, "list", "ruleset"), "")
-			if after != before {
-				t.Errorf("ruleset after Heal differs:\n--- after\n%s\n--- before\n%s", after, before)
-			}
-		})
-	}
+		}, Want: firewall.Repair{Objects: 1 + 4}},
+	}, func(t *testing.T) {
+		after := volatile.ReplaceAllString(ns.nft(t, "list", "ruleset"), "")
+		if after != before {
+			t.Errorf("ruleset after Heal differs:\n--- after\n%s\n--- before\n%s", after, before)
+		}
+	})
 }
 
 func TestHealBeforeSetup(t *testing.T) {
