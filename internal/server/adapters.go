@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"time"
 
 	"warden/internal/ban"
 	"warden/internal/firewall"
@@ -20,14 +21,23 @@ type jailsOnly struct {
 
 var _ firewall.Backend = jailsOnly{}
 
+// keep returns the bans of b's jails. When all of them belong, which is
+// the usual case, bans itself is returned: nothing is copied.
 func (b jailsOnly) keep(bans []firewall.Ban) []firewall.Ban {
-	out := bans[:0:0]
-	for _, x := range bans {
+	for i, x := range bans {
 		if b.jails[x.Jail] {
-			out = append(out, x)
+			continue
 		}
+		// A copy from here on: the caller's slice is never written.
+		out := append(make([]firewall.Ban, 0, len(bans)-1), bans[:i]...)
+		for _, y := range bans[i+1:] {
+			if b.jails[y.Jail] {
+				out = append(out, y)
+			}
+		}
+		return out
 	}
-	return out
+	return bans
 }
 
 // Ban implements firewall.Backend.
@@ -126,4 +136,54 @@ func (c cursors) Save(ctx context.Context, cursor string) error {
 	return c.mgr.Checkpoint(ctx, "journal "+c.jail, func(ctx context.Context) error {
 		return c.st.SetJournalCursor(ctx, c.jail, cursor)
 	})
+}
+
+// generationer is a backend that can tell whether its ruleset changed
+// (nftables' generation counter).
+type generationer interface {
+	Generation() (uint32, error)
+}
+
+// fullHealEvery bounds how long heal rounds may be spared: a complete
+// round runs at least this often whatever the generation says.
+const fullHealEvery = 10 * time.Minute
+
+// unchangedHeal spares a backend's heal round when nothing has committed
+// to the ruleset since the last round that found nothing missing, and the
+// bans wanted number the same: the kernel then holds what it held then.
+// (Elements the kernel expires itself are bans that have expired here too.)
+// A round that mended something, failed, or saw the generation move while
+// it ran proves nothing, so the next round is a complete one.
+type unchangedHeal struct {
+	healingJailsOnly
+	gen generationer
+
+	mu   sync.Mutex // one round at a time anyway; guards the fields below
+	ok   bool       // gen, n and at describe a complete, clean round
+	last uint32
+	n    int
+	at   time.Time
+}
+
+var _ firewall.Healer = (*unchangedHeal)(nil)
+
+// Heal implements firewall.Healer.
+func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
+	want = b.keep(want)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	g, err := b.gen.Generation()
+	now := time.Now()
+	if err == nil && b.ok && g == b.last && len(want) == b.n && now.Sub(b.at) < fullHealEvery {
+		return firewall.Repair{}, nil
+	}
+	b.ok = false
+	rep, herr := b.h.Heal(ctx, want)
+	if herr != nil || err != nil || rep != (firewall.Repair{}) {
+		return rep, herr
+	}
+	if g2, err := b.gen.Generation(); err == nil && g2 == g {
+		b.ok, b.last, b.n, b.at = true, g, len(want), now
+	}
+	return rep, nil
 }

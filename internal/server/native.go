@@ -185,6 +185,9 @@ func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]in
 func ownJails(b firewall.Backend, jails map[string]bool) firewall.Backend {
 	jo := jailsOnly{Backend: b, jails: jails}
 	if h, ok := b.(firewall.Healer); ok {
+		if g, ok := b.(generationer); ok {
+			return &unchangedHeal{healingJailsOnly: healingJailsOnly{jailsOnly: jo, h: h}, gen: g}
+		}
 		return healingJailsOnly{jailsOnly: jo, h: h}
 	}
 	return jo

@@ -77,3 +77,41 @@ func TestHealBeforeSetup(t *testing.T) {
 		t.Errorf("Check with a ban of an unknown jail: %v, want ErrUnknownJail", err)
 	}
 }
+
+// TestGeneration checks that the generation moves with every commit, ours
+// and another process's, and stays put otherwise.
+func TestGeneration(t *testing.T) {
+	ns := newNetns(t)
+	b := ns.backend(t)
+	ctx := context.Background()
+	gen := func() uint32 {
+		t.Helper()
+		g, err := b.Generation()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g0 := gen()
+	if g := gen(); g != g0 {
+		t.Fatalf("generation moved without a commit: %d then %d", g0, g)
+	}
+	if err := b.Setup(ctx, testJails); err != nil {
+		t.Fatal(err)
+	}
+	g1 := gen()
+	if g1 == g0 {
+		t.Fatalf("generation %d unchanged by Setup", g1)
+	}
+	if err := b.Ban(ctx, []firewall.Ban{{Jail: "sshd", Prefix: mustPrefix("192.0.2.9/32")}}); err != nil {
+		t.Fatal(err)
+	}
+	g2 := gen()
+	if g2 != g1+1 {
+		t.Fatalf("generation after one Ban = %d, want %d", g2, g1+1)
+	}
+	ns.nft(t, "delete", "element", "inet", "warden", "addr4-sshd", "{ 192.0.2.9 }")
+	if g := gen(); g != g2+1 {
+		t.Fatalf("generation after nft's delete = %d, want %d", g, g2+1)
+	}
+}
