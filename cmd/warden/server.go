@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -68,13 +72,15 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 	if err != nil {
 		return exitError{code: 1, msg: "configuration errors:\n" + err.Error()}
 	}
-	log, err := serverLogger(stderr, o.logFormat, cfg.Server)
+	log, flushLog, err := serverLogger(stderr, o.logFormat, cfg.Server)
 	if err != nil {
 		return err
 	}
+	defer flushLog()
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", "warning", w.String())
 	}
+	startProfiler(log)
 	// Only a socket and pid file the configuration sets are taken: a
 	// tree without them gets warden's socket and no pid file, not
 	// fail2ban's /var/run/fail2ban paths.
@@ -161,8 +167,10 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 
 // serverLogger builds the daemon's logger: text or JSON, at fail2ban.conf's
 // loglevel, to its logtarget (STDOUT, STDERR or a file; SYSLOG and
-// SYSTEMD-JOURNAL go to stderr, which systemd's journal collects).
-func serverLogger(stderr io.Writer, format string, s config.Server) (*slog.Logger, error) {
+// SYSTEMD-JOURNAL go to stderr, which systemd's journal collects). Output
+// is buffered (see logBuffer); flush writes what is pending and is called
+// when the server returns.
+func serverLogger(stderr io.Writer, format string, s config.Server) (log *slog.Logger, flush func(), err error) {
 	var lvl slog.Level
 	switch strings.ToUpper(strings.TrimSpace(s.LogLevel)) {
 	case "CRITICAL", "ERROR":
@@ -180,16 +188,89 @@ func serverLogger(stderr io.Writer, format string, s config.Server) (*slog.Logge
 	default:
 		f, err := os.OpenFile(t, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 		if err != nil {
-			return nil, fmt.Errorf("logtarget: %w", err)
+			return nil, nil, fmt.Errorf("logtarget: %w", err)
 		}
 		w = f
 	}
+	buf := newLogBuffer(w, logFlushEvery)
 	ho := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, ho)), nil
+		h = slog.NewTextHandler(buf, ho)
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, ho)), nil
+		h = slog.NewJSONHandler(buf, ho)
+	default:
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+	return slog.New(flushOnWarn{Handler: h, buf: buf}), func() { _ = buf.Flush() }, nil
+}
+
+// logFlushEvery is the longest a buffered log line waits to be written.
+const logFlushEvery = 100 * time.Millisecond
+
+// logBuffer gathers log lines and writes them together, at most every
+// "every" after the first line pending: a flood's one line per ban then
+// costs a write per hundred milliseconds, not a write per ban. Safe for
+// concurrent use (slog's handlers also lock around each record).
+type logBuffer struct {
+	every time.Duration
+
+	mu    sync.Mutex
+	w     *bufio.Writer
+	timer *time.Timer // armed while something is pending
+}
+
+func newLogBuffer(w io.Writer, every time.Duration) *logBuffer {
+	return &logBuffer{every: every, w: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// Write implements io.Writer.
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n, err := b.w.Write(p)
+	if b.timer == nil && b.w.Buffered() > 0 {
+		b.timer = time.AfterFunc(b.every, func() { _ = b.Flush() })
+	}
+	return n, err
+}
+
+// Flush writes whatever is pending.
+func (b *logBuffer) Flush() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	return b.w.Flush()
+}
+
+// flushOnWarn writes warnings and errors out at once, with everything
+// logged before them.
+type flushOnWarn struct {
+	slog.Handler
+	buf *logBuffer
+}
+
+// Handle implements slog.Handler.
+func (h flushOnWarn) Handle(ctx context.Context, r slog.Record) error {
+	err := h.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelWarn {
+		if ferr := h.buf.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}
+
+// WithAttrs implements slog.Handler.
+func (h flushOnWarn) WithAttrs(as []slog.Attr) slog.Handler {
+	return flushOnWarn{Handler: h.Handler.WithAttrs(as), buf: h.buf}
+}
+
+// WithGroup implements slog.Handler.
+func (h flushOnWarn) WithGroup(name string) slog.Handler {
+	return flushOnWarn{Handler: h.Handler.WithGroup(name), buf: h.buf}
 }
