@@ -336,9 +336,9 @@ func TestWebhookServer(t *testing.T) {
 	if _, err := r.c.Set(context.Background(), "app", "addfailregex", "^.* bad user from <HOST>$"); err != nil {
 		t.Fatal(err)
 	}
-	if got := actionSet(r.srv, "app"); got != second {
-		t.Errorf("after set, app's webhook set %p, want the running %p", got, second)
-	}
+	// The rebuilt jail's action takes the set when its start job runs,
+	// which the action pool does after Set returns.
+	waitUntil(t, "app's rebuilt webhook action on the running set", func() bool { return actionSet(r.srv, "app") == second })
 	r.fail("app", "198.51.100.10", 2)
 	waitUntil(t, "a ban after set", func() bool { return slices.Contains(rcv.events("/each"), "ban app 198.51.100.10") })
 
