@@ -148,24 +148,65 @@ type generationer interface {
 // round runs at least this often whatever the generation says.
 const fullHealEvery = 10 * time.Minute
 
-// unchangedHeal spares a backend's heal round when nothing has committed
-// to the ruleset since the last round that found nothing missing, and the
-// bans wanted number the same: the kernel then holds what it held then.
-// (Elements the kernel expires itself are bans that have expired here too.)
-// A round that mended something, failed, or saw the generation move while
-// it ran proves nothing, so the next round is a complete one.
+// unchangedHeal spares a backend's heal round when nothing but our own
+// bans and unbans has committed to the ruleset since the last round that
+// found nothing missing: the kernel then holds what that round saw plus
+// what we changed since. (Elements the kernel expires itself are bans
+// that have expired here too.) Our Ban and Unban read the generation
+// before and after their commit and carry a verified generation forward
+// only when it was current before; a failed call, a round that mended or
+// failed, or a generation moved by someone else leads to a complete
+// round. One gap remains: a commit by another process in the microseconds
+// between ours and the read after it goes unseen until the next complete
+// round, which runs at least every fullHealEvery.
 type unchangedHeal struct {
 	healingJailsOnly
 	gen generationer
 
-	mu   sync.Mutex // one round at a time anyway; guards the fields below
-	ok   bool       // gen, n and at describe a complete, clean round
+	mu   sync.Mutex // held across each call, so reads and commits pair up
+	ok   bool       // last is a generation whose ruleset is known complete
 	last uint32
-	n    int
-	at   time.Time
+	at   time.Time // when the last complete round ran
 }
 
 var _ firewall.Healer = (*unchangedHeal)(nil)
+
+// Ban implements firewall.Backend.
+func (b *unchangedHeal) Ban(ctx context.Context, bans []firewall.Ban) error {
+	if bans = b.keep(bans); len(bans) == 0 {
+		return nil
+	}
+	return b.change(func() error { return b.Backend.Ban(ctx, bans) })
+}
+
+// Unban implements firewall.Backend.
+func (b *unchangedHeal) Unban(ctx context.Context, bans []firewall.Ban) error {
+	if bans = b.keep(bans); len(bans) == 0 {
+		return nil
+	}
+	return b.change(func() error { return b.Backend.Unban(ctx, bans) })
+}
+
+// change runs one of our commits, keeping the verified generation.
+func (b *unchangedHeal) change(commit func() error) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ok {
+		return commit()
+	}
+	before, err := b.gen.Generation()
+	if err != nil || before != b.last {
+		b.ok = false
+		return commit()
+	}
+	if err := commit(); err != nil {
+		b.ok = false
+		return err
+	}
+	after, err := b.gen.Generation()
+	b.ok, b.last = err == nil, after
+	return nil
+}
 
 // Heal implements firewall.Healer.
 func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
@@ -174,7 +215,7 @@ func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall
 	defer b.mu.Unlock()
 	g, err := b.gen.Generation()
 	now := time.Now()
-	if err == nil && b.ok && g == b.last && len(want) == b.n && now.Sub(b.at) < fullHealEvery {
+	if err == nil && b.ok && g == b.last && now.Sub(b.at) < fullHealEvery {
 		return firewall.Repair{}, nil
 	}
 	b.ok = false
@@ -183,7 +224,7 @@ func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall
 		return rep, herr
 	}
 	if g2, err := b.gen.Generation(); err == nil && g2 == g {
-		b.ok, b.last, b.n, b.at = true, g, len(want), now
+		b.ok, b.last, b.at = true, g, now
 	}
 	return rep, nil
 }

@@ -44,12 +44,14 @@ func TestJailsOnlyKeep(t *testing.T) {
 	}
 }
 
-// fakeHeal is a Healer and generationer: Heal reports what is set in
-// repair and, when commits is set, moves the generation while it runs.
+// fakeHeal is a Backend, Healer and generationer: Heal reports what is set
+// in repair and, when commits is set, moves the generation while it runs;
+// Ban and Unban commit once, or fail with banErr.
 type fakeHeal struct {
 	firewall.Backend
 	gen     uint32
 	genErr  error
+	banErr  error
 	rounds  int
 	repair  firewall.Repair
 	commits uint32
@@ -64,41 +66,77 @@ func (f *fakeHeal) Heal(context.Context, []firewall.Ban) (firewall.Repair, error
 	f.gen += f.commits
 	return f.repair, nil
 }
+func (f *fakeHeal) Ban(context.Context, []firewall.Ban) error {
+	if f.banErr != nil {
+		return f.banErr
+	}
+	f.gen++
+	return nil
+}
+func (f *fakeHeal) Unban(ctx context.Context, bans []firewall.Ban) error { return f.Ban(ctx, bans) }
 
 func TestUnchangedHealSparesRounds(t *testing.T) {
 	one := []firewall.Ban{{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.1/32")}}
-	two := append(slices.Clone(one), firewall.Ban{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.2/32")})
-	// Each step changes the fake, then runs one round; rounds is the
+	other := []firewall.Ban{{Jail: "web", Prefix: netip.MustParsePrefix("192.0.2.2/32")}}
+	f := &fakeHeal{}
+	h, ok := ownJails(f, map[string]bool{"sshd": true}).(*unchangedHeal)
+	if !ok {
+		t.Fatalf("ownJails of a generationer = %T, want *unchangedHeal", ownJails(f, nil))
+	}
+	ctx := context.Background()
+	ban := func(*fakeHeal) {
+		if err := h.Ban(ctx, one); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each step changes the fake, then runs one heal round; rounds is the
 	// fake's count of complete rounds after the step.
 	steps := []struct {
 		name   string
 		change func(f *fakeHeal)
-		want   []firewall.Ban
 		rounds int
 	}{
-		{"first round is complete", func(*fakeHeal) {}, one, 1},
-		{"nothing changed: spared", func(*fakeHeal) {}, one, 1},
-		{"someone committed", func(f *fakeHeal) { f.gen++ }, one, 2},
-		{"spared again", func(*fakeHeal) {}, one, 2},
-		{"more bans wanted, none committed", func(*fakeHeal) {}, two, 3},
-		{"generation unreadable", func(f *fakeHeal) { f.genErr = errors.New("no netlink") }, two, 4},
-		{"unreadable again: no round is spared", func(*fakeHeal) {}, two, 5},
-		{"readable again: complete round", func(f *fakeHeal) { f.genErr = nil }, two, 6},
-		{"then spared", func(*fakeHeal) {}, two, 6},
-		{"a round that mends", func(f *fakeHeal) { f.gen++; f.repair = firewall.Repair{Bans: 1}; f.commits = 1 }, two, 7},
-		{"is followed by a complete round", func(f *fakeHeal) { f.repair = firewall.Repair{}; f.commits = 0 }, two, 8},
-		{"a round during which the generation moves", func(f *fakeHeal) { f.gen++; f.commits = 1 }, two, 9},
-		{"is followed by a complete round too", func(f *fakeHeal) { f.commits = 0 }, two, 10},
-		{"and then spared", func(*fakeHeal) {}, two, 10},
-	}
-	f := &fakeHeal{}
-	h := ownJails(f, map[string]bool{"sshd": true}).(firewall.Healer)
-	if _, ok := h.(*unchangedHeal); !ok {
-		t.Fatalf("ownJails of a generationer = %T, want *unchangedHeal", h)
+		{"first round is complete", func(*fakeHeal) {}, 1},
+		{"nothing changed: spared", func(*fakeHeal) {}, 1},
+		{"someone committed", func(f *fakeHeal) { f.gen++ }, 2},
+		{"spared again", func(*fakeHeal) {}, 2},
+		{"our own bans and unbans: spared", func(f *fakeHeal) {
+			ban(f)
+			if err := h.Unban(ctx, one); err != nil {
+				t.Fatal(err)
+			}
+			ban(f)
+		}, 2},
+		{"another jail's ban never reaches the backend", func(f *fakeHeal) {
+			f.banErr = errors.New("must not be called")
+			if err := h.Ban(ctx, other); err != nil {
+				t.Fatal(err)
+			}
+			f.banErr = nil
+		}, 2},
+		{"someone committed before our ban", func(f *fakeHeal) { f.gen++; ban(f) }, 3},
+		{"a failed ban", func(f *fakeHeal) {
+			f.banErr = errors.New("netlink")
+			if err := h.Ban(ctx, one); err == nil {
+				t.Fatal("Ban's error lost")
+			}
+			f.banErr = nil
+		}, 4},
+		{"spared after the complete round", func(*fakeHeal) {}, 4},
+		{"generation unreadable", func(f *fakeHeal) { f.genErr = errors.New("no netlink") }, 5},
+		{"unreadable again: no round is spared", func(*fakeHeal) {}, 6},
+		{"a ban while unreadable", func(f *fakeHeal) { ban(f) }, 7},
+		{"readable again: complete round", func(f *fakeHeal) { f.genErr = nil }, 8},
+		{"then spared", func(*fakeHeal) {}, 8},
+		{"a round that mends", func(f *fakeHeal) { f.gen++; f.repair = firewall.Repair{Bans: 1}; f.commits = 1 }, 9},
+		{"is followed by a complete round", func(f *fakeHeal) { f.repair = firewall.Repair{}; f.commits = 0 }, 10},
+		{"a round during which the generation moves", func(f *fakeHeal) { f.gen++; f.commits = 1 }, 11},
+		{"is followed by a complete round too", func(f *fakeHeal) { f.commits = 0 }, 12},
+		{"and then spared", func(*fakeHeal) {}, 12},
 	}
 	for _, s := range steps {
 		s.change(f)
-		if _, err := h.Heal(context.Background(), s.want); err != nil {
+		if _, err := h.Heal(ctx, one); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		if f.rounds != s.rounds {
