@@ -44,6 +44,9 @@ const (
 )
 
 // step is one event of the failregex loop after the first deferred hit.
+// (With maxlines 1 and no --check-all a hit empties the buffer, so later
+// steps come about with CheckAllRegex only; the replay does not count on
+// that.)
 type step struct {
 	kind stepKind
 	// errs are the regex time-outs counted since the step before
@@ -142,13 +145,11 @@ func (f *Filter) work(l *aheadLine) {
 		return
 	}
 	f.ahead = &l.ahead
-	t0 := f.timeouts
-	f.ahead.errs = t0
+	// while the line is worked on, errs is the time-out count at the last
+	// step (stepErrs moves it on); then the count since
+	l.ahead.errs = f.timeouts
 	f.findFailure(l.tl, l.date, l.noDate, &l.res)
-	f.ahead.errs = f.timeouts - f.ahead.errs
-	if !l.ahead.deferred {
-		l.ahead.errs = f.timeouts - t0
-	}
+	l.ahead.errs = f.timeouts - l.ahead.errs
 	f.ahead = nil
 }
 
