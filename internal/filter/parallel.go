@@ -236,9 +236,9 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 	// first, so the consumer always waits on the oldest one. A few chunks
 	// per worker in flight: enough to keep them busy, few enough to keep
 	// memory small.
-	ordered := make(chan *aheadChunk, 3*workers)
-	work := make(chan *aheadChunk, 3*workers)
-	free := make(chan *aheadChunk, 6*workers) // recycled chunks
+	ordered := make(chan *aheadChunk, 2*workers)
+	work := make(chan *aheadChunk, 2*workers)
+	free := make(chan *aheadChunk, 4*workers) // recycled chunks
 	var wg sync.WaitGroup
 	for _, sh := range f.shadows[:workers] {
 		wg.Add(1)
