@@ -7,6 +7,7 @@ import (
 
 	"warden/internal/ban"
 	"warden/internal/firewall"
+	"warden/internal/firewall/nftables"
 	"warden/internal/source"
 	"warden/internal/store"
 )
@@ -144,6 +145,31 @@ type generationer interface {
 	Generation() (uint32, error)
 }
 
+// genReader reads the generation on a socket it keeps until Close
+// (nftables.GenerationReader).
+type genReader interface {
+	generationer
+	Close() error
+}
+
+// onceEach adapts a generationer that holds nothing open.
+type onceEach struct{ generationer }
+
+func (onceEach) Close() error { return nil }
+
+// newGenReader returns b's generation reader, if b has generations.
+func newGenReader(b firewall.Backend) genReader {
+	switch g := b.(type) {
+	case interface {
+		NewGenerationReader() *nftables.GenerationReader
+	}:
+		return g.NewGenerationReader()
+	case generationer:
+		return onceEach{g}
+	}
+	return nil
+}
+
 // fullHealEvery bounds how long heal rounds may be spared: a complete
 // round runs at least this often whatever the generation says.
 const fullHealEvery = 10 * time.Minute
@@ -161,10 +187,13 @@ const fullHealEvery = 10 * time.Minute
 // round, which runs at least every fullHealEvery.
 type unchangedHeal struct {
 	healingJailsOnly
-	gen generationer
+	gen genReader
 
-	mu   sync.Mutex // held across each call, so reads and commits pair up
-	ok   bool       // last is a generation whose ruleset is known complete
+	mu sync.Mutex // held across each call, so reads and commits pair up
+	// open is set while gen's socket is tied to a context: it is closed
+	// when that context ends (the generation's, for the ban manager).
+	open bool
+	ok   bool // last is a generation whose ruleset is known complete
 	last uint32
 	at   time.Time // when the last complete round ran
 }
@@ -176,7 +205,7 @@ func (b *unchangedHeal) Ban(ctx context.Context, bans []firewall.Ban) error {
 	if bans = b.keep(bans); len(bans) == 0 {
 		return nil
 	}
-	return b.change(func() error { return b.Backend.Ban(ctx, bans) })
+	return b.change(ctx, func() error { return b.Backend.Ban(ctx, bans) })
 }
 
 // Unban implements firewall.Backend.
@@ -184,16 +213,32 @@ func (b *unchangedHeal) Unban(ctx context.Context, bans []firewall.Ban) error {
 	if bans = b.keep(bans); len(bans) == 0 {
 		return nil
 	}
-	return b.change(func() error { return b.Backend.Unban(ctx, bans) })
+	return b.change(ctx, func() error { return b.Backend.Unban(ctx, bans) })
+}
+
+// tie arranges for gen's socket to be closed when ctx ends. The caller
+// holds b.mu.
+func (b *unchangedHeal) tie(ctx context.Context) {
+	if b.open {
+		return
+	}
+	b.open = true
+	context.AfterFunc(ctx, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		_ = b.gen.Close()
+		b.open = false
+	})
 }
 
 // change runs one of our commits, keeping the verified generation.
-func (b *unchangedHeal) change(commit func() error) error {
+func (b *unchangedHeal) change(ctx context.Context, commit func() error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.ok {
 		return commit()
 	}
+	b.tie(ctx)
 	before, err := b.gen.Generation()
 	if err != nil || before != b.last {
 		b.ok = false
@@ -213,6 +258,7 @@ func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall
 	want = b.keep(want)
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.tie(ctx)
 	g, err := b.gen.Generation()
 	now := time.Now()
 	if err == nil && b.ok && g == b.last && now.Sub(b.at) < fullHealEvery {

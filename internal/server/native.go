@@ -185,7 +185,7 @@ func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]in
 func ownJails(b firewall.Backend, jails map[string]bool) firewall.Backend {
 	jo := jailsOnly{Backend: b, jails: jails}
 	if h, ok := b.(firewall.Healer); ok {
-		if g, ok := b.(generationer); ok {
+		if g := newGenReader(b); g != nil {
 			return &unchangedHeal{healingJailsOnly: healingJailsOnly{jailsOnly: jo, h: h}, gen: g}
 		}
 		return healingJailsOnly{jailsOnly: jo, h: h}

@@ -222,14 +222,56 @@ func (b *Backend) neededChains(names []string) []string {
 // that saw the same generation at its last complete Heal knows the
 // ruleset has not been touched since, and can spare the round (reading
 // 100,000 elements back costs about a second). It uses a socket of its
-// own and does not wait for the backend's lock.
+// own and does not wait for the backend's lock; a caller that reads often
+// keeps a GenerationReader instead.
 func (b *Backend) Generation() (uint32, error) {
-	c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: b.netns})
+	r := b.NewGenerationReader()
+	defer r.Close()
+	return r.Generation()
+}
+
+// GenerationReader reads the ruleset generation (see Backend.Generation)
+// on one netlink socket, opened at the first read and again after Close or
+// an error. It is not safe for concurrent use.
+type GenerationReader struct {
+	netns int
+	c     *netlink.Conn
+}
+
+// NewGenerationReader returns a reader for b's network namespace.
+func (b *Backend) NewGenerationReader() *GenerationReader {
+	return &GenerationReader{netns: b.netns}
+}
+
+// Close releases the socket; a later Generation opens another.
+func (r *GenerationReader) Close() error {
+	if r.c == nil {
+		return nil
+	}
+	err := r.c.Close()
+	r.c = nil
+	return err
+}
+
+// Generation reads the current generation.
+func (r *GenerationReader) Generation() (uint32, error) {
+	g, err := r.read()
 	if err != nil {
+		_ = r.Close()
 		return 0, fmt.Errorf("nftables: generation: %w", err)
 	}
-	defer c.Close()
-	msgs, err := c.Execute(netlink.Message{
+	return g, nil
+}
+
+func (r *GenerationReader) read() (uint32, error) {
+	if r.c == nil {
+		c, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: r.netns})
+		if err != nil {
+			return 0, err
+		}
+		r.c = c
+	}
+	msgs, err := r.c.Execute(netlink.Message{
 		Header: netlink.Header{
 			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),
 			Flags: netlink.Request,
@@ -237,7 +279,7 @@ func (b *Backend) Generation() (uint32, error) {
 		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0}, // nfgenmsg
 	})
 	if err != nil {
-		return 0, fmt.Errorf("nftables: generation: %w", err)
+		return 0, err
 	}
 	for _, m := range msgs {
 		if m.Header.Type != netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8|unix.NFT_MSG_NEWGEN) || len(m.Data) < 4 {
@@ -245,7 +287,7 @@ func (b *Backend) Generation() (uint32, error) {
 		}
 		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
 		if err != nil {
-			return 0, fmt.Errorf("nftables: generation: %w", err)
+			return 0, err
 		}
 		ad.ByteOrder = binary.BigEndian
 		for ad.Next() {
@@ -254,8 +296,8 @@ func (b *Backend) Generation() (uint32, error) {
 			}
 		}
 		if err := ad.Err(); err != nil {
-			return 0, fmt.Errorf("nftables: generation: %w", err)
+			return 0, err
 		}
 	}
-	return 0, errors.New("nftables: generation: no NFTA_GEN_ID in the kernel's answer")
+	return 0, errors.New("no NFTA_GEN_ID in the kernel's answer")
 }

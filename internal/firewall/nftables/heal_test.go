@@ -114,4 +114,15 @@ func TestGeneration(t *testing.T) {
 	if g := gen(); g != g2+1 {
 		t.Fatalf("generation after nft's delete = %d, want %d", g, g2+1)
 	}
+	// A reader keeps its socket across reads, and reopens after Close.
+	r := b.NewGenerationReader()
+	defer r.Close()
+	for i := range 3 {
+		if i == 2 {
+			r.Close()
+		}
+		if g, err := r.Generation(); err != nil || g != g2+1 {
+			t.Fatalf("reader's read %d = %d, %v; want %d", i, g, err, g2+1)
+		}
+	}
 }
