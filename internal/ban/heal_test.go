@@ -68,3 +68,45 @@ func TestUnbanDuringHeal(t *testing.T) {
 		t.Errorf("healed bans %d, want 2", c.HealedBans)
 	}
 }
+
+// needlessBackend is a memBackend that says whether it needs a heal round.
+type needlessBackend struct {
+	*memBackend
+	needed bool
+}
+
+func (b *needlessBackend) HealNeeded() bool { return b.needed }
+
+func TestHealNeeded(t *testing.T) {
+	var nb *needlessBackend
+	e := newEnv(t, func(c *Config) {
+		c.HealInterval = time.Minute
+		c.Jails[0].Actions = nil
+		nb = &needlessBackend{memBackend: c.Backends[0].(*memBackend)}
+		c.Backends[0] = nb
+	})
+	ctx := context.Background()
+	if _, err := e.m.Ban(ctx, "sshd", ticket(addrN(1).String(), t0)); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		needed bool
+		heals  int // Heal calls so far
+	}{
+		{false, 0},
+		{true, 1},
+		{false, 1},
+		{true, 2},
+	}
+	for i, tt := range tests {
+		nb.needed = tt.needed
+		e.clk.Advance(time.Minute)
+		e.sync(t)
+		e.fw.mu.Lock()
+		n := len(e.fw.heals)
+		e.fw.mu.Unlock()
+		if n != tt.heals {
+			t.Fatalf("round %d (needed %v): %d heal calls, want %d", i, tt.needed, n, tt.heals)
+		}
+	}
+}

@@ -118,6 +118,15 @@ type healReport struct {
 	err     error
 }
 
+// HealNeeder is a firewall.Healer that can tell cheaply when a heal round
+// would find nothing missing (the server's wrapper of the nftables backend
+// compares the ruleset's generation). Such a backend is left out of a
+// round it does not need, and a round no backend needs is not started:
+// the list of 100,000 wanted bans is not even built.
+type HealNeeder interface {
+	HealNeeded() bool
+}
+
 // startHeal starts a heal round unless one is running.
 func (m *Manager) startHeal(ctx context.Context) {
 	if m.hs.active {
@@ -125,9 +134,13 @@ func (m *Manager) startHeal(ctx context.Context) {
 	}
 	var hs []firewall.Backend
 	for _, b := range m.cfg.Backends {
-		if _, ok := b.(firewall.Healer); ok {
-			hs = append(hs, b)
+		if _, ok := b.(firewall.Healer); !ok {
+			continue
 		}
+		if n, ok := b.(HealNeeder); ok && !n.HealNeeded() {
+			continue
+		}
+		hs = append(hs, b)
 	}
 	if len(hs) == 0 {
 		return

@@ -253,6 +253,20 @@ func (b *unchangedHeal) change(ctx context.Context, commit func() error) error {
 	return nil
 }
 
+var _ ban.HealNeeder = (*unchangedHeal)(nil)
+
+// HealNeeded implements ban.HealNeeder: false while Heal would spare the
+// round, so the ban manager does not build the list of wanted bans.
+func (b *unchangedHeal) HealNeeded() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.ok || time.Since(b.at) >= fullHealEvery {
+		return true
+	}
+	g, err := b.gen.Generation()
+	return err != nil || g != b.last
+}
+
 // Heal implements firewall.Healer.
 func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
 	want = b.keep(want)

@@ -136,11 +136,16 @@ func TestUnchangedHealSparesRounds(t *testing.T) {
 	}
 	for _, s := range steps {
 		s.change(f)
+		before := f.rounds
+		needed := h.HealNeeded()
 		if _, err := h.Heal(ctx, one); err != nil {
 			t.Fatalf("%s: %v", s.name, err)
 		}
 		if f.rounds != s.rounds {
 			t.Fatalf("%s: %d complete rounds, want %d", s.name, f.rounds, s.rounds)
+		}
+		if ran := f.rounds > before; needed != ran {
+			t.Fatalf("%s: HealNeeded = %v, but the round ran: %v", s.name, needed, ran)
 		}
 	}
 }
