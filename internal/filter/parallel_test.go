@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -142,13 +143,10 @@ func TestProcessSeqCancel(t *testing.T) {
 	}
 }
 
-// TestProcessSeqMixed: failregexes with and without <F-MLFID> on the same
-// lines, an ignoreregex and host names to resolve, so that workers defer
-// some hits, finish others after them and see ignoreregex matches after a
-// deferred hit; the ordered replay must give Process's results in every
-// mode.
-func TestProcessSeqMixed(t *testing.T) {
-	def := Definition{Name: "mixed", UseDNS: "yes", FailRegex: []string{
+// mixedDef is a filter whose failregexes mix hits that need the
+// multi-line id cache (F-MLFID) with hits that do not.
+func mixedDef() Definition {
+	return Definition{Name: "mixed", UseDNS: "yes", FailRegex: []string{
 		`^\s*conn <F-MLFID>\d+</F-MLFID>: fail user <F-USER>\S+</F-USER> from <HOST>$`,
 		`^\s*conn \d+: fail user \S+ from <HOST>$`,
 		`^\s*conn <F-MLFID>\d+</F-MLFID>: <F-NOFAIL>hello</F-NOFAIL> from <HOST>$`,
@@ -156,6 +154,49 @@ func TestProcessSeqMixed(t *testing.T) {
 		`^\s*conn <F-MLFID>\d+</F-MLFID>: <F-NOFAIL><F-MLFFORGET>closed</F-MLFFORGET></F-NOFAIL>$`,
 		`^\s*conn \d+: (?:fail|bad) user <F-ID>\S+</F-ID>`,
 	}, IgnoreRegex: []string{`user ignored\b`}}
+}
+
+// TestProcessSeqRandom: lines made by damaging the mixed filter's sample
+// lines at random (fixed seed), repeated to fill two batches or not, in
+// random option sets: ProcessSeq on workers gives Process's results.
+func TestProcessSeqRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 27))
+	seeds := []string{
+		"Nov 27 10:00:00 conn 1: fail user root from 192.0.2.1\nconn 1: accepted user root\nNov 27 10:00:01 conn 2: hello from 198.51.100.7\nconn 2: fail user bob from host.example\n",
+		"conn 5: bad user x\nconn 5: fail user ignored from 192.0.2.9\nconn 5: closed\n\xff\xfe conn 6: fail user \xc3\xa9 from ::1",
+	}
+	for it := range 120 {
+		b := []byte(seeds[r.IntN(len(seeds))])
+		switch r.IntN(3) {
+		case 0:
+			b = b[:r.IntN(len(b)+1)]
+		case 1:
+			for range 1 + r.IntN(20) {
+				b[r.IntN(len(b))] = byte(r.IntN(256))
+			}
+		case 2:
+			b = b[r.IntN(len(b)):]
+		}
+		lines := strings.Split(string(b), "\n")
+		for len(lines) <= chunkLines && r.IntN(4) > 0 {
+			lines = append(lines, lines...)
+		}
+		all := r.IntN(2) == 0
+		opts := Options{Now: fixedNow, CheckAllRegex: all, KeepPending: all, Diagnostics: r.IntN(2) == 0}
+		if r.IntN(3) == 0 {
+			opts.FindTime = time.Hour
+		}
+		t.Run(fmt.Sprint(it), func(t *testing.T) { sameAsProcess(t, mixedDef(), opts, lines, 2) })
+	}
+}
+
+// TestProcessSeqMixed: failregexes with and without <F-MLFID> on the same
+// lines, an ignoreregex and host names to resolve, so that workers defer
+// some hits, finish others after them and see ignoreregex matches after a
+// deferred hit; the ordered replay must give Process's results in every
+// mode.
+func TestProcessSeqMixed(t *testing.T) {
+	def := mixedDef()
 	var lines []string
 	words := []string{"fail user root from 192.0.2.%d", "fail user ignored from 192.0.2.%d", "hello from 198.51.100.%d",
 		"accepted user u%d", "closed", "fail user bob from host%d.example", "bad user x%d", "noise %d"}
