@@ -17,6 +17,9 @@ type litSet struct {
 	// ends; the padding turns finding a state's row back into a shift.
 	dfa   []uint32
 	shift uint
+	// anchors, when useAnchors, replace the automaton in scan (anchor.go).
+	anchors    anchorScan
+	useAnchors bool
 }
 
 const dfaOut = 1 << 31
@@ -141,6 +144,7 @@ func (s *litSet) build() {
 			s.dfa[st<<s.shift+k] = v
 		}
 	}
+	s.useAnchors = s.buildAnchors()
 }
 
 // scan sets in found (len = words, cleared here) the literals present in buf.
@@ -149,6 +153,15 @@ func (s *litSet) scan(buf []byte, found litMask) {
 	if len(s.lits) == 0 {
 		return
 	}
+	if s.useAnchors {
+		s.anchors.scan(buf, found)
+		return
+	}
+	s.scanAutomaton(buf, found)
+}
+
+// scanAutomaton is scan on the automaton; found is already clear.
+func (s *litSet) scanAutomaton(buf []byte, found litMask) {
 	tab, cls, shift := s.dfa, &s.class, s.shift
 	st := uint32(0)
 	for _, c := range buf {
