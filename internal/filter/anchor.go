@@ -76,7 +76,7 @@ func (a *anchorScan) scan(buf []byte, found litMask) {
 			if start < 0 || start+len(al.lit) > len(buf) {
 				continue
 			}
-			if found[al.id/64]&(1<<(al.id%64)) != 0 {
+			if found[al.id/64]&(1<<(al.id%64)) != 0 || buf[start] != al.lit[0] {
 				continue
 			}
 			if bytes.Equal(buf[start:start+len(al.lit)], al.lit) {
