@@ -27,8 +27,9 @@
 //   - Python's '$' (end, or before a final newline) runs in Go as "\n?\z"
 //     when nothing consuming follows it; groups and matched lines are the
 //     same, only the overall match may include the final newline.
-//   - Every regex's required literals are checked in one pass
-//     (Aho-Corasick) before any regex runs; a line no failregex can match
+//   - Every regex's required literals are checked in one pass before any
+//     regex runs (at each literal's rarest byte, anchor.go; Aho-Corasick
+//     when a literal has no rare byte); a line no failregex can match
 //     costs that pass only and allocates nothing.
 //   - On ASCII buffers a lazily built DFA (dfa.go) answers "does it match"
 //     before any search with captures, so groups are only worked out for
