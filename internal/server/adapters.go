@@ -260,7 +260,9 @@ var _ ban.HealNeeder = (*unchangedHeal)(nil)
 func (b *unchangedHeal) HealNeeded() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.ok || time.Since(b.at) >= fullHealEvery {
+	// Not open: the context the socket was tied to has ended; Heal ties
+	// it again.
+	if !b.ok || !b.open || time.Since(b.at) >= fullHealEvery {
 		return true
 	}
 	g, err := b.gen.Generation()
