@@ -3,6 +3,7 @@ package firewall
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"testing"
 )
@@ -70,6 +71,130 @@ func TestReconcile(t *testing.T) {
 			}
 			if mu.held {
 				t.Error("lock still held")
+			}
+		})
+	}
+}
+
+func TestReconcileReadOutsideLock(t *testing.T) {
+	var mu lockCheck
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		name    string
+		readErr error
+		wantErr error
+		diffRan bool
+	}{
+		{name: "read then diff", diffRan: true},
+		{name: "read fails", readErr: boom, wantErr: boom},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			diffRan := false
+			read := func() (int, error) {
+				if mu.held {
+					t.Error("read ran with the lock held")
+				}
+				return 7, tc.readErr
+			}
+			diff := func(r int) (fakeDrift, error) {
+				diffRan = true
+				if !mu.held || r != 7 {
+					t.Errorf("diff got %d, lock held %v", r, mu.held)
+				}
+				return fakeDrift{r}, nil
+			}
+			got, err := ReconcileRead(context.Background(), &mu, read, diff, nil)
+			if !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if diffRan != tc.diffRan || (err == nil && got.Bans != 7) {
+				t.Errorf("got %+v, diff ran %v", got, diffRan)
+			}
+		})
+	}
+}
+
+func TestChangeLog(t *testing.T) {
+	a := BanKey{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.1/32")}
+	b := BanKey{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.2/32")}
+	c := BanKey{Jail: "web", Prefix: netip.MustParsePrefix("192.0.2.1/32")}
+	// Each step is n (Note), r (Reset), b1/b2 (Begin read 1/2), e1/e2 (End).
+	type step struct {
+		op  string
+		key BanKey
+	}
+	for _, tc := range []struct {
+		name      string
+		steps     []step
+		touched   map[string][]BanKey // by read: keys reported touched
+		reset     map[string]bool
+		untouched []BanKey // reported by no read
+	}{
+		{
+			name:    "note during read",
+			steps:   []step{{"b1", BanKey{}}, {"n", a}, {"e1", BanKey{}}},
+			touched: map[string][]BanKey{"e1": {a}},
+		},
+		{
+			name:      "note before read is not stale",
+			steps:     []step{{"n", a}, {"b1", BanKey{}}, {"n", b}, {"e1", BanKey{}}},
+			touched:   map[string][]BanKey{"e1": {b}},
+			untouched: []BanKey{a, c},
+		},
+		{
+			name:      "note after end is forgotten",
+			steps:     []step{{"b1", BanKey{}}, {"e1", BanKey{}}, {"n", a}, {"b2", BanKey{}}, {"e2", BanKey{}}},
+			untouched: []BanKey{a},
+		},
+		{
+			name: "overlapping reads",
+			steps: []step{{"b1", BanKey{}}, {"n", a}, {"b2", BanKey{}}, {"n", b}, {"e1", BanKey{}},
+				{"n", c}, {"e2", BanKey{}}},
+			touched: map[string][]BanKey{"e1": {a, b}, "e2": {b, c}},
+		},
+		{
+			name:    "setup during read",
+			steps:   []step{{"b1", BanKey{}}, {"r", BanKey{}}, {"e1", BanKey{}}, {"b2", BanKey{}}, {"e2", BanKey{}}},
+			reset:   map[string]bool{"e1": true},
+			touched: map[string][]BanKey{},
+		},
+		{
+			name:    "a key noted again stays touched for the older read",
+			steps:   []step{{"b1", BanKey{}}, {"n", a}, {"b2", BanKey{}}, {"n", a}, {"e2", BanKey{}}, {"e1", BanKey{}}},
+			touched: map[string][]BanKey{"e1": {a}, "e2": {a}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var l ChangeLog
+			marks := map[string]Mark{}
+			for _, s := range tc.steps {
+				switch s.op[0] {
+				case 'n':
+					l.Note(s.key)
+				case 'r':
+					l.Reset()
+				case 'b':
+					marks[s.op[1:]] = l.Begin()
+				case 'e':
+					ch := l.End(marks[s.op[1:]])
+					want := tc.touched[s.op]
+					if ch.Len() != len(want) || ch.Reset != tc.reset[s.op] {
+						t.Errorf("%s: %d touched, reset %v; want %v, reset %v", s.op, ch.Len(), ch.Reset, want, tc.reset[s.op])
+					}
+					for _, k := range want {
+						if !ch.Touched(k) {
+							t.Errorf("%s: %v not touched", s.op, k)
+						}
+					}
+					for _, k := range tc.untouched {
+						if ch.Touched(k) {
+							t.Errorf("%s: %v touched", s.op, k)
+						}
+					}
+				}
+			}
+			if l.open != 0 || l.touched != nil {
+				t.Errorf("log not empty after every read ended: open %d, %d keys", l.open, len(l.touched))
 			}
 		})
 	}

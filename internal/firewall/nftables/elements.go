@@ -151,6 +151,7 @@ func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 	if err := b.flush("ban"); err != nil {
 		return err
 	}
+	b.note(groups)
 	b.log.Debug("ban batch committed", "elements", queued,
 		"validate", now.Sub(start), "prepare", prepared.Sub(now), "commit", time.Since(prepared))
 	return nil
@@ -209,8 +210,19 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 		return err
 	}
 	err = b.deleteGroups(groups)
+	if err == nil {
+		b.note(groups)
+	}
 	if !errors.Is(err, unix.ENOENT) {
 		return err
+	}
+	// Whether deleted now or found absent, none of these is banned after
+	// a successful retry.
+	var keys []firewall.BanKey
+	for _, list := range groups {
+		for _, ban := range list {
+			keys = append(keys, firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix})
+		}
 	}
 	for ref, list := range groups {
 		present, err := b.readSet(b.newSet(ref.jail, ref.kind))
@@ -223,7 +235,23 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 		}
 		groups[ref] = slices.DeleteFunc(list, func(ban firewall.Ban) bool { return !in[ban.Prefix] })
 	}
-	return b.deleteGroups(groups)
+	if err := b.deleteGroups(groups); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		b.changes.Note(k)
+	}
+	return nil
+}
+
+// note records committed changes for a heal reading meanwhile. The caller
+// holds b.mu.
+func (b *Backend) note(groups map[setRef][]firewall.Ban) {
+	for _, list := range groups {
+		for _, ban := range list {
+			b.changes.Note(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix})
+		}
+	}
 }
 
 func (b *Backend) deleteGroups(groups map[setRef][]firewall.Ban) error {
@@ -288,11 +316,17 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
 // readSet returns the bans held in one of our sets; a missing set holds
 // none.
 func (b *Backend) readSet(s *nft.Set) ([]firewall.Ban, error) {
+	return b.readSetOn(b.conn, s)
+}
+
+// readSetOn is readSet on conn: b.conn (the caller holds b.mu) or a
+// socket of the caller's own.
+func (b *Backend) readSetOn(conn *nft.Conn, s *nft.Set) ([]firewall.Ban, error) {
 	jail, kind, ok := parseSetName(s.Name)
 	if !ok {
 		return nil, fmt.Errorf("nftables: set %q is not one of ours", s.Name)
 	}
-	elems, err := b.conn.GetSetElements(s)
+	elems, err := conn.GetSetElements(s)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil, nil

@@ -42,13 +42,19 @@ func (d *drift) Repair() firewall.Repair {
 
 // Check implements firewall.Healer.
 func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(want) }, nil)
+	return firewall.ReconcileRead(ctx, &b.mu, func() (*readBack, error) { return b.readBack(want) },
+		func(r *readBack) (*drift, error) { return b.diff(want, r) }, nil)
 }
 
 // Heal implements firewall.Healer: whatever Check reports missing is queued
-// and committed in one transaction.
+// and committed in one transaction. The sets are read back on a socket of
+// their own without the batch lock (reading 100,000 elements takes about a
+// second, and a Ban must not wait for it); the lock is taken only to check
+// the table, chains and rules, correct the read for our own commits since
+// (see firewall.ChangeLog) and mend.
 func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(want) }, b.mend)
+	return firewall.ReconcileRead(ctx, &b.mu, func() (*readBack, error) { return b.readBack(want) },
+		func(r *readBack) (*drift, error) { return b.diff(want, r) }, b.mend)
 }
 
 // mend puts back what d lacks in one transaction. The caller holds b.mu.
@@ -98,8 +104,18 @@ func (b *Backend) mend(d *drift) error {
 	return nil
 }
 
-// diff compares the kernel with the installed jails and want.
-func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
+// readBack is what a heal read from the sets without the batch lock.
+type readBack struct {
+	mark   firewall.Mark
+	groups map[setRef][]firewall.Ban // wanted and live, by set
+	// missing holds, for each set that existed when read, the wanted bans
+	// it lacked; a set with wanted bans and no entry was not there.
+	missing map[setRef][]firewall.Ban
+}
+
+// liveGroups sorts want by set, dropping bans that have expired. The
+// caller holds b.mu.
+func (b *Backend) liveGroups(want []firewall.Ban) (map[setRef][]firewall.Ban, error) {
 	groups, err := b.group(want)
 	if err != nil {
 		return nil, err
@@ -111,11 +127,128 @@ func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
 			return !live
 		})
 	}
-	names := b.order // recreate in Setup order, so the ruleset reads the same
+	return groups, nil
+}
 
+// readBack reads the sets want needs on a socket of its own, holding b.mu
+// only to sort want by the installed jails and open a read in b.changes.
+// A nil result with no error means nothing is installed yet.
+func (b *Backend) readBack(want []firewall.Ban) (*readBack, error) {
+	b.mu.Lock()
+	groups, err := b.liveGroups(want)
+	if err != nil || len(b.order) == 0 {
+		b.mu.Unlock()
+		return nil, err
+	}
+	r := &readBack{mark: b.changes.Begin(), groups: groups, missing: map[setRef][]firewall.Ban{}}
+	hooks := b.hooks
+	b.mu.Unlock()
+	if hooks.readStart != nil {
+		hooks.readStart()
+	}
+	if err := b.readMissing(r); err != nil {
+		b.mu.Lock()
+		b.changes.End(r.mark)
+		b.mu.Unlock()
+		return nil, err
+	}
+	if hooks.readDone != nil {
+		hooks.readDone()
+	}
+	return r, nil
+}
+
+// readMissing fills r.missing on a fresh socket; b.conn belongs to b.mu.
+func (b *Backend) readMissing(r *readBack) error {
+	conn, err := b.dial()
+	if err != nil {
+		return err
+	}
+	defer conn.CloseLasting()
+	if _, err := conn.ListTableOfFamily(b.table.Name, b.table.Family); errors.Is(err, unix.ENOENT) {
+		return nil // no table: every set is missing
+	} else if err != nil {
+		return fmt.Errorf("nftables: list table: %w", err)
+	}
+	sets, err := conn.GetSets(b.table)
+	if err != nil {
+		return fmt.Errorf("nftables: list sets: %w", err)
+	}
+	byName := map[string]*nft.Set{}
+	for _, s := range sets {
+		if !s.Anonymous {
+			s.Table = b.table
+			byName[s.Name] = s
+		}
+	}
+	for ref, list := range r.groups {
+		s, ok := byName[setName(ref.jail, ref.kind)]
+		if !ok || len(list) == 0 {
+			continue
+		}
+		present, err := b.readSetOn(conn, s)
+		if err != nil {
+			return err
+		}
+		r.missing[ref] = lacking(list, present)
+	}
+	return nil
+}
+
+// lacking returns the bans of list whose prefix is not in present.
+func lacking(list, present []firewall.Ban) []firewall.Ban {
+	in := make(map[netip.Prefix]bool, len(present))
+	for _, p := range present {
+		in[p.Prefix] = true
+	}
+	var out []firewall.Ban
+	for _, ban := range list {
+		if !in[ban.Prefix] {
+			out = append(out, ban)
+		}
+	}
+	return out
+}
+
+// diff compares the kernel with the installed jails and want. The caller
+// holds b.mu. With r (the sets read without the lock) it trusts r for the
+// elements, except those our own Ban and Unban changed since r was read:
+// a ban committed since is there, a ban removed since is no longer wanted,
+// so neither is mended. Without r, or when a Setup ran since, it reads the
+// sets itself.
+func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
+	var changes firewall.Changes
+	if r != nil {
+		changes = b.changes.End(r.mark)
+		if changes.Reset {
+			r = nil
+		}
+	}
+	var groups map[setRef][]firewall.Ban
+	if r != nil {
+		groups = r.groups
+	} else {
+		var err error
+		if groups, err = b.liveGroups(want); err != nil {
+			return nil, err
+		}
+	}
 	d := &drift{bans: map[setRef][]firewall.Ban{}}
+	names := b.order // recreate in Setup order, so the ruleset reads the same
 	if len(names) == 0 {
 		return d, nil // nothing installed yet: nothing to heal
+	}
+	unchanged := func(list []firewall.Ban) []firewall.Ban {
+		if changes.Len() == 0 {
+			return list
+		}
+		var out []firewall.Ban
+		for _, ban := range list {
+			if !changes.Touched(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix}) {
+				out = append(out, ban)
+			}
+		}
+		return out
 	}
 	exists, err := b.tableExists()
 	if err != nil {
@@ -132,7 +265,7 @@ func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
 			}
 		}
 		for ref, list := range groups {
-			if len(list) > 0 {
+			if list = unchanged(list); len(list) > 0 {
 				d.bans[ref] = list
 			}
 		}
@@ -177,26 +310,29 @@ func (b *Backend) diff(want []firewall.Ban) (*drift, error) {
 			s, ok := sets[setName(name, k)]
 			if !ok {
 				d.sets = append(d.sets, ref)
-				if len(groups[ref]) > 0 {
-					d.bans[ref] = groups[ref]
+				if list := unchanged(groups[ref]); len(list) > 0 {
+					d.bans[ref] = list
 				}
 				continue
 			}
 			if len(groups[ref]) == 0 {
 				continue
 			}
-			present, err := b.readSet(s)
-			if err != nil {
-				return nil, err
+			missing, read := []firewall.Ban(nil), false
+			if r != nil {
+				missing, read = r.missing[ref]
 			}
-			in := make(map[netip.Prefix]bool, len(present))
-			for _, p := range present {
-				in[p.Prefix] = true
-			}
-			for _, ban := range groups[ref] {
-				if !in[ban.Prefix] {
-					d.bans[ref] = append(d.bans[ref], ban)
+			if !read {
+				// Not read without the lock (no r, or the set appeared
+				// since): read it now.
+				present, err := b.readSetOn(b.conn, s)
+				if err != nil {
+					return nil, err
 				}
+				missing = lacking(groups[ref], present)
+			}
+			if list := unchanged(missing); len(list) > 0 {
+				d.bans[ref] = list
 			}
 		}
 	}

@@ -69,6 +69,16 @@ type Backend struct {
 	conn  *nft.Conn
 	jails map[string]firewall.JailSpec // as installed by the last Setup
 	order []string                     // jail names in Setup order
+	// changes tells a heal, which reads the sets without mu, what our
+	// own Ban, Unban and Setup changed meanwhile.
+	changes firewall.ChangeLog
+	hooks   healHooks // tests only
+}
+
+// healHooks let a test act while a heal reads the sets without the lock.
+type healHooks struct {
+	readStart func() // the read is about to start
+	readDone  func() // the read is done; the lock is not yet taken
 }
 
 var (
@@ -296,6 +306,7 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.changes.Reset() // a heal reading meanwhile reads again
 
 	exists, err := b.tableExists()
 	if err != nil {
@@ -370,6 +381,7 @@ func (b *Backend) Teardown(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.changes.Reset()
 	exists, err := b.tableExists()
 	if err != nil {
 		return err
