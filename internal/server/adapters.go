@@ -189,7 +189,9 @@ type unchangedHeal struct {
 	healingJailsOnly
 	gen genReader
 
-	mu sync.Mutex // held across each call, so reads and commits pair up
+	// mu is held across each Ban and Unban, so reads and commits pair
+	// up, and around (not during) a Heal's round.
+	mu sync.Mutex
 	// open is set while gen's socket is tied to a context: it is closed
 	// when that context ends (the generation's, for the ban manager).
 	open bool
@@ -273,15 +275,22 @@ func (b *unchangedHeal) HealNeeded() bool {
 func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
 	want = b.keep(want)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	b.tie(ctx)
 	g, err := b.gen.Generation()
 	now := time.Now()
 	if err == nil && b.ok && g == b.last && now.Sub(b.at) < fullHealEvery {
+		b.mu.Unlock()
 		return firewall.Repair{}, nil
 	}
 	b.ok = false
+	b.mu.Unlock()
+	// The round itself runs without b.mu: it reads the sets for about a
+	// second at 100,000 bans, and Ban must not wait for that. Our commits
+	// meanwhile see ok false and commit plainly; they move the generation,
+	// so the check below then leaves ok false.
 	rep, herr := b.h.Heal(ctx, want)
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if herr != nil || err != nil || rep != (firewall.Repair{}) {
 		return rep, herr
 	}

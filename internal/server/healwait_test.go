@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"warden/internal/firewall"
+)
+
+// blockingHeal is a Backend, Healer and generationer whose Heal waits for
+// release; its Ban commits (moves the generation) at once.
+type blockingHeal struct {
+	firewall.Backend
+	healing chan struct{} // closed when Heal starts
+	release chan struct{}
+
+	mu     sync.Mutex
+	gen    uint32
+	rounds int
+}
+
+func (f *blockingHeal) Generation() (uint32, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gen, nil
+}
+func (f *blockingHeal) Check(context.Context, []firewall.Ban) (firewall.Repair, error) {
+	return firewall.Repair{}, nil
+}
+func (f *blockingHeal) Heal(context.Context, []firewall.Ban) (firewall.Repair, error) {
+	f.mu.Lock()
+	f.rounds++
+	first := f.rounds == 1
+	f.mu.Unlock()
+	if first {
+		close(f.healing)
+		<-f.release
+	}
+	return firewall.Repair{}, nil
+}
+func (f *blockingHeal) Ban(context.Context, []firewall.Ban) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gen++
+	return nil
+}
+func (f *blockingHeal) Unban(ctx context.Context, bans []firewall.Ban) error { return f.Ban(ctx, bans) }
+
+// TestUnchangedHealBanDuringRound checks that the heal wrapper does not
+// hold Ban up while the backend's round runs, and that a round during
+// which we banned is not taken as verifying the ruleset.
+func TestUnchangedHealBanDuringRound(t *testing.T) {
+	one := []firewall.Ban{{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.1/32")}}
+	f := &blockingHeal{healing: make(chan struct{}), release: make(chan struct{})}
+	h, ok := ownJails(f, map[string]bool{"sshd": true}).(*unchangedHeal)
+	if !ok {
+		t.Fatal("ownJails of a generationer is not an *unchangedHeal")
+	}
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Heal(ctx, one)
+		done <- err
+	}()
+	<-f.healing
+	banned := make(chan error, 1)
+	go func() { banned <- h.Ban(ctx, one) }()
+	select {
+	case err := <-banned:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		close(f.release)
+		t.Fatal("Ban waited for the heal round")
+	}
+	close(f.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !h.HealNeeded() {
+		t.Error("a round during which we banned verified the ruleset")
+	}
+	if _, err := h.Heal(ctx, one); err != nil {
+		t.Fatal(err)
+	}
+	if h.HealNeeded() {
+		t.Error("a clean round with nothing beside it did not verify the ruleset")
+	}
+	if f.rounds != 2 {
+		t.Errorf("%d rounds, want 2", f.rounds)
+	}
+}
