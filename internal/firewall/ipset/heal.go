@@ -31,14 +31,19 @@ func (d *drift) Repair() firewall.Repair {
 // the number of bans it should hold. (A ban removed and a stranger added
 // by hand keep the count and go unnoticed until the count changes.)
 func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(ctx, want) }, nil)
+	return firewall.ReconcileRead(ctx, &b.mu, func() (*readBack, error) { return b.readBack(ctx, want) },
+		func(r *readBack) (*drift, error) { return b.diff(ctx, want, r) }, nil)
 }
 
 // Heal implements firewall.Healer: missing sets and elements go back in
 // one ipset batch, then each family whose rules differ gets them rewritten
-// in one iptables-restore batch.
+// in one iptables-restore batch. The sets are read (headers, and members
+// when a count is off) without the batch lock, so a Ban does not wait for
+// "ipset save"; under the lock the rules are read, and elements our own
+// Ban and Unban changed since the read are left be (see firewall.ChangeLog).
 func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
-	return firewall.Reconcile(ctx, &b.mu, func() (*drift, error) { return b.diff(ctx, want) },
+	return firewall.ReconcileRead(ctx, &b.mu, func() (*readBack, error) { return b.readBack(ctx, want) },
+		func(r *readBack) (*drift, error) { return b.diff(ctx, want, r) },
 		func(d *drift) error { return b.mend(ctx, d) })
 }
 
@@ -61,22 +66,26 @@ func (b *Backend) mend(ctx context.Context, d *drift) error {
 	return nil
 }
 
-// diff compares the kernel with the installed jails and want. Bans of
-// jails not installed, and expired ones, are ignored.
-func (b *Backend) diff(ctx context.Context, want []firewall.Ban) (*drift, error) {
-	d := &drift{}
-	if len(b.order) == 0 {
-		return d, nil // nothing installed yet: nothing to heal
-	}
+// readBack is what a heal read of the sets, and the wanted bans it was
+// read for.
+type readBack struct {
+	mark     firewall.Mark
+	now      time.Time
+	live     []firewall.Ban // wanted, of installed jails, not expired
+	liveSets []string       // the set each of live belongs in
+	count    map[string]int // bans each set should hold
+	headers  map[string]setInfo
+	saved    map[string]*savedSet // read in full when some count is off
+}
+
+// plan sorts want by set, dropping bans of jails not installed and expired
+// ones. The caller holds b.mu.
+func (b *Backend) plan(want []firewall.Ban) (*readBack, error) {
 	norm, err := firewall.NormalizeBans(want)
 	if err != nil {
 		return nil, fmt.Errorf("ipset: %w", err)
 	}
-	// The bans each installed set should hold.
-	now := time.Now()
-	var live []firewall.Ban
-	var liveSets []string
-	count := map[string]int{}
+	r := &readBack{now: time.Now(), count: map[string]int{}}
 	last, installed := "", false
 	var names [2]string // the last jail's set names, IPv4 and IPv6
 	for i, ban := range norm {
@@ -88,7 +97,7 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban) (*drift, error)
 		if !installed {
 			continue
 		}
-		if _, ok := timeoutSecs(ban.Expires, now); !ok {
+		if _, ok := timeoutSecs(ban.Expires, r.now); !ok {
 			continue
 		}
 		n := names[0]
@@ -98,53 +107,118 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban) (*drift, error)
 		if !ban.Prefix.IsSingleIP() && b.types[n] != typeNet {
 			continue // Ban refused it; nothing to put back
 		}
-		live, liveSets = append(live, ban), append(liveSets, n)
-		count[n]++
+		r.live, r.liveSets = append(r.live, ban), append(r.liveSets, n)
+		r.count[n]++
 	}
+	return r, nil
+}
 
-	// Cheap first look: set headers with their entry counts. Only when a
-	// set holds a different number of entries than it should are all
-	// members read ("ipset save"), which for 100,000 costs about 0.5 s.
+// read fills r from the kernel. Cheap first look: set headers with their
+// entry counts. Only when a set holds a different number of entries than
+// it should are all members read ("ipset save"), which for 100,000 costs
+// about 0.5 s. It needs no lock: it only runs the ipset tool.
+func (b *Backend) read(ctx context.Context, r *readBack) error {
 	headers, err := b.listSets(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ipset: check: %w", err)
+		return fmt.Errorf("ipset: check: %w", err)
+	}
+	r.headers = headers
+	for n, c := range r.count {
+		if h, ok := headers[n]; ok && h.entries != c {
+			if r.saved, err = b.saveAll(ctx); err != nil {
+				return fmt.Errorf("ipset: check: %w", err)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// readBack plans under b.mu, then reads without it. A nil result with no
+// error means nothing is installed yet.
+func (b *Backend) readBack(ctx context.Context, want []firewall.Ban) (*readBack, error) {
+	b.mu.Lock()
+	if len(b.order) == 0 {
+		b.mu.Unlock()
+		return nil, nil
+	}
+	r, err := b.plan(want)
+	if err != nil {
+		b.mu.Unlock()
+		return nil, err
+	}
+	r.mark = b.changes.Begin()
+	hooks := b.hooks
+	b.mu.Unlock()
+	if err := b.read(ctx, r); err != nil {
+		b.mu.Lock()
+		b.changes.End(r.mark)
+		b.mu.Unlock()
+		return nil, err
+	}
+	if hooks.readDone != nil {
+		hooks.readDone()
+	}
+	return r, nil
+}
+
+// diff compares the kernel with the installed jails and want. The caller
+// holds b.mu. With r (read without the lock) it trusts r for the sets,
+// except for elements our own Ban and Unban changed since the read: one
+// banned since is there, one unbanned since is no longer wanted. Without
+// r, or when a Setup ran since, it reads again itself.
+func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (*drift, error) {
+	var changes firewall.Changes
+	if r != nil {
+		if changes = b.changes.End(r.mark); changes.Reset {
+			r = nil
+		}
+	}
+	d := &drift{}
+	if len(b.order) == 0 {
+		return d, nil // nothing installed yet: nothing to heal
+	}
+	if r == nil {
+		var err error
+		if r, err = b.plan(want); err != nil {
+			return nil, err
+		}
+		if err := b.read(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	present := map[string]map[netip.Prefix]bool{} // sets read in full
 	var detail []string
 	for _, name := range b.order {
 		for _, v6 := range b.families() {
 			n := SetName(name, v6)
-			h, ok := headers[n]
+			h, ok := r.headers[n]
 			switch {
 			case !ok:
 				d.batch.WriteString(b.createLine(n, b.types[n], v6))
 				d.sets++
 				present[n] = map[netip.Prefix]bool{}
-			case h.entries != count[n]:
+			case h.entries != r.count[n]:
 				detail = append(detail, n)
 			}
 		}
 	}
-	if len(detail) > 0 {
-		saved, err := b.saveAll(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("ipset: check: %w", err)
-		}
-		for _, n := range detail {
-			in := map[netip.Prefix]bool{}
-			if s := saved[n]; s != nil {
-				for _, e := range s.elems {
-					in[e.prefix] = true
-				}
+	for _, n := range detail {
+		in := map[netip.Prefix]bool{}
+		if s := r.saved[n]; s != nil {
+			for _, e := range s.elems {
+				in[e.prefix] = true
 			}
-			present[n] = in
 		}
+		present[n] = in
 	}
+	live, liveSets, now := r.live, r.liveSets, r.now
 	var missing []firewall.Ban
 	var sets []string
 	for i, ban := range live {
 		n := liveSets[i]
-		if in, read := present[n]; read && !in[ban.Prefix] {
+		if in, read := present[n]; read && !in[ban.Prefix] &&
+			!changes.Touched(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix}) {
 			missing, sets = append(missing, ban), append(sets, n)
 		}
 	}

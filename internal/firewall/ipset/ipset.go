@@ -88,6 +88,15 @@ type Backend struct {
 	// v6 is false when ip6tables did not answer at the last Setup: the
 	// host filters IPv4 only, and IPv6 bans are refused.
 	v6 bool
+	// changes tells a heal, which reads the sets without mu, what our
+	// own Ban, Unban and Setup changed meanwhile.
+	changes firewall.ChangeLog
+	hooks   healHooks // tests only
+}
+
+// healHooks let a test act while a heal reads the sets without the lock.
+type healHooks struct {
+	readDone func() // the read is done; the lock is not yet taken
 }
 
 var (

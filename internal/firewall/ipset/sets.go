@@ -216,6 +216,7 @@ func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 	if err := b.restore(ctx, buf.Bytes()); err != nil {
 		return fmt.Errorf("ipset: ban: %w", err)
 	}
+	b.note(norm)
 	b.log.Debug("ban batch applied", "elements", n, "prepare", prepared.Sub(start), "restore", time.Since(prepared))
 	return nil
 }
@@ -246,7 +247,16 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 	if err := b.restore(ctx, buf.Bytes()); err != nil {
 		return fmt.Errorf("ipset: unban: %w", err)
 	}
+	b.note(norm)
 	return nil
+}
+
+// note records committed changes for a heal reading meanwhile. The caller
+// holds b.mu.
+func (b *Backend) note(bans []firewall.Ban) {
+	for _, ban := range bans {
+		b.changes.Note(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix})
+	}
 }
 
 // savedSet is one set read back from "ipset list -o save".

@@ -35,6 +35,7 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.changes.Reset() // a heal reading meanwhile reads again
 
 	sets, err := b.listSets(ctx)
 	if err != nil {
@@ -186,6 +187,7 @@ func (b *Backend) Teardown(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.changes.Reset() // a heal reading meanwhile reads again
 	doomed := map[string]bool{}
 	for n := range b.names {
 		doomed[n] = true
