@@ -225,6 +225,9 @@ func (a *Action) Prolongable() bool { return a.prolong }
 // Timeout is the limit each command runs under.
 func (a *Action) Timeout() time.Duration { return a.timeout }
 
+// HasCheck tells whether the action has an actioncheck, which Check runs.
+func (a *Action) HasCheck() bool { return a.hasCheck }
+
 // Epoch counts the repairs done after a failed actioncheck. When it grows
 // the firewall may have lost its bans: the ban manager should re-ban the
 // tickets banned under an older epoch.

@@ -24,6 +24,12 @@ type Action interface {
 	// Epoch counts the action's repairs; bans made under an older epoch
 	// may be gone from what the action manages.
 	Epoch() int
+	// HasCheck tells whether the action can check what it manages
+	// (actioncheck); only such actions are checked at each heal round.
+	HasCheck() bool
+	// Check checks what the action manages and repairs it when broken,
+	// moving Epoch on a repair.
+	Check(ctx context.Context) error
 }
 
 var _ Action = (*action.Action)(nil)
@@ -37,10 +43,11 @@ const (
 	opProlong
 	opRecheck // a ticket for an address already banned: reban it where the action was repaired since
 	opStart   // actionstart, queued first so a slow one delays only its jail's actions
+	opCheck   // actioncheck of the jail's checkable actions; a repair queues a reban of every ban
 )
 
 func (o op) String() string {
-	return [...]string{"ban", "restore", "unban", "prolong", "reban", "start"}[o]
+	return [...]string{"ban", "restore", "unban", "prolong", "reban", "start", "check"}[o]
 }
 
 // job is one operation on one ticket for every action of a jail.
@@ -71,13 +78,74 @@ type pool struct {
 	// epochs holds, per banned prefix, the highest action epoch its ban
 	// was applied under; written by the workers only.
 	epochs map[jailPrefix]int
+	// checking holds the jails with a check job queued or running, so
+	// that a jail never has two.
+	checking map[string]bool
+
+	// checkable holds the jails with an action that has a check; fixed
+	// at New.
+	checkable map[string]bool
+	// repaired is called by a worker, with no lock held, when a check job
+	// repaired an action of jail; the manager queues its rebans there.
+	repaired func(jail string)
 }
 
-func newPool(log *slog.Logger, actions map[string][]Action) *pool {
+func newPool(log *slog.Logger, actions map[string][]Action, repaired func(jail string)) *pool {
 	p := &pool{log: log, actions: actions, queues: map[string][]job{}, busy: map[string]bool{},
-		epochs: map[jailPrefix]int{}}
+		epochs: map[jailPrefix]int{}, checking: map[string]bool{}, checkable: map[string]bool{},
+		repaired: repaired}
+	for jail, as := range actions {
+		for _, a := range as {
+			if a.HasCheck() {
+				p.checkable[jail] = true
+			}
+		}
+	}
 	p.cond = sync.NewCond(&p.mu)
 	return p
+}
+
+// check queues a check job for jail unless it has no checkable action or
+// one is queued or running already.
+func (p *pool) check(jail string) {
+	if !p.checkable[jail] {
+		return
+	}
+	p.mu.Lock()
+	if p.checking[jail] {
+		p.mu.Unlock()
+		return
+	}
+	p.checking[jail] = true
+	p.mu.Unlock()
+	p.add(jail, job{op: opCheck})
+}
+
+// runCheck checks jail's checkable actions and, when one was repaired
+// (its epoch moved), has the manager reban the jail's bans.
+func (p *pool) runCheck(ctx context.Context, jail string) bool {
+	ok, moved := true, false
+	for _, a := range p.actions[jail] {
+		if !a.HasCheck() {
+			continue
+		}
+		before := a.Epoch()
+		if err := a.Check(ctx); err != nil {
+			ok = false
+			p.log.Error("action check failed", "jail", jail, "action", a.Name(), "err", err)
+		}
+		if a.Epoch() != before {
+			moved = true
+			p.log.Warn("action repaired after a failed check; rebanning", "jail", jail, "action", a.Name())
+		}
+	}
+	p.mu.Lock()
+	delete(p.checking, jail)
+	p.mu.Unlock()
+	if moved && p.repaired != nil {
+		p.repaired(jail)
+	}
+	return ok
 }
 
 // add queues jobs for jail; it never blocks on the workers.
@@ -153,6 +221,9 @@ func (p *pool) run(ctx context.Context, jail string, j job) bool {
 			}
 		}
 		return ok
+	}
+	if j.op == opCheck {
+		return p.runCheck(ctx, jail)
 	}
 	key := jailPrefix{jail, j.prefix}
 	p.mu.Lock()

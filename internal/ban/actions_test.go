@@ -57,6 +57,8 @@ func (a *blockingAction) Stop(context.Context) error                   { return 
 func (a *blockingAction) Prolongable() bool                            { return false }
 func (a *blockingAction) NoRestored() bool                             { return false }
 func (a *blockingAction) Epoch() int                                   { return 0 }
+func (a *blockingAction) HasCheck() bool                               { return false }
+func (a *blockingAction) Check(context.Context) error                  { return nil }
 func (a *blockingAction) Unban(context.Context, action.Ticket) error   { return nil }
 func (a *blockingAction) Reban(context.Context, action.Ticket) error   { return nil }
 func (a *blockingAction) Prolong(context.Context, action.Ticket) error { return nil }
@@ -118,11 +120,18 @@ func TestSlowActionBlocksNothingElse(t *testing.T) {
 }
 
 // epochAction records its calls; its epoch is set by the test, as a
-// repair after a failed actioncheck would.
+// repair after a failed actioncheck would, or moved by Check while broken
+// is positive (see check_test.go).
 type epochAction struct {
 	mu    sync.Mutex
 	epoch int
 	calls []string
+	// checkable: HasCheck; broken: how many Checks still find the
+	// action broken and repair it; block, when set, holds Check until
+	// closed.
+	checkable bool
+	broken    int
+	block     chan struct{}
 }
 
 func (a *epochAction) rec(op string, t action.Ticket) error {

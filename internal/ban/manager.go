@@ -78,7 +78,10 @@ type Config struct {
 	// Workers is the number of action workers.
 	Workers int
 	// HealInterval, when positive, calls Heal on every backend that
-	// implements firewall.Healer that often (by Clock).
+	// implements firewall.Healer that often (by Clock), and as often runs
+	// the check of every jail's actions that have one (actioncheck),
+	// rebanning the jail's bans where a check repaired an action. A
+	// firewall.Watcher's change does both at once.
 	HealInterval time.Duration
 	// ShutdownTimeout bounds how long queued actions may still run after
 	// Run's context ends.
@@ -212,7 +215,7 @@ func New(cfg Config) (*Manager, error) {
 		m.jails[j.Name] = &jailState{cfg: j, active: map[netip.Prefix]*entry{}}
 		acts[j.Name] = j.Actions
 	}
-	m.pool = newPool(m.log, acts)
+	m.pool = newPool(m.log, acts, m.rebanAll)
 	m.w = newWriter(cfg.Store, m.log, m.countStoreError)
 	m.hs.done = make(chan []healReport, 1)
 	return m, nil
@@ -547,11 +550,13 @@ func (m *Manager) loop(ctx context.Context) error {
 		m.expire(ctx, now)
 		if !nextHeal.IsZero() && !now.Before(nextHeal) {
 			m.startHeal(ctx)
+			m.checkActions()
 			nextHeal = now.Add(m.healEvery())
 		}
 		if healSoon && !m.hs.active {
 			m.log.Info("firewall changed under a backend; healing now")
 			m.startHeal(ctx)
+			m.checkActions()
 			healSoon = false
 		}
 		if len(batch) > 0 {

@@ -263,3 +263,9 @@ func (a *Action) NoRestored() bool { return a.cfg.NoRestored }
 
 // Epoch is always 0: there is nothing to repair.
 func (a *Action) Epoch() int { return 0 }
+
+// HasCheck is false: there is nothing to check.
+func (a *Action) HasCheck() bool { return false }
+
+// Check does nothing.
+func (a *Action) Check(context.Context) error { return nil }

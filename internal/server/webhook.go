@@ -469,3 +469,9 @@ func (a *webhookAction) NoRestored() bool { return a.noRestored }
 
 // Epoch is always 0: there is nothing to repair.
 func (a *webhookAction) Epoch() int { return 0 }
+
+// HasCheck is false: there is nothing to check.
+func (a *webhookAction) HasCheck() bool { return false }
+
+// Check does nothing.
+func (a *webhookAction) Check(context.Context) error { return nil }
