@@ -82,6 +82,15 @@ type Backend struct {
 	mu    sync.Mutex // serialises changes; guards the fields below
 	jails map[string]firewall.JailSpec
 	order []string
+	// changes tells a heal, which reads the sets without mu, what our
+	// own Ban, Unban and Setup changed meanwhile.
+	changes firewall.ChangeLog
+	hooks   healHooks // tests only
+}
+
+// healHooks let a test act while a heal reads the sets without the lock.
+type healHooks struct {
+	readDone func() // the read is done; the lock is not yet taken
 }
 
 var (
@@ -223,6 +232,7 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.changes.Reset() // a heal reading meanwhile reads again
 	var restore strings.Builder
 	for _, j := range specs {
 		for _, v6 := range []bool{false, true} {
@@ -277,6 +287,7 @@ func (b *Backend) Teardown(ctx context.Context) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.changes.Reset() // a heal reading meanwhile reads again
 	have, err := b.ourRules(ctx)
 	if err != nil && !errors.Is(err, ErrNotRunning) {
 		return fmt.Errorf("firewalld: teardown: %w", err)

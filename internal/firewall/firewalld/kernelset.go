@@ -239,6 +239,9 @@ func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 	if err := b.runIPSet(ctx, script, "-exist", "restore"); err != nil {
 		return fmt.Errorf("firewalld: ban: %w", err)
 	}
+	for _, ban := range bans {
+		b.changes.Note(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix})
+	}
 	return nil
 }
 
@@ -267,6 +270,9 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 	}
 	if err := b.runIPSet(ctx, []byte(script.String()), "-exist", "restore"); err != nil {
 		return fmt.Errorf("firewalld: unban: %w", err)
+	}
+	for _, ban := range bans {
+		b.changes.Note(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix})
 	}
 	return nil
 }
