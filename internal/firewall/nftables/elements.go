@@ -70,7 +70,14 @@ func elementsFor(p netip.Prefix, timeout time.Duration) []nft.SetElement {
 }
 
 // group validates bans against the installed jails and sorts them by set.
+// The caller holds b.mu.
 func (b *Backend) group(bans []firewall.Ban) (map[setRef][]firewall.Ban, error) {
+	return groupIn(b.jails, bans)
+}
+
+// groupIn is group against jails, a map Setup installed (Setup replaces
+// b.jails and never changes one in place, so it may be read without b.mu).
+func groupIn(jails map[string]firewall.JailSpec, bans []firewall.Ban) (map[setRef][]firewall.Ban, error) {
 	norm, err := firewall.NormalizeBans(bans)
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
@@ -82,7 +89,7 @@ func (b *Backend) group(bans []firewall.Ban) (map[setRef][]firewall.Ban, error) 
 	var list []firewall.Ban
 	for i, ban := range norm {
 		if i == 0 || ban.Jail != cur.jail {
-			if _, ok := b.jails[ban.Jail]; !ok {
+			if _, ok := jails[ban.Jail]; !ok {
 				return nil, fmt.Errorf("nftables: ban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
 			}
 		}

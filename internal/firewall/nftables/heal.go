@@ -113,10 +113,10 @@ type readBack struct {
 	missing map[setRef][]firewall.Ban
 }
 
-// liveGroups sorts want by set, dropping bans that have expired. The
-// caller holds b.mu.
-func (b *Backend) liveGroups(want []firewall.Ban) (map[setRef][]firewall.Ban, error) {
-	groups, err := b.group(want)
+// liveGroups sorts want by the sets of jails, dropping bans that have
+// expired.
+func liveGroups(jails map[string]firewall.JailSpec, want []firewall.Ban) (map[setRef][]firewall.Ban, error) {
+	groups, err := groupIn(jails, want)
 	if err != nil {
 		return nil, err
 	}
@@ -131,18 +131,22 @@ func (b *Backend) liveGroups(want []firewall.Ban) (map[setRef][]firewall.Ban, er
 }
 
 // readBack reads the sets want needs on a socket of its own, holding b.mu
-// only to sort want by the installed jails and open a read in b.changes.
-// A nil result with no error means nothing is installed yet.
+// only to take the installed jails and open a read in b.changes. A nil
+// result with no error means nothing is installed yet.
 func (b *Backend) readBack(want []firewall.Ban) (*readBack, error) {
 	b.mu.Lock()
-	groups, err := b.liveGroups(want)
-	if err != nil || len(b.order) == 0 {
+	jails, installed := b.jails, len(b.order) > 0
+	r := &readBack{mark: b.changes.Begin(), missing: map[setRef][]firewall.Ban{}}
+	hooks := b.hooks
+	b.mu.Unlock()
+	groups, err := liveGroups(jails, want)
+	if err != nil || !installed {
+		b.mu.Lock()
+		b.changes.End(r.mark)
 		b.mu.Unlock()
 		return nil, err
 	}
-	r := &readBack{mark: b.changes.Begin(), groups: groups, missing: map[setRef][]firewall.Ban{}}
-	hooks := b.hooks
-	b.mu.Unlock()
+	r.groups = groups
 	if hooks.readStart != nil {
 		hooks.readStart()
 	}
@@ -229,7 +233,7 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 		groups = r.groups
 	} else {
 		var err error
-		if groups, err = b.liveGroups(want); err != nil {
+		if groups, err = liveGroups(b.jails, want); err != nil {
 			return nil, err
 		}
 	}
