@@ -220,7 +220,7 @@ func TestBanDuringHeal(t *testing.T) {
 		t.Fatalf("Heal = %+v, %v; want nothing mended", res.rep, res.err)
 	}
 	if len(waits) < 2 {
-		t.Fatalf("the heal (%v) ended before a second Ban: nothing measured", healTook)
+		t.Fatalf("the heal (%v) ended before a second Ban (the first took %v): Ban waited for it", healTook, waits[0])
 	}
 	sorted := slices.Clone(waits)
 	slices.Sort(sorted)
