@@ -79,8 +79,9 @@ type readBack struct {
 }
 
 // plan sorts want by set, dropping bans of jails not installed and expired
-// ones. The caller holds b.mu.
-func (b *Backend) plan(want []firewall.Ban) (*readBack, error) {
+// ones. jails and types are maps Setup installed (it replaces them, never
+// changes one in place), so plan may run without b.mu.
+func plan(jails map[string]firewall.JailSpec, types map[string]string, want []firewall.Ban) (*readBack, error) {
 	norm, err := firewall.NormalizeBans(want)
 	if err != nil {
 		return nil, fmt.Errorf("ipset: %w", err)
@@ -91,7 +92,7 @@ func (b *Backend) plan(want []firewall.Ban) (*readBack, error) {
 	for i, ban := range norm {
 		if i == 0 || ban.Jail != last {
 			last = ban.Jail
-			_, installed = b.jails[last]
+			_, installed = jails[last]
 			names = [2]string{SetName(last, false), SetName(last, true)}
 		}
 		if !installed {
@@ -104,7 +105,7 @@ func (b *Backend) plan(want []firewall.Ban) (*readBack, error) {
 		if ban.Prefix.Addr().Is6() {
 			n = names[1]
 		}
-		if !ban.Prefix.IsSingleIP() && b.types[n] != typeNet {
+		if !ban.Prefix.IsSingleIP() && types[n] != typeNet {
 			continue // Ban refused it; nothing to put back
 		}
 		r.live, r.liveSets = append(r.live, ban), append(r.liveSets, n)
@@ -134,25 +135,24 @@ func (b *Backend) read(ctx context.Context, r *readBack) error {
 	return nil
 }
 
-// readBack plans under b.mu, then reads without it. A nil result with no
-// error means nothing is installed yet.
+// readBack takes the installed jails under b.mu, then plans and reads
+// without it. A nil result with no error means nothing is installed yet.
 func (b *Backend) readBack(ctx context.Context, want []firewall.Ban) (*readBack, error) {
 	b.mu.Lock()
 	if len(b.order) == 0 {
 		b.mu.Unlock()
 		return nil, nil
 	}
-	r, err := b.plan(want)
-	if err != nil {
-		b.mu.Unlock()
-		return nil, err
-	}
-	r.mark = b.changes.Begin()
-	hooks := b.hooks
+	jails, types, mark, hooks := b.jails, b.types, b.changes.Begin(), b.hooks
 	b.mu.Unlock()
-	if err := b.read(ctx, r); err != nil {
+	r, err := plan(jails, types, want)
+	if err == nil {
+		r.mark = mark
+		err = b.read(ctx, r)
+	}
+	if err != nil {
 		b.mu.Lock()
-		b.changes.End(r.mark)
+		b.changes.End(mark)
 		b.mu.Unlock()
 		return nil, err
 	}
@@ -180,7 +180,7 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (*
 	}
 	if r == nil {
 		var err error
-		if r, err = b.plan(want); err != nil {
+		if r, err = plan(b.jails, b.types, want); err != nil {
 			return nil, err
 		}
 		if err := b.read(ctx, r); err != nil {
@@ -215,6 +215,9 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (*
 	live, liveSets, now := r.live, r.liveSets, r.now
 	var missing []firewall.Ban
 	var sets []string
+	if len(present) == 0 {
+		live = nil // no set read in full or created: nothing to look up
+	}
 	for i, ban := range live {
 		n := liveSets[i]
 		if in, read := present[n]; read && !in[ban.Prefix] &&
