@@ -23,48 +23,62 @@ func (d damage) Repair() firewall.Repair {
 	return firewall.Repair{Objects: len(d.sets) + len(d.rules), Bans: len(d.bans)}
 }
 
-// readBack is the kernel sets a heal read without the batch lock.
+// readBack is the kernel sets a heal read without the batch lock, and the
+// wanted bans it read them for.
 type readBack struct {
-	mark firewall.Mark
-	sets map[string]*kernelSet
+	mark    firewall.Mark
+	sets    map[string]*kernelSet
+	missing []firewall.Ban // wanted and not in sets
+}
+
+// lacking returns the bans of want not in sets.
+func (b *Backend) lacking(want []firewall.Ban, sets map[string]*kernelSet) []firewall.Ban {
+	var out []firewall.Ban
+	for _, ban := range want {
+		s := sets[setName(b.prefix, ban.Jail, ban.Prefix.Addr().Is6())]
+		if s == nil || !hasElem(s, ban.Prefix) {
+			out = append(out, ban)
+		}
+	}
+	return out
 }
 
 // validate normalises want and checks every ban's jail (ErrUnknownJail).
-// The caller holds b.mu.
-func (b *Backend) validate(want []firewall.Ban) ([]firewall.Ban, error) {
+// jails is a map Setup installed (it replaces b.jails, never changes it in
+// place), so validate may run without b.mu.
+func validate(jails map[string]firewall.JailSpec, want []firewall.Ban) ([]firewall.Ban, error) {
 	want, err := firewall.NormalizeBans(want)
 	if err != nil {
 		return nil, err
 	}
 	for _, ban := range want {
-		if _, err := b.setOf(ban); err != nil {
-			return nil, err
+		if _, ok := jails[ban.Jail]; !ok {
+			return nil, fmt.Errorf("ban %s: %w %q", ban.Prefix, firewall.ErrUnknownJail, ban.Jail)
 		}
 	}
 	return want, nil
 }
 
 // readBack reads the kernel sets (`ipset save`, about half a second at
-// 100,000 elements) without b.mu, taking it only to check want and open a
-// read in b.changes.
+// 100,000 elements) and checks want without b.mu, taking it only to copy
+// the installed jails and open a read in b.changes.
 func (b *Backend) readBack(ctx context.Context, want []firewall.Ban, step string) (*readBack, error) {
 	b.mu.Lock()
-	if _, err := b.validate(want); err != nil {
-		b.mu.Unlock()
-		return nil, fmt.Errorf("firewalld: %s: %w", step, err)
-	}
-	byName := b.setJails()
+	jails, byName := b.jails, b.setJails()
 	r := &readBack{mark: b.changes.Begin()}
 	hooks := b.hooks
 	b.mu.Unlock()
-	sets, err := b.readSets(ctx, func(n string) bool { return byName[n] != "" })
+	want, err := validate(jails, want)
+	if err == nil {
+		r.sets, err = b.readSets(ctx, func(n string) bool { return byName[n] != "" })
+	}
 	if err != nil {
 		b.mu.Lock()
 		b.changes.End(r.mark)
 		b.mu.Unlock()
 		return nil, fmt.Errorf("firewalld: %s: %w", step, err)
 	}
-	r.sets = sets
+	r.missing = b.lacking(want, r.sets)
 	if hooks.readDone != nil {
 		hooks.readDone()
 	}
@@ -84,23 +98,23 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (d
 			r = nil
 		}
 	}
-	want, err := b.validate(want)
-	if err != nil {
-		return damage{}, err
+	if r == nil {
+		want, err := validate(b.jails, want)
+		if err != nil {
+			return damage{}, err
+		}
+		byName := b.setJails()
+		r = &readBack{}
+		if r.sets, err = b.readSets(ctx, func(n string) bool { return byName[n] != "" }); err != nil {
+			return damage{}, err
+		}
+		r.missing = b.lacking(want, r.sets)
 	}
 	have, err := b.ourRules(ctx)
 	if err != nil {
 		return damage{}, err
 	}
-	var sets map[string]*kernelSet
-	if r != nil {
-		sets = r.sets
-	} else {
-		byName := b.setJails()
-		if sets, err = b.readSets(ctx, func(n string) bool { return byName[n] != "" }); err != nil {
-			return damage{}, err
-		}
-	}
+	sets := r.sets
 	var d damage
 	for _, jail := range b.order {
 		for _, v6 := range []bool{false, true} {
@@ -114,9 +128,8 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (d
 			}
 		}
 	}
-	for _, ban := range want {
-		s := sets[setName(b.prefix, ban.Jail, ban.Prefix.Addr().Is6())]
-		if (s == nil || !hasElem(s, ban.Prefix)) && !changes.Touched(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix}) {
+	for _, ban := range r.missing {
+		if !changes.Touched(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix}) {
 			d.bans = append(d.bans, ban)
 		}
 	}
