@@ -37,9 +37,10 @@ bantime  = 31536000
 // above unchanged. By log time, 5 failures inside 10 minutes ban (seen by
 // firewall-cmd and nft, and a TCP connect from the address to port 22 from
 // a second namespace fails), 4 do not, 5 spread over 11 minutes do not;
-// firewall-cmd --reload is healed within 5 s; the ban survives a warden
-// restart; unbanip lifts it. Run natively and with fail2ban's own
-// firewallcmd-new shell action (--shell-actions).
+// firewall-cmd --reload is healed within 5 s (the shell variant by its
+// actioncheck at the next heal round: within 10 s on a loaded machine);
+// the ban survives a warden restart; unbanip lifts it. Run natively and
+// with fail2ban's own firewallcmd-new shell action (--shell-actions).
 func TestFirewalld(t *testing.T) {
 	if why := fwdtest.Missing(); why != "" {
 		t.Skip(why)
@@ -114,11 +115,17 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 	}
 	// " head": read the file from its start, as fail2ban does by default
 	// (from findtime ago); warden's file source starts at the end unless
-	// told, and would never see these lines. Periodic healing is off: the
-	// native backend's reload must be healed by firewalld's Reloaded
-	// signal alone.
+	// told, and would never see these lines. Periodic healing is off for
+	// the native backend: its reload must be healed by firewalld's
+	// Reloaded signal alone. The shell action has no such hook: its
+	// actioncheck, run at each heal round (every second here), finds the
+	// chain gone and has it rebuilt and the bans put back.
+	heal := "0"
+	if shell {
+		heal = "1"
+	}
 	conf := writeConfDir(t, dir, fmt.Sprintf(fwdJail, logPath+" head"),
-		"[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = 0\n")
+		"[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = "+heal+"\n")
 	var flags []string
 	if shell {
 		flags = []string{"--shell-actions"}
@@ -161,22 +168,44 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 	}
 
 	// firewall-cmd --reload drops runtime direct rules; the native backend
-	// heals on firewalld's Reloaded signal. fail2ban's shell actions have
-	// no such hook (fail2ban loses the ban too), so that variant skips it.
-	if !shell {
-		in.Run(t, "firewall-cmd", "--reload")
-		reloaded := time.Now()
-		waitLong(t, 10*time.Second, "the ban is back after firewall-cmd --reload", func() (bool, string) { return banned(fwdAttacker) })
-		if d := time.Since(reloaded); d > 5*time.Second {
-			t.Errorf("ban back %v after firewall-cmd --reload, want within 5 s", d)
-		} else {
-			t.Logf("ban back %v after firewall-cmd --reload", d.Round(10*time.Millisecond))
+	// heals on firewalld's Reloaded signal, the shell action at the next
+	// heal round's actioncheck (fail2ban only at its next ban).
+	// The shell variant polls the kernel's f2b chain with nft: firewall-cmd
+	// is a Python program talking to firewalld, and running it every 100 ms
+	// would slow down the very repair (nine firewall-cmd runs) it waits
+	// for. firewall-cmd confirms the ban once it is back.
+	back := func() (bool, string) { return banned(fwdAttacker) }
+	if shell {
+		back = func() (bool, string) {
+			out, err := in.Command(context.Background(), "nft", "list", "chain", "ip", "filter", "f2b-SSH").CombinedOutput()
+			return err == nil && strings.Contains(string(out), "ip saddr "+fwdAttacker+" "), string(out)
 		}
-		if canConnect(n, fwdAttacker) {
-			t.Errorf("%s connects after the reload was healed", fwdAttacker)
-		}
-	} else {
-		t.Log("firewall-cmd --reload step skipped: fail2ban's firewallcmd-new shell action is not re-applied on a firewalld reload")
+	}
+	// The target is 5 s. The shell repair is seven firewall-cmd runs
+	// (the failed actioncheck, actionstop, actionstart, actioncheck again)
+	// and the reban, after up to a heal interval: about 3 s on an idle
+	// machine, but each run takes up to a second of CPU when the machine
+	// is loaded, so that variant fails only past 10 s and logs the rest.
+	limit := 5 * time.Second
+	if shell {
+		limit = 10 * time.Second
+	}
+	in.Run(t, "firewall-cmd", "--reload")
+	reloaded := time.Now()
+	waitLong(t, limit+5*time.Second, "the ban is back after firewall-cmd --reload", back)
+	switch d := time.Since(reloaded); {
+	case d > limit:
+		t.Errorf("ban back %v after firewall-cmd --reload, want within %v", d, limit)
+	case d > 5*time.Second:
+		t.Logf("ban back %v after firewall-cmd --reload: over the 5 s target (firewall-cmd is slow on a loaded machine)", d.Round(10*time.Millisecond))
+	default:
+		t.Logf("ban back %v after firewall-cmd --reload", d.Round(10*time.Millisecond))
+	}
+	if ok, r := banned(fwdAttacker); !ok {
+		t.Errorf("firewall-cmd --direct --get-all-rules does not show the ban after the reload:\n%s", r)
+	}
+	if canConnect(n, fwdAttacker) {
+		t.Errorf("%s connects after the reload was healed", fwdAttacker)
 	}
 
 	// A warden restart (clean stop, then start on the same database)
