@@ -19,17 +19,8 @@ import (
 )
 
 func TestNftablesSpec(t *testing.T) {
-	svc, err := firewall.ParseServices(strings.NewReader("ssh 22/tcp\nhttp 80/tcp\nhttps 443/tcp\n"), "services")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tests := []struct {
-		name   string
-		file   string
-		params map[string]string
-		want   firewall.JailSpec
-		err    error
-	}{
+	svc := specServices(t)
+	tests := []specCase{
 		{
 			name:   "multiport by service name",
 			file:   "action.d/nftables-multiport.conf",
@@ -64,10 +55,40 @@ func TestNftablesSpec(t *testing.T) {
 			err:    firewall.ErrInvalidJail,
 		},
 	}
+	checkSpecs(t, nftablesSpec, svc, tests)
+	if _, err := nftablesSpec("j", &config.Action{File: "nftables.conf", Params: map[string]string{"port": "nosuchservice"}}, svc); err == nil {
+		t.Error("unknown service name accepted")
+	}
+}
+
+// specCase is one action file with parameters and the jail spec (or the
+// error) a native kind's spec function makes of it.
+type specCase struct {
+	name   string
+	file   string
+	params map[string]string
+	want   firewall.JailSpec
+	err    error
+}
+
+// specServices is the small services table the spec tests resolve port
+// names with.
+func specServices(t *testing.T) *firewall.Services {
+	t.Helper()
+	svc, err := firewall.ParseServices(strings.NewReader("ssh 22/tcp\nhttp 80/tcp\nhttps 443/tcp\n"), "services")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
+// checkSpecs runs each case through spec for jail "j" as a subtest.
+func checkSpecs(t *testing.T, spec func(string, *config.Action, *firewall.Services) (firewall.JailSpec, error), svc *firewall.Services, tests []specCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			a := &config.Action{Name: "x", File: tt.file, Params: tt.params}
-			got, err := nftablesSpec("j", a, svc)
+			got, err := spec("j", a, svc)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("err = %v, want %v", err, tt.err)
@@ -81,9 +102,6 @@ func TestNftablesSpec(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
-	}
-	if _, err := nftablesSpec("j", &config.Action{File: "nftables.conf", Params: map[string]string{"port": "nosuchservice"}}, svc); err == nil {
-		t.Error("unknown service name accepted")
 	}
 }
 

@@ -1,12 +1,9 @@
 package server
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"warden/internal/config"
@@ -14,18 +11,9 @@ import (
 )
 
 func TestIpsetSpec(t *testing.T) {
-	svc, err := firewall.ParseServices(strings.NewReader("ssh 22/tcp\nhttp 80/tcp\nhttps 443/tcp\n"), "services")
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := specServices(t)
 	reject := "REJECT --reject-with icmp-port-unreachable"
-	tests := []struct {
-		name   string
-		file   string
-		params map[string]string
-		want   firewall.JailSpec
-		err    error
-	}{
+	tests := []specCase{
 		{
 			name:   "multiport by service name",
 			file:   "action.d/iptables-multiport.conf",
@@ -72,24 +60,7 @@ func TestIpsetSpec(t *testing.T) {
 			err:    firewall.ErrInvalidPort,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			a := &config.Action{Name: "x", File: tt.file, Params: tt.params}
-			got, err := ipsetSpec("j", a, svc)
-			if tt.err != nil {
-				if !errors.Is(err, tt.err) {
-					t.Fatalf("err = %v, want %v", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
+	checkSpecs(t, ipsetSpec, svc, tests)
 	if _, err := ipsetSpec("j", &config.Action{File: "iptables.conf", Params: map[string]string{"port": "nosuchservice"}}, svc); err == nil {
 		t.Error("unknown service name accepted")
 	}
