@@ -219,25 +219,12 @@ func TestSDNotify(t *testing.T) {
 }
 
 func TestNewReportsBadJails(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, text string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("filter.d/f.conf", "[Definition]\nfailregex = ^fail from <HOST>$\n")
-	write("action.d/nftables.conf", "[Definition]\nactionban = true\n[Init]\nport = nosuchport\nchain_hook = input\n")
-	write("jail.conf", "[a]\nenabled = true\nfilter = f\nlogpath = /dev/null\naction = nftables\n")
-	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = New(Options{Config: cfg, ServicesPath: writeServices(t)})
+	cfg := loadTree(t, map[string]string{
+		"filter.d/f.conf":        "[Definition]\nfailregex = ^fail from <HOST>$\n",
+		"action.d/nftables.conf": "[Definition]\nactionban = true\n[Init]\nport = nosuchport\nchain_hook = input\n",
+		"jail.conf":              "[a]\nenabled = true\nfilter = f\nlogpath = /dev/null\naction = nftables\n",
+	})
+	_, err := New(Options{Config: cfg, ServicesPath: writeServices(t)})
 	if err == nil || !strings.Contains(err.Error(), "jail a") || !strings.Contains(err.Error(), "jail.conf:1") {
 		t.Errorf("New = %v, want an error naming jail a at jail.conf:1", err)
 	}
@@ -262,19 +249,7 @@ func TestActionChoice(t *testing.T) {
 			"[mixed]\nenabled = true\naction = nftables-multiport\n        record\n" +
 			"[shell]\nenabled = true\naction = record\n",
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := loadTreeIn(t, dir, files)
 	tests := []struct {
 		shell        bool
 		jail         string

@@ -168,7 +168,24 @@ func TestNativesSetup(t *testing.T) {
 // loadTree writes files under a new directory and loads it.
 func loadTree(t *testing.T, files map[string]string) *config.Config {
 	t.Helper()
-	dir := t.TempDir()
+	return loadTreeIn(t, t.TempDir(), files)
+}
+
+// loadTreeIn writes files under dir and loads dir as the configuration.
+func loadTreeIn(t *testing.T, dir string, files map[string]string) *config.Config {
+	t.Helper()
+	writeTree(t, dir, files)
+	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// writeTree writes each file (a path relative to dir) with its text,
+// making the directories it needs.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
 	for name, text := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -178,11 +195,6 @@ func loadTree(t *testing.T, files map[string]string) *config.Config {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
 }
 
 func TestBanactionAuto(t *testing.T) {
