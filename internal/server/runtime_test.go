@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,24 +33,31 @@ func runtimeServer(t *testing.T, jailOpts string) (c *control.Client, logPath, r
 		"jail.conf": "[DEFAULT]\nbackend = polling\nignoreself = false\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\naction = record\n" +
 			"[app]\nenabled = true\nfilter = app\nlogpath = " + logPath + "\n" + jailOpts,
 	}
-	for name, text := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
+	cfg := loadTreeIn(t, dir, files)
+	ctx, _ := runServer(t, cfg, dir, nil)
+	var err error
+	c, err = control.Dial(ctx, filepath.Join(dir, "w.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
+	return c, logPath, record
+}
+
+// runServer runs a server on cfg with its database and socket in dir and
+// waits for its READY=1; notify, if set, sees every state it reports
+// first. stop cancels the run and returns Run's error; if the test does not
+// call it, a cleanup does and fails the test on that error.
+func runServer(t *testing.T, cfg *config.Config, dir string, notify func(string)) (ctx context.Context, stop func() error) {
+	t.Helper()
 	ready := make(chan struct{})
 	srv, err := New(Options{
 		Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Notify: func(s string) error {
+			if notify != nil {
+				notify(s)
+			}
 			if s == "READY=1" {
 				close(ready)
 			}
@@ -62,10 +70,23 @@ func runtimeServer(t *testing.T, jailOpts string) (c *control.Client, logPath, r
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
+	var (
+		once   sync.Once
+		runErr error
+	)
+	halt := func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
+		runErr = <-done
+	}
+	stop = func() error {
+		once.Do(halt)
+		return runErr
+	}
+	t.Cleanup(func() {
+		stopped := false // by this cleanup, so no one has seen runErr
+		once.Do(func() { halt(); stopped = true })
+		if stopped && runErr != nil {
+			t.Errorf("Run: %v", runErr)
 		}
 	})
 	select {
@@ -73,12 +94,7 @@ func runtimeServer(t *testing.T, jailOpts string) (c *control.Client, logPath, r
 	case <-time.After(10 * time.Second):
 		t.Fatal("no READY=1 within 10 s")
 	}
-	c, err = control.Dial(ctx, filepath.Join(dir, "w.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c, logPath, record
+	return ctx, stop
 }
 
 func appendLines(t *testing.T, path string, lines ...string) {

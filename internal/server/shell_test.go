@@ -1,10 +1,7 @@
 package server
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"warden/internal/config"
 	"warden/internal/control"
 )
 
@@ -25,22 +21,13 @@ func TestShellActions(t *testing.T) {
 	dir := t.TempDir()
 	record := filepath.Join(dir, "record")
 	logPath := filepath.Join(dir, "app.log")
-	write := func(name, text string) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("app.log", "")
-	write("filter.d/app.conf", "[Definition]\nfailregex = login failed from <HOST>$\n")
-	write("action.d/record.conf", "[Definition]\nactionstart = echo start >> "+record+
-		"\nactionban = echo ban <ip> >> "+record+"\nactionunban = echo unban <ip> >> "+record+
-		"\nactionstop = echo stop >> "+record+"\n")
-	write("jail.conf", fmt.Sprintf(`[DEFAULT]
+	cfg := loadTreeIn(t, dir, map[string]string{
+		"app.log":           "",
+		"filter.d/app.conf": "[Definition]\nfailregex = login failed from <HOST>$\n",
+		"action.d/record.conf": "[Definition]\nactionstart = echo start >> " + record +
+			"\nactionban = echo ban <ip> >> " + record + "\nactionunban = echo unban <ip> >> " + record +
+			"\nactionstop = echo stop >> " + record + "\n",
+		"jail.conf": fmt.Sprintf(`[DEFAULT]
 backend = polling
 ignoreself = false
 maxretry = 2
@@ -57,39 +44,22 @@ logpath = %s
 enabled = true
 filter = app
 logpath = %s/missing-dir/[
-`, logPath, dir))
-	cfg, err := config.Load(os.DirFS(dir), config.Options{Root: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// states is written by the server's goroutine; ready closes at READY=1.
+`, logPath, dir),
+	})
+	// states is written by the server's goroutine. runServer returns at
+	// READY=1: lines appended before it may fall before a "tail" start; the
+	// socket accepts connections (into its backlog) earlier than that.
 	var (
 		statesMu sync.Mutex
 		states   []string
-		ready    = make(chan struct{})
 	)
-	srv, err := New(Options{
-		Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Notify: func(s string) error {
-			statesMu.Lock()
-			defer statesMu.Unlock()
-			states = append(states, s)
-			if s == "READY=1" {
-				close(ready)
-			}
-			return nil
-		},
+	ctx, stop := runServer(t, cfg, dir, func(s string) {
+		statesMu.Lock()
+		defer statesMu.Unlock()
+		states = append(states, s)
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("Run: %v", err)
 		}
 		got, _ := os.ReadFile(record)
@@ -102,15 +72,10 @@ logpath = %s/missing-dir/[
 			t.Errorf("notify states = %q", states)
 		}
 	}()
-
-	// Lines appended before READY=1 may fall before a "tail" start; the
-	// socket accepts connections (into its backlog) earlier than that.
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no READY=1 within 10 s")
-	}
-	var c *control.Client
+	var (
+		c   *control.Client
+		err error
+	)
 	waitUntil(t, "the socket answers", func() bool {
 		c, err = control.Dial(ctx, filepath.Join(dir, "w.sock"))
 		return err == nil
