@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"warden/internal/notify/whois/whoistest"
 )
 
 const (
@@ -520,18 +522,9 @@ func TestReferralToLocalAddressRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("netname: FIRST\nrefer: localhost\n"))
-			c.Close()
-		}
-	})
+	// The server reads the query before it answers: closing with the
+	// query unread would reset the connection under the answer.
+	whoistest.Serve(t, ln, whoistest.Answer("netname: FIRST\nrefer: localhost\n"))
 	c := New(Config{Server: ln.Addr().String(), QueryTimeout: 2 * time.Second})
 	r, err := c.Lookup(t.Context(), netip.MustParseAddr("192.0.2.1"))
 	if !errors.Is(err, errNotPublic) {
