@@ -186,6 +186,9 @@ type Options struct {
 	Root string
 	// Version is the value of %(fail2ban_version)s ("1.0.2" when empty).
 	Version string
+	// Glob finds the log files a logpath names, for skip_if_nologs and
+	// systemd_if_nologs (filepath.Glob when nil).
+	Glob func(pattern string) ([]string, error)
 }
 
 // Errors a loaded tree can fail with; each comes wrapped with file:line.

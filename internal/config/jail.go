@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,18 @@ func (l *loader) jail(name string) (*Jail, error) {
 	}
 	backend, _ := first.Get("backend")
 	j := &Jail{Name: name, Pos: sec.Pos, Enabled: enabled == "True", Options: map[string]string{}}
+	switched, skip, err := l.noLogs(name, backend)
+	if err != nil {
+		return nil, l.jailErr(name, err)
+	}
+	if skip {
+		l.warn(sec.Pos, "jail [%s] skipped: no log file matches its logpath (skip_if_nologs)", name)
+		return nil, nil
+	}
+	if switched {
+		backend = "systemd"
+		l.warn(sec.Pos, "jail [%s]: no log file matches its logpath, reading the systemd journal instead (systemd_if_nologs)", name)
+	}
 
 	// The filter is read first: its resolved values become known/x
 	// options of the jail, for failregex = %(known/failregex)s.
@@ -86,6 +99,10 @@ func (l *loader) jail(name string) (*Jail, error) {
 	}
 	if err := l.fillJail(j, opts); err != nil {
 		return nil, l.jailErr(name, err)
+	}
+	if switched {
+		j.Backend = backend
+		opts.Set("backend", backend)
 	}
 	for _, k := range append(l.jails.defaults.Keys(), sec.Keys()...) {
 		if strings.HasPrefix(k, "known/") {
@@ -373,4 +390,46 @@ func (l *loader) action(jail, spec string, jailOpts *omap, at Pos) (*Action, err
 		}
 	}
 	return a, nil
+}
+
+// noLogs applies fail2ban 1.1's skip_if_nologs and systemd_if_nologs to a
+// jail with backend auto whose logpath matches no file: systemd_if_nologs
+// switches it to the journal, else skip_if_nologs skips it.
+func (l *loader) noLogs(name, backend string) (switched, skip bool, err error) {
+	if strings.ToLower(strings.TrimSpace(backend)) != "auto" {
+		return false, false, nil
+	}
+	flag := func(k string) (bool, error) {
+		v, _, ok, err := l.jailOption(name, k, nil)
+		return ok && asBool(v), err
+	}
+	sysd, err := flag("systemd_if_nologs")
+	if err != nil {
+		return false, false, err
+	}
+	skip, err = flag("skip_if_nologs")
+	if err != nil || !sysd && !skip {
+		return false, false, err
+	}
+	logpath, _, _, err := l.jailOption(name, "logpath", strp(""))
+	if err != nil {
+		return false, false, err
+	}
+	glob := l.opts.Glob
+	if glob == nil {
+		glob = filepath.Glob
+	}
+	for _, line := range strings.Split(logpath, "\n") {
+		line = strings.TrimSpace(line)
+		for _, mark := range []string{" head", " tail"} {
+			line = strings.TrimSpace(strings.TrimSuffix(line, mark))
+		}
+		if line == "" {
+			continue
+		}
+		if m, _ := glob(line); len(m) > 0 {
+			return false, false, nil
+		}
+	}
+	return sysd, !sysd && skip, nil
 }
