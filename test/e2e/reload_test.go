@@ -20,26 +20,10 @@ import (
 // lifting the removed jail's. `warden client reload` reports an invalid
 // configuration to the client.
 func TestServerReloadSIGHUP(t *testing.T) {
-	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/nftables-multiport.conf"} {
-		if _, err := os.Stat(need); err != nil {
-			t.Skipf("needs fail2ban's configuration: %v", err)
-		}
-	}
+	needFail2ban(t, "filter.d/sshd.conf", "action.d/nftables-multiport.conf")
 	ns := newNetns(t)
 	bin := buildWarden(t)
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "conf")
-	if err := os.Mkdir(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, sub := range []string{"filter.d", "action.d"} {
-		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	logs := map[string]string{}
 	for _, j := range []string{"sshd", "other"} {
 		logs[j] = filepath.Join(dir, j+".log")
@@ -52,13 +36,14 @@ func TestServerReloadSIGHUP(t *testing.T) {
 			"findtime = 10m\nbantime = 1h\naction = nftables-multiport[name=%s, port=22, protocol=tcp]\n%s",
 			name, logs[name], name, extra)
 	}
+	conf := writeConfDir(t, dir, section("sshd", "maxretry = 3\n")+section("other", "maxretry = 3\n"),
+		"[Definition]\nlogtarget = STDERR\nloglevel = INFO\n")
 	writeJails := func(text string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeJails(section("sshd", "maxretry = 3\n") + section("other", "maxretry = 3\n"))
 	fail := func(jail, ip string, n int) {
 		t.Helper()
 		f, err := os.OpenFile(logs[jail], os.O_APPEND|os.O_WRONLY, 0)

@@ -52,36 +52,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // --firewall` (the ban in place as it should be), that SIGHUP
 // does not kill it and that SIGTERM stops it with status 0.
 func TestServerBinary(t *testing.T) {
-	for _, need := range []string{"/etc/fail2ban/filter.d/sshd.conf", "/etc/fail2ban/action.d/nftables-multiport.conf"} {
-		if _, err := os.Stat(need); err != nil {
-			t.Skipf("needs fail2ban's configuration: %v", err)
-		}
-	}
+	needFail2ban(t, "filter.d/sshd.conf", "action.d/nftables-multiport.conf")
 	ns := newNetns(t)
 	bin := buildWarden(t)
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "conf")
-	if err := os.Mkdir(conf, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, sub := range []string{"filter.d", "action.d"} {
-		if err := os.Symlink("/etc/fail2ban/"+sub, filepath.Join(conf, sub)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	logPath := filepath.Join(dir, "auth.log")
 	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	jail := fmt.Sprintf("[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nbackend = polling\nignoreself = false\n"+
 		"maxretry = 3\nfindtime = 10m\nbantime = 1h\naction = nftables-multiport[name=sshd, port=22, protocol=tcp]\n", logPath)
-	if err := os.WriteFile(filepath.Join(conf, "jail.conf"), []byte(jail), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	// fail2ban's default logtarget is /var/log/fail2ban.log: keep the log here.
-	if err := os.WriteFile(filepath.Join(conf, "fail2ban.conf"), []byte("[Definition]\nlogtarget = STDERR\nloglevel = INFO\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf := writeConfDir(t, dir, jail, "[Definition]\nlogtarget = STDERR\nloglevel = INFO\n")
 	p := launchWarden(t, bin, ns, conf, dir, "--log-format", "json")
 	sock, stderr := p.sock, p.stderr
 
