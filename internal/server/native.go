@@ -233,3 +233,22 @@ func (n *natives) stop(ctx context.Context, keep bool, log *slog.Logger) {
 	}
 	n.open, n.order = nil, nil
 }
+
+// specPorts fills in the spec's ports from the action's port parameter
+// (names through svc) unless allPorts, and its protocols from the protocol
+// parameter (comma- or space-separated): the part every native kind's Spec
+// reads alike.
+func specPorts(spec *firewall.JailSpec, a *config.Action, svc *firewall.Services, allPorts bool) error {
+	p := a.Params
+	if !allPorts {
+		ports, err := firewall.ParsePorts(p["port"], svc)
+		if err != nil {
+			return fmt.Errorf("jail %s: action %s: port: %w", spec.Name, a.Name, err)
+		}
+		spec.Ports = ports
+	}
+	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
+		spec.Protocols = strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' })
+	}
+	return nil
+}

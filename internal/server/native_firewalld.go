@@ -72,15 +72,8 @@ func firewalldSpec(jailName string, a *config.Action, svc *firewall.Services) (f
 	base := actionBase(a)
 	allPorts := base == "firewallcmd-allports" || strings.TrimSpace(p["type"]) == "allports" ||
 		base == "firewallcmd-ipset" && strings.Contains(p["actiontype"], "allports")
-	if !allPorts {
-		ports, err := firewall.ParsePorts(p["port"], svc)
-		if err != nil {
-			return spec, fmt.Errorf("jail %s: action %s: port: %w", jailName, a.Name, err)
-		}
-		spec.Ports = ports
-	}
-	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
-		spec.Protocols = strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' })
+	if err := specPorts(&spec, a, svc, allPorts); err != nil {
+		return spec, err
 	}
 	switch c := strings.TrimSpace(p["chain"]); strings.ToUpper(c) {
 	case "", "INPUT", "INPUT_DIRECT":

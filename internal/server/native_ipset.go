@@ -59,15 +59,8 @@ func ipsetSpec(jailName string, a *config.Action, svc *firewall.Services) (firew
 	spec := firewall.JailSpec{Name: jailName}
 	base := actionBase(a)
 	allPorts := strings.HasSuffix(base, "-allports") || strings.TrimSpace(p["type"]) == "allports"
-	if !allPorts {
-		ports, err := firewall.ParsePorts(p["port"], svc)
-		if err != nil {
-			return spec, fmt.Errorf("jail %s: action %s: port: %w", jailName, a.Name, err)
-		}
-		spec.Ports = ports
-	}
-	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
-		spec.Protocols = strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' })
+	if err := specPorts(&spec, a, svc, allPorts); err != nil {
+		return spec, err
 	}
 	switch c := strings.TrimSpace(p["chain"]); c {
 	case "", "INPUT", "input":

@@ -49,22 +49,8 @@ func nftablesSpec(jailName string, a *config.Action, svc *firewall.Services) (fi
 	p := a.Params
 	spec := firewall.JailSpec{Name: jailName}
 	allPorts := actionBase(a) == "nftables-allports" || strings.TrimSpace(p["type"]) == "allports"
-	if !allPorts {
-		ports, err := firewall.ParsePorts(p["port"], svc)
-		if err != nil {
-			return spec, fmt.Errorf("jail %s: action %s: port: %w", jailName, a.Name, err)
-		}
-		spec.Ports = ports
-	}
-	if proto := strings.TrimSpace(p["protocol"]); proto != "" {
-		for _, w := range strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' }) {
-			spec.Protocols = append(spec.Protocols, w)
-		}
-	}
-	if allPorts && len(spec.Protocols) > 0 {
-		// fail2ban's allports matches every protocol named; an empty port
-		// list with protocols given means "all ports of those protocols".
-		spec.Ports = nil
+	if err := specPorts(&spec, a, svc, allPorts); err != nil {
+		return spec, err
 	}
 	switch c := strings.TrimSpace(p["chain_hook"]); c {
 	case "", "input", "INPUT":
