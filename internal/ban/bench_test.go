@@ -74,11 +74,18 @@ func BenchmarkFlood100kMem(b *testing.B) {
 // backend in a fresh network namespace (skipped unless root).
 func BenchmarkFlood100kNftables(b *testing.B) {
 	_, fd := netnsFD(b)
-	benchFlood(b, func(b *testing.B) firewall.Backend {
+	benchFlood(b, nftPerRun(fd))
+}
+
+// nftPerRun returns a backend factory for benchFlood and benchRestore: each
+// run gets its own nftables backend in the namespace fd, torn down when the
+// benchmark ends.
+func nftPerRun(fd int) func(*testing.B) firewall.Backend {
+	return func(b *testing.B) firewall.Backend {
 		fw := nftBackend(b, fd)
 		b.Cleanup(func() { fw.Teardown(context.Background()) })
 		return fw
-	})
+	}
 }
 
 // timedBackend notes when its last Ban call returned.
@@ -185,9 +192,5 @@ func BenchmarkRestore100kMem(b *testing.B) {
 // nftables table in a network namespace (skipped unless root).
 func BenchmarkRestore100kNftables(b *testing.B) {
 	_, fd := netnsFD(b)
-	benchRestore(b, func(b *testing.B) firewall.Backend {
-		fw := nftBackend(b, fd)
-		b.Cleanup(func() { fw.Teardown(context.Background()) })
-		return fw
-	})
+	benchRestore(b, nftPerRun(fd))
 }
