@@ -190,7 +190,7 @@ func (s *hookSet) noteWhois(addr netip.Addr, server string) {
 // send hands ev to the notifier, counting it for each target it reaches.
 func (s *hookSet) send(ev webhook.Event) {
 	for i, t := range s.targets {
-		if len(t.Jails) == 0 || slices.Contains(t.Jails, ev.Jail) {
+		if t.Covers(ev.Jail) {
 			s.routed[i].Add(1)
 		}
 	}
@@ -200,7 +200,7 @@ func (s *hookSet) send(ev webhook.Event) {
 // covers tells whether a target of the set takes jail's events.
 func (s *hookSet) covers(jail string) bool {
 	for _, t := range s.targets {
-		if len(t.Jails) == 0 || slices.Contains(t.Jails, jail) {
+		if t.Covers(jail) {
 			return true
 		}
 	}

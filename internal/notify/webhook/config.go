@@ -58,6 +58,12 @@ type Target struct {
 	Pos config.Pos
 }
 
+// Covers tells whether the target takes jail's events: every jail when
+// Jails is empty, else the jails it names.
+func (t Target) Covers(jail string) bool {
+	return len(t.Jails) == 0 || slices.Contains(t.Jails, jail)
+}
+
 // Default per-target settings.
 const (
 	DefaultTimeout = 10 * time.Second

@@ -39,7 +39,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -173,7 +172,7 @@ func (n *Notifier) Send(ev Event) {
 		ev.Time = time.Now()
 	}
 	for _, s := range n.sinks {
-		if len(s.t.Jails) > 0 && !slices.Contains(s.t.Jails, ev.Jail) {
+		if !s.t.Covers(ev.Jail) {
 			continue
 		}
 		select {
