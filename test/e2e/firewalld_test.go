@@ -61,22 +61,7 @@ func TestFirewalld(t *testing.T) {
 func fwdNet(t *testing.T, in *fwdtest.Instance) sshdNet {
 	t.Helper()
 	n := sshdNet{server: in.NS, client: newNetns(t)}
-	steps := [][]string{
-		{"-n", n.server, "link", "add", "wsrv", "type", "veth", "peer", "name", "wcli", "netns", n.client},
-		{"-n", n.server, "link", "set", "lo", "up"},
-		{"-n", n.client, "link", "set", "lo", "up"},
-		{"-n", n.server, "addr", "add", sshdServerAddr + "/24", "dev", "wsrv"},
-		{"-n", n.client, "addr", "add", fwdAttacker + "/24", "dev", "wcli"},
-		{"-n", n.client, "addr", "add", fwdFour + "/24", "dev", "wcli"},
-		{"-n", n.client, "addr", "add", fwdSpread + "/24", "dev", "wcli"},
-		{"-n", n.server, "link", "set", "wsrv", "up"},
-		{"-n", n.client, "link", "set", "wcli", "up"},
-	}
-	for _, s := range steps {
-		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(s, " "), err, out)
-		}
-	}
+	joinNetns(t, n, fwdAttacker, fwdFour, fwdSpread)
 	listenTCP22(t, n, fwdFour)
 	return n
 }

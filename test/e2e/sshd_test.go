@@ -32,28 +32,40 @@ type sshdNet struct {
 	server, client string
 }
 
-// newSSHDNet creates both namespaces and the veth pair. The pair is created
-// inside the server namespace with its peer moved straight into the client
-// namespace, so the host's own namespace never sees a link.
+// newSSHDNet creates both namespaces and joins them with joinNetns, the
+// client holding sshdAttacker and sshdIgnored.
 func newSSHDNet(t *testing.T) sshdNet {
 	t.Helper()
 	n := sshdNet{server: newNetns(t), client: newNetns(t)}
+	joinNetns(t, n, sshdAttacker, sshdIgnored)
+	return n
+}
+
+// joinNetns joins n's two namespaces with a veth pair, brings loopback up on
+// both, and gives the server end sshdServerAddr and the client end each of
+// clientAddrs (all /24). The pair is created inside the server namespace
+// with its peer moved straight into the client namespace, so the host's own
+// namespace never sees a link.
+func joinNetns(t *testing.T, n sshdNet, clientAddrs ...string) {
+	t.Helper()
 	steps := [][]string{
 		{"-n", n.server, "link", "add", "wsrv", "type", "veth", "peer", "name", "wcli", "netns", n.client},
 		{"-n", n.server, "link", "set", "lo", "up"},
 		{"-n", n.client, "link", "set", "lo", "up"},
 		{"-n", n.server, "addr", "add", sshdServerAddr + "/24", "dev", "wsrv"},
-		{"-n", n.client, "addr", "add", sshdAttacker + "/24", "dev", "wcli"},
-		{"-n", n.client, "addr", "add", sshdIgnored + "/24", "dev", "wcli"},
-		{"-n", n.server, "link", "set", "wsrv", "up"},
-		{"-n", n.client, "link", "set", "wcli", "up"},
 	}
+	for _, a := range clientAddrs {
+		steps = append(steps, []string{"-n", n.client, "addr", "add", a + "/24", "dev", "wcli"})
+	}
+	steps = append(steps,
+		[]string{"-n", n.server, "link", "set", "wsrv", "up"},
+		[]string{"-n", n.client, "link", "set", "wcli", "up"},
+	)
 	for _, s := range steps {
 		if out, err := exec.Command("ip", s...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(s, " "), err, out)
 		}
 	}
-	return n
 }
 
 // syslogWriter turns sshd's bare stderr lines ("Failed password for ...",
