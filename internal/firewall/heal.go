@@ -13,24 +13,18 @@ type Drift interface {
 	Repair() Repair
 }
 
-// Reconcile is the bookkeeping every Healer shares for Check and Heal: it
-// fails at once on a done ctx, holds mu (the backend's batch lock) for the
-// whole run so no Ban or Setup slips in between measuring and mending,
-// measures with diff and, for a Heal (fix not nil), hands the drift to fix.
-// fix decides for itself whether a drift that counts nothing needs work (a
-// rule out of order counts as nothing missing, yet may be rewritten). The
-// result is the drift's Repair, or the zero Repair with the first error.
-func Reconcile[D Drift](ctx context.Context, mu sync.Locker, diff func() (D, error), fix func(D) error) (Repair, error) {
-	return ReconcileRead(ctx, mu, func() (struct{}, error) { return struct{}{}, nil },
-		func(struct{}) (D, error) { return diff() }, fix)
-}
-
-// ReconcileRead is Reconcile for a backend whose slow part is reading the
-// firewall back: read runs first WITHOUT mu, so Ban and Unban are not held
-// up by it, then diff (given what read returned) and fix run under mu. The
-// state read may be stale by the time mu is held; diff must correct it for
-// the backend's own commits in between (see ChangeLog) and may fall back
-// to reading again under mu when it cannot.
+// ReconcileRead is the bookkeeping every Healer shares for Check and
+// Heal: it fails at once on a done ctx, then runs read WITHOUT mu (the
+// backend's batch lock), so Ban and Unban are not held up by the slow
+// reading back of the firewall; diff (given what read returned) and, for a
+// Heal (fix not nil), fix then run under mu, so no Ban or Setup slips in
+// between measuring and mending. The state read may be stale by the time
+// mu is held; diff must correct it for the backend's own commits in
+// between (see ChangeLog) and may fall back to reading again under mu when
+// it cannot. fix decides for itself whether a drift that counts nothing
+// needs work (a rule out of order counts as nothing missing, yet may be
+// rewritten). The result is the drift's Repair, or the zero Repair with
+// the first error.
 func ReconcileRead[R any, D Drift](ctx context.Context, mu sync.Locker, read func() (R, error), diff func(R) (D, error), fix func(D) error) (Repair, error) {
 	if err := ctx.Err(); err != nil {
 		return Repair{}, err

@@ -45,7 +45,8 @@ func TestReconcile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu lockCheck
 			var diffRan, fixRan bool
-			diff := func() (fakeDrift, error) {
+			read := func() (struct{}, error) { return struct{}{}, nil }
+			diff := func(struct{}) (fakeDrift, error) {
 				diffRan = true
 				if !mu.held {
 					t.Error("diff ran without the lock")
@@ -62,9 +63,9 @@ func TestReconcile(t *testing.T) {
 					return tc.fixErr
 				}
 			}
-			got, err := Reconcile(tc.ctx, &mu, diff, fix)
+			got, err := ReconcileRead(tc.ctx, &mu, read, diff, fix)
 			if got != tc.want || !errors.Is(err, tc.wantErr) || (err == nil) != (tc.wantErr == nil) {
-				t.Errorf("Reconcile = %+v, %v; want %+v, %v", got, err, tc.want, tc.wantErr)
+				t.Errorf("ReconcileRead = %+v, %v; want %+v, %v", got, err, tc.want, tc.wantErr)
 			}
 			if diffRan != tc.wantDiff || fixRan != tc.wantFix {
 				t.Errorf("diff ran %v, fix ran %v; want %v, %v", diffRan, fixRan, tc.wantDiff, tc.wantFix)
