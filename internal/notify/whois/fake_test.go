@@ -77,7 +77,7 @@ func (n *fakeNet) text(name string, byQuery map[string]string) {
 
 // literal serves the same bytes to every query.
 func (n *fakeNet) literal(name, answer string) {
-	n.serve(name, func(_ string, c net.Conn) { _, _ = c.Write([]byte(answer)) })
+	n.serve(name, whoistest.Answer(answer))
 }
 
 func (n *fakeNet) queries(name string) []string {
