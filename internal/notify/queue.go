@@ -154,9 +154,7 @@ func (m *Mailer) SetSpool(sp Spool) {
 }
 
 // Spool is where undeliverable mail is kept, nil if nowhere.
-func (m *Mailer) Spool() Spool { return m.getSpool() }
-
-func (m *Mailer) getSpool() Spool {
+func (m *Mailer) Spool() Spool {
 	if p := m.spool.Load(); p != nil {
 		return *p
 	}
@@ -165,7 +163,7 @@ func (m *Mailer) getSpool() Spool {
 
 // retrySpooled tries a batch of spooled messages once each.
 func (m *Mailer) retrySpooled(ctx context.Context) {
-	r, ok := m.getSpool().(Retrier)
+	r, ok := m.Spool().(Retrier)
 	if !ok {
 		return
 	}
@@ -380,7 +378,7 @@ func (m *Mailer) attempt(ctx context.Context, p *pending) (again bool) {
 func (m *Mailer) giveUp(ctx context.Context, p *pending, err error) {
 	m.waiting.Add(-1)
 	m.failed.Add(1)
-	spool := m.getSpool()
+	spool := m.Spool()
 	if spool != nil && p.job != nil {
 		// Never composed: compose it now with the (expired) context, so
 		// slow parts give up at once, and keep what comes out.
