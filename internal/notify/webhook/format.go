@@ -189,11 +189,7 @@ func cut(s string, n int) string {
 		return s
 	}
 	const mark = "\n… (cut)"
-	s = s[:n-len(mark)]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s + mark
+	return cutLine(s, n-len(mark)) + mark
 }
 
 // The generic JSON body, version 1:
