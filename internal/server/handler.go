@@ -96,9 +96,10 @@ func addrs(ps []netip.Prefix) []netip.Addr {
 
 func (h handler) Stats(context.Context) ([]control.JailStats, error) {
 	var out []control.JailStats
-	for _, j := range h.s.view().jails {
+	v := h.s.view()
+	for _, j := range v.jails {
 		ts := j.tracker.Stats()
-		bs, _ := h.s.view().mgr.Stats(j.name)
+		bs, _ := v.mgr.Stats(j.name)
 		backend := j.cfg.Backend
 		out = append(out, control.JailStats{
 			Jail: j.name, Backend: backend,
@@ -111,17 +112,18 @@ func (h handler) Stats(context.Context) ([]control.JailStats, error) {
 }
 
 func (h handler) Banned(_ context.Context, ips []netip.Addr) ([]control.JailBans, error) {
-	names := h.s.Jails()
-	sort.Strings(names)
-	out := make([]control.JailBans, 0, len(names))
-	for _, n := range names {
+	v := h.s.view()
+	jailNames := names(v.jails)
+	sort.Strings(jailNames)
+	out := make([]control.JailBans, 0, len(jailNames))
+	for _, n := range jailNames {
 		jb := control.JailBans{Jail: n, IPs: []netip.Addr{}}
 		if len(ips) == 0 {
-			b, _ := h.s.view().mgr.Banned(n)
+			b, _ := v.mgr.Banned(n)
 			jb.IPs = addrs(b)
 		} else {
 			for _, ip := range ips {
-				if h.s.view().mgr.IsBanned(n, netip.PrefixFrom(ip, ip.BitLen())) {
+				if v.mgr.IsBanned(n, netip.PrefixFrom(ip, ip.BitLen())) {
 					jb.IPs = append(jb.IPs, ip)
 				}
 			}
@@ -172,14 +174,15 @@ func (h handler) UnbanIP(ctx context.Context, name string, ips []netip.Addr, rep
 	if _, err := h.jail(name); err != nil {
 		return 0, err
 	}
+	mgr := h.s.view().mgr
 	if reportAbsent {
 		for _, ip := range ips {
-			if !h.s.view().mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())) {
+			if !mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())) {
 				return 0, fmt.Errorf("%w: %s is not banned", control.ErrBadArgs, ip)
 			}
 		}
 	}
-	n, err := h.s.view().mgr.Unban(ctx, name, prefixes(ips))
+	n, err := mgr.Unban(ctx, name, prefixes(ips))
 	if errors.Is(err, ban.ErrNotBanned) {
 		return 0, nil
 	}
