@@ -307,11 +307,11 @@ func (p *pattern) passes(found litMask) bool {
 	return true
 }
 
-// find searches buf and returns byte offsets of the groups (2 per group,
-// -1 when a group did not take part) or nil. err is a regexp2 time-out.
-// found, when not nil, lists the literals present in buf (or in a buffer
-// buf is a part of); otherwise they are looked up here.
-func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
+// variantFor is the variant of p to run on buf, or nil when the required
+// literals (found, or looked up in buf when found is nil) or the first
+// byte already rule a match out. err is set when the Unicode variant
+// could not be built.
+func (p *pattern) variantFor(buf []byte, ascii bool, found litMask) (*variant, error) {
 	if found != nil {
 		if !p.passes(found) {
 			return nil, nil
@@ -319,14 +319,26 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 	} else if !p.prechecked(buf) {
 		return nil, nil
 	}
-	if ascii && p.first != nil && (len(buf) == 0 || !p.first[buf[0]]) {
+	if !ascii {
+		if v := p.unicode(); v != nil {
+			return v, nil
+		}
+		return nil, p.uniErr
+	}
+	if p.first != nil && (len(buf) == 0 || !p.first[buf[0]]) {
 		return nil, nil
 	}
-	v := p.ascii
-	if !ascii {
-		if v = p.unicode(); v == nil {
-			return nil, p.uniErr
-		}
+	return p.ascii, nil
+}
+
+// find searches buf and returns byte offsets of the groups (2 per group,
+// -1 when a group did not take part) or nil. err is a regexp2 time-out.
+// found, when not nil, lists the literals present in buf (or in a buffer
+// buf is a part of); otherwise they are looked up here.
+func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
+	v, err := p.variantFor(buf, ascii, found)
+	if v == nil {
+		return nil, err
 	}
 	known := false // the automaton found that v.re matches
 	// With a content split the automaton would only repeat, over the whole
@@ -398,21 +410,9 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 // matches reports whether p matches somewhere in buf, without working out
 // where: the cheap question. err is a regexp2 time-out.
 func (p *pattern) matches(buf []byte, ascii bool, found litMask) (bool, error) {
-	if found != nil {
-		if !p.passes(found) {
-			return false, nil
-		}
-	} else if !p.prechecked(buf) {
-		return false, nil
-	}
-	if ascii && p.first != nil && (len(buf) == 0 || !p.first[buf[0]]) {
-		return false, nil
-	}
-	v := p.ascii
-	if !ascii {
-		if v = p.unicode(); v == nil {
-			return false, p.uniErr
-		}
+	v, err := p.variantFor(buf, ascii, found)
+	if v == nil {
+		return false, err
 	}
 	if ascii && v.dfa != nil {
 		if m, ok := v.dfa.match(buf); ok && (!m || v.bt == nil) {
