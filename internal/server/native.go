@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -251,4 +252,13 @@ func specPorts(spec *firewall.JailSpec, a *config.Action, svc *firewall.Services
 		spec.Protocols = strings.FieldsFunc(proto, func(r rune) bool { return r == ',' || r == ' ' })
 	}
 	return nil
+}
+
+// nsenterPrefix is the command prefix that runs a tool inside
+// Options.NetNS (a descriptor of this process), or nil when none is given.
+func nsenterPrefix(o *Options) []string {
+	if o.NetNS == 0 {
+		return nil
+	}
+	return []string{"nsenter", fmt.Sprintf("--net=/proc/%d/fd/%d", os.Getpid(), o.NetNS)}
 }

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/godbus/dbus/v5"
@@ -44,10 +43,7 @@ func firewalldOptions(o *Options) firewalld.Options {
 			tool = v
 		}
 	}
-	opts.IPSet = []string{tool}
-	if o.NetNS != 0 {
-		opts.IPSet = []string{"nsenter", fmt.Sprintf("--net=/proc/%d/fd/%d", os.Getpid(), o.NetNS), tool}
-	}
+	opts.IPSet = append(nsenterPrefix(o), tool)
 	return opts
 }
 

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"warden/internal/config"
@@ -43,9 +42,7 @@ func ipsetOptions(o *Options) ipset.Options {
 		opts.IP6Tables = strings.TrimSpace(srv["ip6tables"])
 		opts.IPSet = strings.TrimSpace(srv["ipset"])
 	}
-	if o.NetNS != 0 {
-		opts.Prefix = []string{"nsenter", fmt.Sprintf("--net=/proc/%d/fd/%d", os.Getpid(), o.NetNS)}
-	}
+	opts.Prefix = nsenterPrefix(o)
 	return opts
 }
 
