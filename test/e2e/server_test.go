@@ -60,10 +60,7 @@ func TestServerBinary(t *testing.T) {
 	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	jail := fmt.Sprintf("[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nbackend = polling\nignoreself = false\n"+
-		"maxretry = 3\nfindtime = 10m\nbantime = 1h\naction = nftables-multiport[name=sshd, port=22, protocol=tcp]\n", logPath)
-	// fail2ban's default logtarget is /var/log/fail2ban.log: keep the log here.
-	conf := writeConfDir(t, dir, jail, "[Definition]\nlogtarget = STDERR\nloglevel = INFO\n")
+	conf := sshdJailDir(t, dir, logPath, "backend = polling\n")
 	p := launchWarden(t, bin, ns, conf, dir, "--log-format", "json")
 	sock, stderr := p.sock, p.stderr
 
@@ -132,9 +129,7 @@ func TestServerBinary(t *testing.T) {
 // socket fails and says why; SIGTERM stops the first and removes its pid
 // file and socket. A shell action keeps the test free of firewalls.
 func TestServerDaemon(t *testing.T) {
-	if _, err := os.Stat("/etc/fail2ban/filter.d/sshd.conf"); err != nil {
-		t.Skipf("needs fail2ban's configuration: %v", err)
-	}
+	needFail2ban(t, "filter.d/sshd.conf")
 	bin := buildWarden(t)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "conf")
