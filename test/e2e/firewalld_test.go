@@ -66,13 +66,6 @@ func fwdNet(t *testing.T, in *fwdtest.Instance) sshdNet {
 	return n
 }
 
-// failureAt is one sshd log line the sshd filter counts against addr,
-// stamped at.
-func failureAt(addr string, at time.Time, n int) string {
-	return fmt.Sprintf("%s host sshd[%d]: Failed password for invalid user admin from %s port %d ssh2\n",
-		at.Format(time.Stamp), 2000+n, addr, 40000+n)
-}
-
 func runFirewalldCase(t *testing.T, bin string, shell bool) {
 	in := fwdtest.Start(t)
 	// warden, firewall-cmd and the shell actions find the bus here.

@@ -29,11 +29,16 @@ func sshdJailDir(t *testing.T, dir, logPath, extra string) string {
 	return writeConfDir(t, dir, jail, "[Definition]\nlogtarget = STDERR\nloglevel = INFO\n")
 }
 
-// sshdFailure is one line of sshd's log that fail2ban's sshd filter counts
-// as a failure of addr.
+// sshdFailure is one line of sshd's log, stamped now, that fail2ban's sshd
+// filter counts as a failure of addr.
 func sshdFailure(addr string, n int) string {
+	return failureAt(addr, time.Now(), n)
+}
+
+// failureAt is sshdFailure stamped at.
+func failureAt(addr string, at time.Time, n int) string {
 	return fmt.Sprintf("%s host sshd[%d]: Failed password for invalid user admin from %s port %d ssh2\n",
-		time.Now().Format(time.Stamp), 1000+n%30000, addr, 1024+n%60000)
+		at.Format(time.Stamp), 1000+n%30000, addr, 1024+n%60000)
 }
 
 // wardenProc is one run of `warden server` inside a namespace.
