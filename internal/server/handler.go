@@ -288,13 +288,14 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 			b, _ := h.s.view().mgr.Banned(name)
 			return prefixStrings(b), nil
 		}
+		mgr := h.s.view().mgr
 		out := make([]string, 0, len(args))
 		for _, a := range args {
 			ip, err := control.ParseAddr(a)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, strconv.Itoa(boolInt(h.s.view().mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())))))
+			out = append(out, strconv.Itoa(boolInt(mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())))))
 		}
 		return out, nil
 	case "banip":
