@@ -226,7 +226,18 @@ func (l *loader) fillJail(j *Jail, opts *omap) error {
 	j.UseDNS = get("usedns")
 	j.BanTimeIncrement = get("bantime.increment") == "True"
 	j.OverallJails = get("bantime.overalljails") == "True"
-	for _, line := range strings.Split(get("logpath"), "\n") {
+	j.LogFiles = logFiles(get("logpath"))
+	for _, lf := range j.LogFiles {
+		j.LogPath = append(j.LogPath, lf.Path)
+	}
+	return nil
+}
+
+// logFiles parses a logpath value: one path a line, each optionally
+// followed by a "head" or "tail" marker.
+func logFiles(logpath string) []LogFile {
+	var out []LogFile
+	for _, line := range strings.Split(logpath, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
@@ -240,10 +251,9 @@ func (l *loader) fillJail(j *Jail, opts *omap) error {
 				lf = LogFile{Path: strings.TrimSpace(line[:i])}
 			}
 		}
-		j.LogFiles = append(j.LogFiles, lf)
-		j.LogPath = append(j.LogPath, lf.Path)
+		out = append(out, lf)
 	}
-	return nil
+	return out
 }
 
 // splitWords splits on blanks, commas and newlines, dropping empty words.
@@ -419,15 +429,8 @@ func (l *loader) noLogs(name, backend string) (switched, skip bool, err error) {
 	if glob == nil {
 		glob = filepath.Glob
 	}
-	for _, line := range strings.Split(logpath, "\n") {
-		line = strings.TrimSpace(line)
-		for _, mark := range []string{" head", " tail"} {
-			line = strings.TrimSpace(strings.TrimSuffix(line, mark))
-		}
-		if line == "" {
-			continue
-		}
-		if m, _ := glob(line); len(m) > 0 {
+	for _, lf := range logFiles(logpath) {
+		if m, _ := glob(lf.Path); len(m) > 0 {
 			return false, false, nil
 		}
 	}
