@@ -268,12 +268,8 @@ func (r *regexRun) processReader(rd io.Reader, size int64) error {
 			}
 		}
 	}
-	ctx := r.ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	n := 0
-	err := r.flt.ProcessSeq(ctx, lines, r.jobs(), func(line string, res filter.Result) {
+	err := r.flt.ProcessSeq(r.ctx, lines, r.jobs(), func(line string, res filter.Result) {
 		if n++; n&1023 == 0 {
 			pb.update(cr.n.Load(), r.stats.tested)
 		}
