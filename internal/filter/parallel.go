@@ -83,7 +83,7 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	if a == nil {
 		return false
 	}
-	if !h.groups.has("mlfid") && !pre.has("mlfid") && f.opts.Resolve == nil {
+	if !h.groups.get("mlfid").ok && !pre.get("mlfid").ok && f.opts.Resolve == nil {
 		return false
 	}
 	if !a.deferred {
@@ -113,9 +113,6 @@ func (f *Filter) stepErrs(s *step) {
 	s.errs = f.timeouts - f.ahead.errs
 	f.ahead.errs = f.timeouts
 }
-
-// has reports whether name is a group of g that took part in the match.
-func (g groupSet) has(name string) bool { v, _ := g.lookup(name); return v.ok }
 
 // shadow returns a copy of f for a worker: the same compiled filter with
 // its own scratch space and caches, and no state of its own that matters.
