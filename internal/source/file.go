@@ -124,6 +124,7 @@ type tracked struct {
 	*tailer
 	head     bool      // start at 0 when no valid position (else at the end)
 	fresh    bool      // next open starts at 0: the file is new to this run
+	opened   bool      // opened before in this run: the saved position is no longer owed
 	dirty    bool      // position changed since the last save
 	savedAt  time.Time // last save
 	hashedAt time.Time // last first-line hash check
@@ -331,7 +332,7 @@ func (r *fileRun) step(ctx context.Context, t *tracked, now time.Time) (bool, er
 		if !ok {
 			return false, nil
 		}
-		t.dirty, t.hashedAt = true, now
+		t.opened, t.dirty, t.hashedAt = true, true, now
 	}
 	if t.prev != nil {
 		if err := r.finishRotated(ctx, t); err != nil {
@@ -409,9 +410,10 @@ func (r *fileRun) startAt(ctx context.Context, t *tracked, ino uint64, hash stri
 			r.log.Debug("resuming log", "path", t.path, "offset", pos.Offset)
 			return pos.Offset
 		}
-		if ok && pos.Inode != ino && !t.fresh {
-			// Rotated while we were down: finish the old file first, and
-			// read its successor (this file) from the start.
+		if ok && pos.Inode != ino && !t.opened {
+			// Rotated while we were down (or between rename and create as
+			// we started, the path missing at first): finish the old file
+			// first, and read its successor (this file) from the start.
 			if prev := r.findRotated(t.path, pos); prev != nil {
 				t.prev = prev
 				return 0

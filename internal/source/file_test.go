@@ -301,6 +301,41 @@ func TestFileRotatedWhileStopped(t *testing.T) {
 	}
 }
 
+// TestFileRotatedWhileStoppedSuccessorLate: as above, but the rotation
+// is caught between rename and create: the path is missing when the source
+// starts and its successor appears later. The old file's rest still comes
+// first (a missing path is "new when it appears", but the saved position
+// of the previous run is still owed).
+func TestFileRotatedWhileStoppedSuccessorLate(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "auth.log")
+			appendFile(t, path, "")
+			pos := newMemPositions()
+			o := fileOpts(mode, FileSpec{Pattern: path, Head: true})
+			o.Positions = pos
+			c := start(t, newFileT(t, o))
+			appendFile(t, path, "seen\n")
+			c.waitCount(t, 1)
+			c.stop(t)
+			appendFile(t, path, "late old\n")
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			c2 := start(t, newFileT(t, o))
+			settle()
+			appendFile(t, path, "new 1\n")
+			c2.waitCount(t, 2)
+			settle()
+			if got, want := c2.texts(), []string{"late old", "new 1"}; !slices.Equal(got, want) {
+				t.Fatalf("lines = %q, want %q", got, want)
+			}
+			c2.stop(t)
+		})
+	}
+}
+
 // TestFileGlobMatchesRotatedName: with logpath "app.log*", the name a file
 // is rotated to matches too; its lines must not be read twice.
 func TestFileGlobMatchesRotatedName(t *testing.T) {
