@@ -168,7 +168,7 @@ func (a *Action) Ban(ctx context.Context, t action.Ticket) error {
 	if t.Restored && a.cfg.NoRestored {
 		return nil
 	}
-	addr, text := ticketAddr(&t)
+	addr, text := TicketAddr(&t)
 	when := t.Time
 	if when.IsZero() {
 		when = a.cfg.Composer.now()
@@ -235,8 +235,10 @@ func (a *Action) Ban(ctx context.Context, t action.Ticket) error {
 	return nil
 }
 
-// ticketAddr is the ticket's address (a network's first) and its text.
-func ticketAddr(t *action.Ticket) (netip.Addr, string) {
+// TicketAddr is the address a ban of t is about (a network's first) and
+// its text for messages (the network itself, "192.0.2.0/24"). The mail
+// actions and the server's webhook action both report bans by it.
+func TicketAddr(t *action.Ticket) (netip.Addr, string) {
 	if p := t.Prefix; p.IsValid() {
 		if p.IsSingleIP() {
 			return p.Addr(), p.Addr().String()

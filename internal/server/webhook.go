@@ -16,6 +16,7 @@ import (
 	"warden/internal/ban"
 	"warden/internal/config"
 	"warden/internal/control"
+	"warden/internal/notify"
 	"warden/internal/notify/webhook"
 	"warden/internal/notify/whois"
 )
@@ -435,10 +436,7 @@ func (a *webhookAction) Ban(_ context.Context, t action.Ticket) error {
 	if set == nil {
 		return nil
 	}
-	addr := t.Addr
-	if t.Prefix.IsValid() {
-		addr = t.Prefix.Masked().Addr()
-	}
+	addr, _ := notify.TicketAddr(&t)
 	bt := t.BanTime
 	if bt == 0 {
 		bt = a.banTime
