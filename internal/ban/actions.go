@@ -81,6 +81,10 @@ type pool struct {
 	// checking holds the jails with a check job queued or running, so
 	// that a jail never has two.
 	checking map[string]bool
+	// recheck holds the jails whose running check started before the
+	// firewall changed under it (check with after): one more check
+	// follows.
+	recheck map[string]bool
 
 	// checkable holds the jails with an action that has a check; fixed
 	// at New.
@@ -92,8 +96,8 @@ type pool struct {
 
 func newPool(log *slog.Logger, actions map[string][]Action, repaired func(jail string)) *pool {
 	p := &pool{log: log, actions: actions, queues: map[string][]job{}, busy: map[string]bool{},
-		epochs: map[jailPrefix]int{}, checking: map[string]bool{}, checkable: map[string]bool{},
-		repaired: repaired}
+		epochs: map[jailPrefix]int{}, checking: map[string]bool{}, recheck: map[string]bool{},
+		checkable: map[string]bool{}, repaired: repaired}
 	for jail, as := range actions {
 		for _, a := range as {
 			if a.HasCheck() {
@@ -106,13 +110,18 @@ func newPool(log *slog.Logger, actions map[string][]Action, repaired func(jail s
 }
 
 // check queues a check job for jail unless it has no checkable action or
-// one is queued or running already.
-func (p *pool) check(jail string) {
+// one is queued or running already. With after (the firewall just changed
+// under the actions), a check already running is followed by one more, as
+// it may have looked before the change.
+func (p *pool) check(jail string, after bool) {
 	if !p.checkable[jail] {
 		return
 	}
 	p.mu.Lock()
 	if p.checking[jail] {
+		if after {
+			p.recheck[jail] = true
+		}
 		p.mu.Unlock()
 		return
 	}
@@ -124,6 +133,9 @@ func (p *pool) check(jail string) {
 // runCheck checks jail's checkable actions and, when one was repaired
 // (its epoch moved), has the manager reban the jail's bans.
 func (p *pool) runCheck(ctx context.Context, jail string) bool {
+	p.mu.Lock()
+	delete(p.recheck, jail) // a change asked for before now is seen by this check
+	p.mu.Unlock()
 	ok, moved := true, false
 	for _, a := range p.actions[jail] {
 		if !a.HasCheck() {
@@ -141,9 +153,13 @@ func (p *pool) runCheck(ctx context.Context, jail string) bool {
 	}
 	p.mu.Lock()
 	delete(p.checking, jail)
+	again := p.recheck[jail]
 	p.mu.Unlock()
 	if moved && p.repaired != nil {
 		p.repaired(jail)
+	}
+	if again {
+		p.check(jail, false)
 	}
 	return ok
 }

@@ -10,10 +10,11 @@ package ban
 // firewall reload there loses the bans until the next one.
 
 // checkActions queues a check job for every jail that has a checkable
-// action and no check queued or running.
-func (m *Manager) checkActions() {
+// action and no check queued or running; after says the firewall just
+// changed under the actions (see pool.check).
+func (m *Manager) checkActions(after bool) {
 	for name := range m.jails {
-		m.pool.check(name)
+		m.pool.check(name, after)
 	}
 }
 

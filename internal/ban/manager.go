@@ -83,6 +83,10 @@ type Config struct {
 	// rebanning the jail's bans where a check repaired an action. A
 	// firewall.Watcher's change does both at once.
 	HealInterval time.Duration
+	// Watchers tell of firewall changes beside the Backends that are
+	// firewall.Watchers, such as firewalld reloading under shell actions
+	// that use firewall-cmd; each change heals and checks at once.
+	Watchers []firewall.Watcher
 	// ShutdownTimeout bounds how long queued actions may still run after
 	// Run's context ends.
 	ShutdownTimeout time.Duration
@@ -550,13 +554,13 @@ func (m *Manager) loop(ctx context.Context) error {
 		m.expire(ctx, now)
 		if !nextHeal.IsZero() && !now.Before(nextHeal) {
 			m.startHeal(ctx)
-			m.checkActions()
+			m.checkActions(false)
 			nextHeal = now.Add(m.healEvery())
 		}
 		if healSoon && !m.hs.active {
 			m.log.Info("firewall changed under a backend; healing now")
 			m.startHeal(ctx)
-			m.checkActions()
+			m.checkActions(true)
 			healSoon = false
 		}
 		if len(batch) > 0 {

@@ -71,12 +71,8 @@ type Backend struct {
 	prefix  string
 	log     *slog.Logger
 
-	// changed is signalled (never closed) when firewalld reloads or
-	// starts; the signal goroutine owns the sending side and ends when
-	// the connection is closed.
-	changed   chan struct{}
-	signals   chan *dbus.Signal
-	done      chan struct{} // closed by Close; ends the signal goroutine
+	// watch tells of firewalld reloading or starting; closed by Close.
+	watch     *Watch
 	closeOnce sync.Once
 
 	mu    sync.Mutex // serialises changes; guards the fields below
@@ -104,7 +100,7 @@ var (
 func New(opts Options) (*Backend, error) {
 	b := &Backend{
 		conn: opts.Conn, ipset: opts.IPSet, prefix: opts.SetPrefix, log: opts.Logger,
-		changed: make(chan struct{}, 1), done: make(chan struct{}), jails: map[string]firewall.JailSpec{},
+		jails: map[string]firewall.JailSpec{},
 	}
 	if b.prefix == "" {
 		b.prefix = DefaultSetPrefix
@@ -127,78 +123,26 @@ func New(opts Options) (*Backend, error) {
 		b.conn, b.ownConn = c, true
 	}
 	b.obj = b.conn.Object(BusName, objectPath)
-	if err := b.watch(); err != nil {
+	w, err := NewWatch(b.conn, b.log)
+	if err != nil {
 		b.Close()
 		return nil, err
 	}
+	b.watch = w
 	return b, nil
-}
-
-// watch subscribes to Reloaded and to changes of firewalld's bus name owner,
-// and turns them into Changed notifications.
-func (b *Backend) watch() error {
-	if err := b.conn.AddMatchSignal(dbus.WithMatchInterface(ifaceMain), dbus.WithMatchMember(signalReloaded)); err != nil {
-		return fmt.Errorf("firewalld: subscribe to Reloaded: %w", err)
-	}
-	if err := b.conn.AddMatchSignal(dbus.WithMatchInterface(dbusIface), dbus.WithMatchMember(dbusOwnerChange),
-		dbus.WithMatchArg(0, BusName)); err != nil {
-		return fmt.Errorf("firewalld: subscribe to %s: %w", dbusOwnerChange, err)
-	}
-	b.signals = make(chan *dbus.Signal, 16)
-	b.conn.Signal(b.signals)
-	go func() {
-		for {
-			var s *dbus.Signal
-			ok := true
-			select {
-			case <-b.done:
-				return
-			case s, ok = <-b.signals:
-			}
-			if !ok {
-				return // the connection was closed
-			}
-			if s == nil || !b.relevant(s) {
-				continue
-			}
-			b.log.Info("firewalld changed under us", "signal", s.Name)
-			select {
-			case b.changed <- struct{}{}:
-			default: // one pending notification is enough
-			}
-		}
-	}()
-	return nil
-}
-
-func (b *Backend) relevant(s *dbus.Signal) bool {
-	switch s.Name {
-	case ifaceMain + "." + signalReloaded:
-		return true
-	case dbusIface + "." + dbusOwnerChange:
-		// Args: name, old owner, new owner; a new owner means firewalld
-		// (re)started with none of our runtime rules.
-		if len(s.Body) == 3 {
-			name, _ := s.Body[0].(string)
-			owner, _ := s.Body[2].(string)
-			return name == BusName && owner != ""
-		}
-	}
-	return false
 }
 
 // Changed implements firewall.Watcher: it fires after firewalld reloaded
 // or started, when runtime rules may be gone.
-func (b *Backend) Changed() <-chan struct{} { return b.changed }
+func (b *Backend) Changed() <-chan struct{} { return b.watch.Changed() }
 
-// Close ends the signal goroutine and releases the bus connection if New
-// opened it; firewall state stays.
+// Close stops watching firewalld's signals and releases the bus
+// connection if New opened it; firewall state stays.
 func (b *Backend) Close() error {
 	var err error
 	b.closeOnce.Do(func() {
-		close(b.done)
-		if b.signals != nil {
-			b.conn.RemoveSignal(b.signals)
+		if b.watch != nil {
+			b.watch.Close()
 		}
 		if b.ownConn {
 			err = b.conn.Close()
