@@ -68,33 +68,16 @@ func writeWhoisText(w io.Writer, r *whois.Result) {
 }
 
 // whoisJSON is the --json output; field names are part of the CLI's
-// interface.
+// interface (the summary's are whois.Summary's, which webhooks send too).
 type whoisJSON struct {
-	Addr    string      `json:"addr"`
-	Summary summaryJSON `json:"summary"`
-	Chain   []string    `json:"chain"`
-	Raw     string      `json:"raw"`
-}
-
-type summaryJSON struct {
-	NetName string `json:"netname"`
-	Country string `json:"country"`
-	Org     string `json:"org"`
-	AS      string `json:"as"`
-	Abuse   string `json:"abuse"`
-	CIDR    string `json:"cidr"`
-	Server  string `json:"server"`
+	Addr    string        `json:"addr"`
+	Summary whois.Summary `json:"summary"`
+	Chain   []string      `json:"chain"`
+	Raw     string        `json:"raw"`
 }
 
 func writeWhoisJSON(w io.Writer, r *whois.Result) error {
-	s := r.Summary
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(whoisJSON{
-		Addr: r.Addr.String(),
-		Summary: summaryJSON{NetName: s.NetName, Country: s.Country, Org: s.Org, AS: s.AS,
-			Abuse: s.Abuse, CIDR: s.CIDR, Server: s.Server},
-		Chain: r.Chain,
-		Raw:   r.Raw,
-	})
+	return enc.Encode(whoisJSON{Addr: r.Addr.String(), Summary: r.Summary, Chain: r.Chain, Raw: r.Raw})
 }

@@ -43,6 +43,13 @@ func TestWhoisCommand(t *testing.T) {
 			if got.Addr != "192.0.2.7" || got.Summary.NetName != "DOC-NET" || got.Summary.Country != "ZZ" || len(got.Chain) != 1 || !strings.Contains(got.Raw, "netname: DOC-NET") {
 				t.Errorf("json %+v", got)
 			}
+			// The field names are the interface (json.Unmarshal above
+			// would also accept "NetName").
+			for _, want := range []string{`"addr": "192.0.2.7"`, `"netname": "DOC-NET"`, `"country": "ZZ"`, `"cidr": "192.0.2.0/24"`, `"chain": [`} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %s:\n%s", want, out)
+				}
+			}
 		}},
 		{"not an address", []string{"--server", srv, "example.com"}, 2, func(t *testing.T, _, errOut string) {
 			if !strings.Contains(errOut, "not an IP address") {

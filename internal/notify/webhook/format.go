@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"warden/internal/notify/whois"
 )
 
 // message is what one request reports: one event, or a digest.
@@ -210,24 +212,14 @@ type jsonBody struct {
 }
 
 type jsonEvent struct {
-	Kind     Kind       `json:"kind"`
-	Jail     string     `json:"jail"`
-	Addr     string     `json:"addr,omitempty"`
-	Failures int        `json:"failures,omitempty"`
-	BanTime  *int64     `json:"bantime_seconds,omitempty"`
-	Time     time.Time  `json:"time"`
-	Matches  []string   `json:"matches,omitempty"`
-	Whois    *jsonWhois `json:"whois,omitempty"`
-}
-
-type jsonWhois struct {
-	NetName string `json:"netname"`
-	Country string `json:"country"`
-	Org     string `json:"org"`
-	AS      string `json:"as"`
-	Abuse   string `json:"abuse"`
-	CIDR    string `json:"cidr"`
-	Server  string `json:"server"`
+	Kind     Kind           `json:"kind"`
+	Jail     string         `json:"jail"`
+	Addr     string         `json:"addr,omitempty"`
+	Failures int            `json:"failures,omitempty"`
+	BanTime  *int64         `json:"bantime_seconds,omitempty"`
+	Time     time.Time      `json:"time"`
+	Matches  []string       `json:"matches,omitempty"`
+	Whois    *whois.Summary `json:"whois,omitempty"` // its own JSON field names
 }
 
 func renderJSON(msg message) ([]byte, string, error) {
@@ -245,9 +237,7 @@ func renderJSON(msg message) ([]byte, string, error) {
 			for _, m := range ev.Matches[:min(len(ev.Matches), maxMatches)] {
 				je.Matches = append(je.Matches, cutLine(m, maxMatchLen))
 			}
-			if w := ev.Whois; w != nil {
-				je.Whois = &jsonWhois{w.NetName, w.Country, w.Org, w.AS, w.Abuse, w.CIDR, w.Server}
-			}
+			je.Whois = ev.Whois
 		}
 		body.Events = append(body.Events, je)
 	}

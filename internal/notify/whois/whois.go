@@ -59,11 +59,18 @@ var ErrDisabled = errors.New("whois disabled")
 var ErrEmptyAnswer = errors.New("empty whois answer")
 
 // Summary is the short description of an address; every field is one line
-// of display-safe text, "" when the answer did not say.
+// of display-safe text, "" when the answer did not say. Its JSON form is
+// `warden whois --json`'s "summary" and a webhook ban event's "whois": the
+// field names are part of both interfaces.
 type Summary struct {
-	NetName, Country, Org, AS, Abuse, CIDR string
+	NetName string `json:"netname"`
+	Country string `json:"country"`
+	Org     string `json:"org"`
+	AS      string `json:"as"`
+	Abuse   string `json:"abuse"`
+	CIDR    string `json:"cidr"`
 	// Server is the server that answered last (host:port).
-	Server string
+	Server string `json:"server"`
 }
 
 // Result is the outcome of one lookup.
