@@ -64,11 +64,7 @@ func newServerCmd() *cobra.Command {
 
 func runServer(cmd *cobra.Command, o serverOpts) error {
 	stderr := cmd.ErrOrStderr()
-	fsys, root, err := chooseConfTree(o.conf, stderr)
-	if err != nil {
-		return err
-	}
-	cfg, err := config.Load(fsys, config.Options{Root: root})
+	cfg, err := loadConf(o.conf, stderr)
 	if err != nil {
 		return exitError{code: 1, msg: "configuration errors:\n" + err.Error()}
 	}
@@ -108,11 +104,7 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		Version:      version,
 		Logger:       log,
 		Load: func() (*config.Config, error) {
-			fsys, root, err := chooseConfTree(o.conf, io.Discard)
-			if err != nil {
-				return nil, err
-			}
-			cfg, err := config.Load(fsys, config.Options{Root: root})
+			cfg, err := loadConf(o.conf, io.Discard)
 			if err != nil {
 				return nil, err
 			}
@@ -163,6 +155,17 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		return err
 	}
 	return nil
+}
+
+// loadConf reads the configuration tree that --conf dir chooses (note is
+// told which tree): once at start and again for every reload, so that a
+// reload reads what a restart would.
+func loadConf(dir string, note io.Writer) (*config.Config, error) {
+	fsys, root, err := chooseConfTree(dir, note)
+	if err != nil {
+		return nil, err
+	}
+	return config.Load(fsys, config.Options{Root: root})
 }
 
 // serverLogger builds the daemon's logger: text or JSON, at fail2ban.conf's
