@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"warden/internal/config"
 	"warden/internal/source"
 )
 
@@ -26,7 +27,7 @@ func journalOpts(arg string) (source.JournalOptions, error) {
 	if !strings.HasPrefix(rest, "[") || !strings.HasSuffix(rest, "]") {
 		return o, fmt.Errorf("%w: %q: want systemd-journal[name=value, ...]", errUsage, arg)
 	}
-	kv, err := splitOptions(rest[1 : len(rest)-1])
+	_, kv, err := config.ParseSpec("systemd-journal" + rest)
 	if err != nil {
 		return o, fmt.Errorf("%q: %w", arg, err)
 	}
@@ -49,40 +50,6 @@ func journalOpts(arg string) (source.JournalOptions, error) {
 		}
 	}
 	return o, nil
-}
-
-// splitOptions splits "a=1, b='x, y'" into name/value pairs; values may
-// be quoted with ' or ".
-func splitOptions(s string) ([][2]string, error) {
-	var out [][2]string
-	for s = strings.TrimSpace(s); s != ""; s = strings.TrimSpace(s) {
-		eq := strings.IndexByte(s, '=')
-		if eq <= 0 {
-			return nil, fmt.Errorf("option %q: want name=value", s)
-		}
-		name := strings.TrimSpace(s[:eq])
-		s = strings.TrimSpace(s[eq+1:])
-		var val string
-		if s != "" && (s[0] == '"' || s[0] == '\'') {
-			end := strings.IndexByte(s[1:], s[0])
-			if end < 0 {
-				return nil, fmt.Errorf("option %s: unterminated quote", name)
-			}
-			val, s = s[1:end+1], strings.TrimSpace(s[end+2:])
-		} else {
-			end := strings.IndexByte(s, ',')
-			if end < 0 {
-				end = len(s)
-			}
-			val, s = strings.TrimSpace(s[:end]), s[end:]
-		}
-		if s != "" && s[0] != ',' {
-			return nil, fmt.Errorf("option %s: want ',' after the value", name)
-		}
-		s = strings.TrimPrefix(s, ",")
-		out = append(out, [2]string{name, val})
-	}
-	return out, nil
 }
 
 // journalArgs are journalctl's arguments for reading every entry that

@@ -20,11 +20,12 @@ func TestJournalOpts(t *testing.T) {
 		{"systemd-journal", "<nil>||[]|", false},
 		{"systemd-journal[journalflags=1]", "1||[]|", false},
 		{`systemd-journal[journalpath=/j, journalfiles="/a/*.journal /b.journal", namespace=x]`, "<nil>|/j|[/a/*.journal /b.journal]|x", false},
-		{`systemd-journal[ journalfiles='a, b' ]`, "<nil>||[a, b]|", false},
+		{`systemd-journal[ journalfiles='a, b']`, "<nil>||[a, b]|", false},
+		{`systemd-journal[ journalfiles='a, b' ]`, "", true}, // fail2ban refuses text after a closing quote, blanks too
 		{"systemd-journal[journalflags=x]", "", true},
 		{"systemd-journal[bogus=1]", "", true},
 		{"systemd-journal[journalflags=1", "", true},
-		{`systemd-journal[journalpath="x]`, "", true},
+		{`systemd-journal[journalpath="x]`, `<nil>|"x|[]|`, false}, // an unclosed quote is text, as in jail.conf and fail2ban
 		{`systemd-journal[journalpath="x" y]`, "", true},
 		{"systemd-journal[=1]", "", true},
 	}
@@ -47,18 +48,22 @@ func TestJournalOpts(t *testing.T) {
 	}
 }
 
-func FuzzSplitOptions(f *testing.F) {
-	for _, s := range []string{"a=1", `a=1, b="x, y"`, `a='q"', b=`, "=", `a="`, "a=1 b=2", ",,"} {
+func FuzzJournalOpts(f *testing.F) {
+	for _, s := range []string{"systemd-journal", "systemd-journal[journalflags=1]", `systemd-journal[journalpath=/j, journalfiles="a, b"]`,
+		`systemd-journal[namespace='q"', journalpath=]`, "systemd-journal[=]", `systemd-journal[journalpath="]`, "systemd-journal[a=1 b=2]", "systemd-journal[,,]"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		kv, err := splitOptions(s)
+		o, err := journalOpts(s)
 		if err != nil {
 			return
 		}
-		for _, p := range kv {
-			if p[0] == "" || strings.Contains(p[0], "=") {
-				t.Errorf("%q: bad name %q", s, p[0])
+		if !strings.HasPrefix(s, "systemd-journal") {
+			t.Errorf("%q: accepted", s)
+		}
+		for _, v := range []string{o.Path, o.Namespace} {
+			if v != strings.TrimSpace(v) {
+				t.Errorf("%q: value %q not trimmed", s, v)
 			}
 		}
 	})

@@ -68,6 +68,23 @@ func parseSpec(spec string) (string, *omap, error) {
 	return name, params, nil
 }
 
+// ParseSpec reads "name[k=v, ...]", the way jail.conf gives a filter, an
+// action or a backend its options, with the rules the jails' own lines are
+// read by: it returns the name and the options in the order written (a key
+// given twice keeps its first place and takes its last value). Errors wrap
+// ErrBadSpec.
+func ParseSpec(spec string) (name string, opts [][2]string, err error) {
+	name, m, err := parseSpec(strings.TrimSpace(spec))
+	if err != nil {
+		return "", nil, err
+	}
+	for _, k := range m.Keys() {
+		v, _ := m.Get(k)
+		opts = append(opts, [2]string{k, v})
+	}
+	return name, opts, nil
+}
+
 // specValue reads a parameter value starting at body[v]: a quoted string
 // when the quote is closed, else everything up to the next ',' or ']'.
 func specValue(body string, v int) (string, int) {

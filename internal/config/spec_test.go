@@ -48,6 +48,30 @@ func TestParseSpec(t *testing.T) {
 	}
 }
 
+func TestParseSpecExported(t *testing.T) {
+	tests := []struct {
+		in   string
+		name string
+		opts [][2]string
+		err  bool
+	}{
+		{" sshd ", "sshd", nil, false},
+		{`j[b=2, a="x, y"][c='3']`, "j", [][2]string{{"b", "2"}, {"a", "x, y"}, {"c", "3"}}, false},
+		{`j[a=1, b=2, a=3]`, "j", [][2]string{{"a", "3"}, {"b", "2"}}, false},
+		{`j[a=1`, "", nil, true},
+	}
+	for _, tc := range tests {
+		name, opts, err := ParseSpec(tc.in)
+		if tc.err != (err != nil) || (err != nil && !errors.Is(err, ErrBadSpec)) {
+			t.Errorf("ParseSpec(%q): error %v, want error %v", tc.in, err, tc.err)
+			continue
+		}
+		if name != tc.name || !reflect.DeepEqual(opts, tc.opts) {
+			t.Errorf("ParseSpec(%q) = %q %q, want %q %q", tc.in, name, opts, tc.name, tc.opts)
+		}
+	}
+}
+
 func TestSplitSpecs(t *testing.T) {
 	tests := []struct {
 		in   string
