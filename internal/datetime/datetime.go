@@ -92,6 +92,9 @@ type Detector struct {
 	nowValid                  bool
 	zc                        zoneCache // offsets of loc
 	conv                      convMemo  // the last conversion (convert)
+	stamp                     stampMemo // the last line's stamp (Find)
+	noStampMemo               bool      // tests: never use stamp
+	viaFast                   bool      // searchLimit's last hit came from a fast matcher
 }
 
 // entry is a template with its per-detector statistics.
@@ -272,6 +275,10 @@ func (d *Detector) Templates() []TemplateStat {
 
 // Find returns the first date in line.
 func (d *Detector) Find(line string) (Match, bool) {
+	if !d.noStampMemo && d.stamp.same(line) {
+		return d.findRepeat(line)
+	}
+	d.stamp.valid = false
 	e, gs, ge, now, ok := d.matchTime(line)
 	if !ok {
 		return Match{}, false
@@ -281,15 +288,19 @@ func (d *Detector) Find(line string) (Match, bool) {
 		if gs < 0 {
 			m.Start, m.End = 0, 0
 		}
+		d.stamp.valid = false
 		return m, true
 	}
 	switch e.t.kind {
 	case kindEpoch:
 		m.Time, _ = convertEpoch(e.t, line)
+		d.stamp.valid = false
 	case kindTAI64N:
 		m.Time, _ = convertTAI64N(e.t, line)
+		d.stamp.valid = false
 	default:
 		m.Time, _ = d.convert(e.t, line, now)
+		d.stamp.stampTime(m, now)
 	}
 	return m, true
 }

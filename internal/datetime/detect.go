@@ -78,9 +78,11 @@ func (d *Detector) search(e *entry, line string, from, end int, lf *lazyFeatures
 // searchLimit is search for matches starting at or before limit.
 func (d *Detector) searchLimit(e *entry, line string, from, end, limit int, lf *lazyFeatures) (ms, me, gs, ge int, ok bool) {
 	t := e.t
+	d.viaFast = false
 	if t.m != nil && t.m.prog.anchored && t.m.fast != fastNone && from == 0 && end >= len(line) && t.m.fastAt0(line) {
 		c := t.m.caps
 		ms, me, gs, ge, ok = c[0], c[1], c[2], c[3], true
+		d.viaFast = true
 	} else {
 		if t.needs != 0 && !lf.has(line, t.needs) {
 			return 0, 0, 0, 0, false
@@ -143,6 +145,7 @@ func (d *Detector) matchTime(line string) (e *entry, gs, ge int, now time.Time, 
 	ignore := unset
 	var ms, me int
 	matched := false
+	repeatable := false // a stampMemo may stand for this path (stampmemo.go)
 	i := d.lastIdx
 	if i < len(d.list) {
 		e = d.list[i]
@@ -150,6 +153,7 @@ func (d *Detector) matchTime(line string) (e *entry, gs, ge int, now time.Time, 
 		if t.flags&anchoredFlags != 0 {
 			ms, me, gs, ge, matched = d.search(e, line, 0, len(line), &lf)
 			ignore = i
+			repeatable = matched && d.viaFast && t.m.fast == fastSyslog && t.kind == kindPattern
 		} else {
 			dist, endp := pc.toByte(d.lastPos), pc.toByte(d.lastEnd)
 			left := runeBefore(line, dist) == d.lastBefore ||
@@ -232,6 +236,9 @@ func (d *Detector) matchTime(line string) (e *entry, gs, ge int, now time.Time, 
 	d.lastEnd, d.lastEndIn, d.lastEndAfter = pc.toChar(me), in, runeAt(line, me)
 	if i != 0 && i != d.lastIdx {
 		i = d.reorder(i)
+	}
+	if repeatable && i == d.lastIdx && ms == 0 && gs == 0 && ge == me {
+		d.stamp.remember(line, me, e)
 	}
 	d.lastIdx = i
 	return e, gs, ge, now, true
