@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"warden/internal/ban"
@@ -19,14 +20,45 @@ import (
 )
 
 // mailHub is what the jails' native mail actions share: the [mail]
-// settings, one mailer (queue, delivery, digest) and one whois client per
-// starting server. It is made by the first mail action built and kept
-// across reloads; builds run one at a time, so only they touch it.
+// settings and one mailer (queue, delivery, digest). It is made by the
+// first mail action built and kept across reloads; builds run one at a
+// time, so only they touch it.
 type mailHub struct {
 	settings notify.Settings
 	mailer   *notify.Mailer
 	digest   *notify.Digest
-	whois    map[string]*whois.Client // by the jail option whois
+	whois    *whoisClients // the server's (Options.whoisClients)
+}
+
+// whoisClients are the server's whois clients, one per starting server
+// (the jail option whois), each made on first use and kept for the
+// server's life. The mail and webhook actions ask the same ones, so an
+// address banned in both is looked up once (one 24-hour cache, concurrent
+// lookups merged). Safe for concurrent use: webhooks ask on delivery.
+type whoisClients struct {
+	mu sync.Mutex
+	m  map[string]*whois.Client
+}
+
+// whoisClients returns the server's whois clients, made by the first build
+// that needs them (builds run one at a time).
+func (o *Options) whoisClients() *whoisClients {
+	if o.whois == nil {
+		o.whois = &whoisClients{m: map[string]*whois.Client{}}
+	}
+	return o.whois
+}
+
+// client returns the client asking server first.
+func (w *whoisClients) client(server string) *whois.Client {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.m[server]
+	if c == nil {
+		c = whois.New(whois.Config{Server: server})
+		w.m[server] = c
+	}
+	return c
 }
 
 // settings reads cfg's [mail] section (the running hub's, once there is one).
@@ -48,7 +80,7 @@ func (o *Options) hub(st notify.Settings, first *notify.Composer, whoisServer st
 	if o.mail != nil {
 		return o.mail
 	}
-	h := &mailHub{settings: st, whois: map[string]*whois.Client{}}
+	h := &mailHub{settings: st, whois: o.whoisClients()}
 	mc := notify.MailerConfig{Deliver: st.Deliverer(), Logger: o.Logger.With("part", "mail"), Queue: st.Queue,
 		Attempts: st.Attempts, Backoff: st.Backoff, SpoolEvery: st.Retry, Now: o.now}
 	if st.Digest > 0 {
@@ -69,11 +101,7 @@ func (o *Options) hub(st notify.Settings, first *notify.Composer, whoisServer st
 
 // lookup adapts the whois client for server to what notify asks of one.
 func (h *mailHub) lookup(server string) notify.WhoisFunc {
-	c := h.whois[server]
-	if c == nil {
-		c = whois.New(whois.Config{Server: server})
-		h.whois[server] = c
-	}
+	c := h.whois.client(server)
 	return func(ctx context.Context, a netip.Addr) (*notify.Whois, error) {
 		r, err := c.Lookup(ctx, a)
 		if errors.Is(err, whois.ErrDisabled) {

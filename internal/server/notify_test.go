@@ -13,6 +13,7 @@ import (
 	"warden/internal/config"
 	"warden/internal/control"
 	"warden/internal/notify"
+	"warden/internal/notify/whois/whoistest"
 	"warden/internal/store"
 )
 
@@ -209,5 +210,51 @@ func TestMailSpool(t *testing.T) {
 	}
 	if n, _ := st.CountMails(ctx); n != 0 {
 		t.Errorf("%d mails still in the database", n)
+	}
+}
+
+// TestWhoisShared: the mail and webhook actions of a server ask the same
+// whois clients, so an address both report is looked up once, and so is
+// another address of the network that answer gave.
+func TestWhoisShared(t *testing.T) {
+	ws := whoistest.Start(t, "inetnum: 198.51.100.0 - 198.51.100.255\nnetname: SHARED-NET\ncountry: ZZ\n")
+	cfg := mailTree(t, "[ssh]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\nbackend = polling\nwhois = "+ws.Addr()+"\n"+
+		"action = sendmail-whois[name=SSH, dest=root, sender=fail2ban@example.com]\n",
+		"[Definition]\n[mail]\nsendmail = /bin/true\n[webhook:hook]\nurl = http://127.0.0.1:9/\nretries = 0\n")
+	s, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.opts.closeWebhooks)
+	hook := webhookActionOf(s.byName["ssh"].actions)
+	if s.opts.mail == nil || hook == nil {
+		t.Fatal("jail ssh lacks its mail or webhook action")
+	}
+	set := hook.hub.current()
+	ctx := context.Background()
+	mailWhois := s.opts.mail.lookup(ws.Addr())
+	for i, a := range []string{"198.51.100.7", "198.51.100.7", "198.51.100.8"} {
+		addr := netip.MustParseAddr(a)
+		var got string
+		if i%2 == 0 {
+			w, err := mailWhois(ctx, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = w.NetName
+		} else {
+			set.noteWhois(addr, ws.Addr())
+			w, err := set.lookup(ctx, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = w.NetName
+		}
+		if got != "SHARED-NET" {
+			t.Errorf("lookup %d of %s: netname %q", i, a, got)
+		}
+	}
+	if n := ws.Queries(); n != 1 {
+		t.Errorf("the whois server was asked %d times, want once", n)
 	}
 }

@@ -65,6 +65,9 @@ type Options struct {
 	mail *mailHub
 	// webhooks is what the jails' webhook actions share (webhook.go).
 	webhooks *webhookHub
+	// whois are the whois clients the mail and webhook actions share
+	// (notify.go).
+	whois *whoisClients
 	// Load reads the configuration afresh for a reload (SIGHUP, `client
 	// reload`); nil means reload is not supported.
 	Load func() (*config.Config, error)

@@ -46,14 +46,15 @@ const maxWhoisNotes = 4096
 
 // webhookHub is what the webhook actions of a server share over its life.
 // Builds (New, reload, start/stop of a jail, set) run one at a time, but
-// actions start and stop on the ban manager's workers, so mu guards all.
+// actions start and stop on the ban manager's workers, so mu guards the
+// fields after it.
 type webhookHub struct {
-	log *slog.Logger
+	log   *slog.Logger
+	whois *whoisClients // the server's (Options.whoisClients)
 
 	mu     sync.Mutex
 	sets   []*hookSet // prepared by a build or running
 	latest *hookSet   // what the last build wants; nil: no targets
-	whois  map[string]*whois.Client
 	// retiring counts notifiers stopping in the background.
 	retiring sync.WaitGroup
 }
@@ -91,7 +92,7 @@ func (o *Options) webhooksFor(cfg *config.Config) (*hookSet, error) {
 		if len(targets) == 0 {
 			return nil, nil
 		}
-		h = &webhookHub{log: o.Logger.With("part", "webhook"), whois: map[string]*whois.Client{}}
+		h = &webhookHub{log: o.Logger.With("part", "webhook"), whois: o.whoisClients()}
 		o.webhooks = h
 	}
 	h.mu.Lock()
@@ -154,18 +155,6 @@ func (h *webhookHub) newSet(targets []webhook.Target) *hookSet {
 	return s
 }
 
-// client returns the whois client for server, made once per server.
-func (h *webhookHub) client(server string) *whois.Client {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	c := h.whois[server]
-	if c == nil {
-		c = whois.New(whois.Config{Server: server})
-		h.whois[server] = c
-	}
-	return c
-}
-
 // lookup is the notifier's whois: it asks the server of the jail that
 // banned addr, and nothing when none is known.
 func (s *hookSet) lookup(ctx context.Context, addr netip.Addr) (*whois.Summary, error) {
@@ -175,7 +164,7 @@ func (s *hookSet) lookup(ctx context.Context, addr netip.Addr) (*whois.Summary, 
 	if !ok {
 		return nil, whois.ErrDisabled
 	}
-	return webhook.WhoisFunc(s.hub.client(server))(ctx, addr)
+	return webhook.WhoisFunc(s.hub.whois.client(server))(ctx, addr)
 }
 
 // noteWhois remembers which whois server addr's ban asks.
