@@ -120,22 +120,48 @@ type Jail struct {
 	stats       Stats
 	calls       int64 // AddFailure calls (Fail2banPurge)
 	nextPurge   int64 // unix ns (Fail2banPurge)
+	noEvidence  bool  // see KeepEvidence
 }
 
 // entry is the state of one failure id: fail2ban's FailTicket reduced to
 // what the decision needs. The decayed retry count replaces a ring of
 // failure times: fail2ban does not keep a sliding window.
+//
+// Under a flood there is one per attacker (a banned address's later
+// failures still count, as in fail2ban), so it is kept to 96 bytes: the
+// matched lines and fields, which only tickets read, are behind a pointer
+// that stays nil while the jail keeps no evidence (KeepEvidence).
 type entry struct {
 	id       string
 	first    int64 // start of the rate window, unix ns (log time)
 	last     int64 // latest failure, unix ns (log time)
 	retry    float64
+	addr     netip.Addr
+	ev       *evidence
 	failures int32
 	idx      int32 // position in the expiry heap
 	noFail   bool  // only F-NOFAIL matches so far
-	addr     netip.Addr
-	matches  []string
-	fields   fieldList
+}
+
+// evidence is what a ticket carries beyond the counts: the newest
+// MaxMatches matched lines, and the named groups of the first failure.
+type evidence struct {
+	matches []string
+	fields  fieldList
+}
+
+func (e *entry) matches() []string {
+	if e.ev == nil {
+		return nil
+	}
+	return e.ev.matches
+}
+
+func (e *entry) fields() fieldList {
+	if e.ev == nil {
+		return ""
+	}
+	return e.ev.fields
 }
 
 // fieldList is a failure's named groups packed in one string, each name
@@ -226,6 +252,18 @@ func (j *Jail) MaxRetry() int { return j.cfg.MaxRetry }
 func (j *Jail) SetInOperation(on bool) {
 	j.mu.Lock()
 	j.inOperation = on
+	j.mu.Unlock()
+}
+
+// KeepEvidence says whether tickets carry the failures' matched lines and
+// fields (the default). Only actions and the database's history read them;
+// the server turns it off while no action of any jail could (native
+// firewall backends only), which saves most of an entry's memory under a
+// flood. Entries already tracked keep what they have; the counts and ban
+// decisions are the same either way.
+func (j *Jail) KeepEvidence(on bool) {
+	j.mu.Lock()
+	j.noEvidence = !on
 	j.mu.Unlock()
 }
 
@@ -330,7 +368,8 @@ func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure, count int) (T
 	case e.noFail:
 		e.noFail = false
 		e.first, e.retry, e.failures = t, float64(count), 1
-		e.addr, e.fields = addr, compactFields(f.Fields)
+		e.addr = addr
+		j.setFields(e, f.Fields)
 		if t != e.last {
 			e.last = t
 			heap.Fix(&j.expiry, int(e.idx))
@@ -368,8 +407,8 @@ func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure, count int) (T
 		Time:     time.Unix(0, e.last),
 		Failures: int(e.failures),
 		Retry:    int(e.retry),
-		Matches:  e.matches,
-		Fields:   e.fields.toMap(),
+		Matches:  e.matches(),
+		Fields:   e.fields().toMap(),
 	}
 	if e.addr.IsValid() {
 		tk.Prefix = j.banPrefix(e.addr, f.Prefix)
@@ -421,16 +460,32 @@ func (j *Jail) banPrefix(a netip.Addr, given netip.Prefix) netip.Prefix {
 // keepMatches appends lines, keeping the newest MaxMatches.
 func (j *Jail) keepMatches(e *entry, lines []string) {
 	max := j.cfg.MaxMatches
-	if max <= 0 || len(lines) == 0 {
+	if max <= 0 || len(lines) == 0 || j.noEvidence {
 		return
 	}
-	e.matches = append(e.matches, lines...)
-	if over := len(e.matches) - max; over > 0 {
+	if e.ev == nil {
+		e.ev = &evidence{}
+	}
+	ev := e.ev
+	ev.matches = append(ev.matches, lines...)
+	if over := len(ev.matches) - max; over > 0 {
 		// Copy down rather than reslice so the array does not grow
 		// for ever under a steady stream.
-		n := copy(e.matches, e.matches[over:])
-		clear(e.matches[n:])
-		e.matches = e.matches[:n]
+		n := copy(ev.matches, ev.matches[over:])
+		clear(ev.matches[n:])
+		ev.matches = ev.matches[:n]
+	}
+}
+
+// setFields replaces e's fields with those of a failure, unless the jail
+// keeps no evidence.
+func (j *Jail) setFields(e *entry, m map[string]string) {
+	switch {
+	case j.noEvidence || len(m) == 0 && e.ev == nil:
+	case e.ev == nil:
+		e.ev = &evidence{fields: compactFields(m)}
+	default:
+		e.ev.fields = compactFields(m)
 	}
 }
 
@@ -439,7 +494,8 @@ func (j *Jail) insert(id string, addr netip.Addr, t int64, fields map[string]str
 		j.remove(j.expiry[0])
 		j.stats.Evicted++
 	}
-	e := &entry{id: id, addr: addr, first: t, last: t, fields: compactFields(fields)}
+	e := &entry{id: id, addr: addr, first: t, last: t}
+	j.setFields(e, fields)
 	j.byID[id] = e
 	heap.Push(&j.expiry, e)
 	return e

@@ -182,9 +182,14 @@ const fullHealEvery = 10 * time.Minute
 // before and after their commit and carry a verified generation forward
 // only when it was current before; a failed call, a round that mended or
 // failed, or a generation moved by someone else leads to a complete
-// round. One gap remains: a commit by another process in the microseconds
-// between ours and the read after it goes unseen until the next complete
-// round, which runs at least every fullHealEvery.
+// round. Our commits made while a round reads the ruleset are chained: each
+// must find the generation the one before it (or the round's start) left,
+// and the round verifies its generation only if the chain reaches the
+// generation read after it; so a round run during a flood of our own bans
+// still verifies, and the next one is spared. One gap remains: a commit by
+// another process in the microseconds between ours and the read after it
+// goes unseen until the next complete round, which runs at least every
+// fullHealEvery.
 type unchangedHeal struct {
 	healingJailsOnly
 	gen genReader
@@ -198,6 +203,11 @@ type unchangedHeal struct {
 	ok   bool // last is a generation whose ruleset is known complete
 	last uint32
 	at   time.Time // when the last complete round ran
+	// While a round runs (round set), chain is the generation our last
+	// commit left, starting at the round's; chained is cleared when a
+	// commit found another generation before it, or failed.
+	round, chained bool
+	chain          uint32
 }
 
 var _ firewall.Healer = (*unchangedHeal)(nil)
@@ -237,6 +247,9 @@ func (b *unchangedHeal) tie(ctx context.Context) {
 func (b *unchangedHeal) change(ctx context.Context, commit func() error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !b.ok && b.round && b.chained {
+		return b.chainCommit(commit)
+	}
 	if !b.ok {
 		return commit()
 	}
@@ -252,6 +265,24 @@ func (b *unchangedHeal) change(ctx context.Context, commit func() error) error {
 	}
 	after, err := b.gen.Generation()
 	b.ok, b.last = err == nil, after
+	return nil
+}
+
+// chainCommit runs one of our commits while a round reads the ruleset,
+// extending the chain when the generation before it is the chain's end.
+// The caller holds b.mu.
+func (b *unchangedHeal) chainCommit(commit func() error) error {
+	before, err := b.gen.Generation()
+	if err != nil || before != b.chain {
+		b.chained = false
+		return commit()
+	}
+	if err := commit(); err != nil {
+		b.chained = false
+		return err
+	}
+	after, err := b.gen.Generation()
+	b.chained, b.chain = err == nil, after
 	return nil
 }
 
@@ -283,19 +314,22 @@ func (b *unchangedHeal) Heal(ctx context.Context, want []firewall.Ban) (firewall
 		return firewall.Repair{}, nil
 	}
 	b.ok = false
+	b.round, b.chained, b.chain = true, err == nil, g
 	b.mu.Unlock()
 	// The round itself runs without b.mu: it reads the sets for about a
 	// second at 100,000 bans, and Ban must not wait for that. Our commits
-	// meanwhile see ok false and commit plainly; they move the generation,
-	// so the check below then leaves ok false.
+	// meanwhile extend the chain (chainCommit): the round's read leaves
+	// them alone, and they are in the kernel once they returned.
 	rep, herr := b.h.Heal(ctx, want)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if herr != nil || err != nil || rep != (firewall.Repair{}) {
+	chained, end := b.chained, b.chain
+	b.round, b.chained = false, false
+	if herr != nil || err != nil || rep != (firewall.Repair{}) || !chained {
 		return rep, herr
 	}
-	if g2, err := b.gen.Generation(); err == nil && g2 == g {
-		b.ok, b.last, b.at = true, g, now
+	if g2, err := b.gen.Generation(); err == nil && g2 == end {
+		b.ok, b.last, b.at = true, g2, now
 	}
 	return rep, nil
 }

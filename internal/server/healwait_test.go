@@ -51,46 +51,74 @@ func (f *blockingHeal) Unban(ctx context.Context, bans []firewall.Ban) error { r
 
 // TestUnchangedHealBanDuringRound checks that the heal wrapper does not
 // hold Ban up while the backend's round runs, and that a round during
-// which we banned is not taken as verifying the ruleset.
+// which only we committed verifies the ruleset (our commits are chained),
+// while one during which someone else committed too does not.
 func TestUnchangedHealBanDuringRound(t *testing.T) {
 	one := []firewall.Ban{{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.1/32")}}
-	f := &blockingHeal{healing: make(chan struct{}), release: make(chan struct{})}
-	h, ok := ownJails(f, map[string]bool{"sshd": true}).(*unchangedHeal)
-	if !ok {
-		t.Fatal("ownJails of a generationer is not an *unchangedHeal")
+	tests := []struct {
+		name    string
+		foreign bool // another process commits during the round, between our bans
+		spared  bool // the next round is spared
+	}{
+		{"only our bans", false, true},
+		{"a foreign commit between ours", true, false},
 	}
-	ctx := context.Background()
-	done := make(chan error, 1)
-	go func() {
-		_, err := h.Heal(ctx, one)
-		done <- err
-	}()
-	<-f.healing
-	banned := make(chan error, 1)
-	go func() { banned <- h.Ban(ctx, one) }()
-	select {
-	case err := <-banned:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		close(f.release)
-		t.Fatal("Ban waited for the heal round")
-	}
-	close(f.release)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if !h.HealNeeded() {
-		t.Error("a round during which we banned verified the ruleset")
-	}
-	if _, err := h.Heal(ctx, one); err != nil {
-		t.Fatal(err)
-	}
-	if h.HealNeeded() {
-		t.Error("a clean round with nothing beside it did not verify the ruleset")
-	}
-	if f.rounds != 2 {
-		t.Errorf("%d rounds, want 2", f.rounds)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &blockingHeal{healing: make(chan struct{}), release: make(chan struct{})}
+			h, ok := ownJails(f, map[string]bool{"sshd": true}).(*unchangedHeal)
+			if !ok {
+				t.Fatal("ownJails of a generationer is not an *unchangedHeal")
+			}
+			ctx := context.Background()
+			done := make(chan error, 1)
+			go func() {
+				_, err := h.Heal(ctx, one)
+				done <- err
+			}()
+			<-f.healing
+			banned := make(chan error, 1)
+			go func() {
+				err := h.Ban(ctx, one)
+				if err == nil && tt.foreign {
+					f.mu.Lock()
+					f.gen++
+					f.mu.Unlock()
+				}
+				if err == nil {
+					err = h.Unban(ctx, one)
+				}
+				banned <- err
+			}()
+			select {
+			case err := <-banned:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(5 * time.Second):
+				close(f.release)
+				t.Fatal("Ban waited for the heal round")
+			}
+			close(f.release)
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if got := !h.HealNeeded(); got != tt.spared {
+				t.Fatalf("next round spared = %v, want %v", got, tt.spared)
+			}
+			if _, err := h.Heal(ctx, one); err != nil {
+				t.Fatal(err)
+			}
+			if h.HealNeeded() {
+				t.Error("a clean round with nothing beside it did not verify the ruleset")
+			}
+			want := 1
+			if !tt.spared {
+				want = 2
+			}
+			if f.rounds != want {
+				t.Errorf("%d rounds, want %d", f.rounds, want)
+			}
+		})
 	}
 }
