@@ -259,6 +259,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	if len(final) == 0 {
 		return
 	}
+	m.hs.lastBans = now
 	m.w.push(storeOp{add: rows})
 	for _, pb := range final {
 		if pb.isNew {

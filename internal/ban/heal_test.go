@@ -110,3 +110,24 @@ func TestHealNeeded(t *testing.T) {
 		}
 	}
 }
+
+// TestHealPutOffDuringBans: a round due while bans keep coming waits for a
+// quiet second (by the manager's clock), then runs.
+func TestHealPutOffDuringBans(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.HealInterval = time.Minute; c.Jails[0].Actions = nil })
+	ctx := context.Background()
+	e.clk.Advance(time.Minute - 500*time.Millisecond)
+	if _, err := e.m.Ban(ctx, "sshd", ticket("192.0.2.1", e.clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(500 * time.Millisecond) // the round is due, the ban 0.5 s old
+	e.sync(t)
+	if n := len(e.fw.heals); n != 0 {
+		t.Fatalf("%d heal rounds half a second after a ban, want 0", n)
+	}
+	e.clk.Advance(500 * time.Millisecond)
+	e.sync(t)
+	if n := len(e.fw.heals); n != 1 {
+		t.Fatalf("%d heal rounds after a quiet second, want 1", n)
+	}
+}

@@ -22,3 +22,25 @@ func TestHealEvery(t *testing.T) {
 		}
 	}
 }
+
+func TestHealWait(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	tests := []struct {
+		name          string
+		now, lastBans time.Duration // from t0; the round was due at t0
+		want          time.Duration
+	}{
+		{"no ban yet", 0, -1 << 40, 0},
+		{"quiet for a second", 2 * time.Second, time.Second, 0},
+		{"a ban just now", 0, 0, time.Second},
+		{"a ban 300 ms ago", time.Second, 700 * time.Millisecond, 700 * time.Millisecond},
+		{"still flooding, 59.5 s late", 59500 * time.Millisecond, 59500 * time.Millisecond, 500 * time.Millisecond},
+		{"a minute late: now whatever comes", time.Minute, time.Minute, 0},
+	}
+	for _, tt := range tests {
+		got := healWait(t0.Add(tt.now), t0, t0.Add(tt.lastBans))
+		if got != tt.want {
+			t.Errorf("%s: wait %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -500,6 +500,7 @@ func (m *Manager) loop(ctx context.Context) error {
 		timer    Timer
 		armed    time.Time
 		nextHeal time.Time
+		healDue  time.Time // when a put-off round was first due
 	)
 	if m.cfg.HealInterval > 0 {
 		nextHeal = m.clock.Now().Add(m.cfg.HealInterval)
@@ -553,9 +554,16 @@ func (m *Manager) loop(ctx context.Context) error {
 		now := m.clock.Now()
 		m.expire(ctx, now)
 		if !nextHeal.IsZero() && !now.Before(nextHeal) {
-			m.startHeal(ctx)
-			m.checkActions(false)
-			nextHeal = now.Add(m.healEvery())
+			if healDue.IsZero() {
+				healDue = nextHeal
+			}
+			if w := healWait(now, healDue, m.hs.lastBans); w > 0 {
+				nextHeal = now.Add(w)
+			} else {
+				m.startHeal(ctx)
+				m.checkActions(false)
+				nextHeal, healDue = now.Add(m.healEvery()), time.Time{}
+			}
 		}
 		if healSoon && !m.hs.active {
 			m.log.Info("firewall changed under a backend; healing now")

@@ -97,6 +97,29 @@ type healState struct {
 	wg     sync.WaitGroup
 	began  time.Time     // real time the running round started
 	took   time.Duration // real time the last round took
+	// lastBans is when (by Clock) the last batch put bans in force.
+	lastBans time.Time
+}
+
+// A due heal round is put off while bans keep coming (healWait).
+const (
+	healQuiet    = time.Second
+	healMaxDelay = time.Minute
+)
+
+// healWait returns how long a heal round due at due is put off at now:
+// until healQuiet has passed without a new ban, but never more than
+// healMaxDelay past due. A round during a flood reads sets that grow while
+// it reads them (about a second of CPU and 50 MB of garbage at 100,000
+// elements), and a dump of a set being filled can miss elements, which the
+// round then puts back for nothing and which leave the next round complete
+// too. Zero: start it now.
+func healWait(now, due, lastBans time.Time) time.Duration {
+	quiet := lastBans.Add(healQuiet)
+	if !now.Before(quiet) || !now.Before(due.Add(healMaxDelay)) {
+		return 0
+	}
+	return min(quiet.Sub(now), due.Add(healMaxDelay).Sub(now))
 }
 
 // healSpacing: a heal round starts at least this many times its
