@@ -304,9 +304,17 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	bcfg := ban.Config{Backends: backends, Store: st, Logger: s.log, HealInterval: set.heal}
+	evidence := false
 	for _, j := range v.jails {
 		jc := ban.JailConfig{Name: j.name, BanTime: j.banTime, Actions: j.actions}
 		bcfg.Jails = append(bcfg.Jails, jc)
+		evidence = evidence || len(j.actions) > 0
+	}
+	// Matched lines and fields are read by actions alone: <matches> and
+	// the F-* tags by the jail's own, <ipmatches> (the history of every
+	// jail) by any. With native backends only, no tracker keeps them.
+	for _, j := range v.jails {
+		j.tracker.KeepEvidence(evidence)
 	}
 	mgr, err := ban.New(bcfg)
 	if err != nil {
