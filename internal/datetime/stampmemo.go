@@ -61,7 +61,6 @@ func (d *Detector) findRepeat(line string) (Match, bool) {
 	s := &d.stamp
 	e := s.e
 	t := e.t
-	t.m.s = line // as fastAt0 would
 	t.hits++
 	now := d.now()
 	e.hits++

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 )
 
 // contentSplit finds the groups of a prefregex of the shape every
@@ -24,6 +25,17 @@ import (
 type contentSplit struct {
 	prefix  *regexp.Regexp // ^X, with X's groups numbered as in the whole
 	content int            // the index of the content group: the last one
+	// segs, when set, find X's match without regexp (see splitSegments)
+	segs []splitSeg
+}
+
+// splitSeg is one piece of X: a capturing group (cap > 0), which may be
+// optional (greedy ?), or a run of items without groups (cap 0), with the
+// automaton for its match end.
+type splitSeg struct {
+	cap int
+	opt bool // (S)?: when S cannot match here, the group is unset and empty
+	fe  *firstEnd
 }
 
 // newContentSplit recognises expr (Go syntax, the ASCII variant) as
@@ -55,7 +67,129 @@ func newContentSplit(expr string) *contentSplit {
 	if err != nil || prefix.NumSubexp() != c.Cap-1 {
 		return nil
 	}
-	return &contentSplit{prefix: prefix, content: c.Cap}
+	return &contentSplit{prefix: prefix, content: c.Cap, segs: splitSegments(s[1 : n-3])}
+}
+
+// splitSegments cuts X (its items, after ^) into segments for firstEnd,
+// or returns nil when X is not of the shape this is exact for:
+//
+//   - every group of X is a top-level item with no group inside, and no
+//     item holds an empty-width assertion;
+//   - every segment after the first matches the empty text.
+//
+// Then every way the first segment can match leaves the rest a way to
+// match (the empty one), so the path Go's regexp takes through X (the
+// first, in Perl's order, that lets the rest succeed) takes the first
+// segment's own leftmost-first match, then the second's from there, and so
+// on: each segment's groups and end follow from firstEnd alone. X as a
+// whole then either ends before the end of the line, and the content
+// split applies as before, or it does not, and the caller falls back.
+// (__prefix_line: the <F-MLFID> group, then the optional "error: " part.)
+func splitSegments(items []*syntax.Regexp) []splitSeg {
+	var segs []splitSeg
+	var run []*syntax.Regexp
+	flush := func() bool {
+		if len(run) == 0 {
+			return true
+		}
+		fe := newFirstEnd(&syntax.Regexp{Op: syntax.OpConcat, Sub: run})
+		run = nil
+		if fe == nil {
+			return false
+		}
+		segs = append(segs, splitSeg{fe: fe})
+		return true
+	}
+	for _, it := range items {
+		opt := it.Op == syntax.OpQuest && it.Flags&syntax.NonGreedy == 0 && it.Sub[0].Op == syntax.OpCapture
+		if opt {
+			it = it.Sub[0]
+		}
+		if it.Op == syntax.OpCapture {
+			if it.Sub[0].MaxCap() > 0 || !flush() {
+				return nil
+			}
+			fe := newFirstEnd(it.Sub[0])
+			if fe == nil {
+				return nil
+			}
+			segs = append(segs, splitSeg{cap: it.Cap, opt: opt, fe: fe})
+			continue
+		}
+		if it.MaxCap() > 0 {
+			return nil
+		}
+		run = append(run, it)
+	}
+	if !flush() || len(segs) == 0 {
+		return nil
+	}
+	for _, sg := range segs[1:] {
+		if !sg.opt && !sg.fe.nullable() {
+			return nil
+		}
+	}
+	return segs
+}
+
+// clone returns a split for another goroutine (the automata are built
+// lazily, so each needs its own).
+func (cs *contentSplit) clone() *contentSplit {
+	if cs == nil {
+		return nil
+	}
+	c := *cs
+	c.segs = slices.Clone(cs.segs)
+	for i := range c.segs {
+		c.segs[i].fe = cs.segs[i].fe.clone()
+	}
+	return &c
+}
+
+// prefixEnd runs the segments over buf: X's end and, in loc (when not
+// nil), the groups of X. matched is false when X cannot match; ok is
+// false when the automata cannot tell.
+func (cs *contentSplit) prefixEnd(buf []byte, loc []int) (end int, matched, ok bool) {
+	if cs.segs == nil {
+		return 0, false, false
+	}
+	pos := 0
+	for _, sg := range cs.segs {
+		e, ok := sg.fe.end(buf, pos)
+		if !ok {
+			return 0, false, false
+		}
+		if e < 0 && sg.opt {
+			continue // the group stays unset
+		}
+		if e < 0 {
+			return 0, false, true // only the first segment can fail
+		}
+		if sg.cap > 0 && loc != nil {
+			loc[2*sg.cap], loc[2*sg.cap+1] = pos, e
+		}
+		pos = e
+	}
+	return pos, true, true
+}
+
+// matches reports whether the whole expression matches buf, when the
+// segments can tell (ok).
+func (cs *contentSplit) matches(buf []byte) (matched, ok bool) {
+	end := len(buf) - 1
+	if end < 1 || buf[end] != '\n' || bytes.IndexByte(buf[:end], '\n') >= 0 {
+		return false, false
+	}
+	e, m, ok := cs.prefixEnd(buf, nil)
+	switch {
+	case !ok:
+		return false, false
+	case !m:
+		return false, true
+	case e >= end:
+		return false, false
+	}
+	return true, true
 }
 
 // find returns the whole expression's groups on buf, as
@@ -65,6 +199,23 @@ func (cs *contentSplit) find(buf []byte) (loc []int, ok bool) {
 	end := len(buf) - 1 // the end of the line
 	if end < 1 || buf[end] != '\n' || bytes.IndexByte(buf[:end], '\n') >= 0 {
 		return nil, false
+	}
+	if cs.segs != nil {
+		loc = make([]int, 2*(cs.content+1))
+		for i := range loc {
+			loc[i] = -1
+		}
+		e, m, ok := cs.prefixEnd(buf, loc)
+		switch {
+		case ok && !m:
+			return nil, true
+		case ok && e < end:
+			loc[0], loc[1] = 0, len(buf)
+			loc[2*cs.content], loc[2*cs.content+1] = e, end
+			return loc, true
+		case ok:
+			return nil, false
+		}
 	}
 	pl := cs.prefix.FindSubmatchIndex(buf)
 	if pl == nil {

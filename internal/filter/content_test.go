@@ -24,6 +24,9 @@ func checkContentSplit(t *testing.T, p *pattern, lines []string) {
 				break
 			}
 			want := v.re.FindSubmatchIndex(buf)
+			if m, ok := v.split.matches(buf); ok && m != (want != nil) {
+				t.Fatalf("content shortcut on %q: matches %v, FindSubmatchIndex %v", buf, m, want)
+			}
 			got, ok := v.split.find(buf)
 			if !ok {
 				continue
@@ -44,16 +47,20 @@ func checkContentSplit(t *testing.T, p *pattern, lines []string) {
 // with the whole expression where it applies and steps aside elsewhere.
 func TestContentSplit(t *testing.T) {
 	tests := []struct {
-		name, pref string
-		split      bool
+		name, pref  string
+		split, segs bool // the shortcut applies; X's end found without regexp
 	}{
-		{"prefix line", `^<F-MLFID>(?:\S+\s+)?(?:\S+\[\d+\]:\s+)?</F-MLFID>(?:(?:error|fatal): )?<F-CONTENT>.+</F-CONTENT>$`, true},
-		{"optional everything", `^(?P<a>\s*)(?P<b>x*)<F-CONTENT>.+</F-CONTENT>$`, true},
-		{"case folded", `(?i)^host\s+<F-CONTENT>.+</F-CONTENT>$`, true},
-		{"content not last", `^(?P<a>\S+) <F-CONTENT>.+</F-CONTENT> (?P<b>\S+)$`, false},
-		{"content lazy", `^(?P<a>\S+) <F-CONTENT>.+?</F-CONTENT>$`, false},
-		{"not anchored", `(?P<a>\S+) <F-CONTENT>.+</F-CONTENT>$`, false},
-		{"no end", `^(?P<a>\S+) <F-CONTENT>.+</F-CONTENT>`, false},
+		{"prefix line", `^<F-MLFID>(?:\S+\s+)?(?:\S+\[\d+\]:\s+)?</F-MLFID>(?:(?:error|fatal): )?<F-CONTENT>.+</F-CONTENT>$`, true, true},
+		{"optional everything", `^(?P<a>\s*)(?P<b>x*)<F-CONTENT>.+</F-CONTENT>$`, true, true},
+		{"case folded", `(?i)^host\s+<F-CONTENT>.+</F-CONTENT>$`, true, true},
+		{"lazy and greedy choices", `^(?P<a>\S*?\s*)(?P<b>\S+?(?:\[\d+\])?:?)?\s*<F-CONTENT>.+</F-CONTENT>$`, true, true},
+		{"second part not optional", `^(?P<a>\S+)\s+(?P<b>\S+)<F-CONTENT>.+</F-CONTENT>$`, true, false},
+		{"nested group", `^(?P<a>\S+(?P<b>\[\d+\])?)\s*<F-CONTENT>.+</F-CONTENT>$`, true, false},
+		{"word boundary", `^(?P<a>\w+\b)?\s*<F-CONTENT>.+</F-CONTENT>$`, true, false},
+		{"content not last", `^(?P<a>\S+) <F-CONTENT>.+</F-CONTENT> (?P<b>\S+)$`, false, false},
+		{"content lazy", `^(?P<a>\S+) <F-CONTENT>.+?</F-CONTENT>$`, false, false},
+		{"not anchored", `(?P<a>\S+) <F-CONTENT>.+</F-CONTENT>$`, false, false},
+		{"no end", `^(?P<a>\S+) <F-CONTENT>.+</F-CONTENT>`, false, false},
 	}
 	lines := []string{
 		"web01 sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2",
@@ -77,6 +84,9 @@ func TestContentSplit(t *testing.T) {
 				t.Fatalf("shortcut %v, want %v for %s", p.ascii.split != nil, tt.split, p.asciiExpr)
 			}
 			if tt.split {
+				if segs := p.ascii.split.segs != nil; segs != tt.segs {
+					t.Fatalf("segments %v, want %v for %s", segs, tt.segs, p.asciiExpr)
+				}
 				checkContentSplit(t, p, lines)
 			}
 		})
@@ -109,18 +119,20 @@ func FuzzContentSplit(f *testing.F) {
 		f.Fatal(err)
 	}
 	cs := newContentSplit(p.asciiExpr)
-	if cs == nil {
-		f.Fatal("no shortcut")
+	if cs == nil || cs.segs == nil {
+		f.Fatal("no shortcut, or X's end not found by segments")
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		buf := []byte(line + "\n")
 		if !isASCII(buf) {
 			return
 		}
-		if got, ok := cs.find(buf); ok {
-			if want := p.ascii.re.FindSubmatchIndex(buf); !reflect.DeepEqual(got, want) {
-				t.Fatalf("%q: %v, want %v", buf, got, want)
-			}
+		want := p.ascii.re.FindSubmatchIndex(buf)
+		if got, ok := cs.find(buf); ok && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: %v, want %v", buf, got, want)
+		}
+		if m, ok := cs.matches(buf); ok && m != (want != nil) {
+			t.Fatalf("%q: matches %v, want %v", buf, m, want != nil)
 		}
 	})
 }

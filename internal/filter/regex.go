@@ -137,6 +137,7 @@ func (p *pattern) clone() *pattern {
 	if p.ascii != nil {
 		v := *p.ascii
 		v.dfa, v.patient, v.runes = p.ascii.dfa.clone(), nil, nil
+		v.split = p.ascii.split.clone()
 		v.parts = cloneParts(p.ascii.parts)
 		c.ascii = &v
 	}
@@ -413,6 +414,11 @@ func (p *pattern) matches(buf []byte, ascii bool, found litMask) (bool, error) {
 	v, err := p.variantFor(buf, ascii, found)
 	if v == nil {
 		return false, err
+	}
+	if ascii && v.split != nil && v.bt == nil {
+		if m, ok := v.split.matches(buf); ok {
+			return m, nil
+		}
 	}
 	if ascii && v.dfa != nil {
 		if m, ok := v.dfa.match(buf); ok && (!m || v.bt == nil) {

@@ -1,0 +1,217 @@
+package filter
+
+import (
+	"regexp/syntax"
+	"slices"
+)
+
+// firstEnd finds where the match Go's regexp would report for an anchored
+// expression ends: the leftmost-first match, Perl's order of preference,
+// on a pure-ASCII text. It is a lazily built automaton like dfa, but its
+// states are *ordered* lists of threads, highest preference first, as in
+// a Pike VM: when a thread reaches the match, the threads after it (less
+// preferred) are dropped, the position is noted, and the threads before
+// it (more preferred) run on; a later match can only come from those, so
+// the last position noted when no thread is left is the end of the match
+// the backtracker would pick. One table lookup per byte, and the walk
+// stops as soon as no thread is left, usually a few bytes after the match.
+//
+// Only expressions without empty-width assertions (^, $, \b, \B) are
+// accepted, so a thread list does not depend on the bytes around it; the
+// caller anchors the expression by starting at a given position.
+// Not safe for concurrent use (see clone).
+type firstEnd struct {
+	prog   *syntax.Prog
+	lists  [][]uint32 // each state's threads: pcs of rune instructions, in order
+	match  []bool     // the state's closure reached the match
+	index  map[string]int32
+	trans  []int32 // state*feStride + byte → next state, or feUnknown / feDead
+	failed bool    // state budget exceeded: unusable
+
+	seen  []uint32 // generation marks per pc
+	gen   uint32
+	stack []uint32
+	roots []uint32
+	list  []uint32
+	key   []byte
+}
+
+const (
+	feStride   = 128
+	feUnknown  = int32(-1)
+	feDead     = int32(-2) // no thread left and no match
+	maxFEState = 2000
+)
+
+// newFirstEnd compiles re; nil when it holds an empty-width assertion or
+// does not compile.
+func newFirstEnd(re *syntax.Regexp) *firstEnd {
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil
+	}
+	for _, in := range prog.Inst {
+		if in.Op == syntax.InstEmptyWidth {
+			return nil
+		}
+	}
+	fe := &firstEnd{prog: prog}
+	fe.reset()
+	if fe.failed {
+		return nil
+	}
+	return fe
+}
+
+func (fe *firstEnd) reset() {
+	fe.lists, fe.match, fe.trans = fe.lists[:0], fe.match[:0], fe.trans[:0]
+	fe.index = map[string]int32{}
+	fe.seen = make([]uint32, len(fe.prog.Inst))
+	fe.gen = 0
+	fe.failed = false
+	fe.roots = append(fe.roots[:0], uint32(fe.prog.Start))
+	fe.state() // the start is state 0
+}
+
+// clone returns an automaton for the same expression with an empty cache.
+func (fe *firstEnd) clone() *firstEnd {
+	if fe == nil {
+		return nil
+	}
+	c := &firstEnd{prog: fe.prog}
+	c.reset()
+	return c
+}
+
+// nullable reports whether the expression matches the empty text.
+func (fe *firstEnd) nullable() bool { return fe.match[0] }
+
+// state follows fe.roots, in order, through the instructions that consume
+// nothing, and returns the state for the threads found (feDead if none
+// and no match; feUnknown past the state budget).
+func (fe *firstEnd) state() int32 {
+	fe.gen++
+	if fe.gen == 0 {
+		clear(fe.seen)
+		fe.gen = 1
+	}
+	list := fe.list[:0]
+	matched := false
+	for _, r := range fe.roots {
+		stack := append(fe.stack[:0], r)
+		for len(stack) > 0 && !matched {
+			pc := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if fe.seen[pc] == fe.gen {
+				continue
+			}
+			fe.seen[pc] = fe.gen
+			in := &fe.prog.Inst[pc]
+			switch in.Op {
+			case syntax.InstAlt, syntax.InstAltMatch:
+				stack = append(stack, in.Arg, in.Out) // Out is preferred: on top
+			case syntax.InstCapture, syntax.InstNop:
+				stack = append(stack, in.Out)
+			case syntax.InstMatch:
+				matched = true // less preferred threads are cut
+			case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+				list = append(list, pc)
+			}
+		}
+		fe.stack = stack
+		if matched {
+			break
+		}
+	}
+	fe.list = list
+	if len(list) == 0 && !matched {
+		return feDead
+	}
+	fe.key = fe.key[:0]
+	if matched {
+		fe.key = append(fe.key, 1)
+	} else {
+		fe.key = append(fe.key, 0)
+	}
+	for _, pc := range list {
+		fe.key = append(fe.key, byte(pc), byte(pc>>8), byte(pc>>16))
+	}
+	if id, ok := fe.index[string(fe.key)]; ok {
+		return id
+	}
+	if len(fe.lists) >= maxFEState {
+		fe.failed = true
+		return feUnknown
+	}
+	id := int32(len(fe.lists))
+	fe.lists = append(fe.lists, slices.Clone(list))
+	fe.match = append(fe.match, matched)
+	fe.index[string(fe.key)] = id
+	for range feStride {
+		fe.trans = append(fe.trans, feUnknown)
+	}
+	return id
+}
+
+// step computes state s's transition on ASCII byte c.
+func (fe *firstEnd) step(s int32, c byte) int32 {
+	roots := fe.roots[:0]
+	for _, pc := range fe.lists[s] {
+		in := &fe.prog.Inst[pc]
+		ok := false
+		switch in.Op {
+		case syntax.InstRune, syntax.InstRune1:
+			ok = in.MatchRune(rune(c))
+		case syntax.InstRuneAny:
+			ok = true
+		case syntax.InstRuneAnyNotNL:
+			ok = c != '\n'
+		}
+		if ok {
+			roots = append(roots, in.Out)
+		}
+	}
+	fe.roots = roots
+	if len(roots) == 0 {
+		return feDead
+	}
+	return fe.state()
+}
+
+// end returns where the leftmost-first match starting at from ends in
+// buf, or -1 when there is none; ok is false when the automaton cannot
+// tell (a byte ≥ 0x80, or too many states) and the caller must ask regexp.
+func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
+	if fe == nil || fe.failed {
+		return 0, false
+	}
+	end = -1
+	s := int32(0)
+	if fe.match[0] {
+		end = from
+	}
+	for i := from; i < len(buf); i++ {
+		c := buf[i]
+		if c >= 0x80 {
+			return 0, false
+		}
+		t := fe.trans[int(s)*feStride+int(c)]
+		if t == feUnknown {
+			if t = fe.step(s, c); t == feUnknown {
+				return 0, false
+			}
+			fe.trans[int(s)*feStride+int(c)] = t
+		}
+		if t == feDead {
+			break
+		}
+		s = t
+		if fe.match[s] {
+			end = i + 1
+		}
+		if len(fe.lists[s]) == 0 {
+			break
+		}
+	}
+	return end, true
+}

@@ -1,0 +1,91 @@
+package filter
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"testing"
+)
+
+// checkFirstEnd compares firstEnd with Go's regexp on text: the end of
+// the leftmost-first match of expr anchored at from (-1: none).
+func checkFirstEnd(t *testing.T, expr, text string, from int) {
+	t.Helper()
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return
+	}
+	fe := newFirstEnd(re)
+	if fe == nil {
+		return
+	}
+	gore, err := regexp.Compile(`^(?:` + expr + `)`)
+	if err != nil {
+		return
+	}
+	buf := []byte(text)
+	if from > len(buf) || !isASCII(buf) {
+		return
+	}
+	want := -1
+	if loc := gore.FindIndex(buf[from:]); loc != nil {
+		want = from + loc[1]
+	}
+	for pass := range 2 { // the second pass runs on states already built
+		got, ok := fe.end(buf, from)
+		if !ok {
+			return
+		}
+		if got != want {
+			t.Fatalf("pass %d: %q in %q from %d: end %d, regexp %d", pass, expr, text, from, got, want)
+		}
+	}
+}
+
+func TestFirstEnd(t *testing.T) {
+	tests := []struct {
+		expr, text string
+		from       int
+	}{
+		{`a*`, "aaab", 0},
+		{`a*?`, "aaab", 0},
+		{`a*?b`, "aaab", 0},
+		{`(?:a|ab)(?:c|bcd)`, "abcd", 0},
+		{`(?:ab|a)(?:c|bcd)`, "abcd", 0},
+		{`\S+\s+`, "srv01 sshd[1]: x", 0},
+		{`(?:\S+\s+)?(?:\S+\[\d+\]:\s+)?`, "srv01 sshd[1]: x", 0},
+		{`(?:\S+\s+)?(?:\S+\[\d+\]:\s+)?`, "srv01 sshd[1]:", 0},
+		{`x+`, "abc", 0},
+		{`x*`, "abc", 0},
+		{`b+`, "abbbc", 1},
+		{`(?:a+)+b`, "aaaaaaaaaaaaaaaaaaaac", 0},
+		{`(?i)host\s+`, "HoSt  x", 0},
+		{`.*`, "ab\ncd", 0},
+		{`(?s).*`, "ab\ncd", 0},
+		{`[^.]+\.[^.]+`, "a.b.c", 0},
+		{`(?:error|fatal): (?:PAM: )?`, "error: PAM: x", 0},
+	}
+	for _, tt := range tests {
+		checkFirstEnd(t, tt.expr, tt.text, tt.from)
+	}
+	for _, expr := range []string{`^a`, `a$`, `\bx`, `a\B`} {
+		re, _ := syntax.Parse(expr, syntax.Perl)
+		if newFirstEnd(re) != nil {
+			t.Errorf("%q: assertions must be refused", expr)
+		}
+	}
+}
+
+// FuzzFirstEnd: for any expression firstEnd accepts, any ASCII text and
+// start, the same end as Go's regexp.
+func FuzzFirstEnd(f *testing.F) {
+	f.Add(`(?:\S+\s+)?(?:\S+\[\d+\]:\s+)?`, "srv01 sshd[1]: x", 0)
+	f.Add(`a*?(?:b|bc)+c?`, "abcbcc", 0)
+	f.Add(`(?:x|xy|xyz)*?z`, "xyzxyz", 1)
+	f.Add(`[a-c]{2,4}?d|a`, "abcabcd", 0)
+	f.Fuzz(func(t *testing.T, expr, text string, from int) {
+		if len(expr) > 200 || len(text) > 500 || from < 0 {
+			return
+		}
+		checkFirstEnd(t, expr, text, from)
+	})
+}
