@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -101,3 +102,30 @@ func (b healingJailsOnly) Changed() <-chan struct{} {
 }
 
 var _ firewall.Watcher = healingJailsOnly{}
+
+// shellReloadWatch watches firewalld for the shell actions: when firewalld
+// runs on the system bus and a jail has an action with an actioncheck
+// (fail2ban's firewallcmd-* run as shell actions, whose direct rules a
+// `firewall-cmd --reload` drops), its Reloaded signal has the ban manager
+// run those checks at once rather than at the next heal round. It returns
+// nil (nothing to watch) or a watch the caller closes.
+func shellReloadWatch(ctx context.Context, o *Options, jails []*jailRun) *firewalld.Watch {
+	checked := false
+	for _, j := range jails {
+		for _, a := range j.actions {
+			checked = checked || a.HasCheck()
+		}
+	}
+	if !checked {
+		return nil
+	}
+	w, err := firewalld.WatchRunning(ctx, o.Logger)
+	if err != nil {
+		if !errors.Is(err, firewalld.ErrNotRunning) {
+			o.Logger.Debug("shell actions: firewalld not watched", "err", err)
+		}
+		return nil
+	}
+	o.Logger.Debug("shell actions: firewalld reloads trigger their actioncheck")
+	return w
+}

@@ -304,6 +304,10 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	bcfg := ban.Config{Backends: backends, Store: st, Logger: s.log, HealInterval: set.heal}
+	if w := shellReloadWatch(ctx, &s.opts, v.jails); w != nil {
+		defer w.Close()
+		bcfg.Watchers = []firewall.Watcher{w}
+	}
 	evidence := false
 	for _, j := range v.jails {
 		jc := ban.JailConfig{Name: j.name, BanTime: j.banTime, Actions: j.actions}

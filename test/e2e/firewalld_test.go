@@ -35,12 +35,15 @@ bantime  = 31536000
 // TestFirewalld is issue 4's acceptance 1, the classic firewalld setup: a
 // real firewalld in its own namespace on a private system bus, the jail
 // above unchanged. By log time, 5 failures inside 10 minutes ban (seen by
-// firewall-cmd and nft, and a TCP connect from the address to port 22 from
-// a second namespace fails), 4 do not, 5 spread over 11 minutes do not;
-// firewall-cmd --reload is healed within 5 s (the shell variant by its
-// actioncheck at the next heal round: within 10 s on a loaded machine);
-// the ban survives a warden restart; unbanip lifts it. Run natively and
-// with fail2ban's own firewallcmd-new shell action (--shell-actions).
+// firewall-cmd and nft as each variant shows it, see nativeVisible, and a
+// TCP connect from the address to port 22 from a second namespace fails),
+// 4 do not, 5 spread over 11 minutes do not; firewall-cmd --reload is
+// healed within 5 s by firewalld's Reloaded signal alone (the shell
+// variant's repair is fail2ban's nine firewall-cmd runs: past 5 s it fails
+// only if warden's own part of the time is over 1 s, as a loaded machine
+// can make those runs alone take longer); the ban survives a warden
+// restart; unbanip lifts it. Run natively and with fail2ban's own
+// firewallcmd-new shell action (--shell-actions).
 func TestFirewalld(t *testing.T) {
 	if why := fwdtest.Missing(); why != "" {
 		t.Skip(why)
@@ -67,6 +70,9 @@ func fwdNet(t *testing.T, in *fwdtest.Instance) sshdNet {
 }
 
 func runFirewalldCase(t *testing.T, bin string, shell bool) {
+	// The shell action's firewall-cmd runs are timed, to tell their
+	// time from warden's in the heal after a reload.
+	runs := timeRuns(t, "firewall-cmd")
 	in := fwdtest.Start(t)
 	// warden, firewall-cmd and the shell actions find the bus here.
 	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", in.Bus)
@@ -93,17 +99,12 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 	}
 	// " head": read the file from its start, as fail2ban does by default
 	// (from findtime ago); warden's file source starts at the end unless
-	// told, and would never see these lines. Periodic healing is off for
-	// the native backend: its reload must be healed by firewalld's
-	// Reloaded signal alone. The shell action has no such hook: its
-	// actioncheck, run at each heal round (every second here), finds the
-	// chain gone and has it rebuilt and the bans put back.
-	heal := "0"
-	if shell {
-		heal = "1"
-	}
+	// told, and would never see these lines. Periodic healing is off:
+	// the reload must be healed by firewalld's Reloaded signal alone. It
+	// heals the native backend, and runs the shell action's actioncheck,
+	// which finds the chain gone and has it rebuilt and the bans put back.
 	conf := writeConfDir(t, dir, fmt.Sprintf(fwdJail, logPath+" head"),
-		"[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = "+heal+"\n")
+		"[Definition]\nlogtarget = STDERR\nloglevel = INFO\nhealinterval = 0\n")
 	var flags []string
 	if shell {
 		flags = []string{"--shell-actions"}
@@ -130,8 +131,8 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 	if shell && !strings.Contains(nft, "ip saddr "+fwdAttacker) {
 		t.Errorf("nft list ruleset does not show %s:\n%s", fwdAttacker, nft)
 	}
-	if !shell && !strings.Contains(nft, "tcp dport 22 xt match") {
-		t.Errorf("nft list ruleset shows no set match on port 22:\n%s", nft)
+	if !shell {
+		nativeVisible(t, in, srv, jail, fwdAttacker, nft)
 	}
 	if canConnect(n, fwdAttacker) {
 		t.Errorf("banned %s still connects to port 22", fwdAttacker)
@@ -145,13 +146,13 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 		t.Errorf("banned list %q, want %s", got, fwdAttacker)
 	}
 
-	// firewall-cmd --reload drops runtime direct rules; the native backend
-	// heals on firewalld's Reloaded signal, the shell action at the next
-	// heal round's actioncheck (fail2ban only at its next ban).
+	// firewall-cmd --reload drops runtime direct rules; both variants
+	// react to firewalld's Reloaded signal: the native backend heals, the
+	// shell action's actioncheck runs (fail2ban's only at its next ban).
 	// The shell variant polls the kernel's f2b chain with nft: firewall-cmd
 	// is a Python program talking to firewalld, and running it every 100 ms
-	// would slow down the very repair (nine firewall-cmd runs) it waits
-	// for. firewall-cmd confirms the ban once it is back.
+	// would slow down the very repair it waits for. firewall-cmd confirms
+	// the ban once it is back.
 	back := func() (bool, string) { return banned(fwdAttacker) }
 	if shell {
 		back = func() (bool, string) {
@@ -159,25 +160,36 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 			return err == nil && strings.Contains(string(out), "ip saddr "+fwdAttacker+" "), string(out)
 		}
 	}
-	// The target is 5 s. The shell repair is seven firewall-cmd runs
-	// (the failed actioncheck, actionstop, actionstart, actioncheck again)
-	// and the reban, after up to a heal interval: about 3 s on an idle
-	// machine, but each run takes up to a second of CPU when the machine
-	// is loaded, so that variant fails only past 10 s and logs the rest.
-	limit := 5 * time.Second
-	if shell {
-		limit = 10 * time.Second
-	}
+	reloading := time.Now()
 	in.Run(t, "firewall-cmd", "--reload")
 	reloaded := time.Now()
-	waitLong(t, limit+5*time.Second, "the ban is back after firewall-cmd --reload", back)
-	switch d := time.Since(reloaded); {
-	case d > limit:
-		t.Errorf("ban back %v after firewall-cmd --reload, want within %v", d, limit)
-	case d > 5*time.Second:
-		t.Logf("ban back %v after firewall-cmd --reload: over the 5 s target (firewall-cmd is slow on a loaded machine)", d.Round(10*time.Millisecond))
+	waitLong(t, 20*time.Second, "the ban is back after firewall-cmd --reload", back)
+	healed := time.Now()
+	d := healed.Sub(reloaded)
+	fc := runs.within(t, reloaded, healed)
+	t.Logf("ban back %v after firewall-cmd --reload (the reload took %v; firewall-cmd ran for %v of it)",
+		d.Round(10*time.Millisecond), reloaded.Sub(reloading).Round(10*time.Millisecond), fc.Round(10*time.Millisecond))
+	switch {
+	case d <= 5*time.Second:
+	case !shell:
+		t.Errorf("ban back %v after firewall-cmd --reload, want within 5 s", d)
+	case d-fc > time.Second:
+		t.Errorf("ban back %v after firewall-cmd --reload, want within 5 s; firewall-cmd ran for %v of it, warden for the other %v",
+			d, fc, d-fc)
 	default:
-		t.Logf("ban back %v after firewall-cmd --reload", d.Round(10*time.Millisecond))
+		// The shell repair is fail2ban's own: nine firewall-cmd runs
+		// (the failed actioncheck, actionstop and actionstart with three
+		// each, the actioncheck again, the reban), each a Python start
+		// and a D-Bus round trip.
+		t.Logf("over the 5 s target: firewall-cmd alone ran for %v of it on this machine; warden's part was %v",
+			fc.Round(10*time.Millisecond), (d - fc).Round(10*time.Millisecond))
+	}
+	// The server's reaction, by its log: the heal starts on the signal,
+	// not at some later round (periodic healing is off).
+	if at, ok := logTime(srv.stderr.String(), "firewall changed under a backend", reloading); !ok {
+		t.Errorf("the server log shows no heal started by the reload")
+	} else if r := at.Sub(reloaded); r > time.Second {
+		t.Errorf("the heal started %v after the reload ended, want within 1 s", r)
 	}
 	if ok, r := banned(fwdAttacker); !ok {
 		t.Errorf("firewall-cmd --direct --get-all-rules does not show the ban after the reload:\n%s", r)
@@ -213,5 +225,123 @@ func runFirewalldCase(t *testing.T, bin string, shell bool) {
 	srv.stop()
 	if r := rules(); strings.Contains(r, "wfd4-") || strings.Contains(r, "f2b-SSH") {
 		t.Errorf("direct rules left after stop:\n%s", r)
+	}
+}
+
+// cmdRuns times the runs of one command through a wrapper put first on
+// PATH: each run appends its start and end (Unix seconds) to a file.
+type cmdRuns struct{ log string }
+
+// timeRuns puts a timing wrapper of tool first on PATH, for the rest of
+// the test and the processes it starts.
+func timeRuns(t *testing.T, tool string) *cmdRuns {
+	t.Helper()
+	real, err := exec.LookPath(tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r := &cmdRuns{log: filepath.Join(dir, "runs")}
+	// bash's EPOCHREALTIME reads the clock without a fork.
+	script := fmt.Sprintf("#!/bin/bash\ns=$EPOCHREALTIME\n%s \"$@\"\nrc=$?\necho \"$s $EPOCHREALTIME\" >> %s\nexit $rc\n", real, r.log)
+	if err := os.WriteFile(filepath.Join(dir, tool), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	return r
+}
+
+// within sums how long the runs overlapped [from, to].
+func (r *cmdRuns) within(t *testing.T, from, to time.Time) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(r.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum time.Duration
+	for line := range strings.Lines(string(b)) {
+		var s, e float64 // seconds since the epoch, to the microsecond
+		if _, err := fmt.Sscan(line, &s, &e); err != nil {
+			t.Fatalf("%s: %q: %v", r.log, line, err)
+		}
+		start := max(int64(s*1e6), from.UnixMicro())
+		end := min(int64(e*1e6), to.UnixMicro())
+		if end > start {
+			sum += time.Duration(end-start) * time.Microsecond
+		}
+	}
+	return sum
+}
+
+// logTime returns the time of the first line of a text-format server log
+// that contains msg and is stamped at or after since.
+func logTime(log, msg string, since time.Time) (time.Time, bool) {
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, msg) {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		stamp, ok := strings.CutPrefix(f[0], "time=")
+		if !ok {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err == nil && !at.Before(since.Truncate(time.Millisecond)) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// nativeVisible checks what shows a native firewalld ban (the decision in
+// docs/KNOWN-GAPS.md): firewall-cmd lists the jail's direct rule naming its
+// kernel set, one per family, and no rule for the address; the set holds
+// the address and is referenced by that rule; nft shows the rule, which
+// iptables-nft renders as an xt set match (nft cannot name the set); and
+// warden client status --firewall counts the ban in place.
+func nativeVisible(t *testing.T, in *fwdtest.Instance, srv *wardenProc, jail, addr, nft string) {
+	t.Helper()
+	rules := in.Run(t, "firewall-cmd", "--direct", "--get-all-rules")
+	for _, want := range []string{
+		"ipv4 filter INPUT_direct 0 -p tcp -m multiport --dports 22 -m set --match-set wfd4-" + jail + " src -j REJECT",
+		"ipv6 filter INPUT_direct 0 -p tcp -m multiport --dports 22 -m set --match-set wfd6-" + jail + " src -j REJECT",
+	} {
+		if !strings.Contains(rules, want) {
+			t.Errorf("firewall-cmd --direct --get-all-rules lacks %q:\n%s", want, rules)
+		}
+	}
+	if strings.Contains(rules, addr) {
+		t.Errorf("firewall-cmd --direct --get-all-rules names %s: the native backend makes no per-address rule (update docs/KNOWN-GAPS.md):\n%s", addr, rules)
+	}
+	if out, err := in.Command(context.Background(), "ipset", "test", "wfd4-"+jail, addr).CombinedOutput(); err != nil {
+		t.Errorf("ipset test wfd4-%s %s: %v: %s", jail, addr, err, out)
+	}
+	set := in.Run(t, "ipset", "list", "wfd4-"+jail)
+	for _, want := range []string{"References: 1", "Number of entries: 1", "\n" + addr + " timeout "} {
+		if !strings.Contains(set, want) {
+			t.Errorf("ipset list wfd4-%s lacks %q:\n%s", jail, want, set)
+		}
+	}
+	for _, table := range []string{"table ip filter {", "table ip6 filter {"} {
+		_, body, ok := strings.Cut(nft, table)
+		body, _, _ = strings.Cut(body, "\n}")
+		if !ok || !strings.Contains(body, "chain INPUT {") || !strings.Contains(body, "tcp dport 22 xt match set counter") ||
+			!strings.Contains(body, " reject") {
+			t.Errorf("nft list ruleset: %s lacks the direct rule (INPUT, tcp dport 22, xt match set, reject):\n%s", table, nft)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, srv.bin, "client", "-s", srv.sock, "status", "--firewall").CombinedOutput()
+	if err != nil {
+		t.Fatalf("client status --firewall: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Firewall backend: firewalld", "Jail: " + jail, "State:\tok", "In place:\t1", "Should be:\t1"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("client status --firewall lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package firewalld
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -51,6 +52,27 @@ func NewWatch(conn *dbus.Conn, log *slog.Logger) (*Watch, error) {
 		w.Close()
 		return nil, err
 	}
+	return w, nil
+}
+
+// WatchRunning connects to the system bus and, if firewalld runs there,
+// watches it (Close closes the connection); otherwise it returns
+// ErrNotRunning.
+func WatchRunning(ctx context.Context, log *slog.Logger) (*Watch, error) {
+	conn, err := dbus.ConnectSystemBus()
+	if err != nil {
+		return nil, fmt.Errorf("firewalld: connect to the system bus: %w", err)
+	}
+	if !Running(ctx, conn) {
+		conn.Close()
+		return nil, ErrNotRunning
+	}
+	w, err := NewWatch(conn, log)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	w.ownConn = true
 	return w, nil
 }
 
