@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/firewalltest"
 )
 
 // TestHealAfterReload reloads firewalld under the backend: the runtime
-// direct rules go, Changed fires, Check counts the loss and Heal puts it
-// back. Then a lost kernel set is recreated with its elements.
+// direct rules go, Changed fires (the backend's, and a standalone Watch's),
+// Check counts the loss and Heal puts it back. Then a lost kernel set is recreated with its elements.
 func TestHealAfterReload(t *testing.T) {
 	b, in := newBackend(t, "th")
 	ctx := t.Context()
@@ -33,12 +34,22 @@ func TestHealAfterReload(t *testing.T) {
 	case <-b.Changed():
 	default:
 	}
+	// A Watch of its own, as the server keeps for shell actions, on the
+	// system bus the environment names.
+	t.Setenv("DBUS_SYSTEM_BUS_ADDRESS", in.Bus)
+	w, err := WatchRunning(ctx, firewalltest.Logger(t))
+	if err != nil {
+		t.Fatalf("WatchRunning with firewalld on the bus: %v", err)
+	}
+	defer w.Close()
 
 	in.Run(t, "firewall-cmd", "--reload")
-	select {
-	case <-b.Changed():
-	case <-time.After(5 * time.Second):
-		t.Fatal("no Changed notification within 5 s of firewall-cmd --reload")
+	for name, ch := range map[string]<-chan struct{}{"Backend": b.Changed(), "Watch": w.Changed()} {
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no Changed notification within 5 s of firewall-cmd --reload", name)
+		}
 	}
 	if got := directRules(t, in, "th"); len(got) != 0 {
 		t.Fatalf("firewalld kept runtime direct rules over a reload (FlushAllOnReload=yes): %q", got)
