@@ -11,26 +11,41 @@ import (
 	"warden/internal/store"
 )
 
+// restoreChunk is how many restored bans go to the firewall in one call:
+// a backend builds its whole batch in memory (about 1 KB a ban for
+// nftables), so 100,000 bans in one call cost over 100 MB at once.
+const restoreChunk = 8192
+
 // restore puts the bans recorded in the store back: into the state, into
-// every backend in one call, and through the actions (as restored bans,
-// skipped by actions with norestored). Bans that ended are dropped by the
-// store; bans of jails not configured now stay in the store untouched.
+// every backend (restoreChunk bans a call), and through the actions (as
+// restored bans, skipped by actions with norestored). Bans that ended are
+// dropped by the store; bans of jails not configured now stay in the store
+// untouched.
 //
 // The rows are streamed from the store; matched lines are read only for
 // jails with actions (the others never need them in memory).
 func (m *Manager) restore(ctx context.Context) error {
 	now := m.clock.Now()
 	var (
-		fw      []firewall.Ban
+		fw      = make([]firewall.Ban, 0, restoreChunk)
 		acted   []*entry // entries of jails with actions
 		skipped int
+		total   int
+		fwErr   error
 	)
+	flush := func() {
+		if err := m.firewallBan(ctx, fw); err != nil && fwErr == nil {
+			fwErr = err
+		}
+		total += len(fw)
+		fw = fw[:0]
+	}
 	err := m.cfg.Store.EachActiveBan(ctx, now, m.hasActions, func(b store.Ban) error {
 		m.mu.Lock()
-		defer m.mu.Unlock()
 		js, ok := m.jails[b.Jail]
 		if !ok {
 			skipped++
+			m.mu.Unlock()
 			return nil
 		}
 		e := newEntry(js.cfg.Name, b.Prefix, b.Time, b.BanTime, b.Count, b.Failures)
@@ -48,22 +63,27 @@ func (m *Manager) restore(ctx context.Context) error {
 		}
 		js.active[e.prefix] = e
 		m.heap.track(e)
+		m.mu.Unlock()
 		if m.hasActions(e.jail) {
 			acted = append(acted, e)
 		}
 		fw = append(fw, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
+		if len(fw) == restoreChunk {
+			flush()
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("ban: restore: %w", err)
 	}
-	if err := m.firewallBan(ctx, fw); err != nil {
-		m.log.Error("restoring bans in the firewall failed", "bans", len(fw), "err", err)
+	flush()
+	if fwErr != nil {
+		m.log.Error("restoring bans in the firewall failed", "bans", total, "err", fwErr)
 	}
 	for _, e := range acted {
 		m.pool.add(e.jail, job{op: opRestore, prefix: e.prefix, ticket: m.ticket(e)})
 	}
-	m.log.Info("bans restored", "bans", len(fw), "unknown_jail", skipped)
+	m.log.Info("bans restored", "bans", total, "unknown_jail", skipped)
 	return nil
 }
 
@@ -76,7 +96,14 @@ func (m *Manager) hasActions(jail string) bool { return len(m.pool.actions[jail]
 func (m *Manager) Wanted() []firewall.Ban {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []firewall.Ban
+	n := 0
+	for _, js := range m.jails {
+		n += len(js.active)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]firewall.Ban, 0, n)
 	for _, js := range m.jails {
 		for _, e := range js.active {
 			out = append(out, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
