@@ -179,6 +179,9 @@ type Filter struct {
 	// scratch for groups nothing keeps: the prefregex's (failureFrom
 	// copies them) and the ignoreregexes' (only a match counts)
 	prefGroups, ignGroups groupSet
+	// scratch for a failregex hit's groups and their merge with the
+	// prefregex's (failureFrom); what keeps them copies them
+	failGroups, mergeGroups groupSet
 
 	// ahead, set on a worker's copy while it works on a line, collects
 	// the hits only the ordered stage can turn into failures (parallel.go)

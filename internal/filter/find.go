@@ -334,10 +334,13 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			ascii = isASCII(buf)
 			valid = true
 		}
-		h, ok := f.search(p, buf, ascii, org, nil)
+		// the groups live in scratch space until the next search: whatever
+		// keeps them (deferHit, mergeFailure) copies them
+		h, ok := f.search(p, buf, ascii, org, f.failGroups)
 		if !ok {
 			continue
 		}
+		f.failGroups = h.groups
 		if len(f.ignore) > 0 {
 			if k := f.ignoreLine(buf, ascii, org, &h); k >= 0 {
 				res.Ignored, res.IgnoreRegex = true, k
@@ -371,13 +374,15 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 // search is over (a failure or a pending/no-fail state was reached; with
 // CheckAllRegex only an error lets the search go on either way).
 func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res *Result) bool {
+	// d.g may be scratch space (the hit's groups, or the merged set): it
+	// is copied where it is kept (mergeFailure), else read and dropped
 	d := &failData{g: h.groups}
 	if len(pre) > 0 {
-		g := make(groupSet, 0, len(pre)+len(h.groups)+2)
-		g = append(g, pre...)
+		g := append(f.mergeGroups[:0], pre...)
 		for _, e := range h.groups {
 			g.set(e.name, e.v)
 		}
+		f.mergeGroups = g
 		d.g = g
 	}
 	mlfid := d.get("mlfid")

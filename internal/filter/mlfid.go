@@ -2,6 +2,7 @@ package filter
 
 import (
 	"container/list"
+	"slices"
 	"time"
 )
 
@@ -138,6 +139,7 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 			f.mlfid.unset(id)
 		}
 	} else if flags&mfForget == 0 {
+		cur.g = slices.Clone(cur.g) // it may be the caller's scratch space
 		cur.addUser(cur.get("user"))
 		users = cur.users
 		f.mlfid.set(id, cur, now)
@@ -149,7 +151,10 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 		d.g.del("mlfgained")
 		flags &^= mfGained | mfNoFail
 	}
-	matched := joinLines(h.matched)
+	var matched []string // the lines behind a failure: none when only counting
+	if !f.opts.Counting {
+		matched = joinLines(h.matched)
+	}
 	switch {
 	case flags&mfNoFail == 0:
 		m := append(d.nofailMatches, d.matches...)

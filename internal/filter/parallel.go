@@ -92,6 +92,7 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	}
 	a.steps = append(a.steps, step{kind: stepDeferred, idx: idx, h: *h, pre: slices.Clone(pre)})
 	s := &a.steps[len(a.steps)-1]
+	s.h.groups = slices.Clone(h.groups) // the worker's scratch space
 	if len(h.matched) == 1 { // the worker's f.one: keep a copy
 		s.line[0] = h.matched[0]
 		s.h.matched = s.line[:]
@@ -128,7 +129,7 @@ func (f *Filter) shadow() *Filter {
 	}
 	s.found = make(litMask, len(f.found))
 	s.lineBuf, s.buf, s.cbuf, s.lastText = nil, nil, nil, ""
-	s.prefGroups, s.ignGroups = nil, nil
+	s.prefGroups, s.ignGroups, s.failGroups, s.mergeGroups = nil, nil, nil, nil
 	s.dates = nil // dates are found in order, by f
 	s.mlfid = nil // multi-line ids are merged in order, by f
 	s.ahead, s.shadows, s.timeouts = nil, nil, 0
