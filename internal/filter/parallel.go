@@ -92,8 +92,9 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	}
 	a.steps = append(a.steps, step{kind: stepDeferred, idx: idx, h: *h, pre: slices.Clone(pre)})
 	s := &a.steps[len(a.steps)-1]
-	s.h.groups = slices.Clone(h.groups) // the worker's scratch space
-	if len(h.matched) == 1 {            // the worker's f.one: keep a copy
+	// copies of the worker's scratch space: its groups and its f.one
+	s.h.groups = slices.Clone(h.groups)
+	if len(h.matched) == 1 {
 		s.line[0] = h.matched[0]
 		s.h.matched = s.line[:]
 	}
