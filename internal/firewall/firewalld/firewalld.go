@@ -183,7 +183,7 @@ func (b *Backend) Setup(ctx context.Context, jails []firewall.JailSpec) error {
 			writeCreate(&restore, setName(b.prefix, j.Name, v6), v6)
 		}
 	}
-	if err := b.runIPSet(ctx, []byte(restore.String()), "-exist", "restore"); err != nil {
+	if err := b.runIPSet(ctx, []byte(restore.String()), "restore"); err != nil {
 		return fmt.Errorf("firewalld: setup: %w", err)
 	}
 	want := map[string]directRule{}

@@ -3,11 +3,11 @@ package firewalld
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/kernelset"
 )
 
 // damage is what is missing compared with the jails given to Setup and the
@@ -27,16 +27,23 @@ func (d damage) Repair() firewall.Repair {
 // wanted bans it read them for.
 type readBack struct {
 	mark    firewall.Mark
-	sets    map[string]*kernelSet
+	sets    map[string]*kernelset.Set
 	missing []firewall.Ban // wanted and not in sets
 }
 
-// lacking returns the bans of want not in sets.
-func (b *Backend) lacking(want []firewall.Ban, sets map[string]*kernelSet) []firewall.Ban {
+// lacking returns the bans of want not in sets, leaving out those that
+// have ended (they belong in no set; the ban manager lifts them).
+func (b *Backend) lacking(want []firewall.Ban, sets map[string]*kernelset.Set) []firewall.Ban {
 	var out []firewall.Ban
+	now := time.Now()
 	for _, ban := range want {
+		if _, live := kernelset.Timeout(ban.Expires, now); !live {
+			continue
+		}
 		s := sets[setName(b.prefix, ban.Jail, ban.Prefix.Addr().Is6())]
-		if s == nil || !hasElem(s, ban.Prefix) {
+		if s == nil {
+			out = append(out, ban)
+		} else if _, ok := s.Elems[ban.Prefix]; !ok {
 			out = append(out, ban)
 		}
 	}
@@ -136,11 +143,6 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (d
 	return d, nil
 }
 
-func hasElem(s *kernelSet, p netip.Prefix) bool {
-	_, ok := s.elems[p]
-	return ok
-}
-
 // Check implements firewall.Healer.
 func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
 	return firewall.ReconcileRead(ctx, &b.mu, b.reader(ctx, want, "check"), b.differ(ctx, want, "check"), nil)
@@ -182,14 +184,9 @@ func (b *Backend) mend(ctx context.Context, d damage) error {
 	for _, name := range d.sets {
 		writeCreate(&script, name, name[len(b.prefix)] == '6')
 	}
-	buf := []byte(script.String())
-	now := time.Now()
-	for _, ban := range d.bans {
-		set, _ := b.setOf(ban) // checked by diff
-		buf = appendAdd(buf, set, ban.Prefix, timeoutFor(ban.Expires, now))
-	}
+	buf := b.appendAdds([]byte(script.String()), d.bans, time.Now()) // jails checked by diff
 	if len(buf) > 0 {
-		if err := b.runIPSet(ctx, buf, "-exist", "restore"); err != nil {
+		if err := b.runIPSet(ctx, buf, "restore"); err != nil {
 			return fmt.Errorf("firewalld: heal: %w", err)
 		}
 	}

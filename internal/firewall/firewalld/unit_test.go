@@ -82,90 +82,29 @@ func TestJailRules(t *testing.T) {
 	}
 }
 
-func TestTimeoutFor(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		exp  time.Time
-		want int64
-	}{
-		{time.Time{}, 0},
-		{now.Add(time.Hour), 3600},
-		{now.Add(1500 * time.Millisecond), 2},
-		{now.Add(-time.Hour), 1},
-		{now.Add(365 * 24 * time.Hour), 0}, // beyond the kernel's limit
-		{now.Add(maxTimeout * time.Second), maxTimeout},
+// TestEndedBans: a ban that has ended goes into no set (Ban, Heal) and is
+// not missing from one (Check); a ban longer than the kernel's limit gets
+// the longest timeout.
+func TestEndedBans(t *testing.T) {
+	b := &Backend{prefix: "wfd", jails: map[string]firewall.JailSpec{"ssh": {Name: "ssh"}}, order: []string{"ssh"}}
+	now := time.Now()
+	bans := []firewall.Ban{
+		{Jail: "ssh", Prefix: netip.MustParsePrefix("192.0.2.1/32"), Expires: now.Add(-time.Second)},
+		{Jail: "ssh", Prefix: netip.MustParsePrefix("192.0.2.2/32"), Expires: now.Add(time.Hour)},
+		{Jail: "ssh", Prefix: netip.MustParsePrefix("2001:db8::/64"), Expires: now.Add(365 * 24 * time.Hour)},
+		{Jail: "ssh", Prefix: netip.MustParsePrefix("192.0.2.3/32")},
 	}
-	for _, tc := range tests {
-		if got := timeoutFor(tc.exp, now); got != tc.want {
-			t.Errorf("timeoutFor(now+%v) = %d, want %d", tc.exp.Sub(now), got, tc.want)
-		}
+	got := string(b.appendAdds(nil, bans, now))
+	want := "add wfd4-ssh 192.0.2.2 timeout 3600 -exist\n" +
+		"add wfd6-ssh 2001:db8::/64 timeout 2147483 -exist\n" +
+		"add wfd4-ssh 192.0.2.3 timeout 0 -exist\n"
+	if got != want {
+		t.Errorf("appendAdds:\n%s\nwant\n%s", got, want)
 	}
-}
-
-func TestParseSave(t *testing.T) {
-	ours := func(n string) bool { return ownedSet("wfd", n) }
-	in := `create other hash:ip family inet hashsize 1024 maxelem 65536
-add other 10.0.0.1
-create wfd4-ssh hash:net family inet hashsize 4096 maxelem 1048576 timeout 0 bucketsize 12 initval 0x1
-add wfd4-ssh 192.0.2.9 timeout 0
-add wfd4-ssh 198.51.100.0/24 timeout 3599
-create wfd6-ssh hash:net family inet6 hashsize 4096 maxelem 1048576 timeout 0
-add wfd6-ssh 2001:db8::1 timeout 12
-`
-	sets, err := parseSave(strings.NewReader(in), ours)
-	if err != nil {
-		t.Fatal(err)
+	missing := b.lacking(bans, nil)
+	if len(missing) != 3 || slices.ContainsFunc(missing, func(ban firewall.Ban) bool { return ban.Prefix == bans[0].Prefix }) {
+		t.Errorf("lacking from no sets = %v, want every ban but the ended one", missing)
 	}
-	if len(sets) != 2 || sets["other"] != nil {
-		t.Fatalf("sets %v, want our two", sets)
-	}
-	v4, v6 := sets["wfd4-ssh"], sets["wfd6-ssh"]
-	if v4.v6 || !v6.v6 {
-		t.Error("families wrong")
-	}
-	want4 := map[netip.Prefix]int64{netip.MustParsePrefix("192.0.2.9/32"): 0, netip.MustParsePrefix("198.51.100.0/24"): 3599}
-	if len(v4.elems) != 2 || v4.elems[netip.MustParsePrefix("192.0.2.9/32")] != 0 ||
-		v4.elems[netip.MustParsePrefix("198.51.100.0/24")] != want4[netip.MustParsePrefix("198.51.100.0/24")] {
-		t.Errorf("v4 elements %v, want %v", v4.elems, want4)
-	}
-	if v6.elems[netip.MustParsePrefix("2001:db8::1/128")] != 12 {
-		t.Errorf("v6 elements %v", v6.elems)
-	}
-
-	bad := []struct{ name, in, want string }{
-		{"unknown command", "flush wfd4-ssh x\n", "line 1: unknown command"},
-		{"bad entry", "create wfd4-a hash:net family inet\nadd wfd4-a nonsense\n", "line 2: entry"},
-		{"bad timeout", "create wfd4-a hash:net family inet\nadd wfd4-a 1.2.3.4 timeout -3\n", "line 2: timeout"},
-		{"element first", "add wfd4-a 1.2.3.4\n", "line 1: element of set"},
-		{"short", "create\n", "line 1"},
-	}
-	for _, tc := range bad {
-		if _, err := parseSave(strings.NewReader(tc.in), ours); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%s: error %v, want one with %q", tc.name, err, tc.want)
-		}
-	}
-}
-
-func FuzzParseSave(f *testing.F) {
-	f.Add("create wfd4-ssh hash:net family inet timeout 0\nadd wfd4-ssh 192.0.2.9 timeout 0\n")
-	f.Add("create wfd6-x hash:net family inet6\nadd wfd6-x 2001:db8::/32 timeout 5\n")
-	f.Add("add other 1.2.3.4\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		sets, err := parseSave(strings.NewReader(in), func(n string) bool { return ownedSet("wfd", n) })
-		if err != nil {
-			return
-		}
-		for name, s := range sets {
-			if !ownedSet("wfd", name) {
-				t.Fatalf("kept foreign set %q", name)
-			}
-			for p, to := range s.elems {
-				if !p.IsValid() || p != p.Masked() || to < 0 {
-					t.Fatalf("bad element %v timeout %d", p, to)
-				}
-			}
-		}
-	})
 }
 
 // TestValidation checks that nothing invalid reaches ipset or firewalld:

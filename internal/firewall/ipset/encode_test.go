@@ -1,10 +1,8 @@
 package ipset
 
 import (
-	"net/netip"
 	"strings"
 	"testing"
-	"time"
 
 	"warden/internal/firewall"
 )
@@ -122,68 +120,6 @@ func TestRulesFor(t *testing.T) {
 	}
 }
 
-func TestTimeoutSecs(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	for _, tc := range []struct {
-		expires time.Time
-		secs    int64
-		ok      bool
-	}{
-		{time.Time{}, 0, true},
-		{now.Add(-time.Second), 0, false},
-		{now, 0, false},
-		{now.Add(time.Millisecond), 1, true},
-		{now.Add(90 * time.Second), 90, true},
-		{now.Add(90*time.Second + 1), 91, true},
-		{now.Add(365 * 24 * time.Hour), maxTimeout, true},
-	} {
-		secs, ok := timeoutSecs(tc.expires, now)
-		if secs != tc.secs || ok != tc.ok {
-			t.Errorf("timeoutSecs(now%+v) = %d, %v; want %d, %v", tc.expires.Sub(now), secs, ok, tc.secs, tc.ok)
-		}
-	}
-}
-
-func TestParseSave(t *testing.T) {
-	out := `create f2b-sshd hash:ip family inet hashsize 1024 maxelem 1048576 timeout 0 bucketsize 12 initval 0x1
-add f2b-sshd 192.0.2.7 timeout 99
-add f2b-sshd 192.0.2.8 timeout 0
-create f2b-web6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0 bucketsize 12 initval 0x2
-add f2b-web6 2001:db8::/48 timeout 5
-add f2b-web6 2001:db8:1::1
-create other list:set size 8
-`
-	sets, err := parseSave([]byte(out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ssh := sets["f2b-sshd"]
-	if ssh == nil || ssh.typ != typeHost || ssh.v6 || len(ssh.elems) != 2 ||
-		ssh.elems[0] != (member{netip.MustParsePrefix("192.0.2.7/32"), 99}) || ssh.elems[1].timeout != 0 {
-		t.Errorf("f2b-sshd parsed as %+v", ssh)
-	}
-	web := sets["f2b-web6"]
-	if web == nil || web.typ != typeNet || !web.v6 || len(web.elems) != 2 ||
-		web.elems[0] != (member{netip.MustParsePrefix("2001:db8::/48"), 5}) ||
-		web.elems[1].prefix != netip.MustParsePrefix("2001:db8:1::1/128") {
-		t.Errorf("f2b-web6 parsed as %+v", web)
-	}
-	if sets["other"] == nil || len(sets) != 3 {
-		t.Errorf("sets: %v", sets)
-	}
-	for _, bad := range []string{
-		"add f2b-x 1.2.3.4\n",
-		"create f2b-x hash:ip\nadd f2b-x nonsense\n",
-		"create f2b-x hash:ip\nadd f2b-x 1.2.3.4 timeout -1\n",
-		"flush f2b-x now\n",
-		"create f2b-x\n",
-	} {
-		if _, err := parseSave([]byte(bad)); err == nil || !strings.Contains(err.Error(), "line") {
-			t.Errorf("parseSave(%q) = %v, want an error with its line", bad, err)
-		}
-	}
-}
-
 func TestParseTerse(t *testing.T) {
 	out := `Name: f2b-x
 Type: hash:net
@@ -233,28 +169,6 @@ func TestParseRules(t *testing.T) {
 	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("parseRules = %+v\nwant %+v", got, want)
 	}
-}
-
-func FuzzParseSave(f *testing.F) {
-	f.Add("create f2b-a hash:ip family inet timeout 0\nadd f2b-a 1.2.3.4 timeout 5\n")
-	f.Add("create f2b-a6 hash:net family inet6\nadd f2b-a6 2001:db8::/32\n")
-	f.Add("add x y\n")
-	f.Fuzz(func(t *testing.T, s string) {
-		sets, err := parseSave([]byte(s))
-		if err != nil {
-			return
-		}
-		for name, set := range sets {
-			if name == "" {
-				t.Fatalf("set with empty name from %q", s)
-			}
-			for _, e := range set.elems {
-				if !e.prefix.IsValid() || e.timeout < 0 {
-					t.Fatalf("bad member %+v from %q", e, s)
-				}
-			}
-		}
-	})
 }
 
 func FuzzParseTerse(f *testing.F) {

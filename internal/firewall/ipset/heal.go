@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/kernelset"
 )
 
 // drift is what Check found missing.
@@ -75,7 +76,7 @@ type readBack struct {
 	liveSets []string       // the set each of live belongs in
 	count    map[string]int // bans each set should hold
 	headers  map[string]setInfo
-	saved    map[string]*savedSet // read in full when some count is off
+	saved    map[string]*kernelset.Set // read in full when some count is off
 }
 
 // plan sorts want by set, dropping bans of jails not installed and expired
@@ -98,7 +99,7 @@ func plan(jails map[string]firewall.JailSpec, types map[string]string, want []fi
 		if !installed {
 			continue
 		}
-		if _, ok := timeoutSecs(ban.Expires, r.now); !ok {
+		if _, ok := kernelset.Timeout(ban.Expires, r.now); !ok {
 			continue
 		}
 		n := names[0]
@@ -187,8 +188,9 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (*
 			return nil, err
 		}
 	}
-	present := map[string]map[netip.Prefix]bool{} // sets read in full
-	var detail []string
+	// present holds the members of the sets read in full (nil: a set
+	// created now, or gone since the count was taken: none).
+	present := map[string]map[netip.Prefix]int64{}
 	for _, name := range b.order {
 		for _, v6 := range b.families() {
 			n := SetName(name, v6)
@@ -197,20 +199,14 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (*
 			case !ok:
 				d.batch.WriteString(b.createLine(n, b.types[n], v6))
 				d.sets++
-				present[n] = map[netip.Prefix]bool{}
+				present[n] = nil
 			case h.entries != r.count[n]:
-				detail = append(detail, n)
+				present[n] = nil
+				if s := r.saved[n]; s != nil {
+					present[n] = s.Elems
+				}
 			}
 		}
-	}
-	for _, n := range detail {
-		in := map[netip.Prefix]bool{}
-		if s := r.saved[n]; s != nil {
-			for _, e := range s.elems {
-				in[e.prefix] = true
-			}
-		}
-		present[n] = in
 	}
 	live, liveSets, now := r.live, r.liveSets, r.now
 	var missing []firewall.Ban
@@ -220,7 +216,8 @@ func (b *Backend) diff(ctx context.Context, want []firewall.Ban, r *readBack) (*
 	}
 	for i, ban := range live {
 		n := liveSets[i]
-		if in, read := present[n]; read && !in[ban.Prefix] &&
+		in, read := present[n]
+		if _, there := in[ban.Prefix]; read && !there &&
 			!changes.Touched(firewall.BanKey{Jail: ban.Jail, Prefix: ban.Prefix}) {
 			missing, sets = append(missing, ban), append(sets, n)
 		}

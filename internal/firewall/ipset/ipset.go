@@ -23,18 +23,15 @@
 package ipset
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
-	"strings"
 	"sync"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/kernelset"
 )
 
 // Defaults for Options.
@@ -50,13 +47,8 @@ const (
 // maxSetName is the longest ipset name the kernel accepts.
 const maxSetName = 31
 
-// maxTimeout is the longest element timeout the kernel accepts, in
-// seconds. Longer bans get it and are put back by Heal when the kernel
-// drops them early.
-const maxTimeout = 2147483
-
 // ErrCommand reports a tool that failed; the error text carries its output.
-var ErrCommand = errors.New("command failed")
+var ErrCommand = kernelset.ErrCommand
 
 // Options configure a Backend.
 type Options struct {
@@ -178,21 +170,12 @@ func comment(jail string) string { return "warden:" + jail }
 // run executes tool with args (after the prefix), feeding stdin, and
 // returns its standard output.
 func (b *Backend) run(ctx context.Context, tool string, stdin []byte, args ...string) ([]byte, error) {
-	argv := append(append(append([]string(nil), b.opts.Prefix...), tool), args...)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
+	argv := append(append([]string(nil), b.opts.Prefix...), tool)
+	out, err := kernelset.Run(ctx, argv, stdin, args...)
+	if err != nil {
+		return out, fmt.Errorf("ipset: %w", err)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 2000 {
-			msg = msg[:2000] + "..."
-		}
-		return stdout.Bytes(), fmt.Errorf("ipset: %s %s: %w: %v: %s", tool, strings.Join(args, " "), ErrCommand, err, msg)
-	}
-	return stdout.Bytes(), nil
+	return out, nil
 }
 
 // families lists the address families in use: IPv4, and IPv6 unless

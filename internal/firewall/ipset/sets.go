@@ -5,13 +5,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/kernelset"
 )
 
 // Set types the backend creates.
@@ -96,11 +96,7 @@ func (b *Backend) listSets(ctx context.Context) (map[string]setInfo, error) {
 
 // createLine is the restore command that creates a set.
 func (b *Backend) createLine(name, typ string, v6 bool) string {
-	family := "inet"
-	if v6 {
-		family = "inet6"
-	}
-	return fmt.Sprintf("create %s %s family %s hashsize 1024 maxelem %d timeout 0 -exist\n", name, typ, family, b.opts.MaxElem)
+	return kernelset.CreateLine(name, typ, v6, 1024, b.opts.MaxElem)
 }
 
 // restore feeds one batch to "ipset restore".
@@ -110,30 +106,6 @@ func (b *Backend) restore(ctx context.Context, batch []byte) error {
 	}
 	_, err := b.run(ctx, b.opts.IPSet, batch, "restore")
 	return err
-}
-
-// timeoutSecs converts an expiry into the element timeout: whole seconds
-// rounded up, capped at the kernel's limit, 0 for a permanent ban. ok is
-// false when the ban has expired.
-func timeoutSecs(expires, now time.Time) (secs int64, ok bool) {
-	if expires.IsZero() {
-		return 0, true
-	}
-	left := expires.Sub(now)
-	if left <= 0 {
-		return 0, false
-	}
-	secs = int64((left + time.Second - 1) / time.Second)
-	return min(secs, maxTimeout), true
-}
-
-// element renders a ban's prefix as ipset writes it: a host without its
-// prefix length.
-func element(p netip.Prefix) string {
-	if p.IsSingleIP() {
-		return p.Addr().String()
-	}
-	return p.String()
 }
 
 // group validates bans against the installed jails and returns them
@@ -170,22 +142,18 @@ func (b *Backend) group(bans []firewall.Ban) ([]firewall.Ban, []string, error) {
 	return norm, sets, nil
 }
 
-// addBatch appends "add" lines for bans to buf and counts them; expired
-// bans are skipped.
+// addBatch appends "add" lines for bans to buf and counts them; bans that
+// have ended are skipped (see kernelset.Timeout).
 func addBatch(buf *bytes.Buffer, bans []firewall.Ban, sets []string, now time.Time) int {
 	n := 0
+	line := make([]byte, 0, 96)
 	for i, ban := range bans {
-		secs, ok := timeoutSecs(ban.Expires, now)
+		secs, ok := kernelset.Timeout(ban.Expires, now)
 		if !ok {
 			continue
 		}
-		buf.WriteString("add ")
-		buf.WriteString(sets[i])
-		buf.WriteByte(' ')
-		buf.WriteString(element(ban.Prefix))
-		buf.WriteString(" timeout ")
-		buf.WriteString(strconv.FormatInt(secs, 10))
-		buf.WriteString(" -exist\n")
+		line = kernelset.AppendAdd(line[:0], sets[i], ban.Prefix, secs)
+		buf.Write(line)
 		n++
 	}
 	return n
@@ -242,7 +210,7 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 		if !ban.Prefix.IsSingleIP() && b.types[name] != typeNet || ban.Prefix.Addr().Is6() && !b.v6 {
 			continue // a host set never holds a network (and would read it as a range)
 		}
-		fmt.Fprintf(&buf, "del %s %s -exist\n", name, element(ban.Prefix))
+		buf.Write(kernelset.AppendDel(nil, name, ban.Prefix))
 	}
 	if err := b.restore(ctx, buf.Bytes()); err != nil {
 		return fmt.Errorf("ipset: unban: %w", err)
@@ -259,91 +227,13 @@ func (b *Backend) note(bans []firewall.Ban) {
 	}
 }
 
-// savedSet is one set read back from "ipset list -o save".
-type savedSet struct {
-	setInfo
-	elems []member
-}
-
-// member is one member of a saved set.
-type member struct {
-	prefix  netip.Prefix
-	timeout int64 // seconds left; 0 = permanent (or no timeout support)
-}
-
-// parseSave reads "ipset save" output: "create NAME TYPE [family F] ..."
-// and "add NAME ELEMENT [timeout N] ..." lines.
-func parseSave(out []byte) (map[string]*savedSet, error) {
-	sets := map[string]*savedSet{}
-	line := 0
-	for len(out) > 0 {
-		var text []byte
-		if i := bytes.IndexByte(out, '\n'); i >= 0 {
-			text, out = out[:i], out[i+1:]
-		} else {
-			text, out = out, nil
-		}
-		line++
-		f := strings.Fields(string(text))
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) < 3 {
-			return nil, fmt.Errorf("ipset save line %d: %q: too short", line, text)
-		}
-		switch f[0] {
-		case "create":
-			s := &savedSet{setInfo: setInfo{typ: f[2]}}
-			for i := 3; i+1 < len(f); i++ {
-				if f[i] == "family" {
-					s.v6 = f[i+1] == "inet6"
-				}
-			}
-			sets[f[1]] = s
-		case "add":
-			s := sets[f[1]]
-			if s == nil {
-				return nil, fmt.Errorf("ipset save line %d: element of unknown set %q", line, f[1])
-			}
-			p, err := parseElement(f[2])
-			if err != nil {
-				return nil, fmt.Errorf("ipset save line %d: %w", line, err)
-			}
-			e := member{prefix: p}
-			for i := 3; i+1 < len(f); i++ {
-				if f[i] == "timeout" {
-					if e.timeout, err = strconv.ParseInt(f[i+1], 10, 64); err != nil || e.timeout < 0 {
-						return nil, fmt.Errorf("ipset save line %d: timeout %q: bad number", line, f[i+1])
-					}
-				}
-			}
-			s.elems = append(s.elems, e)
-		default:
-			return nil, fmt.Errorf("ipset save line %d: unknown command %q", line, f[0])
-		}
-	}
-	return sets, nil
-}
-
-// parseElement reads an address or prefix as ipset prints it.
-func parseElement(s string) (netip.Prefix, error) {
-	if a, err := netip.ParseAddr(s); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("element %q: not an address or prefix", s)
-	}
-	return p, nil
-}
-
 // saveAll reads every set with its members.
-func (b *Backend) saveAll(ctx context.Context) (map[string]*savedSet, error) {
+func (b *Backend) saveAll(ctx context.Context) (map[string]*kernelset.Set, error) {
 	out, err := b.run(ctx, b.opts.IPSet, nil, "save")
 	if err != nil {
 		return nil, err
 	}
-	return parseSave(out)
+	return kernelset.ParseSave(out, nil)
 }
 
 // ownerOf maps a set name back to its jail and family: installed jails
@@ -384,14 +274,14 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
 	now := time.Now()
 	var out []firewall.Ban
 	for name, s := range sets {
-		jf, ok := b.ownerOf(name, s.v6)
-		if !ok || (s.typ != typeHost && s.typ != typeNet) {
+		jf, ok := b.ownerOf(name, s.V6)
+		if !ok || (s.Type != typeHost && s.Type != typeNet) {
 			continue
 		}
-		for _, e := range s.elems {
-			ban := firewall.Ban{Jail: jf.jail, Prefix: e.prefix}
-			if e.timeout > 0 {
-				ban.Expires = now.Add(time.Duration(e.timeout) * time.Second)
+		for p, timeout := range s.Elems {
+			ban := firewall.Ban{Jail: jf.jail, Prefix: p}
+			if timeout > 0 {
+				ban.Expires = now.Add(time.Duration(timeout) * time.Second)
 			}
 			out = append(out, ban)
 		}

@@ -158,14 +158,14 @@ func (b *Backend) recreate(ctx context.Context, list []string, types map[string]
 		buf.WriteString(b.createLine(n, types[n], jf.v6))
 		var bans []firewall.Ban
 		var sets []string
-		if s := saved[n]; s != nil && s.v6 == jf.v6 {
-			for _, e := range s.elems {
-				if types[n] == typeHost && !e.prefix.IsSingleIP() {
+		if s := saved[n]; s != nil && s.V6 == jf.v6 {
+			for p, timeout := range s.Elems {
+				if types[n] == typeHost && !p.IsSingleIP() {
 					continue
 				}
-				ban := firewall.Ban{Jail: jf.jail, Prefix: e.prefix}
-				if e.timeout > 0 {
-					ban.Expires = now.Add(time.Duration(e.timeout) * time.Second)
+				ban := firewall.Ban{Jail: jf.jail, Prefix: p}
+				if timeout > 0 {
+					ban.Expires = now.Add(time.Duration(timeout) * time.Second)
 				}
 				bans, sets = append(bans, ban), append(sets, n)
 			}
