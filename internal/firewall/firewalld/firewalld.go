@@ -2,20 +2,32 @@
 // firewalld over its D-Bus API (github.com/godbus/dbus/v5) and changes only
 // the runtime configuration, as fail2ban's firewallcmd-* actions do.
 //
-// firewalld (1.x) cannot create ipsets at runtime: its ipsets come from the
-// permanent configuration and a reload. So, as fail2ban's firewallcmd-ipset
-// does by default, each jail gets one kernel ipset per address family
-// (hash:net with timeouts, wfd4-<jail> and wfd6-<jail>), written in one
-// batch with `ipset restore`, and firewalld holds one direct rule per jail,
-// family and protocol that matches the set on the jail's ports and rejects
-// or drops. Bans are set elements, so banning 100,000 addresses is one
-// ipset process and no D-Bus call; the kernel drops each element at its
-// end even if warden is gone.
+// Where the bans live is a decision: each jail gets one kernel ipset per
+// address family (hash:net with timeouts, wfd4-<jail> and wfd6-<jail>),
+// written in one batch with `ipset restore` (package kernelset), and
+// firewalld holds one runtime direct rule per jail, family and protocol
+// that matches the set on the jail's ports and rejects or drops. Banning
+// 100,000 addresses is then one ipset process and no D-Bus call, and the
+// kernel drops each element at its end even if warden is gone. A direct or
+// rich rule per address, as fail2ban's firewallcmd-new adds, costs a D-Bus
+// call and a firewalld rule rewrite each and does not scale; firewalld 1.x
+// cannot create ipsets at runtime, only permanent ones (written under
+// /etc/firewalld, which fail2ban's actions never touch).
+//
+// So `firewall-cmd --direct --get-all-rules` shows the jail's rule naming
+// its set, not the addresses; `ipset list wfd4-<jail>` or `ipset test`
+// shows them, `nft list ruleset` shows the rule (as iptables-nft's xt set
+// match), and `warden client status` lists the bans. Users who need
+// fail2ban's per-address rules exactly run the server with
+// --shell-actions, which runs fail2ban's own firewallcmd-* commands
+// (docs/KNOWN-GAPS.md).
 //
 // `firewall-cmd --reload` drops runtime direct rules (FlushAllOnReload) but
-// leaves the kernel sets alone; the backend implements firewall.Watcher,
-// which fires on firewalld's Reloaded signal and when firewalld (re)starts,
-// and firewall.Healer, which puts missing rules, sets and elements back.
+// leaves the kernel sets alone; the backend implements firewall.Watcher
+// (a Watch: firewalld's Reloaded signal, and firewalld (re)starting),
+// and firewall.Healer, which puts missing rules, sets and elements back. A
+// Watch on its own serves the shell actions, whose actioncheck the ban
+// manager runs when it fires.
 package firewalld
 
 import (
