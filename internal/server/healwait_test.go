@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"testing"
@@ -120,5 +121,64 @@ func TestUnchangedHealBanDuringRound(t *testing.T) {
 				t.Errorf("%d rounds, want %d", f.rounds, want)
 			}
 		})
+	}
+}
+
+// genBackend is fakeBackend with a generation (moved by Setup and Ban) and
+// heal rounds: what natives.setup sees of nftables.
+type genBackend struct {
+	*fakeBackend
+	gen    uint32
+	rounds int
+}
+
+func (g *genBackend) Generation() (uint32, error) { return g.gen, nil }
+func (g *genBackend) Setup(ctx context.Context, js []firewall.JailSpec) error {
+	g.gen++
+	return g.fakeBackend.Setup(ctx, js)
+}
+func (g *genBackend) Ban(ctx context.Context, bs []firewall.Ban) error {
+	g.gen++
+	return g.fakeBackend.Ban(ctx, bs)
+}
+func (g *genBackend) Check(context.Context, []firewall.Ban) (firewall.Repair, error) {
+	return firewall.Repair{}, nil
+}
+func (g *genBackend) Heal(context.Context, []firewall.Ban) (firewall.Repair, error) {
+	g.rounds++
+	return firewall.Repair{}, nil
+}
+
+// TestSetupFromNothingSparesFirstHeal: when the kind says nothing of ours
+// was installed before Setup, the first heal round after Setup and our own
+// bans is spared; when it was (or cannot tell), the round runs.
+func TestSetupFromNothingSparesFirstHeal(t *testing.T) {
+	one := []firewall.Ban{{Jail: "sshd", Prefix: netip.MustParsePrefix("192.0.2.1/32")}}
+	for _, absent := range []bool{true, false} {
+		b := &genBackend{fakeBackend: &fakeBackend{name: "k"}}
+		k := nativeKind{
+			Name: "k",
+			Open: func(context.Context, *Options) (firewall.Backend, error) { return b, nil },
+			Absent: func(context.Context, *Options) bool {
+				return absent
+			},
+		}
+		n := &natives{kinds: []nativeKind{k}}
+		o := &Options{Logger: slog.New(slog.DiscardHandler)}
+		jr := &jailRun{name: "sshd", kind: "k", spec: &firewall.JailSpec{Name: "sshd"}}
+		used, err := n.setup(t.Context(), o, []*jailRun{jr})
+		if err != nil || len(used) != 1 {
+			t.Fatalf("setup: %v, %d backends", err, len(used))
+		}
+		own := used[0].own
+		if err := own.Ban(t.Context(), one); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := own.(firewall.Healer).Heal(t.Context(), one); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]int{true: 0, false: 1}[absent]; b.rounds != want {
+			t.Errorf("absent before setup %v: %d complete rounds, want %d", absent, b.rounds, want)
+		}
 	}
 }

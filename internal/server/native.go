@@ -25,6 +25,11 @@ type nativeKind struct {
 	Open func(ctx context.Context, o *Options) (firewall.Backend, error)
 	// Available tells whether banaction = auto may pick it on this host.
 	Available func(ctx context.Context, o *Options) bool
+	// Absent, when set, tells cheaply that nothing of ours is installed
+	// (nftables: no warden table). Setup then builds everything afresh, so
+	// the ruleset after it and our own commits is known without reading
+	// it back: the first heal round is spared (see unchangedHeal.trust).
+	Absent func(ctx context.Context, o *Options) bool
 }
 
 // nativeKinds lists the native backends, in banaction = auto's order of preference.
@@ -165,13 +170,23 @@ func (n *natives) setup(ctx context.Context, o *Options, jails []*jailRun) ([]in
 	var out []inUse
 	for _, name := range n.order {
 		b := n.open[name]
+		fresh := false
+		for _, k := range n.kinds {
+			if k.Name == name && k.Absent != nil && len(specs[name]) > 0 {
+				fresh = k.Absent(ctx, o)
+			}
+		}
 		if err := b.Setup(ctx, specs[name]); err != nil {
 			return nil, fmt.Errorf("%s setup: %w", name, err)
 		}
 		if len(specs[name]) == 0 {
 			continue
 		}
-		out = append(out, inUse{kind: name, b: b, jails: members[name], own: ownJails(b, members[name])})
+		own := ownJails(b, members[name])
+		if t, ok := own.(truster); ok && fresh {
+			t.trust()
+		}
+		out = append(out, inUse{kind: name, b: b, jails: members[name], own: own})
 		attrs := []any{"backend", name, "jails", len(specs[name])}
 		if t, ok := b.(interface{ Table() string }); ok {
 			attrs = append(attrs, "table", t.Table())

@@ -2,10 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	nft "github.com/google/nftables"
+	"golang.org/x/sys/unix"
 
 	"warden/internal/config"
 	"warden/internal/firewall"
@@ -23,7 +25,27 @@ func nftablesKind() nativeKind {
 			return nftables.New(nftables.Options{NetNS: o.NetNS, Table: o.Table, Logger: o.Logger})
 		},
 		Available: nftablesUsable,
+		Absent:    nftablesAbsent,
 	}
+}
+
+// nftablesAbsent tells whether warden's table is missing (as after a clean
+// stop, which deletes it). False when that cannot be told.
+func nftablesAbsent(_ context.Context, o *Options) bool {
+	var opts []nft.ConnOption
+	if o.NetNS != 0 {
+		opts = append(opts, nft.WithNetNSFd(o.NetNS))
+	}
+	c, err := nft.New(opts...)
+	if err != nil {
+		return false
+	}
+	name := o.Table
+	if name == "" {
+		name = nftables.DefaultTable
+	}
+	_, err = c.ListTableOfFamily(name, nft.TableFamilyINet)
+	return errors.Is(err, unix.ENOENT)
 }
 
 // nftablesUsable tells whether nf_tables answers here: a netlink

@@ -353,3 +353,26 @@ func TestEmbeddedDefaultsAuto(t *testing.T) {
 		}
 	}
 }
+
+// TestNftablesAbsent: in a fresh namespace warden's table is absent; once
+// the backend's Setup made it, it is not.
+func TestNftablesAbsent(t *testing.T) {
+	_, fd := testNetns(t)
+	o := &Options{NetNS: fd, Logger: slog.New(slog.DiscardHandler)}
+	if !nftablesAbsent(t.Context(), o) {
+		t.Fatal("fresh namespace: table not absent")
+	}
+	b, err := nftablesKind().Open(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := b.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	if err := b.Setup(t.Context(), []firewall.JailSpec{{Name: "sshd", Chain: firewall.ChainInput}}); err != nil {
+		t.Fatal(err)
+	}
+	if nftablesAbsent(t.Context(), o) {
+		t.Error("after Setup: table absent")
+	}
+}
