@@ -20,7 +20,9 @@ KEEP=${KEEP:-}
 F2B_CONFIG=${F2B_CONFIG:-/etc/fail2ban}
 TIMEOUT=${TIMEOUT:-3600}
 
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-2}"; }
+BENCH=firewalld.sh NS_PREFIX=fwdb
+# shellcheck source=../lib.sh
+source "$(dirname "$0")/../lib.sh" # usage, workdir, netns, f2b_*, count_ipset, wait_count, addrs
 while (($#)); do
 	case $1 in
 	-k) KS=$2; shift 2 ;;
@@ -38,13 +40,9 @@ done
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 command -v go >/dev/null || PATH=$PATH:/usr/local/go/bin
-if [[ -n $KEEP ]]; then
-	work=$KEEP
-	mkdir -p "$work"
-else
-	work=$(mktemp -d /tmp/firewalld-bench.XXXXXX)
-fi
+workdir firewalld-bench
 ns="" bus_pid="" fwd_pid="" pid=""
+# cleanup replaces lib.sh's: firewalld and its bus go down too.
 cleanup() {
 	[[ -n $pid ]] && kill -9 "$pid" 2>/dev/null || true
 	fwd_down
@@ -58,9 +56,7 @@ fwd_up() {
 	local dir=$work/fwd-$1 i
 	rm -rf "$dir"
 	mkdir -p "$dir/etc"
-	ns=fwdb-$1-$$
-	ip netns add "$ns"
-	ip -n "$ns" link set lo up
+	netns "$1"
 	cat >"$dir/bus.conf" <<-EOF
 		<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
 		 "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -116,78 +112,23 @@ part_warden-firewalld() {
 # (an ipset per jail, filled with one `ipset add` per ban, matched by a
 # firewalld direct rule), bans given with `fail2ban-client set sshd banip`.
 
-f2b_conf() {
-	local run=$1
-	rm -rf "$run/conf"
-	cp -a "$F2B_CONFIG" "$run/conf"
-	rm -f "$run"/conf/jail.d/* "$run"/conf/*.local
-	: >"$run/auth.log"
-	printf '[Definition]\nloglevel = INFO\nlogtarget = %s\nsocket = %s\npidfile = %s\ndbfile = %s\ndbpurgeage = 7d\n' \
-		"$run/server.log" "$run/sock" "$run/pid" "$run/db.sqlite3" >"$run/conf/fail2ban.local"
-	printf '[DEFAULT]\nignoreself = false\nignoreip =\nbantime = 1d\nbanaction = firewallcmd-ipset\n[sshd]\nenabled = true\nport = ssh\nbackend = polling\nlogpath = %s\n' \
-		"$run/auth.log" >"$run/conf/jail.local"
-}
-
-f2b_start() {
-	local run=$1 i
-	start_ns=$(date +%s%N)
-	ip netns exec "$ns" fail2ban-server -f -x -c "$run/conf" -s "$run/sock" -p "$run/pid" >>"$run/stdout" 2>&1 &
-	pid=$!
-	for ((i = 0; i < 600; i++)); do
-		fail2ban-client -s "$run/sock" status sshd >/dev/null 2>&1 && return 0
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "firewalld.sh: fail2ban did not start; log: $run/server.log" >&2
-	exit 1
-}
-
-f2b_stop() {
-	kill -TERM "$pid"
-	local i
-	for ((i = 0; i < 6000; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	pid=""
-}
-
-count_f2b() {
-	ip netns exec "$ns" ipset list -t f2b-sshd 2>/dev/null | awk -F': ' '/^Number of entries/ { print $2; f = 1 } END { if (!f) print 0 }'
-}
-
-# wait_count K SINCE_NS: seconds from SINCE_NS until fail2ban's set holds K.
-wait_count() {
-	local k=$1 since=$2 deadline=$((SECONDS + TIMEOUT)) n
-	while :; do
-		n=$(count_f2b)
-		((n >= k)) && break
-		((SECONDS > deadline)) && { echo "firewalld.sh: timeout with $n of $k bans" >&2; exit 1; }
-		sleep 0.5
-	done
-	awk -v a="$since" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'
-}
-
-addrs() {
-	awk -v k="$1" 'BEGIN { for (i = 1; i <= k; i++) printf "100.64.%d.%d ", int(i / 256), i % 256; print "" }'
-}
-
 part_fail2ban-firewalld() {
 	local k run apply restore t0
 	for k in $F2B_KS; do
 		run=$work/fail2ban-firewalld-$k
 		rm -rf "$run"
 		mkdir -p "$run"
-		f2b_conf "$run"
+		f2b_conf "$run" firewallcmd-ipset
 		fwd_up f
 		f2b_start "$run"
 		t0=$(date +%s%N)
 		# shellcheck disable=SC2046 # one word per address
 		fail2ban-client -s "$run/sock" set sshd banip $(addrs "$k") >"$run/banip.out" 2>&1 &
-		apply=$(wait_count "$k" "$t0")
+		apply=$(wait_count count_ipset "$k" "$t0")
 		wait $! || true
 		f2b_stop
 		f2b_start "$run"
-		restore=$(wait_count "$k" "$start_ns")
+		restore=$(wait_count count_ipset "$k" "$start_ns")
 		f2b_stop
 		fwd_down
 		echo "fail2ban action=firewallcmd-ipset k=$k apply_s=$apply restore_s=$restore (restore from process start)"
