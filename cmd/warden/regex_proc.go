@@ -291,13 +291,21 @@ func (r *regexRun) jobs() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// readLine reads one '\n'-terminated line into *buf (reused between calls)
-// and returns it without the terminator. A line longer than limit bytes is
-// cut, the rest skipped. err is io.EOF after the last line.
+// readLine reads one '\n'-terminated line and returns it without the
+// terminator, valid until the next call: a slice of br's buffer when the
+// line fits in it, else collected in *buf (reused between calls). A line
+// longer than limit bytes is cut, the rest skipped. err is io.EOF after
+// the last line.
 func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, truncated bool, err error) {
 	b := (*buf)[:0]
 	for {
 		chunk, err := br.ReadSlice('\n')
+		if len(b) == 0 && err != bufio.ErrBufferFull && len(chunk) <= limit {
+			if err == nil || err == io.EOF {
+				return bytes.TrimSuffix(chunk, []byte("\n")), false, err
+			}
+			return chunk, false, err
+		}
 		if len(b)+len(chunk) <= limit {
 			b = append(b, chunk...)
 		} else {

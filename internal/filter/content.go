@@ -27,6 +27,7 @@ type contentSplit struct {
 	content int            // the index of the content group: the last one
 	// segs, when set, find X's match without regexp (see splitSegments)
 	segs []splitSeg
+	loc  []int // scratch for find's answer on that path
 }
 
 // splitSeg is one piece of X: a capturing group (cap > 0), which may be
@@ -139,6 +140,7 @@ func (cs *contentSplit) clone() *contentSplit {
 		return nil
 	}
 	c := *cs
+	c.loc = nil
 	c.segs = slices.Clone(cs.segs)
 	for i := range c.segs {
 		c.segs[i].fe = cs.segs[i].fe.clone()
@@ -194,14 +196,18 @@ func (cs *contentSplit) matches(buf []byte) (matched, ok bool) {
 
 // find returns the whole expression's groups on buf, as
 // FindSubmatchIndex would, when the shortcut applies (ok), else ok=false.
-// buf must be ASCII ('.' then takes any byte but '\n').
+// buf must be ASCII ('.' then takes any byte but '\n'). The answer may be
+// scratch space, valid until the next call.
 func (cs *contentSplit) find(buf []byte) (loc []int, ok bool) {
 	end := len(buf) - 1 // the end of the line
 	if end < 1 || buf[end] != '\n' || bytes.IndexByte(buf[:end], '\n') >= 0 {
 		return nil, false
 	}
 	if cs.segs != nil {
-		loc = make([]int, 2*(cs.content+1))
+		if len(cs.loc) != 2*(cs.content+1) {
+			cs.loc = make([]int, 2*(cs.content+1))
+		}
+		loc = cs.loc
 		for i := range loc {
 			loc[i] = -1
 		}

@@ -58,6 +58,39 @@ func (g *groupSet) del(name string) (gval, bool) {
 	return gval{}, false
 }
 
+// idKeys are the groups failureFrom reads to make failures.
+type idKeys struct{ fid, cidr, ip4, ip6, dns, nofail gval }
+
+// idKeys looks up the groups of idKeys in one pass over g; like get, it
+// takes a name's first entry.
+func (g groupSet) idKeys() (k idKeys) {
+	var seen uint8
+	take := func(bit uint8, dst *gval, v gval) {
+		if seen&bit == 0 {
+			seen |= bit
+			*dst = v
+		}
+	}
+	for i := range g {
+		e := &g[i]
+		switch e.name {
+		case "fid":
+			take(1, &k.fid, e.v)
+		case "cidr":
+			take(2, &k.cidr, e.v)
+		case "ip4":
+			take(4, &k.ip4, e.v)
+		case "ip6":
+			take(8, &k.ip6, e.v)
+		case "dns":
+			take(16, &k.dns, e.v)
+		case "nofail":
+			take(32, &k.nofail, e.v)
+		}
+	}
+	return k
+}
+
 // failData is fail2ban's per-failure dict: the regex groups plus the
 // bookkeeping keys it stores next to them.
 type failData struct {
@@ -394,22 +427,23 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 	} else if !f.opts.Counting {
 		d.matches = append(d.matches, joinLines(h.matched)...)
 	}
-	fid := d.get("fid")
+	k := d.g.idKeys()
+	fid := k.fid
 	cidr := ""
-	if c := d.get("cidr"); c.truthy() {
-		cidr = c.s
+	if k.cidr.truthy() {
+		cidr = k.cidr.s
 	}
 	var host string
 	family := 0    // 4, 6, or 0: any
 	exact := false // an address group matched
 	raw := f.rawHost
 	switch {
-	case d.get("ip4").ok:
-		host, family, exact = d.get("ip4").s, 4, true
-	case d.get("ip6").ok:
-		host, family, exact = d.get("ip6").s, 6, true
-	case d.get("dns").ok:
-		host = d.get("dns").s
+	case k.ip4.ok:
+		host, family, exact = k.ip4.s, 4, true
+	case k.ip6.ok:
+		host, family, exact = k.ip6.s, 6, true
+	case k.dns.ok:
+		host = k.dns.s
 	default:
 		if !fid.ok && !mlfid.ok {
 			// fail2ban raises here ("no group found") and moves on
@@ -450,7 +484,7 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		fl := &out[i]
 		fl.Time = date
 		fl.Regex = idx
-		fl.NoFail = d.get("nofail").truthy()
+		fl.NoFail = k.nofail.truthy()
 		if f.opts.Counting {
 			continue
 		}

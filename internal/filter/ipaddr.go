@@ -49,7 +49,7 @@ func parseIPAddr(text, cidr string, family int, raw bool) ipAddr {
 	if bits < 0 {
 		// an IPv4-mapped IPv6 address counts as IPv4
 		a = a.Unmap()
-		return ipAddr{addr: a, str: a.String()}
+		return ipAddr{addr: a, str: canonical(a, s)}
 	}
 	if bits > full {
 		bits = full
@@ -64,6 +64,16 @@ func parseIPAddr(text, cidr string, family int, raw bool) ipAddr {
 		out.str += "/" + strconv.Itoa(bits)
 	}
 	return out
+}
+
+// canonical is a.String(), without a new string when the text it was
+// parsed from (s) already reads so, as addresses in logs mostly do.
+func canonical(a netip.Addr, s string) string {
+	var tmp [48]byte
+	if c := a.AppendTo(tmp[:0]); string(c) != s {
+		return string(c)
+	}
+	return s
 }
 
 // maskBits reads a prefix length given as a number or as a netmask.
