@@ -12,6 +12,7 @@ import (
 
 	"warden/internal/action"
 	"warden/internal/config"
+	"warden/internal/notify/whois"
 )
 
 // box is a Deliverer that keeps every message, decoded, by subject.
@@ -48,7 +49,7 @@ func TestActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	whois := func(_ context.Context, a netip.Addr) (*Whois, error) {
-		return &Whois{NetName: "EXAMPLE-NET", Country: "ZZ", Raw: "netname: EXAMPLE-NET\n"}, nil
+		return &Whois{Summary: whois.Summary{NetName: "EXAMPLE-NET", Country: "ZZ"}, Raw: "netname: EXAMPLE-NET\n"}, nil
 	}
 	for _, tc := range []struct {
 		base     string

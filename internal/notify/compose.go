@@ -6,17 +6,19 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"warden/internal/notify/whois"
 )
 
 // ErrWhoisOff is what a whois lookup returns when lookups are turned off
 // (the jail option whois = off); the message says so instead of waiting.
 var ErrWhoisOff = errors.New("whois lookups are turned off")
 
-// Whois is what a lookup tells about an address: a short summary and the
-// raw answer text (untrusted, shown only in the body).
+// Whois is what a lookup tells about an address: the whois client's
+// summary and the raw answer text (untrusted, shown only in the body).
 type Whois struct {
-	NetName, Country, Org, AS, Abuse, CIDR, Server string
-	Raw                                            string
+	whois.Summary
+	Raw string
 }
 
 // Composer writes the texts of the messages. Its fields are the envelope

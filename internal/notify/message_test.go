@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"warden/internal/notify/whois"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -80,8 +82,8 @@ func parse(t *testing.T, raw []byte) (*mail.Message, string) {
 
 func TestGolden(t *testing.T) {
 	c := testComposer()
-	whois := &Whois{NetName: "EXAMPLE-NET", Country: "ZZ", Org: "Example Org", AS: "AS64500",
-		Abuse: "abuse@example.net", CIDR: "192.0.2.0/24", Server: "whois.example.net:43",
+	whois := &Whois{Summary: whois.Summary{NetName: "EXAMPLE-NET", Country: "ZZ", Org: "Example Org", AS: "AS64500",
+		Abuse: "abuse@example.net", CIDR: "192.0.2.0/24", Server: "whois.example.net:43"},
 		Raw: "% recorded answer\ninetnum: 192.0.2.0 - 192.0.2.255\nnetname: EXAMPLE-NET\ncountry: ZZ\n"}
 	es := []Entry{
 		{Addr: netip.MustParseAddr("192.0.2.1"), Jail: "sshd", Failures: 5, Bans: 1, FirstSeen: t0, LastSeen: t0, Country: "ZZ", AS: "AS64500"},
@@ -136,7 +138,7 @@ func TestInjection(t *testing.T) {
 	c.FromName = "Fail2Ban\r\nCc: victim@example.net"
 	msgs := []*Message{
 		c.Ban(&Report{Name: evil, Addr: evil, Failures: 1, WantWhois: true,
-			Whois:      &Whois{NetName: evil, Country: evil, Org: evil, Raw: evil + "\n\xff\xfe latin1 \xe9"},
+			Whois:      &Whois{Summary: whois.Summary{NetName: evil, Country: evil, Org: evil}, Raw: evil + "\n\xff\xfe latin1 \xe9"},
 			LinesTitle: "lines", Lines: []string{evil}}),
 		c.Start(evil, evil),
 		c.Digest(t0, t0, []Entry{{Addr: netip.MustParseAddr("192.0.2.9"), Jail: evil, Country: evil, AS: evil}}),
@@ -215,7 +217,7 @@ func FuzzRender(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, sender, addr, raw string) {
 		c := testComposer()
 		c.FromName = sender
-		m := c.Ban(&Report{Name: name, Addr: addr, WantWhois: true, Whois: &Whois{NetName: raw, Raw: raw},
+		m := c.Ban(&Report{Name: name, Addr: addr, WantWhois: true, Whois: &Whois{Summary: whois.Summary{NetName: raw}, Raw: raw},
 			LinesTitle: name, Lines: []string{raw}})
 		m.ID = name
 		b, err := m.Render()

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"warden/internal/notify/whois"
 )
 
 // recorder is a Deliverer that fails the first failN attempts of every
@@ -206,7 +208,7 @@ func TestDigest(t *testing.T) {
 	lookups := 0
 	whois := func(_ context.Context, a netip.Addr) (*Whois, error) {
 		lookups++
-		return &Whois{Country: "Z" + a.String()[len(a.String())-1:], AS: "AS64500"}, nil
+		return &Whois{Summary: whois.Summary{Country: "Z" + a.String()[len(a.String())-1:], AS: "AS64500"}}, nil
 	}
 	d := NewDigest(DigestConfig{Composer: testComposer(), Whois: whois, MaxWhois: 2, Since: t0})
 	if d.Flush(context.Background(), t0) != nil {

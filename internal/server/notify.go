@@ -110,10 +110,8 @@ func (h *mailHub) lookup(server string) notify.WhoisFunc {
 		if r == nil {
 			return nil, err
 		}
-		s := r.Summary
 		// A partial answer (a referral failed) is still worth showing.
-		return &notify.Whois{NetName: s.NetName, Country: s.Country, Org: s.Org, AS: s.AS, Abuse: s.Abuse,
-			CIDR: s.CIDR, Server: s.Server, Raw: r.Raw}, nil
+		return &notify.Whois{Summary: r.Summary, Raw: r.Raw}, nil
 	}
 }
 
