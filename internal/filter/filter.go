@@ -176,6 +176,10 @@ type Filter struct {
 	timeouts int
 	lits     litSet  // required literals of all regexes
 	found    litMask // scratch: literals present in the current buffer
+	// failGate: every failregex requires one of its literals (nil when
+	// some failregex requires none); a buffer with none of them can
+	// match no failregex
+	failGate litMask
 	// scratch for groups nothing keeps: the prefregex's (failureFrom
 	// copies them) and the ignoreregexes' (only a match counts)
 	prefGroups, ignGroups groupSet
@@ -266,6 +270,16 @@ func (f *Filter) setupLiterals() {
 		}
 	}
 	f.found = make(litMask, (len(f.lits.lits)+63)/64)
+	f.failGate = make(litMask, len(f.found))
+	for _, p := range f.fail {
+		if len(p.reqMasks) == 0 {
+			f.failGate = nil
+			break
+		}
+		for w, m := range p.reqMasks[0] {
+			f.failGate[w] |= m
+		}
+	}
 }
 
 func hasFailID(p *pattern) bool {

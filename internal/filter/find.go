@@ -316,10 +316,12 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	possible := true
 	if f.pref == nil || f.maxLines == 1 {
 		possible = false
-		for _, p := range f.fail {
-			if p.passes(f.found) {
-				possible = true
-				break
+		if f.failGate == nil || f.failGate.intersects(f.found) {
+			for _, p := range f.fail {
+				if p.passes(f.found) {
+					possible = true
+					break
+				}
 			}
 		}
 		if !possible && !f.opts.Diagnostics {
@@ -362,6 +364,9 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		pre.del("content")
 	}
 	for i, p := range f.fail {
+		if !p.passes(f.found) {
+			continue // what search would find out first (variantFor)
+		}
 		if !valid {
 			buf = fillBuf(&f.cbuf, f.lineBuf)
 			ascii = isASCII(buf)
