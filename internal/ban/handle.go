@@ -29,12 +29,23 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 	m.mu.Lock()
 	m.ctr.Batches++
 	m.mu.Unlock()
-	var bans []*request
+	var (
+		bans  []*request
+		marks []*mark
+	)
+	// A checkpoint needs only the changes queued before it written; it
+	// does not end the run of bans (each jail checkpoints after every
+	// batch of lines, and a flood would otherwise reach the firewall in
+	// as many commits), but goes to the writer after the bans around it.
 	flush := func() {
 		if len(bans) > 0 {
 			m.banBatch(ctx, bans)
 			bans = bans[:0]
 		}
+		for _, mk := range marks {
+			m.w.push(storeOp{mark: mk})
+		}
+		marks = marks[:0]
 	}
 	for _, r := range batch {
 		switch r.kind {
@@ -46,8 +57,7 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 			n, err := m.unban(ctx, r)
 			r.done <- reply{n: n, err: errors.Join(err, m.w.wait(ctx))}
 		case reqMark:
-			flush()
-			m.w.push(storeOp{mark: r.mark})
+			marks = append(marks, r.mark)
 		case reqSync:
 			flush()
 			if m.hs.active {

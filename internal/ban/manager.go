@@ -69,11 +69,11 @@ type Config struct {
 	// BatchMax caps the requests handled (and bans sent to a backend) in
 	// one batch.
 	BatchMax int
-	// Linger is how long, in real time, a batch waits for more requests
-	// once the queue is empty; zero (the default): not at all. Without it
-	// a flood still coalesces, since requests queue up while a batch is
-	// applied; measured here, a linger of 500µs cost over a millisecond
-	// of latency per ban (timer granularity) and saved no calls.
+	// Linger is how long, in real time, every batch waits for more
+	// requests once the queue is empty; zero (the default): not at all.
+	// Measured here, a linger of 500µs for every batch cost over a
+	// millisecond of latency per ban (timer granularity) and saved no
+	// calls; a batch that found a flood queued waits floodLinger anyway.
 	Linger time.Duration
 	// Workers is the number of action workers.
 	Workers int
@@ -604,28 +604,51 @@ func (m *Manager) drain(ctx context.Context, batch []*request) {
 	}
 }
 
+// A batch that found floodBatch requests or more queued is taken as a
+// flood's, and waits up to floodLinger for more: a flood of 100,000
+// addresses otherwise reaches the loop a few dozen bans at a time (3,600
+// firewall commits and as many database transactions), and a commit costs
+// more than its elements. A lone ban never waits.
+const (
+	floodBatch  = 16
+	floodLinger = 20 * time.Millisecond
+)
+
 // gather adds queued requests to batch, up to BatchMax, lingering once for
-// late ones when the queue runs dry.
+// late ones when the queue runs dry (Config.Linger, or floodLinger when the
+// batch is a flood's).
 func (m *Manager) gather(batch []*request) []*request {
-	lingered := m.cfg.Linger <= 0
+	batch = m.take(batch)
+	linger := m.cfg.Linger
+	if len(batch) >= floodBatch {
+		linger = max(linger, floodLinger)
+	}
+	if linger <= 0 || len(batch) >= m.cfg.BatchMax {
+		return batch
+	}
+	t := time.NewTimer(linger)
+	defer t.Stop()
 	for len(batch) < m.cfg.BatchMax {
 		select {
 		case r := <-m.reqs:
 			batch = append(batch, r)
-			continue
-		default:
-		}
-		if lingered {
+			batch = m.take(batch)
+		case <-t.C:
 			return batch
 		}
-		lingered = true
-		t := time.NewTimer(m.cfg.Linger)
+	}
+	return batch
+}
+
+// take adds the requests queued now to batch, up to BatchMax.
+func (m *Manager) take(batch []*request) []*request {
+	for len(batch) < m.cfg.BatchMax {
 		select {
 		case r := <-m.reqs:
 			batch = append(batch, r)
-		case <-t.C:
+		default:
+			return batch
 		}
-		t.Stop()
 	}
 	return batch
 }

@@ -1,0 +1,102 @@
+package ban
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"warden/internal/firewall"
+	"warden/internal/jail"
+)
+
+func idleManager(t *testing.T, fw firewall.Backend) *Manager {
+	t.Helper()
+	m, err := New(Config{
+		Jails:    []JailConfig{{Name: "sshd", BanTime: jail.BanTimeConfig{BanTime: time.Hour}}},
+		Backends: []firewall.Backend{fw}, Store: openStore(t), Clock: newFakeClock(t0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestGatherFlood: a lone request is handled at once; a batch that found a
+// flood queued waits floodLinger for more.
+func TestGatherFlood(t *testing.T) {
+	req := func(i int) *request {
+		return &request{kind: reqBan, jail: "sshd", ticket: ticket(addrN(i).String(), t0)}
+	}
+	tests := []struct {
+		name   string
+		queued int  // requests queued besides the first
+		late   bool // one more arrives 5 ms after gather starts
+		want   int
+		waits  bool
+	}{
+		{"lone", 0, false, 1, false},
+		{"few queued", floodBatch - 2, false, floodBatch - 1, false},
+		{"flood", floodBatch, true, floodBatch + 2, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := idleManager(t, newMem())
+			for i := range tt.queued {
+				m.reqs <- req(i + 1)
+			}
+			if tt.late {
+				go func() {
+					time.Sleep(5 * time.Millisecond)
+					m.reqs <- req(1000)
+				}()
+			}
+			start := time.Now()
+			got := m.gather([]*request{req(0)})
+			took := time.Since(start)
+			if len(got) != tt.want {
+				t.Errorf("batch of %d, want %d", len(got), tt.want)
+			}
+			// Not waiting allows for a loaded machine's scheduling delays.
+			if tt.waits && took < 5*time.Millisecond || !tt.waits && took >= floodLinger {
+				t.Errorf("gather took %v; want waiting: %v", took, tt.waits)
+			}
+		})
+	}
+}
+
+// TestMarksKeepBansTogether: checkpoints between bans of one batch do not
+// split them into several firewall calls, and reach the writer after
+// every ban of the batch.
+func TestMarksKeepBansTogether(t *testing.T) {
+	fw := newMem()
+	m := idleManager(t, fw)
+	mk := func(key string) *request {
+		return &request{kind: reqMark, mark: &mark{key: key, fn: func(context.Context) error { return nil }}}
+	}
+	var batch []*request
+	for i := range 6 {
+		batch = append(batch, &request{kind: reqBan, jail: "sshd", ticket: ticket(addrN(i).String(), t0)})
+		if i%2 == 1 {
+			batch = append(batch, mk("sshd"))
+		}
+	}
+	m.handle(t.Context(), batch)
+	if calls, _ := fw.calls(); !slices.Equal(calls, []int{6}) {
+		t.Errorf("firewall calls %v, want one of 6", calls)
+	}
+	m.w.mu.Lock()
+	defer m.w.mu.Unlock()
+	var kinds []string
+	for _, op := range m.w.queue {
+		switch {
+		case op.add != nil:
+			kinds = append(kinds, "add")
+		case op.mark != nil:
+			kinds = append(kinds, "mark")
+		}
+	}
+	if want := []string{"add", "mark", "mark", "mark"}; !slices.Equal(kinds, want) {
+		t.Errorf("writer queue %v, want %v", kinds, want)
+	}
+}
