@@ -13,6 +13,16 @@ type anchorScan struct {
 	cand [256]uint8 // byte → 1 + index into heads; 0: no literal anchored there
 	// heads[i] lists the literals anchored on one byte value.
 	heads [][]anchorLit
+	// near[i] filters heads[i]'s hits by a neighbour byte (see neighbours)
+	near []neighbour
+}
+
+// neighbour is a second test at an anchor hit, before any literal is
+// compared: the byte at offset by from the anchor must be in set. by is 0
+// when the head's literals share no neighbour position (no test).
+type neighbour struct {
+	by  int
+	set [4]uint64
 }
 
 // anchorLit is one literal anchored at byte off of it.
@@ -60,7 +70,41 @@ func (s *litSet) buildAnchors() bool {
 		h := int(a.cand[c]) - 1
 		a.heads[h] = append(a.heads[h], anchorLit{id: id, off: best, lit: lit})
 	}
-	return len(a.heads) > 0 && len(a.heads) < 256
+	if len(a.heads) == 0 || len(a.heads) >= 256 {
+		return false
+	}
+	a.near = make([]neighbour, len(a.heads))
+	for i, h := range a.heads {
+		a.near[i] = neighbours(h)
+	}
+	return true
+}
+
+// neighbours works out the neighbour test for the literals of one head:
+// the byte after the anchor when every literal has one, else the byte
+// before it when every literal has one, else none. Common anchor bytes
+// ('u' of " user ") then cost a literal comparison only where the next
+// byte fits too ("us", not "un" of "pam_unix").
+func neighbours(h []anchorLit) neighbour {
+	after, before := true, true
+	for _, al := range h {
+		after = after && al.off+1 < len(al.lit)
+		before = before && al.off > 0
+	}
+	var n neighbour
+	switch {
+	case after:
+		n.by = 1
+	case before:
+		n.by = -1
+	default:
+		return n
+	}
+	for _, al := range h {
+		c := al.lit[al.off+n.by]
+		n.set[c/64] |= 1 << (c % 64)
+	}
+	return n
 }
 
 // scan sets in found (cleared by the caller) the literals present in buf.
@@ -70,6 +114,12 @@ func (a *anchorScan) scan(buf []byte, found litMask) {
 		h := cand[c]
 		if h == 0 {
 			continue
+		}
+		if n := &a.near[h-1]; n.by != 0 {
+			j := i + n.by
+			if j < 0 || j >= len(buf) || n.set[buf[j]/64]&(1<<(buf[j]%64)) == 0 {
+				continue
+			}
 		}
 		for _, al := range a.heads[h-1] {
 			start := i - al.off
