@@ -136,7 +136,8 @@ func TestAddressText(t *testing.T) {
 		{Ticket{Prefix: netip.MustParsePrefix("2001:db8::1/64")}, "2001:db8::/64", "0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.", "inet6"},
 	}
 	for _, tc := range tests {
-		v := &tagValues{t: &tc.tk, family: family(tc.tk.addr())}
+		a, _ := TicketAddr(&tc.tk)
+		v := &tagValues{t: &tc.tk, family: family(a)}
 		ip, _ := v.value("ip")
 		rev, _ := v.value("ip-rev")
 		fam, _ := v.value("family")

@@ -189,7 +189,8 @@ func (a *Action) ban(ctx context.Context, t Ticket, op string) error {
 	if err := t.check(); err != nil {
 		return a.fail(op, "", err)
 	}
-	fam := family(t.addr())
+	addr, ip := TicketAddr(&t)
+	fam := family(addr)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if v, _ := a.started.get(fam); a.onDemand && v == 0 {
@@ -199,7 +200,7 @@ func (a *Action) ban(ctx context.Context, t Ticket, op string) error {
 	}
 	ok, err := a.process(ctx, op, &t, fam)
 	if err != nil || !ok {
-		return a.fail(op, t.ipText(), err)
+		return a.fail(op, ip, err)
 	}
 	v, _ := a.started.get(fam)
 	a.started.set(fam, v|stStarted|stBans)
@@ -220,7 +221,8 @@ func (a *Action) simple(ctx context.Context, t Ticket, op string, needBans bool)
 	if err := t.check(); err != nil {
 		return a.fail(op, "", err)
 	}
-	fam := family(t.addr())
+	addr, ip := TicketAddr(&t)
+	fam := family(addr)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if v, _ := a.started.get(fam); needBans && v&stBans == 0 {
@@ -228,7 +230,7 @@ func (a *Action) simple(ctx context.Context, t Ticket, op string, needBans bool)
 	}
 	ok, err := a.process(ctx, op, &t, fam)
 	if err != nil || !ok {
-		return a.fail(op, t.ipText(), err)
+		return a.fail(op, ip, err)
 	}
 	return nil
 }
@@ -241,7 +243,8 @@ func (a *Action) process(ctx context.Context, op string, t *Ticket, fam string) 
 		if try > 0 && a.hasCheck {
 			before := func() bool {
 				if op == "actionunban" && !a.repairUnb {
-					a.log.Error("invariant check failed, unban is impossible", "ip", t.ipText())
+					_, ip := TicketAddr(t)
+					a.log.Error("invariant check failed, unban is impossible", "ip", ip)
 					return false
 				}
 				return true

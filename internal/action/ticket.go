@@ -53,33 +53,28 @@ type Ticket struct {
 	Extra func(tag string) (string, bool)
 }
 
-// ipText is the address (or network) as written into commands.
-func (t *Ticket) ipText() string {
-	if p := t.Prefix; p.IsValid() {
-		// A whole-length prefix is one address; a network is written
-		// with its host bits cleared, as fail2ban writes it.
-		if p.IsSingleIP() {
-			return p.Addr().String()
-		}
-		return p.Masked().String()
+// TicketAddr is the address a ban of t is about and that ban's text, as
+// commands (<ip>), mails and webhooks name it. A Prefix, when valid, wins
+// over Addr: a /32 or /128 is its one address; a wider network gives its
+// first address and is written with its host bits cleared
+// ("192.0.2.0/24"), as fail2ban writes it. A ticket without an address
+// gives the zero Addr and "".
+func TicketAddr(t *Ticket) (netip.Addr, string) {
+	switch p := t.Prefix; {
+	case p.IsValid() && p.IsSingleIP():
+		return p.Addr(), p.Addr().String()
+	case p.IsValid():
+		m := p.Masked()
+		return m.Addr(), m.String()
+	case t.Addr.IsValid():
+		return t.Addr, t.Addr.String()
 	}
-	if t.Addr.IsValid() {
-		return t.Addr.String()
-	}
-	return ""
-}
-
-// addr is the single address or the network's first address.
-func (t *Ticket) addr() netip.Addr {
-	if t.Prefix.IsValid() {
-		return t.Prefix.Masked().Addr()
-	}
-	return t.Addr
+	return netip.Addr{}, ""
 }
 
 // check tells whether the ticket's address may go into a command.
 func (t *Ticket) check() error {
-	a := t.addr()
+	a, _ := TicketAddr(t)
 	if !a.IsValid() {
 		return fmt.Errorf("%w: no address", ErrBadAddress)
 	}
@@ -107,12 +102,12 @@ func family(a netip.Addr) string {
 // in-addr.arpa/ip6.arpa suffix. For a network it is built from its text,
 // as fail2ban does ("0/24.2.0.192.").
 func ptrName(t *Ticket) string {
-	a := t.addr()
+	a, text := TicketAddr(t)
 	switch {
 	case !a.IsValid():
 		return ""
 	case a.Is4() || a.Is4In6():
-		parts := strings.Split(t.ipText(), ".")
+		parts := strings.Split(text, ".")
 		for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
 			parts[i], parts[j] = parts[j], parts[i]
 		}
@@ -170,16 +165,18 @@ func (v *tagValues) compute(tag string) (string, bool) {
 	t := v.t
 	switch tag {
 	case "ip":
-		return t.ipText(), true
+		_, s := TicketAddr(t)
+		return s, true
 	case "family":
 		return v.family, true
 	case "ip-rev":
 		return ptrName(t), true
 	case "ip-host":
-		if t.Host == nil || !t.addr().IsValid() {
+		a, _ := TicketAddr(t)
+		if t.Host == nil || !a.IsValid() {
 			return "", true
 		}
-		h, err := t.Host(v.ctx, t.addr())
+		h, err := t.Host(v.ctx, a)
 		if err != nil {
 			return "", true
 		}
@@ -188,7 +185,8 @@ func (v *tagValues) compute(tag string) (string, bool) {
 		if t.ID != "" {
 			return t.ID, true
 		}
-		return t.ipText(), true
+		_, s := TicketAddr(t)
+		return s, true
 	case "failures":
 		return strconv.Itoa(t.Failures), true
 	case "time":

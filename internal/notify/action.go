@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -168,7 +167,7 @@ func (a *Action) Ban(ctx context.Context, t action.Ticket) error {
 	if t.Restored && a.cfg.NoRestored {
 		return nil
 	}
-	addr, text := TicketAddr(&t)
+	addr, text := action.TicketAddr(&t)
 	when := t.Time
 	if when.IsZero() {
 		when = a.cfg.Composer.now()
@@ -233,19 +232,6 @@ func (a *Action) Ban(ctx context.Context, t action.Ticket) error {
 		return a.cfg.Composer.Ban(r), nil
 	})
 	return nil
-}
-
-// TicketAddr is the address a ban of t is about (a network's first) and
-// its text for messages (the network itself, "192.0.2.0/24"). The mail
-// actions and the server's webhook action both report bans by it.
-func TicketAddr(t *action.Ticket) (netip.Addr, string) {
-	if p := t.Prefix; p.IsValid() {
-		if p.IsSingleIP() {
-			return p.Addr(), p.Addr().String()
-		}
-		return p.Masked().Addr(), p.Masked().String()
-	}
-	return t.Addr, t.Addr.String()
 }
 
 // Reban re-applies a ban after a repair: nothing to mail again.

@@ -208,25 +208,6 @@ func TestParseSettings(t *testing.T) {
 	}
 }
 
-func TestTicketAddr(t *testing.T) {
-	for _, tc := range []struct {
-		name       string
-		t          action.Ticket
-		addr, text string
-	}{
-		{"address", action.Ticket{Addr: netip.MustParseAddr("192.0.2.7")}, "192.0.2.7", "192.0.2.7"},
-		{"network", action.Ticket{Prefix: netip.MustParsePrefix("192.0.2.77/24")}, "192.0.2.0", "192.0.2.0/24"},
-		{"whole-length prefix", action.Ticket{Prefix: netip.MustParsePrefix("2001:db8::5/128")}, "2001:db8::5", "2001:db8::5"},
-		{"prefix wins over address", action.Ticket{Addr: netip.MustParseAddr("198.51.100.1"),
-			Prefix: netip.MustParsePrefix("2001:db8:1::/48")}, "2001:db8:1::", "2001:db8:1::/48"},
-	} {
-		addr, text := TicketAddr(&tc.t)
-		if addr.String() != tc.addr || text != tc.text {
-			t.Errorf("%s: %s %q, want %s %q", tc.name, addr, text, tc.addr, tc.text)
-		}
-	}
-}
-
 func TestHasWord(t *testing.T) {
 	for _, tc := range []struct {
 		s, w string

@@ -16,7 +16,6 @@ import (
 	"warden/internal/ban"
 	"warden/internal/config"
 	"warden/internal/control"
-	"warden/internal/notify"
 	"warden/internal/notify/webhook"
 	"warden/internal/notify/whois"
 )
@@ -425,7 +424,7 @@ func (a *webhookAction) Ban(_ context.Context, t action.Ticket) error {
 	if set == nil {
 		return nil
 	}
-	addr, _ := notify.TicketAddr(&t)
+	addr, _ := action.TicketAddr(&t)
 	bt := t.BanTime
 	if bt == 0 {
 		bt = a.banTime
