@@ -28,7 +28,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 
@@ -37,12 +36,7 @@ import (
 	"warden/internal/firewall/firewalld"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "firewalldbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { fwharness.Main("firewalldbench", run) }
 
 func parseKs(args []string) ([]int, error) {
 	fs := flag.NewFlagSet("firewalldbench", flag.ContinueOnError)
@@ -60,7 +54,7 @@ func target() fwharness.Target {
 	return fwharness.Target{
 		Name: "firewalld",
 		Open: func() (firewall.Backend, error) {
-			return firewalld.New(firewalld.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			return firewalld.New(firewalld.Options{Logger: slog.New(slog.DiscardHandler)})
 		},
 		Disturb: func(ctx context.Context, _ firewall.Backend) error {
 			for _, c := range [][]string{{"firewall-cmd", "--reload"}, {"ipset", "flush", "wfd4-" + fwharness.Jail.Name}} {
@@ -79,13 +73,5 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	for _, k := range ks {
-		line, err := fwharness.Measure(ctx, target(), k)
-		if err != nil {
-			return fmt.Errorf("firewalld k=%d: %w", k, err)
-		}
-		fmt.Fprintln(out, line)
-	}
-	return nil
+	return fwharness.MeasureAll(context.Background(), out, target(), ks)
 }

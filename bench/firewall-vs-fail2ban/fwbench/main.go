@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 
@@ -41,12 +40,7 @@ import (
 	"warden/internal/firewall/nftables"
 )
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "fwbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { fwharness.Main("fwbench", run) }
 
 // config is what the flags say.
 type config struct {
@@ -77,7 +71,7 @@ func parseFlags(args []string) (config, error) {
 // jail's set behind its back (nftables: the table deleted; ipset: ipset
 // flush).
 func target(c config) fwharness.Target {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	t := fwharness.Target{Name: c.backend, CPU: true}
 	if c.iptables != "" {
 		t.Name += "/" + c.iptables
@@ -108,14 +102,5 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx := context.Background()
-	t := target(c)
-	for _, k := range c.ks {
-		line, err := fwharness.Measure(ctx, t, k)
-		if err != nil {
-			return fmt.Errorf("%s k=%d: %w", c.backend, k, err)
-		}
-		fmt.Fprintln(out, line)
-	}
-	return nil
+	return fwharness.MeasureAll(context.Background(), out, target(c), c.ks)
 }

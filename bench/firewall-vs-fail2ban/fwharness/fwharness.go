@@ -1,7 +1,8 @@
 // Package fwharness is the measuring loop shared by fwbench (nftables,
 // ipset) and firewalldbench: it drives one firewall backend directly, with
 // no server, through apply, list, restore and heal of K bans, checks each
-// step's result and renders the figures as one key=value line.
+// step's result and renders the figures as one key=value line. Main and
+// MeasureAll are the commands' shared main and loop over the -k counts.
 package fwharness
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,32 @@ func Bans(k int, now time.Time) []firewall.Ban {
 		a = a.Next()
 	}
 	return out
+}
+
+// Main is a bench command's main: it calls run with the command line's
+// arguments and standard output and, when run fails, prints the error
+// after the command's name and exits 1.
+func Main(name string, run func(args []string, out io.Writer) error) {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
+}
+
+// MeasureAll measures t once for each k in ks, in order, writing each
+// result line to out; it stops at the first failure, which names the
+// target and k.
+func MeasureAll(ctx context.Context, out io.Writer, t Target, ks []int) error {
+	for _, k := range ks {
+		line, err := Measure(ctx, t, k)
+		if err != nil {
+			return fmt.Errorf("%s k=%d: %w", t.Name, k, err)
+		}
+		if _, err := fmt.Fprintln(out, line); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ParseKs reads a -k flag's comma-separated list of ban counts, each from 1
