@@ -51,11 +51,10 @@ type step struct {
 	kind stepKind
 	// errs are the regex time-outs counted since the step before
 	errs int
-	// stepDeferred: the hit and the prefregex groups, copied out of the
-	// worker's scratch space
+	// stepDeferred: the hit, its groups merged with the prefregex's and
+	// copied out of the worker's scratch space
 	idx  int
 	h    hit
-	pre  groupSet
 	line [1]tupleLine // h.matched's storage
 	// stepDone: the failures are res.Failures[lo:hi]; stop is failureFrom's
 	// answer
@@ -90,10 +89,21 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 		a.deferred = true
 		a.baseIgnored, a.baseIgnore, a.baseN = res.Ignored, res.IgnoreRegex, len(res.Failures)
 	}
-	a.steps = append(a.steps, step{kind: stepDeferred, idx: idx, h: *h, pre: slices.Clone(pre)})
+	a.steps = append(a.steps, step{kind: stepDeferred, idx: idx, h: *h})
 	s := &a.steps[len(a.steps)-1]
-	// copies of the worker's scratch space: its groups and its f.one
-	s.h.groups = slices.Clone(h.groups)
+	// copies of the worker's scratch space: its groups, merged with the
+	// prefregex's as failureFrom would (it takes the merged set as it is
+	// when there are no prefregex groups: same set, one copy), and its f.one
+	g := make(groupSet, 0, len(pre)+len(h.groups)+2)
+	if len(pre) == 0 {
+		g = append(g, h.groups...)
+	} else {
+		g = append(g, pre...)
+		for _, e := range h.groups {
+			g.set(e.name, e.v)
+		}
+	}
+	s.h.groups = g
 	if len(h.matched) == 1 {
 		s.line[0] = h.matched[0]
 		s.h.matched = s.line[:]
@@ -170,7 +180,7 @@ func (f *Filter) finish(l *aheadLine) Result {
 		stop := false
 		switch s.kind {
 		case stepDeferred:
-			stop = f.failureFrom(s.idx, &s.h, s.pre, l.date, &res)
+			stop = f.failureFrom(s.idx, &s.h, nil, l.date, &res)
 		case stepDone:
 			res.Failures = append(res.Failures, done[s.lo:s.hi]...)
 			stop = s.stop
