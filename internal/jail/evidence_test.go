@@ -86,3 +86,39 @@ func TestEntrySize(t *testing.T) {
 		t.Errorf("entry is %d bytes, want at most 96", n)
 	}
 }
+
+// TestRetune: a running jail takes new options and keeps its counts.
+func TestRetune(t *testing.T) {
+	clk := &fakeClock{now: base}
+	j := New(Config{MaxRetry: 5, FindTime: time.Hour, Clock: clk.Now})
+	for i := range 3 {
+		if _, ok := j.AddFailure(t.Context(), fail("192.0.2.1", time.Duration(i)*time.Second)); ok {
+			t.Fatal("banned before maxretry")
+		}
+	}
+	j.AddFailure(t.Context(), fail("192.0.2.2", 0))
+	ign, err := NewIgnoreList(IgnoreConfig{Entries: []string{"192.0.2.9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Retune(New(Config{MaxRetry: 4, FindTime: time.Minute, Ignore: ign}))
+	if j.MaxRetry() != 4 || j.Failures("192.0.2.1") != 3 {
+		t.Fatalf("after Retune: maxretry %d, count %d; want 4 and 3 kept", j.MaxRetry(), j.Failures("192.0.2.1"))
+	}
+	// The fourth failure reaches the new maxretry.
+	clk.now = base.Add(10 * time.Second)
+	if tk, ok := j.AddFailure(t.Context(), fail("192.0.2.1", 10*time.Second)); !ok || tk.Failures != 4 {
+		t.Errorf("fourth failure after maxretry 5 -> 4: ban %v, ticket %+v", ok, tk)
+	}
+	// The new findtime expires 192.0.2.2 (last failure at base) a minute on.
+	clk.now = base.Add(61 * time.Second)
+	j.Purge()
+	if n := j.Failures("192.0.2.2"); n != 0 {
+		t.Errorf("192.0.2.2 still counts %d after the new findtime", n)
+	}
+	// The new ignore list applies.
+	j.AddFailure(t.Context(), fail("192.0.2.9", 61*time.Second))
+	if s := j.Stats(); s.Ignored != 1 {
+		t.Errorf("ignored %d, want 1", s.Ignored)
+	}
+}

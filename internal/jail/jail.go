@@ -243,7 +243,11 @@ func New(cfg Config) *Jail {
 func (j *Jail) Name() string { return j.cfg.Name }
 
 // MaxRetry returns the effective maxretry.
-func (j *Jail) MaxRetry() int { return j.cfg.MaxRetry }
+func (j *Jail) MaxRetry() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cfg.MaxRetry
+}
 
 // SetInOperation switches between reading old log lines at start-up
 // (false: lines older than findtime are dropped) and following the log
@@ -298,8 +302,11 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 	}
 
 	ignored, ignoreErr := false, error(nil)
-	if j.cfg.Ignore != nil && checkIgnore && !f.NoFail {
-		ignored, ignoreErr = j.cfg.Ignore.Contains(ctx, Query{Addr: addr, ID: id, Fields: f.Fields, Jail: j.cfg.Name})
+	j.mu.Lock()
+	ign := j.cfg.Ignore // Retune may replace it
+	j.mu.Unlock()
+	if ign != nil && checkIgnore && !f.NoFail {
+		ignored, ignoreErr = ign.Contains(ctx, Query{Addr: addr, ID: id, Fields: f.Fields, Jail: j.cfg.Name})
 		switch {
 		case ignoreErr != nil:
 			j.log.Warn("ignore check failed", "id", id, "err", ignoreErr)

@@ -25,9 +25,9 @@ import (
 //     the generation switched as a reload does; the jail keeps its failure
 //     counts and every jail keeps its bans.
 //   - failure-window and ignore options (maxretry, findtime, maxmatches,
-//     ignoreip, ignoreself, ignorecommand): as above, but the jail's
-//     failure tracker is rebuilt too, so its current failure counts start
-//     afresh (the jail package takes these only at construction).
+//     ignoreip, ignoreself, ignorecommand): as above, and the running
+//     tracker takes the new options (jail.Retune), keeping its failure
+//     counts, as fail2ban changes them in place.
 //
 // What fail2ban itself cannot change at runtime, or warden does not
 // support (actions, idle, ignorecache), answers a clear error.
@@ -38,7 +38,7 @@ type setKind int
 const (
 	setHot     setKind = iota // ban manager only
 	setFilter                 // rebuild filter and source, keep the tracker
-	setTracker                // rebuild everything of the jail
+	setTracker                // as setFilter, and retune the kept tracker
 )
 
 // runtimeOption is one settable option: how it is applied, how it
@@ -327,16 +327,19 @@ func (s *Server) setJailOption(ctx context.Context, name, option string, vals []
 	if err != nil {
 		return "", fmt.Errorf("%w: set %s %s: %w", control.ErrBadArgs, name, option, err)
 	}
-	if ro.kind == setFilter {
-		nj.tracker = old.tracker // failure counts stay
-	}
+	// Failure counts stay. The tracker takes the new options only once
+	// the new generation is in place: a failed switch leaves it as it was.
+	fresh := nj.tracker
+	nj.tracker = old.tracker
 	stopped := maps.Clone(s.stoppedJails)
 	c := &change{cfg: cfg, jails: replaceRun(cur.jails, nj), stopped: stopped, done: make(chan error, 1)}
 	if err := s.apply(ctx, c); err != nil {
 		return "", err
 	}
-	s.log.Info("jail option set", "jail", name, "option", option, "value", strings.Join(vals, " "),
-		"failure_counts_reset", ro.kind == setTracker)
+	if ro.kind == setTracker {
+		old.tracker.Retune(fresh)
+	}
+	s.log.Info("jail option set", "jail", name, "option", option, "value", strings.Join(vals, " "))
 	return ro.get, nil
 }
 
