@@ -329,7 +329,9 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, truncated 
 // lines fail2ban-regex skips (empty ones and comments). Lines with invalid
 // UTF-8 are counted in *binary.
 func lineText(raw []byte, binary *int, arena *lineArena) (line string, ok bool) {
-	raw = bytes.TrimRight(raw, "\r\n")
+	for len(raw) > 0 && (raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
+		raw = raw[:len(raw)-1] // bytes.TrimRight(raw, "\r\n"), without its cutset set-up
+	}
 	if len(raw) == 0 || raw[0] == '#' {
 		return "", false
 	}
@@ -370,7 +372,7 @@ func (r *regexRun) record(line string, res filter.Result) {
 		return
 	}
 	st := &r.stats
-	var found []filter.Failure
+	found := 0 // failures that are not F-NOFAIL so far
 	ignored := res.Ignored
 	if ignored && res.IgnoreRegex >= 0 && res.IgnoreRegex < len(st.ignoreHits) {
 		st.ignoreHits[res.IgnoreRegex]++
@@ -383,13 +385,13 @@ func (r *regexRun) record(line string, res filter.Result) {
 				if id == "" {
 					id = "None" // a pending multi-line failure, as Python prints it
 				}
-				st.failIPs[f.Regex] = append(st.failIPs[f.Regex], failureInfo{id, f.Time, len(found) > 1})
+				st.failIPs[f.Regex] = append(st.failIPs[f.Regex], failureInfo{id, f.Time, found > 1})
 			}
 		}
 		if f.NoFail {
 			ignored = true
 		} else {
-			found = append(found, f)
+			found++
 		}
 	}
 	if res.PrefMatched {
@@ -405,7 +407,7 @@ func (r *regexRun) record(line string, res filter.Result) {
 		if !r.o.printNoIgnored && (r.o.printAllIgnored || st.ignored <= limit+1) {
 			st.ignoredLines = append(st.ignoredLines, line)
 		}
-	case len(found) > 0:
+	case found > 0:
 		st.matched++
 		if r.o.printAllMatched {
 			st.matchedLines = append(st.matchedLines, line)
