@@ -314,9 +314,23 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	// for the diagnostics: the early ignoreregex check and whether the
 	// prefregex matches, which needs no groups.
 	possible := true
+	// pass: bit i set when failregex i's literals are present, worked out
+	// once here for the loop below (passKnown; up to 64 failregexes)
+	var pass uint64
+	passKnown := false
 	if f.pref == nil || f.maxLines == 1 {
 		possible = false
-		if f.failGate == nil || f.failGate.intersects(f.found) {
+		switch {
+		case f.failGate != nil && !f.failGate.intersects(f.found):
+			passKnown = true
+		case len(f.fail) <= 64:
+			for i, p := range f.fail {
+				if p.passes(f.found) {
+					pass |= 1 << i
+				}
+			}
+			possible, passKnown = pass != 0, true
+		default:
 			for _, p := range f.fail {
 				if p.passes(f.found) {
 					possible = true
@@ -364,8 +378,9 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		pre.del("content")
 	}
 	for i, p := range f.fail {
-		if !p.passes(f.found) {
-			continue // what search would find out first (variantFor)
+		// what search would find out first (variantFor)
+		if passKnown && pass&(1<<i) == 0 || !passKnown && !p.passes(f.found) {
+			continue
 		}
 		if !valid {
 			buf = fillBuf(&f.cbuf, f.lineBuf)

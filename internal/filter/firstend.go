@@ -24,6 +24,7 @@ type firstEnd struct {
 	prog   *syntax.Prog
 	lists  [][]uint32 // each state's threads: pcs of rune instructions, in order
 	match  []bool     // the state's closure reached the match
+	info   []uint8    // per state: feMatch | feLast, for end's loop
 	index  map[string]int32
 	trans  []int32 // state*feStride + byte → next state, or feUnknown / feDead
 	failed bool    // state budget exceeded: unusable
@@ -35,6 +36,12 @@ type firstEnd struct {
 	list  []uint32
 	key   []byte
 }
+
+// info bits of a state
+const (
+	feMatch = 1 // the match is reached here
+	feLast  = 2 // no thread left: the walk ends here
+)
 
 const (
 	feStride   = 128
@@ -64,7 +71,7 @@ func newFirstEnd(re *syntax.Regexp) *firstEnd {
 }
 
 func (fe *firstEnd) reset() {
-	fe.lists, fe.match, fe.trans = fe.lists[:0], fe.match[:0], fe.trans[:0]
+	fe.lists, fe.match, fe.info, fe.trans = fe.lists[:0], fe.match[:0], fe.info[:0], fe.trans[:0]
 	fe.index = map[string]int32{}
 	fe.seen = make([]uint32, len(fe.prog.Inst))
 	fe.gen = 0
@@ -146,6 +153,14 @@ func (fe *firstEnd) state() int32 {
 	id := int32(len(fe.lists))
 	fe.lists = append(fe.lists, slices.Clone(list))
 	fe.match = append(fe.match, matched)
+	var info uint8
+	if matched {
+		info |= feMatch
+	}
+	if len(list) == 0 {
+		info |= feLast
+	}
+	fe.info = append(fe.info, info)
 	fe.index[string(fe.key)] = id
 	for range feStride {
 		fe.trans = append(fe.trans, feUnknown)
@@ -187,30 +202,40 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 	}
 	end = -1
 	s := int32(0)
-	if fe.match[0] {
+	if fe.info[0]&feMatch != 0 {
 		end = from
 	}
+	if fe.info[0]&feLast != 0 {
+		return end, true
+	}
+	trans, info := fe.trans, fe.info
 	for i := from; i < len(buf); i++ {
 		c := buf[i]
 		if c >= 0x80 {
 			return 0, false
 		}
-		t := fe.trans[int(s)*feStride+int(c)]
-		if t == feUnknown {
+		t := trans[int(s)*feStride+int(c)]
+		if t < 0 {
+			if t == feDead {
+				break
+			}
 			if t = fe.step(s, c); t == feUnknown {
 				return 0, false
 			}
 			fe.trans[int(s)*feStride+int(c)] = t
-		}
-		if t == feDead {
-			break
+			trans, info = fe.trans, fe.info
+			if t == feDead {
+				break
+			}
 		}
 		s = t
-		if fe.match[s] {
-			end = i + 1
-		}
-		if len(fe.lists[s]) == 0 {
-			break
+		if f := info[s]; f != 0 {
+			if f&feMatch != 0 {
+				end = i + 1
+			}
+			if f&feLast != 0 {
+				break
+			}
 		}
 	}
 	return end, true
