@@ -276,7 +276,8 @@ func (d *Detector) Templates() []TemplateStat {
 // Find returns the first date in line.
 func (d *Detector) Find(line string) (Match, bool) {
 	if !d.noStampMemo && d.stamp.same(line) {
-		return d.findRepeat(line)
+		d.repeat(line)
+		return d.stamp.m, true
 	}
 	d.stamp.valid = false
 	e, gs, ge, now, ok := d.matchTime(line)

@@ -54,10 +54,10 @@ func (s *stampMemo) remember(line string, end int, e *entry) {
 	s.m = Match{}
 }
 
-// findRepeat is Find for a line whose stamp repeats the memo's: the
-// bookkeeping of matchTime's path, then the remembered answer (converted
-// again if the clock's second changed).
-func (d *Detector) findRepeat(line string) (Match, bool) {
+// repeat is Find for a line whose stamp repeats the memo's: the
+// bookkeeping of matchTime's path, and the remembered answer in d.stamp.m
+// (converted again if the clock's second changed).
+func (d *Detector) repeat(line string) {
 	s := &d.stamp
 	e := s.e
 	t := e.t
@@ -69,7 +69,6 @@ func (d *Detector) findRepeat(line string) (Match, bool) {
 		s.m.Time, _ = d.convert(t, line, now)
 		s.sec = sec
 	}
-	return s.m, true
 }
 
 // stampTime records Find's time for the memo set up by matchTime.
