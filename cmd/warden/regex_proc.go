@@ -240,22 +240,20 @@ func (r *regexRun) location() (*time.Location, error) {
 // statistics are kept in order on this one (filter.ProcessSeq).
 func (r *regexRun) processReader(rd io.Reader, size int64) error {
 	cr := &countingReader{r: rd}
-	br := bufio.NewReaderSize(cr, 64<<10)
-	var buf []byte
+	lb := newLineBlocks(cr)
 	pb := newProgressBar(r.progress, size)
 	defer pb.finish()
 	// owned by the reading goroutine until ProcessSeq returns
 	var readErr error
 	var binary, truncated int
-	var arena lineArena
 	lines := func(yield func(string) bool) {
 		for {
-			raw, cut, err := readLine(br, &buf, maxLineBytes)
+			raw, cut, err := lb.next(maxLineBytes)
 			if len(raw) > 0 || err == nil {
 				if cut {
 					truncated++
 				}
-				if line, ok := lineText(raw, &binary, &arena); ok && !yield(line) {
+				if line, ok := lineText(raw, &binary); ok && !yield(line) {
 					return
 				}
 			}
@@ -327,8 +325,9 @@ func readLine(br *bufio.Reader, buf *[]byte, limit int) (line []byte, truncated 
 
 // lineText turns a raw line into the text to test; ok is false for the
 // lines fail2ban-regex skips (empty ones and comments). Lines with invalid
-// UTF-8 are counted in *binary.
-func lineText(raw []byte, binary *int, arena *lineArena) (line string, ok bool) {
+// UTF-8 are counted in *binary. raw must never be written again (a line
+// of lineBlocks): the text is raw itself, not a copy.
+func lineText(raw []byte, binary *int) (line string, ok bool) {
 	for len(raw) > 0 && (raw[len(raw)-1] == '\n' || raw[len(raw)-1] == '\r') {
 		raw = raw[:len(raw)-1] // bytes.TrimRight(raw, "\r\n"), without its cutset set-up
 	}
@@ -336,32 +335,10 @@ func lineText(raw []byte, binary *int, arena *lineArena) (line string, ok bool) 
 		return "", false
 	}
 	if utf8.Valid(raw) {
-		return arena.text(raw), true
+		return unsafe.String(unsafe.SliceData(raw), len(raw)), true
 	}
 	*binary++
 	return replaceInvalid(raw), true
-}
-
-// lineArena hands out line strings cut from large blocks: one allocation
-// per block instead of one per line. A block is written once, at the end
-// of its used part, and never reused, so the strings stay immutable; a
-// line kept somewhere keeps its block alive (at most arenaBlock bytes).
-type lineArena struct {
-	block []byte
-}
-
-const arenaBlock = 32 << 10
-
-func (a *lineArena) text(raw []byte) string {
-	if a == nil || len(raw) > arenaBlock/4 {
-		return string(raw)
-	}
-	if cap(a.block)-len(a.block) < len(raw) {
-		a.block = make([]byte, 0, arenaBlock)
-	}
-	n := len(a.block)
-	a.block = append(a.block, raw...)
-	return unsafe.String(&a.block[n], len(raw))
 }
 
 // record updates the statistics with a line's result (or prints the --out
