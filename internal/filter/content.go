@@ -28,6 +28,9 @@ type contentSplit struct {
 	// segs, when set, find X's match without regexp (see splitSegments)
 	segs []splitSeg
 	loc  []int // scratch for find's answer on that path
+	// empty: every segment can match the empty text, so X matches at 0
+	// with nothing (then the whole matches any line of one byte or more)
+	empty bool
 }
 
 // splitSeg is one piece of X: a capturing group (cap > 0), which may be
@@ -68,7 +71,12 @@ func newContentSplit(expr string) *contentSplit {
 	if err != nil || prefix.NumSubexp() != c.Cap-1 {
 		return nil
 	}
-	return &contentSplit{prefix: prefix, content: c.Cap, segs: splitSegments(s[1 : n-3])}
+	cs := &contentSplit{prefix: prefix, content: c.Cap, segs: splitSegments(s[1 : n-3])}
+	cs.empty = cs.segs != nil
+	for _, sg := range cs.segs {
+		cs.empty = cs.empty && (sg.opt || sg.fe.nullable())
+	}
+	return cs
 }
 
 // splitSegments cuts X (its items, after ^) into segments for firstEnd,
@@ -181,6 +189,11 @@ func (cs *contentSplit) matches(buf []byte) (matched, ok bool) {
 	end := len(buf) - 1
 	if end < 1 || buf[end] != '\n' || bytes.IndexByte(buf[:end], '\n') >= 0 {
 		return false, false
+	}
+	if cs.empty {
+		// X matching nothing at 0 leaves the whole line to the content;
+		// which way the search would go does not matter for yes or no
+		return true, true
 	}
 	e, m, ok := cs.prefixEnd(buf, nil)
 	switch {

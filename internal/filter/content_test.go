@@ -87,6 +87,10 @@ func TestContentSplit(t *testing.T) {
 				if segs := p.ascii.split.segs != nil; segs != tt.segs {
 					t.Fatalf("segments %v, want %v for %s", segs, tt.segs, p.asciiExpr)
 				}
+				// matches answers without a walk when X can match nothing
+				if empty := p.ascii.split.empty; empty != (tt.segs && tt.name != "case folded") {
+					t.Fatalf("empty %v for %s", empty, p.asciiExpr)
+				}
 				checkContentSplit(t, p, lines)
 			}
 		})
