@@ -180,6 +180,11 @@ type Filter struct {
 	// some failregex requires none); a buffer with none of them can
 	// match no failregex
 	failGate litMask
+	// failReq: with one word of literals and at most 64 failregexes, each
+	// failregex's two requirements as single words (all ones where it has
+	// fewer); failAlways: the failregexes with none (nil: not used)
+	failReq    [][2]uint64
+	failAlways uint64
 	// scratch for groups nothing keeps: the prefregex's (failureFrom
 	// copies them) and the ignoreregexes' (only a match counts)
 	prefGroups, ignGroups groupSet
@@ -270,6 +275,28 @@ func (f *Filter) setupLiterals() {
 		}
 	}
 	f.found = make(litMask, (len(f.lits.lits)+63)/64)
+	f.failReq, f.failAlways = nil, 0
+	if len(f.found) == 1 && len(f.fail) <= 64 {
+		f.failReq = make([][2]uint64, len(f.fail))
+		for i, p := range f.fail {
+			r := [2]uint64{^uint64(0), ^uint64(0)}
+			for k, m := range p.reqMasks {
+				if k < 2 {
+					r[k] = m[0]
+				} else {
+					f.failReq = nil // passes would ask more than two: keep to it
+					break
+				}
+			}
+			if f.failReq == nil {
+				break
+			}
+			if len(p.reqMasks) == 0 {
+				f.failAlways |= 1 << i
+			}
+			f.failReq[i] = r
+		}
+	}
 	f.failGate = make(litMask, len(f.found))
 	for _, p := range f.fail {
 		if len(p.reqMasks) == 0 {
