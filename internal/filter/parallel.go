@@ -212,7 +212,12 @@ type aheadChunk struct {
 	done  chan struct{} // closed by the worker when its lines are done
 }
 
-const chunkLines = 512
+// chunkLines is the number of lines handed to a worker at once. Each
+// line's record is about 300 bytes that three goroutines write in turn;
+// at 256 lines a chunk stays within a core's cache while it passes between
+// the stages (at 512 warden regex -j 2 used about 5% more CPU and up to
+// 52 MB of RSS instead of 35-39 MB on the 1M-line auth.log).
+const chunkLines = 256
 
 // ProcessSeq handles lines in order, as Process would one after the
 // other, and hands each line and its result to emit, in order, on the
