@@ -3,6 +3,7 @@ package ban
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,5 +99,54 @@ func TestMarksKeepBansTogether(t *testing.T) {
 	}
 	if want := []string{"add", "mark", "mark", "mark"}; !slices.Equal(kinds, want) {
 		t.Errorf("writer queue %v, want %v", kinds, want)
+	}
+}
+
+// TestSettled: Settled is called once a burst of SettleBans bans is over
+// (a second without a ban, by the manager's clock), not before, not for a
+// smaller burst; and after a restore of as many.
+func TestSettled(t *testing.T) {
+	var calls atomic.Int32
+	e := newEnv(t, func(c *Config) {
+		c.Jails[0].Actions = nil
+		c.Settled = func() { calls.Add(1) }
+	})
+	ctx := t.Context()
+	submit := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			if err := e.m.Submit(ctx, "sshd", ticket(addrN(i).String(), e.clk.Now())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.sync(t)
+	}
+	submit(0, SettleBans-1)
+	e.clk.Advance(2 * time.Second)
+	e.sync(t)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d calls after a burst of %d, want 0", n, SettleBans-1)
+	}
+	submit(SettleBans, SettleBans)
+	e.clk.Advance(500 * time.Millisecond)
+	e.sync(t)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("%d calls half a second after the burst, want 0", n)
+	}
+	e.clk.Advance(500 * time.Millisecond)
+	e.sync(t)
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("%d calls a second after the burst, want 1", n)
+	}
+
+	// A second manager on the same store restores them all.
+	cfg := e.m.cfg
+	cfg.Backends = []firewall.Backend{newMem()}
+	m2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, m2)
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d calls after a restore of %d, want 2", n, 2*SettleBans-1)
 	}
 }

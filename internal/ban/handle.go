@@ -270,6 +270,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 		return
 	}
 	m.hs.lastBans = now
+	m.hs.burst += len(final)
 	m.w.push(storeOp{add: rows})
 	for _, pb := range final {
 		if pb.isNew {

@@ -90,7 +90,17 @@ type Config struct {
 	// ShutdownTimeout bounds how long queued actions may still run after
 	// Run's context ends.
 	ShutdownTimeout time.Duration
+	// Settled, when set, is called on Run's goroutine after a restore of
+	// SettleBans bans or more, and once a second has passed without a ban
+	// after a burst of as many: the moments a flood's or a restore's
+	// garbage is all there is to give back. The server returns it to the
+	// operating system there (debug.FreeOSMemory).
+	Settled func()
 }
+
+// SettleBans is the least burst (or restore) after which Config.Settled is
+// called.
+const SettleBans = 10_000
 
 // Result is the outcome of one ban request.
 type Result struct {
@@ -510,8 +520,14 @@ func (m *Manager) loop(ctx context.Context) error {
 	// (firewall.Watcher); healSoon keeps that until no heal round runs.
 	changed, healSoon := m.watch(ctx), false
 	for {
-		// Arm the timer for the earliest of the next expiry and the next heal.
+		// Arm the timer for the earliest of the next expiry, the next heal
+		// and the end of a burst.
 		due := nextHeal
+		if m.cfg.Settled != nil && m.hs.burst >= SettleBans {
+			if q := m.hs.lastBans.Add(healQuiet); due.IsZero() || q.Before(due) {
+				due = q
+			}
+		}
 		m.mu.Lock()
 		if m.heap.Len() > 0 {
 			if e := m.heap[0].end(); due.IsZero() || e.Before(due) {
@@ -553,6 +569,13 @@ func (m *Manager) loop(ctx context.Context) error {
 		}
 		now := m.clock.Now()
 		m.expire(ctx, now)
+		if m.hs.burst > 0 && !now.Before(m.hs.lastBans.Add(healQuiet)) {
+			// A burst is over (a smaller one is just forgotten).
+			if m.hs.burst >= SettleBans && m.cfg.Settled != nil {
+				m.cfg.Settled()
+			}
+			m.hs.burst = 0
+		}
 		if !nextHeal.IsZero() && !now.Before(nextHeal) {
 			if healDue.IsZero() {
 				healDue = nextHeal

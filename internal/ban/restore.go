@@ -84,6 +84,9 @@ func (m *Manager) restore(ctx context.Context) error {
 		m.pool.add(e.jail, job{op: opRestore, prefix: e.prefix, ticket: m.ticket(e)})
 	}
 	m.log.Info("bans restored", "bans", total, "unknown_jail", skipped)
+	if total >= SettleBans && m.cfg.Settled != nil {
+		m.cfg.Settled()
+	}
 	return nil
 }
 
@@ -124,8 +127,11 @@ type healState struct {
 	wg     sync.WaitGroup
 	began  time.Time     // real time the running round started
 	took   time.Duration // real time the last round took
-	// lastBans is when (by Clock) the last batch put bans in force.
+	// lastBans is when (by Clock) the last batch put bans in force;
+	// burst counts the bans of the current burst (bans less than
+	// healQuiet apart).
 	lastBans time.Time
+	burst    int
 }
 
 // A due heal round is put off while bans keep coming (healWait).
