@@ -3,6 +3,7 @@ package ban
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -26,6 +27,7 @@ const restoreChunk = 8192
 // jails with actions (the others never need them in memory).
 func (m *Manager) restore(ctx context.Context) error {
 	now := m.clock.Now()
+	m.presize(ctx)
 	var (
 		fw      = make([]firewall.Ban, 0, restoreChunk)
 		acted   []*entry // entries of jails with actions
@@ -88,6 +90,37 @@ func (m *Manager) restore(ctx context.Context) error {
 		m.cfg.Settled()
 	}
 	return nil
+}
+
+// banCounter is a Store that can count its bans cheaply (*store.Store).
+type banCounter interface {
+	CountBans(ctx context.Context) (map[string]int, error)
+}
+
+// presize sizes the jails' maps and the expiry heap for the bans about to
+// be restored: grown one ban at a time, 100,000 of them leave as much
+// garbage again as the final tables, at the moment the heap is largest.
+func (m *Manager) presize(ctx context.Context) {
+	c, ok := m.cfg.Store.(banCounter)
+	if !ok {
+		return
+	}
+	counts, err := c.CountBans(ctx)
+	if err != nil {
+		return // the restore reports the store's trouble
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	total := 0
+	for name, js := range m.jails {
+		if n := counts[name]; n > 0 && len(js.active) == 0 {
+			js.active = make(map[netip.Prefix]*entry, n)
+			total += n
+		}
+	}
+	if total > 0 && m.heap.Len() == 0 {
+		m.heap = make(expiryHeap, 0, total)
+	}
 }
 
 // hasActions reports whether jail has shell actions. Bans of jails without

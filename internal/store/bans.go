@@ -233,6 +233,27 @@ func (s *Store) deleteEach(ctx context.Context, q, jail string, prefixes []netip
 	return total, err
 }
 
+// CountBans returns how many bans each jail has stored, ended ones
+// included (they go at the next EachActiveBan): an upper bound a restore
+// sizes its tables by.
+func (s *Store) CountBans(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT jail, count(*) FROM bans GROUP BY jail`)
+	if err != nil {
+		return nil, s.wrap("count bans", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var jail string
+		var n int
+		if err := rows.Scan(&jail, &n); err != nil {
+			return nil, s.wrap("count bans", err)
+		}
+		out[jail] = n
+	}
+	return out, s.wrap("count bans", rows.Err())
+}
+
 // ActiveBans deletes the bans that have ended at now and returns the rest,
 // oldest first, then by jail and address.
 func (s *Store) ActiveBans(ctx context.Context, now time.Time) ([]Ban, error) {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"maps"
 	"testing"
 	"time"
 )
@@ -57,5 +58,38 @@ func TestEachActiveBan(t *testing.T) {
 	err := s.EachActiveBan(ctx, t0, nil, func(Ban) error { calls++; return stop })
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Fatalf("EachActiveBan with a failing fn: %v after %d calls", err, calls)
+	}
+}
+
+// TestCountBans: stored bans per jail, ended ones included until a read
+// of the active bans deletes them.
+func TestCountBans(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	if got, err := s.CountBans(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("empty store: %v, %v", got, err)
+	}
+	in := []Ban{
+		{Jail: "sshd", Prefix: pfx("192.0.2.1"), Time: t0.Add(-time.Hour), BanTime: 10 * time.Minute, Count: 1},
+		{Jail: "sshd", Prefix: pfx("192.0.2.2"), Time: t0, BanTime: time.Hour, Count: 1},
+		{Jail: "web", Prefix: pfx("192.0.2.3"), Time: t0, BanTime: -1, Count: 1},
+	}
+	if err := s.AddBans(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name string
+		want map[string]int
+	}{
+		{"stored", map[string]int{"sshd": 2, "web": 1}},
+		{"after a read at t0", map[string]int{"sshd": 1, "web": 1}},
+	} {
+		got, err := s.CountBans(ctx)
+		if err != nil || !maps.Equal(got, step.want) {
+			t.Errorf("%s: %v, %v; want %v", step.name, got, err, step.want)
+		}
+		if _, err := s.ActiveBans(ctx, t0); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
