@@ -76,6 +76,8 @@ func TestProcessSeqGenerated(t *testing.T) {
 			opts Options
 		}{
 			{"daemon", Options{Now: fixedNow, FindTime: 10 * time.Minute}},
+			// restoring: the Nov 1 lines are too old and skipped, Nov 2's are not
+			{"restoring", Options{Now: fixedNow, FindTime: 25*24*time.Hour + 3*time.Hour, Restoring: true}},
 			{"regex", Options{Now: fixedNow, Diagnostics: true}},
 			{"check-all", Options{Now: fixedNow, Diagnostics: true, CheckAllRegex: true, KeepPending: true}},
 		} {
