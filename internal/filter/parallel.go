@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"warden/internal/datetime"
 )
 
 // Parallel processing splits the work on a line in three stages:
@@ -152,11 +150,9 @@ func (f *Filter) shadow() *Filter {
 // work does a line's findFailure on a worker (see stage 2).
 func (f *Filter) work(l *aheadLine) {
 	l.ahead = ahead{steps: l.ahead.steps[:0]}
-	l.res = Result{HasDate: l.hasDate, Date: l.dateMatch}
 	if l.skip {
 		return
 	}
-	l.res.Time = l.date
 	f.ahead = &l.ahead
 	// while the line is worked on, errs is the time-out count at the last
 	// step (stepErrs moves it on); then the count since
@@ -200,25 +196,14 @@ func (f *Filter) finish(l *aheadLine) Result {
 }
 
 // aheadLine is one line on its way through the stages.
-//
-// The reader writes the first part, the worker the second, and the
-// ordered stage reads both: each part has cache lines of its own (the
-// record is 384 bytes, 6 lines of 64, and a chunk's array is a large,
-// page-aligned allocation), so a stage writing its part does not take
-// lines another core is reading the other part of.
 type aheadLine struct {
-	// the reader's part: the line and its date (splitDate)
-	line      string
-	tl        tupleLine
-	date      time.Time
-	dateMatch datetime.Match
-	noDate    bool
-	skip      bool
-	hasDate   bool
-	_         [192 - 16 - 48 - 24 - 56 - 3]byte
-	// the worker's part (192 bytes too)
-	res   Result
-	ahead ahead
+	line   string
+	tl     tupleLine
+	date   time.Time
+	noDate bool
+	skip   bool
+	res    Result
+	ahead  ahead
 }
 
 // aheadChunk is the unit of work handed to a worker.
@@ -302,14 +287,14 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 				}
 				c.done = make(chan struct{})
 			}
-			// only the reader's part is written here (see aheadLine); a
-			// recycled chunk keeps its step storage in the worker's part
-			c.lines = c.lines[:len(c.lines)+1]
+			// keep the step storage a recycled chunk had here
+			old := c.lines[:cap(c.lines)][len(c.lines)].ahead.steps
+			c.lines = append(c.lines, aheadLine{line: l, ahead: ahead{steps: old[:0]}})
 			a := &c.lines[len(c.lines)-1]
-			var dr Result // what splitDate says about the date
-			a.line = l
-			a.tl, a.date, a.noDate, a.skip = f.splitDate(l, &dr)
-			a.hasDate, a.dateMatch = dr.HasDate, dr.Date
+			a.tl, a.date, a.noDate, a.skip = f.splitDate(l, &a.res)
+			if !a.skip {
+				a.res.Time = a.date
+			}
 			if len(c.lines) == chunkLines {
 				send()
 				if ctx.Err() != nil {
