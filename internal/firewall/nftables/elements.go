@@ -1,7 +1,6 @@
 package nftables
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	nft "github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"warden/internal/firewall"
@@ -321,62 +321,84 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
 }
 
 // readSet returns the bans held in one of our sets; a missing set holds
-// none.
+// none. The caller holds b.mu.
 func (b *Backend) readSet(s *nft.Set) ([]firewall.Ban, error) {
-	return b.readSetOn(b.conn, s)
+	c, err := b.rawConn()
+	if err != nil {
+		return nil, err
+	}
+	bans, err := b.readSetOn(c, s.Name)
+	if err != nil {
+		b.dropRaw()
+	}
+	return bans, err
 }
 
-// readSetOn is readSet on conn: b.conn (the caller holds b.mu) or a
-// socket of the caller's own.
-func (b *Backend) readSetOn(conn *nft.Conn, s *nft.Set) ([]firewall.Ban, error) {
-	jail, kind, ok := parseSetName(s.Name)
+// readSetOn is readSet on c: b.raw (the caller holds b.mu) or a socket of
+// the caller's own.
+func (b *Backend) readSetOn(c *netlink.Conn, name string) ([]firewall.Ban, error) {
+	jail, kind, ok := parseSetName(name)
 	if !ok {
-		return nil, fmt.Errorf("nftables: set %q is not one of ours", s.Name)
+		return nil, fmt.Errorf("nftables: set %q is not one of ours", name)
 	}
-	elems, err := conn.GetSetElements(s)
-	if err != nil {
+	var elems []setElem
+	if _, err := b.dumpSet(c, name, func(e setElem) { elems = append(elems, e) }); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("nftables: read set %s: %w", s.Name, err)
+		return nil, fmt.Errorf("nftables: read set %s: %w", name, err)
 	}
 	now := time.Now()
-	expiry := func(e nft.SetElement) time.Time {
-		if e.Timeout == 0 {
+	expiry := func(e setElem) time.Time {
+		if e.left == 0 {
 			return time.Time{}
 		}
-		return now.Add(e.Expires)
+		return now.Add(e.left)
 	}
+	out := make([]firewall.Ban, 0, len(elems))
 	if !kind.net {
-		out := make([]firewall.Ban, 0, len(elems))
 		for _, e := range elems {
-			if a, ok := netip.AddrFromSlice(e.Key); ok {
-				out = append(out, firewall.Ban{Jail: jail, Prefix: netip.PrefixFrom(a, a.BitLen()), Expires: expiry(e)})
+			if !e.end {
+				out = append(out, firewall.Ban{Jail: jail, Prefix: netip.PrefixFrom(e.key, e.key.BitLen()), Expires: expiry(e)})
 			}
 		}
 		return out, nil
 	}
-	slices.SortStableFunc(elems, func(x, y nft.SetElement) int { return bytes.Compare(x.Key, y.Key) })
-	var out []firewall.Ban
+	netPrefixes(elems, func(p netip.Prefix, e setElem) {
+		out = append(out, firewall.Ban{Jail: jail, Prefix: p, Expires: expiry(e)})
+	})
+	return out, nil
+}
+
+// netPrefixes calls fn with the prefixes an interval set's elements cover
+// and the start element each came from. It sorts elems.
+func netPrefixes(elems []setElem, fn func(netip.Prefix, setElem)) {
+	// By address, an end before a start at the same address: an interval
+	// may end where the next one starts.
+	slices.SortFunc(elems, func(x, y setElem) int {
+		if c := x.key.Compare(y.key); c != 0 {
+			return c
+		}
+		switch {
+		case x.end == y.end:
+			return 0
+		case x.end:
+			return -1
+		}
+		return 1
+	})
 	for i, e := range elems {
-		if e.IntervalEnd {
+		if e.end {
 			continue
 		}
-		first, ok := netip.AddrFromSlice(e.Key)
-		if !ok {
-			continue
+		last := lastAddr(netip.PrefixFrom(e.key, 0))
+		if i+1 < len(elems) && elems[i+1].end && elems[i+1].key.BitLen() == e.key.BitLen() {
+			last = elems[i+1].key.Prev()
 		}
-		last := lastAddr(netip.PrefixFrom(first, 0))
-		if i+1 < len(elems) && elems[i+1].IntervalEnd {
-			if end, ok := netip.AddrFromSlice(elems[i+1].Key); ok {
-				last = end.Prev()
-			}
-		}
-		for _, p := range rangePrefixes(first, last) {
-			out = append(out, firewall.Ban{Jail: jail, Prefix: p, Expires: expiry(e)})
+		for _, p := range rangePrefixes(e.key, last) {
+			fn(p, e)
 		}
 	}
-	return out, nil
 }
 
 // rangePrefixes covers [first, last] with the fewest prefixes. Ranges we

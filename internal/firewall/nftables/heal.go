@@ -111,6 +111,9 @@ type readBack struct {
 	// missing holds, for each set that existed when read, the wanted bans
 	// it lacked; a set with wanted bans and no entry was not there.
 	missing map[setRef][]firewall.Ban
+	// unsettled names the sets whose dump saw the ruleset change midway
+	// (see dumpSet): what they lack may have been skipped by the walk.
+	unsettled map[setRef]bool
 }
 
 // liveGroups sorts want by the sets of jails, dropping bans that have
@@ -136,7 +139,7 @@ func liveGroups(jails map[string]firewall.JailSpec, want []firewall.Ban) (map[se
 func (b *Backend) readBack(want []firewall.Ban) (*readBack, error) {
 	b.mu.Lock()
 	jails, installed := b.jails, len(b.order) > 0
-	r := &readBack{mark: b.changes.Begin(), missing: map[setRef][]firewall.Ban{}}
+	r := &readBack{mark: b.changes.Begin(), missing: map[setRef][]firewall.Ban{}, unsettled: map[setRef]bool{}}
 	hooks := b.hooks
 	b.mu.Unlock()
 	groups, err := liveGroups(jails, want)
@@ -162,7 +165,8 @@ func (b *Backend) readBack(want []firewall.Ban) (*readBack, error) {
 	return r, nil
 }
 
-// readMissing fills r.missing on a fresh socket; b.conn belongs to b.mu.
+// readMissing fills r.missing on fresh sockets; b.conn and b.raw belong
+// to b.mu.
 func (b *Backend) readMissing(r *readBack) error {
 	conn, err := b.dial()
 	if err != nil {
@@ -178,40 +182,142 @@ func (b *Backend) readMissing(r *readBack) error {
 	if err != nil {
 		return fmt.Errorf("nftables: list sets: %w", err)
 	}
-	byName := map[string]*nft.Set{}
+	have := map[string]bool{}
 	for _, s := range sets {
 		if !s.Anonymous {
-			s.Table = b.table
-			byName[s.Name] = s
+			have[s.Name] = true
 		}
 	}
+	raw, err := b.dialRaw()
+	if err != nil {
+		return err
+	}
+	defer raw.Close()
 	for ref, list := range r.groups {
-		s, ok := byName[setName(ref.jail, ref.kind)]
-		if !ok || len(list) == 0 {
+		if !have[setName(ref.jail, ref.kind)] || len(list) == 0 {
 			continue
 		}
-		present, err := b.readSetOn(conn, s)
+		missing, settled, err := b.lackingIn(raw, ref, list)
 		if err != nil {
 			return err
 		}
-		r.missing[ref] = lacking(list, present)
+		r.missing[ref] = missing
+		if !settled {
+			r.unsettled[ref] = true
+		}
 	}
 	return nil
 }
 
-// lacking returns the bans of list whose prefix is not in present.
-func lacking(list, present []firewall.Ban) []firewall.Ban {
-	in := make(map[netip.Prefix]bool, len(present))
-	for _, p := range present {
-		in[p.Prefix] = true
+// lackingIn dumps the set ref over c and returns the bans of list it
+// lacks, comparing each element as it is decoded; settled is dumpSet's.
+// A set that is gone lacks them all.
+func (b *Backend) lackingIn(c *netlink.Conn, ref setRef, list []firewall.Ban) (missing []firewall.Ban, settled bool, err error) {
+	t := newTally(list)
+	var nets []setElem // interval sets are paired up once read
+	name := setName(ref.jail, ref.kind)
+	settled, err = b.dumpSet(c, name, func(e setElem) {
+		switch {
+		case ref.kind.net:
+			nets = append(nets, e)
+		case !e.end:
+			t.mark(netip.PrefixFrom(e.key, e.key.BitLen()))
+		}
+	})
+	if errors.Is(err, unix.ENOENT) {
+		return list, true, nil
 	}
+	if err != nil {
+		return nil, false, fmt.Errorf("nftables: read set %s: %w", name, err)
+	}
+	netPrefixes(nets, func(p netip.Prefix, _ setElem) { t.mark(p) })
+	return t.missing(), settled, nil
+}
+
+// tally marks which of a set's wanted bans a read of the set shows.
+type tally struct {
+	list []firewall.Ban
+	idx  []int32 // positions in list, by prefix
+	seen []bool  // by position in list
+}
+
+func newTally(list []firewall.Ban) *tally {
+	idx := make([]int32, len(list))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(x, y int32) int { return comparePrefix(list[x].Prefix, list[y].Prefix) })
+	return &tally{list: list, idx: idx, seen: make([]bool, len(list))}
+}
+
+func comparePrefix(x, y netip.Prefix) int {
+	if c := x.Addr().Compare(y.Addr()); c != 0 {
+		return c
+	}
+	return x.Bits() - y.Bits()
+}
+
+// mark notes that p is in the set.
+func (t *tally) mark(p netip.Prefix) {
+	i, ok := slices.BinarySearchFunc(t.idx, p, func(x int32, p netip.Prefix) int {
+		return comparePrefix(t.list[x].Prefix, p)
+	})
+	if ok {
+		t.seen[t.idx[i]] = true
+	}
+}
+
+// missing returns the bans not marked, in list's order.
+func (t *tally) missing() []firewall.Ban {
 	var out []firewall.Ban
-	for _, ban := range list {
-		if !in[ban.Prefix] {
+	for i, ban := range t.list {
+		if !t.seen[i] {
 			out = append(out, ban)
 		}
 	}
 	return out
+}
+
+// lacking returns the bans of list whose prefix is not in present.
+func lacking(list, present []firewall.Ban) []firewall.Ban {
+	t := newTally(list)
+	for _, p := range present {
+		t.mark(p.Prefix)
+	}
+	return t.missing()
+}
+
+// confirm checks, under b.mu, the bans an unsettled read of the set ref
+// found missing: a set of hosts is asked about each, a set of networks is
+// read again (our own commits cannot land meanwhile). It returns those
+// really missing.
+func (b *Backend) confirm(ref setRef, missing []firewall.Ban) ([]firewall.Ban, error) {
+	c, err := b.rawConn()
+	if err != nil {
+		return nil, err
+	}
+	var out []firewall.Ban
+	if ref.kind.net {
+		out, _, err = b.lackingIn(c, ref, missing)
+	} else {
+		addrs := make([]netip.Addr, len(missing))
+		for i, ban := range missing {
+			addrs[i] = ban.Prefix.Addr()
+		}
+		var present []bool
+		if present, err = b.probeHosts(c, setName(ref.jail, ref.kind), addrs); err == nil {
+			for i, ban := range missing {
+				if !present[i] {
+					out = append(out, ban)
+				}
+			}
+		}
+	}
+	if err != nil {
+		b.dropRaw()
+		return nil, fmt.Errorf("nftables: confirm set %s: %w", setName(ref.jail, ref.kind), err)
+	}
+	return out, nil
 }
 
 // diff compares the kernel with the installed jails and want. The caller
@@ -311,7 +417,7 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 					d.rebuild = append(d.rebuild, c)
 				}
 			}
-			s, ok := sets[setName(name, k)]
+			_, ok := sets[setName(name, k)]
 			if !ok {
 				d.sets = append(d.sets, ref)
 				if list := unchanged(groups[ref]); len(list) > 0 {
@@ -329,13 +435,22 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 			if !read {
 				// Not read without the lock (no r, or the set appeared
 				// since): read it now.
-				present, err := b.readSetOn(b.conn, s)
+				c, err := b.rawConn()
 				if err != nil {
 					return nil, err
 				}
-				missing = lacking(groups[ref], present)
+				if missing, _, err = b.lackingIn(c, ref, groups[ref]); err != nil {
+					b.dropRaw()
+					return nil, err
+				}
 			}
-			if list := unchanged(missing); len(list) > 0 {
+			list := unchanged(missing)
+			if read && r.unsettled[ref] && len(list) > 0 {
+				if list, err = b.confirm(ref, list); err != nil {
+					return nil, err
+				}
+			}
+			if len(list) > 0 {
 				d.bans[ref] = list
 			}
 		}

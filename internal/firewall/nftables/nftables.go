@@ -67,6 +67,7 @@ type Backend struct {
 
 	mu    sync.Mutex // serialises batches; guards conn and jails
 	conn  *nft.Conn
+	raw   *netlink.Conn                // for reading sets back; opened when first needed
 	jails map[string]firewall.JailSpec // as installed by the last Setup
 	order []string                     // jail names in Setup order
 	// changes tells a heal, which reads the sets without mu, what our
@@ -160,7 +161,29 @@ func tuneSocket(c *netlink.Conn) error {
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.dropRaw()
 	return b.conn.CloseLasting()
+}
+
+// rawConn returns b.raw, opening it if need be. The caller holds b.mu.
+func (b *Backend) rawConn() (*netlink.Conn, error) {
+	if b.raw == nil {
+		c, err := b.dialRaw()
+		if err != nil {
+			return nil, err
+		}
+		b.raw = c
+	}
+	return b.raw, nil
+}
+
+// dropRaw closes b.raw, after an error that may have left answers unread
+// on it. The caller holds b.mu.
+func (b *Backend) dropRaw() {
+	if b.raw != nil {
+		_ = b.raw.Close()
+		b.raw = nil
+	}
 }
 
 // Name implements firewall.Backend.
