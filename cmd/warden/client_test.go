@@ -22,7 +22,7 @@ import (
 type clientFake struct {
 	mu    sync.Mutex
 	calls []string
-	bans  []netip.Addr
+	bans  []control.Target
 }
 
 var _ control.Handler = (*clientFake)(nil)
@@ -63,26 +63,26 @@ func (f *clientFake) Stats(context.Context) ([]control.JailStats, error) {
 	f.record("stats")
 	return []control.JailStats{{Jail: "sshd", Backend: "auto", TotalBanned: 12}}, nil
 }
-func (f *clientFake) Banned(_ context.Context, ips []netip.Addr) ([]control.JailBans, error) {
+func (f *clientFake) Banned(_ context.Context, ips []netip.Prefix) ([]control.JailBans, error) {
 	f.record("banned")
 	return []control.JailBans{{Jail: "sshd", IPs: f.bans}}, nil
 }
-func (f *clientFake) BanIP(_ context.Context, j string, ips []netip.Addr) (int, error) {
+func (f *clientFake) BanIP(_ context.Context, j string, ips []netip.Prefix) (int, error) {
 	f.record("banip " + j)
 	if err := f.jail(j); err != nil {
 		return 0, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.bans = append(f.bans, ips...)
+	f.bans = append(f.bans, control.Targets(ips)...)
 	return len(ips), nil
 }
-func (f *clientFake) UnbanIP(_ context.Context, j string, ips []netip.Addr, _ bool) (int, error) {
+func (f *clientFake) UnbanIP(_ context.Context, j string, ips []netip.Prefix, _ bool) (int, error) {
 	f.record("unbanip " + j)
 	return 0, f.jail(j)
 }
-func (f *clientFake) Unban(_ context.Context, ips []netip.Addr, all bool) (int, error) {
-	f.record(fmt.Sprint("unban ", ips, all))
+func (f *clientFake) Unban(_ context.Context, ips []netip.Prefix, all bool) (int, error) {
+	f.record(fmt.Sprint("unban ", control.Targets(ips), all))
 	return len(ips), nil
 }
 func (f *clientFake) Get(_ context.Context, j, opt string, _ []string) (any, error) {

@@ -175,32 +175,48 @@ func (c *Client) Stats(ctx context.Context) ([]JailStats, error) {
 	return s, err
 }
 
-// Banned lists banned addresses per jail, limited to ips when given.
+// Banned lists banned addresses and networks per jail, limited to the
+// bans overlapping ips when given. For a network, use Do with a Command.
 func (c *Client) Banned(ctx context.Context, ips ...netip.Addr) ([]JailBans, error) {
 	var s []JailBans
-	err := c.Do(ctx, Command{Name: "banned", IPs: ips}, &s)
+	err := c.Do(ctx, Command{Name: "banned", IPs: hostPrefixes(ips)}, &s)
 	return s, err
 }
 
 // BanIP bans ips in jail and returns how many were newly banned.
 func (c *Client) BanIP(ctx context.Context, jail string, ips ...netip.Addr) (int, error) {
 	var n int
-	err := c.Do(ctx, Command{Name: "banip", Jail: jail, IPs: ips}, &n)
+	err := c.Do(ctx, Command{Name: "banip", Jail: jail, IPs: hostPrefixes(ips)}, &n)
 	return n, err
 }
 
-// UnbanIP lifts bans in jail and returns how many were lifted.
+// UnbanIP lifts the bans in jail overlapping ips (an address inside a
+// banned network lifts that network's ban) and returns how many were
+// lifted. For a network, use Do with a Command.
 func (c *Client) UnbanIP(ctx context.Context, jail string, reportAbsent bool, ips ...netip.Addr) (int, error) {
 	var n int
-	err := c.Do(ctx, Command{Name: "unbanip", Jail: jail, IPs: ips, ReportAbsent: reportAbsent}, &n)
+	err := c.Do(ctx, Command{Name: "unbanip", Jail: jail, IPs: hostPrefixes(ips), ReportAbsent: reportAbsent}, &n)
 	return n, err
 }
 
-// Unban lifts bans on ips in every jail.
+// Unban lifts the bans overlapping ips in every jail.
 func (c *Client) Unban(ctx context.Context, ips ...netip.Addr) (int, error) {
 	var n int
-	err := c.Do(ctx, Command{Name: "unban", IPs: ips}, &n)
+	err := c.Do(ctx, Command{Name: "unban", IPs: hostPrefixes(ips)}, &n)
 	return n, err
+}
+
+// hostPrefixes turns addresses into /32 and /128 prefixes; an invalid
+// address stays invalid, and the server refuses it.
+func hostPrefixes(ips []netip.Addr) []netip.Prefix {
+	if ips == nil {
+		return nil
+	}
+	out := make([]netip.Prefix, len(ips))
+	for i, a := range ips {
+		out[i] = netip.PrefixFrom(a, a.BitLen())
+	}
+	return out
 }
 
 // UnbanAll lifts every ban.

@@ -23,8 +23,9 @@ type Command struct {
 	// Args are the remaining words: option values for set, extra words for
 	// get, the timeout of ping.
 	Args []string
-	// IPs are the addresses of banned, banip, unbanip and unban.
-	IPs []netip.Addr
+	// IPs are the addresses and networks of banned, banip, unbanip and
+	// unban; a single address is a /32 or /128 (see ParseTarget).
+	IPs []netip.Prefix
 	// All is "--all" of status and unban.
 	All bool
 	// Firewall is "status --firewall": each firewall backend's bans in
@@ -49,7 +50,7 @@ const (
 	kindBool            // true/false, yes/no, on/off, 1/0
 	kindFloat           // a decimal number
 	kindHost            // an address, a CIDR network or a host name
-	kindAddr            // an IP address
+	kindAddr            // an IP address or network (ParseTarget)
 )
 
 // arity gives the number of value words an option takes and their kind;
@@ -155,6 +156,9 @@ var serverOptions = map[string]arity{
 //	banned [IP...]
 //	unban --all | unban IP...
 //	set JAIL banip IP... | set JAIL unbanip [--report-absent] IP...
+//
+// where each IP may also be a network in CIDR form (2001:db8:1:2::/64),
+// as prefix bans are listed.
 //	set JAIL OPTION VALUE... | set OPTION VALUE
 //	get JAIL OPTION [WORD...] | get OPTION
 //	reload [--restart] [--unban] [--if-exists] [--all|JAIL]
@@ -188,7 +192,7 @@ func ParseCommand(words []string) (Command, error) {
 	case "status":
 		err = parseStatus(&c, rest)
 	case "banned":
-		c.IPs, err = parseAddrs(rest)
+		c.IPs, err = parseTargets(rest)
 	case "unban":
 		switch {
 		case len(rest) == 0:
@@ -196,7 +200,7 @@ func ParseCommand(words []string) (Command, error) {
 		case len(rest) == 1 && rest[0] == "--all":
 			c.All = true
 		default:
-			c.IPs, err = parseAddrs(rest)
+			c.IPs, err = parseTargets(rest)
 		}
 	case "set":
 		err = parseSet(&c, rest)
@@ -308,13 +312,13 @@ func ParseAddr(s string) (netip.Addr, error) {
 	return a.Unmap(), nil
 }
 
-func parseAddrs(words []string) ([]netip.Addr, error) {
+func parseTargets(words []string) ([]netip.Prefix, error) {
 	if len(words) == 0 {
 		return nil, nil
 	}
-	out := make([]netip.Addr, 0, len(words))
+	out := make([]netip.Prefix, 0, len(words))
 	for _, w := range words {
-		a, err := ParseAddr(w)
+		a, err := ParseTarget(w)
 		if err != nil {
 			return nil, err
 		}
@@ -346,7 +350,7 @@ func parseSet(c *Command, rest []string) error {
 		if len(vals) == 0 {
 			return fmt.Errorf("%w: set %s banip needs at least one IP address", ErrBadArgs, jail)
 		}
-		c.IPs, err = parseAddrs(vals)
+		c.IPs, err = parseTargets(vals)
 		return err
 	case "unbanip":
 		c.Name = "unbanip"
@@ -358,7 +362,7 @@ func parseSet(c *Command, rest []string) error {
 		if len(vals) == 0 {
 			return fmt.Errorf("%w: set %s unbanip needs at least one IP address", ErrBadArgs, jail)
 		}
-		c.IPs, err = parseAddrs(vals)
+		c.IPs, err = parseTargets(vals)
 		return err
 	}
 	ar, ok := jailSetOptions[c.Option]
@@ -439,7 +443,7 @@ func checkValue(v string, k valueKind) error {
 			return fmt.Errorf("%w: %q is not a boolean (true/false, yes/no, on/off)", ErrBadArgs, v)
 		}
 	case kindAddr:
-		_, err := ParseAddr(v)
+		_, err := ParseTarget(v)
 		return err
 	case kindHost:
 		return checkHost(v)
@@ -560,9 +564,9 @@ func (c Command) Words() []string {
 	return w
 }
 
-func appendAddrs(w []string, ips []netip.Addr) []string {
-	for _, a := range ips {
-		w = append(w, a.String())
+func appendAddrs(w []string, ips []netip.Prefix) []string {
+	for _, p := range ips {
+		w = append(w, targetWord(p))
 	}
 	return w
 }

@@ -9,7 +9,8 @@ import (
 )
 
 func TestParseCommand(t *testing.T) {
-	ip := netip.MustParseAddr
+	host := func(s string) netip.Prefix { a := netip.MustParseAddr(s); return netip.PrefixFrom(a, a.BitLen()) }
+	net := netip.MustParsePrefix
 	tests := []struct {
 		words []string
 		want  Command
@@ -27,14 +28,25 @@ func TestParseCommand(t *testing.T) {
 		{words: []string{"status", "a", "b", "c"}, err: ErrBadArgs},
 		{words: []string{"status", "-x"}, err: ErrBadArgs},
 		{words: []string{"statistics"}, want: Command{Name: "stats"}},
-		{words: []string{"banned", "::ffff:192.0.2.1"}, want: Command{Name: "banned", IPs: []netip.Addr{ip("192.0.2.1")}}},
+		{words: []string{"banned", "::ffff:192.0.2.1"}, want: Command{Name: "banned", IPs: []netip.Prefix{host("192.0.2.1")}}},
 		{words: []string{"unban"}, err: ErrBadArgs},
+		{words: []string{"banned", "::ffff:192.0.2.9/120"}, want: Command{Name: "banned", IPs: []netip.Prefix{net("192.0.2.0/24")}}},
+		{words: []string{"set", "sshd", "unbanip", "2001:db8:1:2::5/64"},
+			want: Command{Name: "unbanip", Jail: "sshd", IPs: []netip.Prefix{net("2001:db8:1:2::/64")}}},
+		{words: []string{"set", "sshd", "banip", "192.0.2.0/24", "192.0.2.7"},
+			want: Command{Name: "banip", Jail: "sshd", IPs: []netip.Prefix{net("192.0.2.0/24"), host("192.0.2.7")}}},
+		{words: []string{"get", "sshd", "banned", "2001:db8:1:2::/64"},
+			want: Command{Name: "get", Jail: "sshd", Option: "banned", Args: []string{"2001:db8:1:2::/64"}}},
+		{words: []string{"unban", "::/0"}, err: ErrBadAddress},
+		{words: []string{"unban", "2001:db8::/129"}, err: ErrBadAddress},
+		{words: []string{"unban", "::ffff:0.0.0.0/64"}, err: ErrBadAddress},
+		{words: []string{"unban", "fe80::1%eth0/64"}, err: ErrBadAddress},
 		{words: []string{"unban", "--all"}, want: Command{Name: "unban", All: true}},
 		{words: []string{"unban", "--all", "192.0.2.1"}, err: ErrBadAddress},
 		{words: []string{"unban", "host.example"}, err: ErrBadAddress},
 		{words: []string{"set", "sshd", "banip"}, err: ErrBadArgs},
 		{words: []string{"set", "sshd", "unbanip", "--report-absent", "2001:db8::1"},
-			want: Command{Name: "unbanip", Jail: "sshd", ReportAbsent: true, IPs: []netip.Addr{ip("2001:db8::1")}}},
+			want: Command{Name: "unbanip", Jail: "sshd", ReportAbsent: true, IPs: []netip.Prefix{host("2001:db8::1")}}},
 		{words: []string{"set", "sshd", "bantime", "1h30m"}, want: Command{Name: "set", Jail: "sshd", Option: "bantime", Args: []string{"1h30m"}}},
 		{words: []string{"set", "sshd", "bantime", "1 fortnight"}, err: ErrBadArgs},
 		{words: []string{"set", "sshd", "bantime.increment", "true"}, want: Command{Name: "set", Jail: "sshd", Option: "bantime.increment", Args: []string{"true"}}},

@@ -49,7 +49,7 @@ func Example() {
 // exampleDaemon knows one jail, sshd.
 type exampleDaemon struct{ control.Handler }
 
-func (exampleDaemon) BanIP(_ context.Context, jail string, ips []netip.Addr) (int, error) {
+func (exampleDaemon) BanIP(_ context.Context, jail string, ips []netip.Prefix) (int, error) {
 	if jail != "sshd" {
 		return 0, fmt.Errorf("%w %q", control.ErrUnknownJail, jail)
 	}

@@ -19,7 +19,7 @@ type fakeJail struct {
 	totBans  int
 	files    []string
 	journal  []string
-	bans     []netip.Addr
+	bans     []Target
 	ignoreip []string
 	opts     map[string]string
 }
@@ -41,8 +41,8 @@ func newFakeHandler() *fakeHandler {
 		jails: map[string]*fakeJail{
 			"sshd": {
 				backend: "auto", running: true, failed: 2, totFail: 17, totBans: 5,
-				files:    []string{"/var/log/auth.log", "/var/log/secure"},
-				bans:     []netip.Addr{netip.MustParseAddr("192.0.2.7"), netip.MustParseAddr("2001:db8::1")},
+				files: []string{"/var/log/auth.log", "/var/log/secure"},
+				bans:     []Target{AddrTarget(netip.MustParseAddr("192.0.2.7")), AddrTarget(netip.MustParseAddr("2001:db8::1"))},
 				ignoreip: []string{"127.0.0.1/8"},
 				opts:     map[string]string{"maxretry": "5", "bantime": "600", "findtime": "600"},
 			},
@@ -118,14 +118,14 @@ func (f *fakeHandler) Stats(context.Context) ([]JailStats, error) {
 	return out, nil
 }
 
-func (f *fakeHandler) Banned(_ context.Context, ips []netip.Addr) ([]JailBans, error) {
+func (f *fakeHandler) Banned(_ context.Context, ips []netip.Prefix) ([]JailBans, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []JailBans
 	for _, n := range f.names() {
-		jb := JailBans{Jail: n, IPs: []netip.Addr{}}
+		jb := JailBans{Jail: n, IPs: []Target{}}
 		for _, a := range f.jails[n].bans {
-			if len(ips) == 0 || slices.Contains(ips, a) {
+			if len(ips) == 0 || slices.ContainsFunc(ips, a.Overlaps) {
 				jb.IPs = append(jb.IPs, a)
 			}
 		}
@@ -134,7 +134,7 @@ func (f *fakeHandler) Banned(_ context.Context, ips []netip.Addr) ([]JailBans, e
 	return out, nil
 }
 
-func (f *fakeHandler) BanIP(_ context.Context, name string, ips []netip.Addr) (int, error) {
+func (f *fakeHandler) BanIP(_ context.Context, name string, ips []netip.Prefix) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.jail(name)
@@ -142,8 +142,8 @@ func (f *fakeHandler) BanIP(_ context.Context, name string, ips []netip.Addr) (i
 		return 0, err
 	}
 	n := 0
-	for _, a := range ips {
-		if !slices.Contains(j.bans, a) {
+	for _, p := range ips {
+		if a := TargetOf(p); !slices.Contains(j.bans, a) {
 			j.bans = append(j.bans, a)
 			j.totBans++
 			n++
@@ -152,7 +152,7 @@ func (f *fakeHandler) BanIP(_ context.Context, name string, ips []netip.Addr) (i
 	return n, nil
 }
 
-func (f *fakeHandler) UnbanIP(_ context.Context, name string, ips []netip.Addr, reportAbsent bool) (int, error) {
+func (f *fakeHandler) UnbanIP(_ context.Context, name string, ips []netip.Prefix, reportAbsent bool) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	j, err := f.jail(name)
@@ -162,23 +162,21 @@ func (f *fakeHandler) UnbanIP(_ context.Context, name string, ips []netip.Addr, 
 	return unbanFrom(j, ips, reportAbsent)
 }
 
-func unbanFrom(j *fakeJail, ips []netip.Addr, reportAbsent bool) (int, error) {
+// unbanFrom lifts the bans overlapping ips, as the daemon does.
+func unbanFrom(j *fakeJail, ips []netip.Prefix, reportAbsent bool) (int, error) {
 	n := 0
-	for _, a := range ips {
-		i := slices.Index(j.bans, a)
-		if i < 0 {
-			if reportAbsent {
-				return n, fmt.Errorf("%w: %s is not banned", ErrBadArgs, a)
-			}
-			continue
+	for _, p := range ips {
+		before := len(j.bans)
+		j.bans = slices.DeleteFunc(j.bans, func(t Target) bool { return t.Overlaps(p) })
+		if len(j.bans) == before && reportAbsent {
+			return n, fmt.Errorf("%w: %s is not banned", ErrBadArgs, targetWord(p))
 		}
-		j.bans = slices.Delete(j.bans, i, i+1)
-		n++
+		n += before - len(j.bans)
 	}
 	return n, nil
 }
 
-func (f *fakeHandler) Unban(_ context.Context, ips []netip.Addr, all bool) (int, error) {
+func (f *fakeHandler) Unban(_ context.Context, ips []netip.Prefix, all bool) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
@@ -223,13 +221,13 @@ func (f *fakeHandler) Get(_ context.Context, name, option string, args []string)
 		return out, nil
 	case "banned":
 		if len(args) == 1 {
-			a, _ := ParseAddr(args[0])
-			return boolInt(slices.Contains(j.bans, a)), nil
+			p, _ := ParseTarget(args[0])
+			return boolInt(slices.ContainsFunc(j.bans, func(t Target) bool { return t.Overlaps(p) })), nil
 		}
 		out := make([]int, len(args))
 		for i, w := range args {
-			a, _ := ParseAddr(w)
-			out[i] = boolInt(slices.Contains(j.bans, a))
+			p, _ := ParseTarget(w)
+			out[i] = boolInt(slices.ContainsFunc(j.bans, func(t Target) bool { return t.Overlaps(p) }))
 		}
 		return out, nil
 	case "maxretry", "bantime", "findtime":

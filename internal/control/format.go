@@ -242,8 +242,9 @@ func FormatStats(rows []JailStats) string {
 
 // FormatBanned renders "banned" as fail2ban-client prints it: without ips,
 // a list of one-entry {jail: [ips]} dicts; with ips, for each address the
-// list of jails it is banned in.
-func FormatBanned(bans []JailBans, ips []netip.Addr) string {
+// list of jails it is banned in, where a banned network counts for the
+// addresses inside it.
+func FormatBanned(bans []JailBans, ips []netip.Prefix) string {
 	if len(ips) == 0 {
 		parts := make([]string, len(bans))
 		for i, jb := range bans {
@@ -259,8 +260,8 @@ func FormatBanned(bans []JailBans, ips []netip.Addr) string {
 	for i, ip := range ips {
 		var jails []string
 		for _, jb := range bans {
-			for _, a := range jb.IPs {
-				if a == ip {
+			for _, t := range jb.IPs {
+				if t.Covers(ip) {
 					jails = append(jails, jb.Jail)
 					break
 				}
@@ -271,7 +272,7 @@ func FormatBanned(bans []JailBans, ips []netip.Addr) string {
 	return "[" + strings.Join(parts, ", ") + "]"
 }
 
-func joinAddrs(as []netip.Addr, sep string) string {
+func joinAddrs(as []Target, sep string) string {
 	ss := make([]string, len(as))
 	for i, a := range as {
 		ss[i] = a.String()

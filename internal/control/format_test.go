@@ -61,7 +61,7 @@ func nonNil(s []string) []string {
 func formatCases() []formatCase {
 	sshd := JailStatus{Jail: "sshd", CurrentlyFailed: 3, TotalFailed: 1234, Files: []string{"/var/log/auth.log"},
 		CurrentlyBanned: 2, TotalBanned: 99,
-		BannedIPs: []netip.Addr{netip.MustParseAddr("203.0.113.4"), netip.MustParseAddr("2001:db8::42")}}
+		BannedIPs: []Target{target("203.0.113.4"), target("2001:db8::42")}}
 	empty := JailStatus{Jail: "empty"}
 	journal := JailStatus{Jail: "postfix", Journal: true, TotalFailed: 8,
 		JournalMatches: []string{"_SYSTEMD_UNIT=postfix.service", "_COMM=smtpd"}}
@@ -107,10 +107,10 @@ func formatCases() []formatCase {
 		{name: "set_bantime", words: []string{"set", "sshd", "bantime", "1h"}, result: 3600},
 		{name: "set_addignoreip", words: []string{"set", "sshd", "addignoreip", "10.0.0.0/8"}, result: []string{"10.0.0.0/8"}},
 		{name: "banned_all", words: []string{"banned"},
-			result: []JailBans{{Jail: "nginx", IPs: []netip.Addr{}}, {Jail: "sshd", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}},
+			result: []JailBans{{Jail: "nginx", IPs: []Target{}}, {Jail: "sshd", IPs: []Target{target("192.0.2.1")}}},
 			f2b:    []map[string][]string{{"nginx": {}}, {"sshd": {"192.0.2.1"}}}},
 		{name: "banned_ips", words: []string{"banned", "192.0.2.1", "192.0.2.9"},
-			result: []JailBans{{Jail: "nginx", IPs: []netip.Addr{}}, {Jail: "sshd", IPs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}},
+			result: []JailBans{{Jail: "nginx", IPs: []Target{}}, {Jail: "sshd", IPs: []Target{target("192.0.2.1")}}},
 			f2b:    [][]string{{"sshd"}, {}}},
 		// No fail2ban 1.0 counterpart: warden's own layouts, golden only.
 		{name: "status_all", words: []string{"status", "--all"},

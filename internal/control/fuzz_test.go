@@ -71,6 +71,7 @@ func FuzzParseCommand(f *testing.F) {
 		"reload --if-exists --all", "restart --unban sshd", "set sshd addignoreip example.org 10.0.0.0/8",
 		"banned ::1 192.0.2.1", "unban --all", "set loglevel INFO", "set sshd bantime 1d-2h",
 		"stop", "ping 0.1", "set sshd attempt 192.0.2.1 failure line",
+		"set sshd unbanip 2001:db8:1:2::/64", "banned ::ffff:192.0.2.0/120 192.0.2.0/24",
 	} {
 		f.Add(s)
 	}
@@ -92,4 +93,30 @@ func checkParse(t *testing.T, words []string) {
 	if err != nil || !reflect.DeepEqual(again, c) {
 		t.Fatalf("%q parses to %+v; its Words %q parse to %+v, %v", words, c, c.Words(), again, err)
 	}
+}
+
+// FuzzParseTarget: what ParseTarget accepts is masked, has no zone and no
+// IPv4-mapped form, and its Target text reads back as the same prefix.
+func FuzzParseTarget(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "2001:db8:1:2::5/64", "::ffff:192.0.2.9/120", "::/0",
+		"fe80::1%eth0", "10.0.0.0/33", "1.2.3.4/", "/24", "::ffff:1.2.3.4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseTarget(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadAddress) {
+				t.Fatalf("%q: error %v is not ErrBadAddress", s, err)
+			}
+			return
+		}
+		if p != p.Masked() || p.Addr().Zone() != "" || p.Addr().Is4In6() || p.Bits() == 0 {
+			t.Fatalf("%q parses to %v", s, p)
+		}
+		text := TargetOf(p).String()
+		again, err := ParseTarget(text)
+		if err != nil || again != p {
+			t.Fatalf("%q parses to %v, written %q, which reads back as %v, %v", s, p, text, again, err)
+		}
+	})
 }

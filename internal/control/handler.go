@@ -23,19 +23,23 @@ type Handler interface {
 	JailStatus(ctx context.Context, jail string, flavor Flavor) (JailStatus, error)
 	// Stats reports counters for every jail ("stats").
 	Stats(ctx context.Context) ([]JailStats, error)
-	// Banned lists, for every jail in name order, the addresses banned
-	// there. With ips given, only those addresses are considered (and
-	// every jail is still listed, possibly with none).
-	Banned(ctx context.Context, ips []netip.Addr) ([]JailBans, error)
-	// BanIP bans ips in jail and returns how many were newly banned.
-	BanIP(ctx context.Context, jail string, ips []netip.Addr) (int, error)
-	// UnbanIP lifts bans in jail and returns how many were lifted. With
-	// reportAbsent, an address that is not banned there is an error
-	// (ErrBadArgs) instead of being skipped.
-	UnbanIP(ctx context.Context, jail string, ips []netip.Addr, reportAbsent bool) (int, error)
-	// Unban lifts bans on ips in every jail and the database, or every ban
-	// when all is set (ips is then empty); it returns how many were lifted.
-	Unban(ctx context.Context, ips []netip.Addr, all bool) (int, error)
+	// Banned lists, for every jail in name order, the addresses and
+	// networks banned there. With ips given, only the bans overlapping one
+	// of them are listed (an address inside a banned network finds that
+	// network's ban), and every jail is still listed, possibly with none.
+	Banned(ctx context.Context, ips []netip.Prefix) ([]JailBans, error)
+	// BanIP bans ips (single addresses are /32 or /128) in jail and returns
+	// how many were newly banned.
+	BanIP(ctx context.Context, jail string, ips []netip.Prefix) (int, error)
+	// UnbanIP lifts the bans in jail that overlap ips (so an address inside
+	// a banned network lifts that network's ban) and returns how many were
+	// lifted. With reportAbsent, an entry of ips that no ban there
+	// overlaps is an error (ErrBadArgs) instead of being skipped.
+	UnbanIP(ctx context.Context, jail string, ips []netip.Prefix, reportAbsent bool) (int, error)
+	// Unban lifts the bans overlapping ips in every jail and the database,
+	// or every ban when all is set (ips is then empty); it returns how many
+	// were lifted.
+	Unban(ctx context.Context, ips []netip.Prefix, all bool) (int, error)
 	// Get reads a runtime option of jail, or of the daemon when jail is ""
 	// (loglevel, logtarget, dbfile, ...). args are extra words ("get sshd
 	// banned IP..." or "get sshd banip --with-time"). The value must be one
@@ -105,9 +109,11 @@ type JailStatus struct {
 	Journal         bool         `json:"journal,omitempty"`
 	Files           []string     `json:"files"`
 	JournalMatches  []string     `json:"journal_matches,omitempty"`
-	CurrentlyBanned int          `json:"currently_banned"`
-	TotalBanned     int          `json:"total_banned"`
-	BannedIPs       []netip.Addr `json:"banned_ips"`
+	CurrentlyBanned int `json:"currently_banned"`
+	TotalBanned     int `json:"total_banned"`
+	// BannedIPs are the bans in force: addresses, and networks of prefix
+	// bans (banprefix4/banprefix6) written as CIDR.
+	BannedIPs []Target `json:"banned_ips"`
 }
 
 // AllStatus is the answer to "status --all": the server status followed by
@@ -127,10 +133,10 @@ type JailStats struct {
 	TotalBanned     int    `json:"total_banned"`
 }
 
-// JailBans lists the banned addresses of one jail.
+// JailBans lists the banned addresses and networks of one jail.
 type JailBans struct {
-	Jail string       `json:"jail"`
-	IPs  []netip.Addr `json:"ips"`
+	Jail string   `json:"jail"`
+	IPs  []Target `json:"ips"`
 }
 
 // ReloadOptions are the words of "reload [--restart] [--unban]

@@ -180,7 +180,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(st.BannedIPs, netip.MustParseAddr("192.0.2.10")) || st.CurrentlyBanned != 1 ||
+	if !slices.Contains(st.BannedIPs, control.AddrTarget(netip.MustParseAddr("192.0.2.10"))) || st.CurrentlyBanned != 1 ||
 		st.TotalFailed != 3 || !slices.Contains(st.Files, logPath) {
 		t.Errorf("status sshd = %+v", st)
 	}

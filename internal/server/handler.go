@@ -75,7 +75,7 @@ func (h handler) JailStatus(_ context.Context, name string, _ control.Flavor) (c
 		TotalFailed:     int(ts.Failures),
 		CurrentlyBanned: bs.Banned,
 		TotalBanned:     int(bs.TotalBanned),
-		BannedIPs:       addrs(banned),
+		BannedIPs:       control.Targets(banned),
 	}
 	if j.journal {
 		js.Journal = true
@@ -84,14 +84,6 @@ func (h handler) JailStatus(_ context.Context, name string, _ control.Flavor) (c
 		js.Files = j.currentFiles()
 	}
 	return js, nil
-}
-
-func addrs(ps []netip.Prefix) []netip.Addr {
-	out := make([]netip.Addr, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, p.Addr())
-	}
-	return out
 }
 
 func (h handler) Stats(context.Context) ([]control.JailStats, error) {
@@ -111,22 +103,25 @@ func (h handler) Stats(context.Context) ([]control.JailStats, error) {
 	return out, nil
 }
 
-func (h handler) Banned(_ context.Context, ips []netip.Addr) ([]control.JailBans, error) {
+// Banned lists each jail's bans; given ips, the bans overlapping them, so
+// an address inside a prefix ban is answered with that network.
+func (h handler) Banned(_ context.Context, ips []netip.Prefix) ([]control.JailBans, error) {
 	v := h.s.view()
 	jailNames := names(v.jails)
 	sort.Strings(jailNames)
 	out := make([]control.JailBans, 0, len(jailNames))
 	for _, n := range jailNames {
-		jb := control.JailBans{Jail: n, IPs: []netip.Addr{}}
+		jb := control.JailBans{Jail: n, IPs: []control.Target{}}
 		if len(ips) == 0 {
 			b, _ := v.mgr.Banned(n)
-			jb.IPs = addrs(b)
+			jb.IPs = control.Targets(b)
 		} else {
-			for _, ip := range ips {
-				if v.mgr.IsBanned(n, netip.PrefixFrom(ip, ip.BitLen())) {
-					jb.IPs = append(jb.IPs, ip)
-				}
+			var found []netip.Prefix
+			seen := map[netip.Prefix]bool{}
+			for _, q := range ips {
+				found = appendNew(found, seen, overlapping(v.mgr, n, q)...)
 			}
+			jb.IPs = append(jb.IPs, control.Targets(found)...)
 		}
 		out = append(out, jb)
 	}
@@ -138,7 +133,7 @@ func (h handler) Banned(_ context.Context, ips []netip.Addr) ([]control.JailBans
 // firewall batch, so a long list is not one batch per address.
 const banIPConcurrency = 512
 
-func (h handler) BanIP(ctx context.Context, name string, ips []netip.Addr) (int, error) {
+func (h handler) BanIP(ctx context.Context, name string, ips []netip.Prefix) (int, error) {
 	if _, err := h.jail(name); err != nil {
 		return 0, err
 	}
@@ -148,9 +143,9 @@ func (h handler) BanIP(ctx context.Context, name string, ips []netip.Addr) (int,
 	g.SetLimit(banIPConcurrency)
 	for _, ip := range ips {
 		g.Go(func() error {
-			r, err := mgr.BanIP(gctx, name, netip.PrefixFrom(ip, ip.BitLen()))
+			r, err := mgr.BanIP(gctx, name, ip)
 			if err != nil {
-				return fmt.Errorf("ban %s: %w", ip, err)
+				return fmt.Errorf("ban %s: %w", control.TargetOf(ip), err)
 			}
 			if r.Banned {
 				n.Add(1)
@@ -162,38 +157,49 @@ func (h handler) BanIP(ctx context.Context, name string, ips []netip.Addr) (int,
 	return int(n.Load()), err
 }
 
-func prefixes(ips []netip.Addr) []netip.Prefix {
-	out := make([]netip.Prefix, len(ips))
-	for i, ip := range ips {
-		out[i] = netip.PrefixFrom(ip, ip.BitLen())
-	}
-	return out
-}
-
-func (h handler) UnbanIP(ctx context.Context, name string, ips []netip.Addr, reportAbsent bool) (int, error) {
+// UnbanIP lifts the bans in the jail overlapping ips: an address inside a
+// prefix ban lifts the prefix ban, a network lifts its own ban, a wider
+// one holding it and the bans inside it. Nothing is lifted when
+// reportAbsent finds an entry of ips that no ban overlaps.
+func (h handler) UnbanIP(ctx context.Context, name string, ips []netip.Prefix, reportAbsent bool) (int, error) {
 	if _, err := h.jail(name); err != nil {
 		return 0, err
 	}
 	mgr := h.s.view().mgr
-	if reportAbsent {
-		for _, ip := range ips {
-			if !mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())) {
-				return 0, fmt.Errorf("%w: %s is not banned", control.ErrBadArgs, ip)
-			}
+	var lift []netip.Prefix
+	seen := map[netip.Prefix]bool{}
+	for _, q := range ips {
+		o := overlapping(mgr, name, q)
+		if len(o) == 0 && reportAbsent {
+			return 0, fmt.Errorf("%w: %s is not banned", control.ErrBadArgs, control.TargetOf(q))
 		}
+		lift = appendNew(lift, seen, o...)
 	}
-	n, err := mgr.Unban(ctx, name, prefixes(ips))
+	if len(lift) == 0 {
+		return 0, nil
+	}
+	n, err := mgr.Unban(ctx, name, lift)
 	if errors.Is(err, ban.ErrNotBanned) {
 		return 0, nil
 	}
 	return n, err
 }
 
-func (h handler) Unban(ctx context.Context, ips []netip.Addr, all bool) (int, error) {
+// Unban lifts, in every jail, the bans overlapping ips (as UnbanIP) and
+// the exact ones, which also forgets their history.
+func (h handler) Unban(ctx context.Context, ips []netip.Prefix, all bool) (int, error) {
+	v := h.s.view()
 	if all {
-		return h.s.view().mgr.UnbanAll(ctx, "")
+		return v.mgr.UnbanAll(ctx, "")
 	}
-	n, err := h.s.view().mgr.Unban(ctx, "", prefixes(ips))
+	seen := map[netip.Prefix]bool{}
+	lift := appendNew(nil, seen, ips...)
+	for _, j := range v.jails {
+		for _, q := range ips {
+			lift = appendNew(lift, seen, overlapping(v.mgr, j.name, q)...)
+		}
+	}
+	n, err := v.mgr.Unban(ctx, "", lift)
 	if errors.Is(err, ban.ErrNotBanned) {
 		return 0, nil
 	}
@@ -291,11 +297,11 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 		mgr := h.s.view().mgr
 		out := make([]string, 0, len(args))
 		for _, a := range args {
-			ip, err := control.ParseAddr(a)
+			q, err := control.ParseTarget(a)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, strconv.Itoa(boolInt(mgr.IsBanned(name, netip.PrefixFrom(ip, ip.BitLen())))))
+			out = append(out, strconv.Itoa(boolInt(len(overlapping(mgr, name, q)) > 0)))
 		}
 		return out, nil
 	case "banip":
@@ -313,18 +319,6 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func prefixStrings(ps []netip.Prefix) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		if p.IsSingleIP() {
-			out[i] = p.Addr().String()
-		} else {
-			out[i] = p.String()
-		}
-	}
-	return out
 }
 
 func (h handler) Set(ctx context.Context, name, option string, values []string) (any, error) {

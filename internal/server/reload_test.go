@@ -181,7 +181,7 @@ func TestReload(t *testing.T) {
 	if v, err := r.c.Get(ctx, "app", "maxretry"); err != nil || fmt.Sprint(v) != "2" {
 		t.Errorf("get app maxretry = %v, %v; want 2", v, err)
 	}
-	if st := r.status("app"); !slices.Contains(st.BannedIPs, app1) {
+	if st := r.status("app"); !slices.Contains(st.BannedIPs, control.AddrTarget(app1)) {
 		t.Errorf("changed jail app lost its ban of %s: %+v", app1, st)
 	}
 	if !r.recorded("gone unban 198.51.100.2") {

@@ -98,7 +98,7 @@ logpath = %s/missing-dir/[
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(bans) != 2 || bans[0].Jail != "app" || len(bans[0].IPs) != 1 || bans[0].IPs[0] != netip.MustParseAddr("198.51.100.7") {
+	if len(bans) != 2 || bans[0].Jail != "app" || len(bans[0].IPs) != 1 || bans[0].IPs[0] != control.AddrTarget(netip.MustParseAddr("198.51.100.7")) {
 		t.Errorf("banned = %+v", bans)
 	}
 	if v, err := c.Get(ctx, "app", "maxretry"); err != nil || fmt.Sprint(v) != "2" {
