@@ -156,15 +156,15 @@ var serverOptions = map[string]arity{
 //	banned [IP...]
 //	unban --all | unban IP...
 //	set JAIL banip IP... | set JAIL unbanip [--report-absent] IP...
-//
-// where each IP may also be a network in CIDR form (2001:db8:1:2::/64),
-// as prefix bans are listed.
 //	set JAIL OPTION VALUE... | set OPTION VALUE
 //	get JAIL OPTION [WORD...] | get OPTION
 //	reload [--restart] [--unban] [--if-exists] [--all|JAIL]
 //	restart [--unban] [--if-exists] JAIL
 //	start JAIL | stop [JAIL]
 //	flushlogs
+//
+// where each IP may also be a network in CIDR form (2001:db8:1:2::/64),
+// as prefix bans are listed (see ParseTarget).
 //
 // Errors wrap ErrUnknownCommand, ErrBadArgs, ErrBadAddress or
 // ErrUnknownOption.

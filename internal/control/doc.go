@@ -35,9 +35,12 @@
 //
 // id is echoed back (0 when the request could not be decoded far enough to
 // read it). The result's JSON shape depends on the command and is the JSON
-// form of the Handler method's return value. Error codes are the Code
-// constants; each maps to a sentinel error (ErrUnknownJail, ...) so callers
-// can test a client-side error with errors.Is.
+// form of the Handler method's return value; a ban in it is a [Target],
+// written as its bare address ("192.0.2.1") or, for a prefix ban, as its
+// network ("2001:db8:1:2::/64"). Commands that take addresses take such
+// networks too. Error codes are the Code constants; each maps to a
+// sentinel error (ErrUnknownJail, ...) so callers can test a client-side
+// error with errors.Is.
 //
 // # Limits and faults
 //

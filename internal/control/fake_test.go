@@ -41,7 +41,7 @@ func newFakeHandler() *fakeHandler {
 		jails: map[string]*fakeJail{
 			"sshd": {
 				backend: "auto", running: true, failed: 2, totFail: 17, totBans: 5,
-				files: []string{"/var/log/auth.log", "/var/log/secure"},
+				files:    []string{"/var/log/auth.log", "/var/log/secure"},
 				bans:     []Target{AddrTarget(netip.MustParseAddr("192.0.2.7")), AddrTarget(netip.MustParseAddr("2001:db8::1"))},
 				ignoreip: []string{"127.0.0.1/8"},
 				opts:     map[string]string{"maxretry": "5", "bantime": "600", "findtime": "600"},

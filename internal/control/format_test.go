@@ -62,6 +62,8 @@ func formatCases() []formatCase {
 	sshd := JailStatus{Jail: "sshd", CurrentlyFailed: 3, TotalFailed: 1234, Files: []string{"/var/log/auth.log"},
 		CurrentlyBanned: 2, TotalBanned: 99,
 		BannedIPs: []Target{target("203.0.113.4"), target("2001:db8::42")}}
+	prefixed := JailStatus{Jail: "sshd", TotalFailed: 6, Files: []string{"/var/log/auth.log"}, CurrentlyBanned: 3, TotalBanned: 3,
+		BannedIPs: []Target{target("2001:db8:1:2::/64"), target("203.0.113.4"), target("198.51.100.0/24")}}
 	empty := JailStatus{Jail: "empty"}
 	journal := JailStatus{Jail: "postfix", Journal: true, TotalFailed: 8,
 		JournalMatches: []string{"_SYSTEMD_UNIT=postfix.service", "_COMM=smtpd"}}
@@ -72,6 +74,7 @@ func formatCases() []formatCase {
 			f2b: []any{[]any{"Number of jail", 0}, []any{"Jail list", ""}}},
 		{name: "status_jail", words: []string{"status", "sshd"}, result: sshd, f2b: jailStatusF2B(sshd, FlavorBasic)},
 		{name: "status_jail_short", words: []string{"status", "sshd", "short"}, result: sshd, f2b: jailStatusF2B(sshd, FlavorShort)},
+		{name: "status_jail_prefix", words: []string{"status", "sshd"}, result: prefixed, f2b: jailStatusF2B(prefixed, FlavorBasic)},
 		{name: "status_jail_empty", words: []string{"status", "empty"}, result: empty, f2b: jailStatusF2B(empty, FlavorBasic)},
 		{name: "status_jail_journal", words: []string{"status", "postfix"}, result: journal, f2b: jailStatusF2B(journal, FlavorBasic)},
 		{name: "ping", words: []string{"ping"}, result: "pong"},
@@ -112,6 +115,12 @@ func formatCases() []formatCase {
 		{name: "banned_ips", words: []string{"banned", "192.0.2.1", "192.0.2.9"},
 			result: []JailBans{{Jail: "nginx", IPs: []Target{}}, {Jail: "sshd", IPs: []Target{target("192.0.2.1")}}},
 			f2b:    [][]string{{"sshd"}, {}}},
+		{name: "banned_prefix_all", words: []string{"banned"},
+			result: []JailBans{{Jail: "nginx", IPs: []Target{}}, {Jail: "sshd", IPs: prefixed.BannedIPs}},
+			f2b:    []map[string][]string{{"nginx": {}}, {"sshd": {"2001:db8:1:2::/64", "203.0.113.4", "198.51.100.0/24"}}}},
+		{name: "banned_prefix_ips", words: []string{"banned", "2001:db8:1:2::7", "2001:db8:1:3::7", "198.51.100.0/24"},
+			result: []JailBans{{Jail: "nginx", IPs: []Target{}}, {Jail: "sshd", IPs: []Target{target("2001:db8:1:2::/64"), target("198.51.100.0/24")}}},
+			f2b:    [][]string{{"sshd"}, {}, {"sshd"}}},
 		// No fail2ban 1.0 counterpart: warden's own layouts, golden only.
 		{name: "status_all", words: []string{"status", "--all"},
 			result: AllStatus{Server: ServerStatus{Jails: []string{"empty", "sshd"}}, Jails: []JailStatus{empty, sshd}}},

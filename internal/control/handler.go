@@ -106,11 +106,11 @@ type JailStatus struct {
 	TotalFailed     int    `json:"total_failed"`
 	// Journal is set for a journal-backed jail; JournalMatches then
 	// replaces Files. Each match is one group of FIELD=value words.
-	Journal         bool         `json:"journal,omitempty"`
-	Files           []string     `json:"files"`
-	JournalMatches  []string     `json:"journal_matches,omitempty"`
-	CurrentlyBanned int `json:"currently_banned"`
-	TotalBanned     int `json:"total_banned"`
+	Journal         bool     `json:"journal,omitempty"`
+	Files           []string `json:"files"`
+	JournalMatches  []string `json:"journal_matches,omitempty"`
+	CurrentlyBanned int      `json:"currently_banned"`
+	TotalBanned     int      `json:"total_banned"`
 	// BannedIPs are the bans in force: addresses, and networks of prefix
 	// bans (banprefix4/banprefix6) written as CIDR.
 	BannedIPs []Target `json:"banned_ips"`
