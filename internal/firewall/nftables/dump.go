@@ -29,7 +29,10 @@ type setElem struct {
 // nlaTypeMask strips the nested and byte-order flags off an attribute type.
 const nlaTypeMask = 0x3fff
 
-var errBadAttr = errors.New("malformed netlink attribute")
+var (
+	errBadAttr    = errors.New("malformed netlink attribute")
+	errBadMessage = errors.New("malformed netlink message")
+)
 
 // attrs walks the netlink attributes packed in b without allocating.
 type attrs struct {
@@ -227,7 +230,7 @@ func walkMessages(b []byte, seq uint32, fn func([]byte) error) (done bool, err e
 	for len(b) >= hdr {
 		l := int(binary.NativeEndian.Uint32(b))
 		if l < hdr || l > len(b) {
-			return false, errors.New("malformed netlink message")
+			return false, errBadMessage
 		}
 		typ := binary.NativeEndian.Uint16(b[4:])
 		mseq := binary.NativeEndian.Uint32(b[8:])
@@ -329,7 +332,7 @@ func (b *Backend) probeAnswers(c *netlink.Conn, index map[uint32]int, present []
 		for m := buf[:n]; len(m) >= unix.SizeofNlMsghdr; {
 			l := int(binary.NativeEndian.Uint32(m))
 			if l < unix.SizeofNlMsghdr || l > len(m) {
-				return errors.New("malformed netlink message")
+				return errBadMessage
 			}
 			typ := binary.NativeEndian.Uint16(m[4:])
 			i, ok := index[binary.NativeEndian.Uint32(m[8:])]

@@ -153,7 +153,7 @@ func (b *Backend) readBack(want []firewall.Ban) (*readBack, error) {
 	if hooks.readStart != nil {
 		hooks.readStart()
 	}
-	if err := b.readMissing(r); err != nil {
+	if err := b.readMissing(r, hooks.readElem); err != nil {
 		b.mu.Lock()
 		b.changes.End(r.mark)
 		b.mu.Unlock()
@@ -167,7 +167,7 @@ func (b *Backend) readBack(want []firewall.Ban) (*readBack, error) {
 
 // readMissing fills r.missing on fresh sockets; b.conn and b.raw belong
 // to b.mu.
-func (b *Backend) readMissing(r *readBack) error {
+func (b *Backend) readMissing(r *readBack, tick func()) error {
 	conn, err := b.dial()
 	if err != nil {
 		return err
@@ -197,7 +197,7 @@ func (b *Backend) readMissing(r *readBack) error {
 		if !have[setName(ref.jail, ref.kind)] || len(list) == 0 {
 			continue
 		}
-		missing, settled, err := b.lackingIn(raw, ref, list)
+		missing, settled, err := b.lackingIn(raw, ref, list, tick)
 		if err != nil {
 			return err
 		}
@@ -211,8 +211,9 @@ func (b *Backend) readMissing(r *readBack) error {
 
 // lackingIn dumps the set ref over c and returns the bans of list it
 // lacks, comparing each element as it is decoded; settled is dumpSet's.
-// A set that is gone lacks them all.
-func (b *Backend) lackingIn(c *netlink.Conn, ref setRef, list []firewall.Ban) (missing []firewall.Ban, settled bool, err error) {
+// A set that is gone lacks them all. tick, if not nil, is called after
+// each element (tests).
+func (b *Backend) lackingIn(c *netlink.Conn, ref setRef, list []firewall.Ban, tick func()) (missing []firewall.Ban, settled bool, err error) {
 	t := newTally(list)
 	var nets []setElem // interval sets are paired up once read
 	name := setName(ref.jail, ref.kind)
@@ -222,6 +223,9 @@ func (b *Backend) lackingIn(c *netlink.Conn, ref setRef, list []firewall.Ban) (m
 			nets = append(nets, e)
 		case !e.end:
 			t.mark(netip.PrefixFrom(e.key, e.key.BitLen()))
+		}
+		if tick != nil {
+			tick()
 		}
 	})
 	if errors.Is(err, unix.ENOENT) {
@@ -298,7 +302,7 @@ func (b *Backend) confirm(ref setRef, missing []firewall.Ban) ([]firewall.Ban, e
 	}
 	var out []firewall.Ban
 	if ref.kind.net {
-		out, _, err = b.lackingIn(c, ref, missing)
+		out, _, err = b.lackingIn(c, ref, missing, nil)
 	} else {
 		addrs := make([]netip.Addr, len(missing))
 		for i, ban := range missing {
@@ -317,6 +321,10 @@ func (b *Backend) confirm(ref setRef, missing []firewall.Ban) ([]firewall.Ban, e
 		b.dropRaw()
 		return nil, fmt.Errorf("nftables: confirm set %s: %w", setName(ref.jail, ref.kind), err)
 	}
+	if b.hooks.confirmed != nil {
+		b.hooks.confirmed(len(missing), len(out))
+	}
+	b.log.Debug("heal confirmed an unsettled read", "set", setName(ref.jail, ref.kind), "checked", len(missing), "missing", len(out))
 	return out, nil
 }
 
@@ -439,7 +447,7 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 				if err != nil {
 					return nil, err
 				}
-				if missing, _, err = b.lackingIn(c, ref, groups[ref]); err != nil {
+				if missing, _, err = b.lackingIn(c, ref, groups[ref], nil); err != nil {
 					b.dropRaw()
 					return nil, err
 				}
