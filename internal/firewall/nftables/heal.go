@@ -282,26 +282,19 @@ func (t *tally) missing() []firewall.Ban {
 	return out
 }
 
-// lacking returns the bans of list whose prefix is not in present.
-func lacking(list, present []firewall.Ban) []firewall.Ban {
-	t := newTally(list)
-	for _, p := range present {
-		t.mark(p.Prefix)
-	}
-	return t.missing()
-}
-
 // confirm checks, under b.mu, the bans an unsettled read of the set ref
-// found missing: a set of hosts is asked about each, a set of networks is
-// read again (our own commits cannot land meanwhile). It returns those
+// found missing of the wanted it holds: in a set of hosts each is looked
+// up (about 8 us of CPU a lookup, against about 2.5 us an element for a
+// dump), unless they are more than a quarter of the set; otherwise the set
+// is read again (our own commits cannot land meanwhile). It returns those
 // really missing.
-func (b *Backend) confirm(ref setRef, missing []firewall.Ban) ([]firewall.Ban, error) {
+func (b *Backend) confirm(ref setRef, missing []firewall.Ban, wanted int) ([]firewall.Ban, error) {
 	c, err := b.rawConn()
 	if err != nil {
 		return nil, err
 	}
 	var out []firewall.Ban
-	if ref.kind.net {
+	if ref.kind.net || len(missing) > wanted/4 {
 		out, _, err = b.lackingIn(c, ref, missing, nil)
 	} else {
 		addrs := make([]netip.Addr, len(missing))
@@ -454,7 +447,7 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 			}
 			list := unchanged(missing)
 			if read && r.unsettled[ref] && len(list) > 0 {
-				if list, err = b.confirm(ref, list); err != nil {
+				if list, err = b.confirm(ref, list, len(groups[ref])); err != nil {
 					return nil, err
 				}
 			}
