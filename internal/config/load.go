@@ -25,7 +25,9 @@ var (
 	// extraJailOpts are documented jail options read elsewhere (fail2ban
 	// 1.1, or by the server directly).
 	extraJailOpts = []string{"skip_if_nologs", "systemd_if_nologs", "logtype", "mode", "banaction",
-		"banaction_allports", "port", "protocol", "chain", "polltime"}
+		"banaction_allports", "port", "protocol", "chain", "polltime",
+		// warden's own: prefix bans, the whois server of mail and webhooks.
+		"banprefix4", "banprefix6", "banprefix.count", "whois"}
 	jailOptTypes = map[string]string{
 		"enabled": "bool", "maxretry": "int", "maxmatches": "int", "bantime.increment": "bool",
 		"bantime.overalljails": "bool", "ignoreself": "bool", "maxlines": "int",
