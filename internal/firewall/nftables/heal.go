@@ -49,9 +49,10 @@ func (b *Backend) Check(ctx context.Context, want []firewall.Ban) (firewall.Repa
 // Heal implements firewall.Healer: whatever Check reports missing is queued
 // and committed in one transaction. The sets are read back on a socket of
 // their own without the batch lock (reading 100,000 elements takes about a
-// second, and a Ban must not wait for it); the lock is taken only to check
-// the table, chains and rules, correct the read for our own commits since
-// (see firewall.ChangeLog) and mend.
+// quarter of a second, and a Ban must not wait for it); the lock is taken
+// only to check the table, chains and rules, correct the read for our own
+// commits since (see firewall.ChangeLog), confirm what a read interrupted
+// by commits lacks (see confirm) and mend.
 func (b *Backend) Heal(ctx context.Context, want []firewall.Ban) (firewall.Repair, error) {
 	return firewall.ReconcileRead(ctx, &b.mu, func() (*readBack, error) { return b.readBack(want) },
 		func(r *readBack) (*drift, error) { return b.diff(want, r) }, b.mend)
@@ -477,7 +478,7 @@ func (b *Backend) neededChains(names []string) []string {
 // that every committed transaction, ours or anyone's, moves on. A caller
 // that saw the same generation at its last complete Heal knows the
 // ruleset has not been touched since, and can spare the round (reading
-// 100,000 elements back costs about a second). It uses a socket of its
+// 100,000 elements back costs about a quarter of a CPU-second). It uses a socket of its
 // own and does not wait for the backend's lock; a caller that reads often
 // keeps a GenerationReader instead.
 func (b *Backend) Generation() (uint32, error) {

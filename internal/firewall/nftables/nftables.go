@@ -14,8 +14,9 @@
 // Methods check their context before starting; a netlink transaction, once
 // sent, is not interruptible. Reading a set back (List, Check, Heal, and
 // Ban of networks) costs more than writing it: the kernel's set dump
-// restarts its walk for every 32 KiB message, so reading 100,000 elements
-// takes seconds, while banning them takes a fraction of one.
+// restarts its walk for every 32 KiB message (about 0.25 s of CPU for
+// 100,000 elements, read streaming, see dump.go), and a commit landing
+// between two messages can make the walk skip elements.
 package nftables
 
 import (
