@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"warden/internal/firewall"
 )
 
 func TestHeal(t *testing.T) {
@@ -111,23 +113,70 @@ func TestHealNeeded(t *testing.T) {
 	}
 }
 
-// TestHealPutOffDuringBans: a round due while bans keep coming waits for a
-// quiet second (by the manager's clock), then runs.
+// TestHealPutOffDuringBans: a round due while a flood keeps the queue
+// busy waits for a quiet second (by the manager's clock), then runs; bans
+// that come one by one, however steadily, never put it off (a foreign
+// flush must be mended within seconds while they trickle in).
 func TestHealPutOffDuringBans(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.HealInterval = time.Minute; c.Jails[0].Actions = nil })
-	ctx := context.Background()
-	e.clk.Advance(time.Minute - 500*time.Millisecond)
-	if _, err := e.m.Ban(ctx, "sshd", ticket("192.0.2.1", e.clk.Now())); err != nil {
-		t.Fatal(err)
+	heals := func(fw *memBackend) int {
+		fw.mu.Lock()
+		defer fw.mu.Unlock()
+		return len(fw.heals)
 	}
-	e.clk.Advance(500 * time.Millisecond) // the round is due, the ban 0.5 s old
-	e.sync(t)
-	if n := len(e.fw.heals); n != 0 {
-		t.Fatalf("%d heal rounds half a second after a ban, want 0", n)
-	}
-	e.clk.Advance(500 * time.Millisecond)
-	e.sync(t)
-	if n := len(e.fw.heals); n != 1 {
-		t.Fatalf("%d heal rounds after a quiet second, want 1", n)
-	}
+	t.Run("trickle", func(t *testing.T) {
+		e := newEnv(t, func(c *Config) { c.HealInterval = 5 * time.Second; c.Jails[0].Actions = nil })
+		// One ban every 0.9 s, the last 0.3 s before the round is due.
+		e.clk.Advance(5*time.Second - 3*900*time.Millisecond - 300*time.Millisecond)
+		for i := range 3 {
+			if _, err := e.m.Ban(t.Context(), "sshd", ticket(addrN(i).String(), e.clk.Now())); err != nil {
+				t.Fatal(err)
+			}
+			e.clk.Advance(900 * time.Millisecond)
+		}
+		if _, err := e.m.Ban(t.Context(), "sshd", ticket(addrN(3).String(), e.clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		e.clk.Advance(300 * time.Millisecond) // due, the last ban 0.3 s old
+		e.sync(t)
+		if n := heals(e.fw); n != 1 {
+			t.Fatalf("%d heal rounds when due among single bans, want 1", n)
+		}
+	})
+	t.Run("flood", func(t *testing.T) {
+		fw := newMem()
+		fw.block, fw.entered = make(chan struct{}), make(chan struct{}, 1)
+		e := newEnv(t, func(c *Config) {
+			c.HealInterval = time.Minute
+			c.Jails[0].Actions = nil
+			c.Backends = []firewall.Backend{fw}
+		})
+		e.fw = fw
+		e.clk.Advance(time.Minute - 500*time.Millisecond)
+		// The loop is held in a firewall call while a flood queues up
+		// behind it, so that it takes the flood in one batch.
+		if err := e.m.Submit(t.Context(), "sshd", ticket(addrN(0).String(), e.clk.Now())); err != nil {
+			t.Fatal(err)
+		}
+		<-fw.entered
+		for i := 1; i <= floodBatch+4; i++ {
+			if err := e.m.Submit(t.Context(), "sshd", ticket(addrN(i).String(), e.clk.Now())); err != nil {
+				t.Fatal(err)
+			}
+		}
+		close(fw.block)
+		e.sync(t)
+		if calls, _ := fw.calls(); len(calls) != 2 || calls[1] < floodBatch {
+			t.Fatalf("firewall calls %v: the flood did not come as one batch", calls)
+		}
+		e.clk.Advance(500 * time.Millisecond) // the round is due, the flood 0.5 s old
+		e.sync(t)
+		if n := heals(fw); n != 0 {
+			t.Fatalf("%d heal rounds half a second after a flood, want 0", n)
+		}
+		e.clk.Advance(500 * time.Millisecond)
+		e.sync(t)
+		if n := heals(fw); n != 1 {
+			t.Fatalf("%d heal rounds after a quiet second, want 1", n)
+		}
+	})
 }

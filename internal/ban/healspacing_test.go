@@ -26,19 +26,21 @@ func TestHealEvery(t *testing.T) {
 func TestHealWait(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
 	tests := []struct {
-		name          string
-		now, lastBans time.Duration // from t0; the round was due at t0
-		want          time.Duration
+		name           string
+		now, lastFlood time.Duration // from t0; the round was due at t0
+		want           time.Duration
 	}{
-		{"no ban yet", 0, -1 << 40, 0},
+		{"no flood yet", 0, -1 << 40, 0},
 		{"quiet for a second", 2 * time.Second, time.Second, 0},
-		{"a ban just now", 0, 0, time.Second},
-		{"a ban 300 ms ago", time.Second, 700 * time.Millisecond, 700 * time.Millisecond},
-		{"still flooding, 59.5 s late", 59500 * time.Millisecond, 59500 * time.Millisecond, 500 * time.Millisecond},
-		{"a minute late: now whatever comes", time.Minute, time.Minute, 0},
+		{"a flood's batch just now", 0, 0, time.Second},
+		{"a flood's batch 300 ms ago", time.Second, 700 * time.Millisecond, 700 * time.Millisecond},
+		{"still flooding, 4.5 s late", 4500 * time.Millisecond, 4500 * time.Millisecond, 500 * time.Millisecond},
+		{"still flooding, 4.8 s late: the cap", 4800 * time.Millisecond, 4800 * time.Millisecond, 200 * time.Millisecond},
+		{"5 s late: now whatever comes", 5 * time.Second, 5 * time.Second, 0},
+		{"a minute late", time.Minute, time.Minute, 0},
 	}
 	for _, tt := range tests {
-		got := healWait(t0.Add(tt.now), t0, t0.Add(tt.lastBans))
+		got := healWait(t0.Add(tt.now), t0, t0.Add(tt.lastFlood))
 		if got != tt.want {
 			t.Errorf("%s: wait %v, want %v", tt.name, got, tt.want)
 		}

@@ -500,12 +500,16 @@ func (m *Manager) Run(ctx context.Context) error {
 	if err := m.restore(ctx); err != nil {
 		return err
 	}
+	// The heal schedule starts before Ready: time a caller moves on
+	// after Ready counts towards the first round.
+	start := m.clock.Now()
 	close(m.running)
-	return m.loop(ctx)
+	return m.loop(ctx, start)
 }
 
-// loop is Run's request loop.
-func (m *Manager) loop(ctx context.Context) error {
+// loop is Run's request loop; the first heal round is due HealInterval
+// after start.
+func (m *Manager) loop(ctx context.Context, start time.Time) error {
 	var (
 		timer    Timer
 		armed    time.Time
@@ -513,7 +517,7 @@ func (m *Manager) loop(ctx context.Context) error {
 		healDue  time.Time // when a put-off round was first due
 	)
 	if m.cfg.HealInterval > 0 {
-		nextHeal = m.clock.Now().Add(m.cfg.HealInterval)
+		nextHeal = start.Add(m.cfg.HealInterval)
 	}
 	batch := make([]*request, 0, 64)
 	// changed fires when a backend's firewall was reloaded under it
@@ -564,6 +568,9 @@ func (m *Manager) loop(ctx context.Context) error {
 		case r := <-m.reqs:
 			batch = append(batch[:0], r)
 			batch = m.gather(batch)
+			if len(batch) >= floodBatch {
+				m.hs.lastFlood = m.clock.Now()
+			}
 		case <-changed:
 			healSoon = true
 		}
@@ -580,7 +587,7 @@ func (m *Manager) loop(ctx context.Context) error {
 			if healDue.IsZero() {
 				healDue = nextHeal
 			}
-			if w := healWait(now, healDue, m.hs.lastBans); w > 0 {
+			if w := healWait(now, healDue, m.hs.lastFlood); w > 0 {
 				nextHeal = now.Add(w)
 			} else {
 				m.startHeal(ctx)
