@@ -176,6 +176,9 @@ type Manager struct {
 	pool  *pool
 	w     *writer
 	hs    healState // loop goroutine only
+	// floodLinger is the constant floodLinger; a test lengthens it to
+	// tell a wait from scheduling delays.
+	floodLinger time.Duration
 
 	running chan struct{} // closed when Run has restored and serves requests
 	stopped chan struct{} // closed when Run has returned
@@ -217,6 +220,8 @@ func New(cfg Config) (*Manager, error) {
 		running: make(chan struct{}),
 		stopped: make(chan struct{}),
 		jails:   map[string]*jailState{},
+
+		floodLinger: floodLinger,
 	}
 	acts := map[string][]Action{}
 	for _, j := range cfg.Jails {
@@ -651,7 +656,7 @@ func (m *Manager) gather(batch []*request) []*request {
 	batch = m.take(batch)
 	linger := m.cfg.Linger
 	if len(batch) >= floodBatch {
-		linger = max(linger, floodLinger)
+		linger = max(linger, m.floodLinger)
 	}
 	if linger <= 0 || len(batch) >= m.cfg.BatchMax {
 		return batch
