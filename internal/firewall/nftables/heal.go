@@ -285,11 +285,12 @@ func (t *tally) missing() []firewall.Ban {
 
 // confirm checks, under b.mu, the bans an unsettled read of the set ref
 // found missing of the wanted it holds: in a set of hosts each is looked
-// up (about 8 us of CPU a lookup, against about 2.5 us an element for a
-// dump), unless they are more than a quarter of the set; otherwise the set
-// is read again (our own commits cannot land meanwhile). It returns those
-// really missing.
+// up (about 6 us a lookup, against about 2 us an element for a dump;
+// 2,750 lookups took 15 ms in TestHealUnsettledRead), unless they are more
+// than a quarter of the set; otherwise the set is read again (our own
+// commits cannot land meanwhile). It returns those really missing.
 func (b *Backend) confirm(ref setRef, missing []firewall.Ban, wanted int) ([]firewall.Ban, error) {
+	start := time.Now()
 	c, err := b.rawConn()
 	if err != nil {
 		return nil, err
@@ -318,7 +319,7 @@ func (b *Backend) confirm(ref setRef, missing []firewall.Ban, wanted int) ([]fir
 	if b.hooks.confirmed != nil {
 		b.hooks.confirmed(len(missing), len(out))
 	}
-	b.log.Debug("heal confirmed an unsettled read", "set", setName(ref.jail, ref.kind), "checked", len(missing), "missing", len(out))
+	b.log.Debug("heal confirmed an unsettled read", "set", setName(ref.jail, ref.kind), "checked", len(missing), "missing", len(out), "took", time.Since(start))
 	return out, nil
 }
 
