@@ -58,7 +58,7 @@ func TestGatherFlood(t *testing.T) {
 				}()
 			}
 			start := time.Now()
-			got := m.gather([]*request{req(0)})
+			got := m.gather(t.Context(), []*request{req(0)})
 			took := time.Since(start)
 			if len(got) != tt.want {
 				t.Errorf("batch of %d, want %d", len(got), tt.want)
@@ -154,5 +154,71 @@ func TestSettled(t *testing.T) {
 	running(t, m2)
 	if n := calls.Load(); n != 2 {
 		t.Errorf("%d calls after a restore of %d, want 2", n, 2*SettleBans-1)
+	}
+}
+
+// ctxBackend fails a Ban whose context has ended, as the nftables backend
+// does.
+type ctxBackend struct{ *memBackend }
+
+func (b ctxBackend) Ban(ctx context.Context, bans []firewall.Ban) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.memBackend.Ban(ctx, bans)
+}
+
+// TestShutdownDuringLinger: when Run's context ends while a flood's batch
+// waits for more, the wait ends at once and the batch reaches the firewall
+// and the store with the drain's context, like the rest of the queue.
+func TestShutdownDuringLinger(t *testing.T) {
+	fw := newMem()
+	fw.block, fw.entered = make(chan struct{}), make(chan struct{}, 1)
+	st := openStore(t)
+	m, err := New(Config{
+		Jails:    []JailConfig{{Name: "sshd", BanTime: jail.BanTimeConfig{BanTime: time.Hour}}},
+		Backends: []firewall.Backend{ctxBackend{fw}}, Store: st, Clock: newFakeClock(t0),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.floodLinger = 10 * time.Second
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	<-m.Ready()
+	// The loop is held in its first firewall call while a flood queues.
+	n := floodBatch + 1
+	for i := range n {
+		if err := m.Submit(ctx, "sshd", ticket(addrN(i).String(), t0)); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			<-fw.entered
+		}
+	}
+	close(fw.block)
+	for len(m.reqs) > 0 { // taken by gather, which now waits for more
+		time.Sleep(time.Millisecond)
+	}
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	if took := time.Since(start); took >= 5*time.Second {
+		t.Errorf("Run returned %v after its context ended: the batch waited on", took)
+	}
+	if got := fw.size(); got != n {
+		t.Errorf("firewall holds %d bans, want %d", got, n)
+	}
+	if got := len(storedBans(t, st, t0)); got != n {
+		t.Errorf("store holds %d bans, want %d", got, n)
 	}
 }

@@ -563,7 +563,7 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 			if timer != nil {
 				timer.Stop()
 			}
-			m.drain(ctx, batch)
+			m.drain(ctx, batch[:0])
 			m.hs.wg.Wait() // the backends are closed after Run returns
 			return nil
 		case reps := <-m.hs.done:
@@ -572,7 +572,17 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 			timer, armed = nil, time.Time{}
 		case r := <-m.reqs:
 			batch = append(batch[:0], r)
-			batch = m.gather(batch)
+			batch = m.gather(ctx, batch)
+			if ctx.Err() != nil {
+				// Run ended while the batch was gathered: it is served
+				// with the drain's context, as the rest of the queue.
+				if timer != nil {
+					timer.Stop()
+				}
+				m.drain(ctx, batch)
+				m.hs.wg.Wait()
+				return nil
+			}
 			if len(batch) >= floodBatch {
 				m.hs.lastFlood = m.clock.Now()
 			}
@@ -614,14 +624,13 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 	}
 }
 
-// drain serves the requests still queued when Run's context ended (the
-// last bans and checkpoints of the jails, which stop before the manager),
-// with a context of its own bounded by ShutdownTimeout.
+// drain serves batch and the requests still queued when Run's context
+// ended (the last bans and checkpoints of the jails, which stop before the
+// manager), with a context of its own bounded by ShutdownTimeout.
 func (m *Manager) drain(ctx context.Context, batch []*request) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.ShutdownTimeout)
 	defer cancel()
 	for {
-		batch = batch[:0]
 		for len(batch) < m.cfg.BatchMax {
 			select {
 			case r := <-m.reqs:
@@ -636,6 +645,7 @@ func (m *Manager) drain(ctx context.Context, batch []*request) {
 		}
 		m.handle(dctx, batch)
 		clear(batch)
+		batch = batch[:0]
 	}
 }
 
@@ -651,8 +661,8 @@ const (
 
 // gather adds queued requests to batch, up to BatchMax, lingering once for
 // late ones when the queue runs dry (Config.Linger, or floodLinger when the
-// batch is a flood's).
-func (m *Manager) gather(batch []*request) []*request {
+// batch is a flood's). The linger ends early when ctx does.
+func (m *Manager) gather(ctx context.Context, batch []*request) []*request {
 	batch = m.take(batch)
 	linger := m.cfg.Linger
 	if len(batch) >= floodBatch {
@@ -669,6 +679,8 @@ func (m *Manager) gather(batch []*request) []*request {
 			batch = append(batch, r)
 			batch = m.take(batch)
 		case <-t.C:
+			return batch
+		case <-ctx.Done():
 			return batch
 		}
 	}
