@@ -113,9 +113,14 @@ func adds(ops []storeOp) bool {
 }
 
 // pause waits until until, unless someone waits for the writer, it is
-// closed, or ctx ends.
+// closed, or ctx ends. A hurry signal of a waiter already seen (wait sends
+// it under mu) is dropped here, so that it does not cut a later pause.
 func (w *writer) pause(ctx context.Context, until time.Time) {
 	w.mu.Lock()
+	select {
+	case <-w.hurry:
+	default:
+	}
 	hurry := len(w.idle) > 0 || w.closed
 	w.mu.Unlock()
 	d := time.Until(until)
@@ -208,11 +213,11 @@ func (w *writer) wait(ctx context.Context) error {
 	}
 	c := make(chan struct{})
 	w.idle = append(w.idle, c)
-	w.mu.Unlock()
 	select {
 	case w.hurry <- struct{}{}:
 	default:
 	}
+	w.mu.Unlock()
 	select {
 	case <-c:
 		return nil
