@@ -96,7 +96,7 @@ func TestUnchangedHealBanDuringRound(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-			case <-time.After(5 * time.Second):
+			case <-time.After(30 * time.Second):
 				close(f.release)
 				t.Fatal("Ban waited for the heal round")
 			}
