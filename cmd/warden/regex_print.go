@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,7 +211,10 @@ func (r *regexRun) printOut(res filter.Result) {
 		return
 	}
 	o := outOpts{compat: r.o.compat, zoned: r.o.timezone != ""}
-	for _, s := range formatOut(r.o.out, res.Failures[0], r.loc(), o) {
+	if r.outLoc == nil {
+		r.outLoc = r.loc()
+	}
+	for _, s := range formatOut(r.o.out, res.Failures[0], r.outLoc, o) {
 		fmt.Fprintln(r.stdout, s)
 	}
 }
@@ -338,6 +342,51 @@ func expandOutTemplate(format string, f filter.Failure, loc *time.Location, o ou
 		lines[i] = strings.ReplaceAll(out, msgMark, l)
 	}
 	return lines
+}
+
+// outNeeds says what formatOut reads of a failure for format: lines is
+// false when it reads neither Lines nor Users, and fields then lists the
+// Fields keys it may look up. Without lines, the filter can skip building
+// the rest (filter.Options.Counting with CountingFields).
+func outNeeds(format string, compat bool) (lines bool, fields []string) {
+	token := func(tok string) bool {
+		switch tok {
+		case "msg", "matches", "failures", "attempts":
+			return true
+		case "id", "fid", "host", "time", "date":
+			return false
+		}
+		name := strings.ToLower(strings.TrimPrefix(tok, "F-"))
+		if !slices.Contains(fields, name) {
+			fields = append(fields, name)
+		}
+		return false
+	}
+	switch {
+	case format == "msg" || format == "row":
+		return true, nil
+	case outListRE.MatchString(format):
+		m := outListRE.FindStringSubmatch(format)
+		for _, tok := range strings.Split(m[1], ",") {
+			if token(strings.TrimSpace(tok)) {
+				return true, nil
+			}
+		}
+	case !strings.Contains(format, "<"):
+		if compat && strings.HasPrefix(format, "F-") {
+			return false, nil
+		}
+		if token(format) {
+			return true, nil
+		}
+	default:
+		for _, m := range outTagRE.FindAllStringSubmatch(format, -1) {
+			if token(m[1]) {
+				return true, nil
+			}
+		}
+	}
+	return false, fields
 }
 
 // pyTime prints epoch seconds as fail2ban-regex does: a whole number when

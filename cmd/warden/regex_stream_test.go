@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,6 +188,52 @@ func TestFormatOut(t *testing.T) {
 		got := formatOut(tt.format, fl, time.UTC, outOpts{})
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("formatOut(%q) = %q, want %q", tt.format, got, tt.want)
+		}
+	}
+}
+
+// TestOutNeeds: a failure cut down to what outNeeds says a format reads
+// (the listed fields; no lines or users unless it reads them) prints as
+// the whole failure does, and ip, id and the like need no lines.
+func TestOutNeeds(t *testing.T) {
+	fl := filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"),
+		Time:   time.Unix(1700000000, 0).In(time.UTC),
+		Fields: map[string]string{"user": "root", "ip4": "192.0.2.1", "ip": "198.51.100.9", "alt_user": "x"},
+		Lines:  []string{"first", "second"}, Users: []string{"root", "admin"}}
+	tests := []struct {
+		format string
+		lines  bool
+	}{
+		{"ip", false}, {"id", false}, {"fid", false}, {"time", false}, {"date", false}, {"host", false},
+		{"user", false}, {"F-USER", false}, {"F-ALT_USER", false}, {"nosuch", false},
+		{"[time, ip, user]", false}, {"[ip, F-ALT_USER, nosuch]", false}, {"<ip> <F-USER> <zzz>", false},
+		{"<host>:<fid>:<F-NONE>", false}, {"<ip> <ip4>", false},
+		{"msg", true}, {"row", true}, {"[ip, failures]", true}, {"<ip>: <msg>", true}, {"<attempts>", true},
+		{"[matches]", true}, {"<ip> <matches>", true},
+	}
+	for _, tt := range tests {
+		for _, compat := range []bool{false, true} {
+			lines, fields := outNeeds(tt.format, compat)
+			if lines != tt.lines {
+				t.Errorf("outNeeds(%q) lines = %v, want %v", tt.format, lines, tt.lines)
+			}
+			cut := fl
+			if !lines {
+				cut.Lines, cut.Users, cut.Fields = nil, nil, nil
+				for _, k := range fields {
+					if v, ok := fl.Fields[k]; ok {
+						if cut.Fields == nil {
+							cut.Fields = map[string]string{}
+						}
+						cut.Fields[k] = v
+					}
+				}
+			}
+			o := outOpts{compat: compat}
+			want, got := formatOut(tt.format, fl, time.UTC, o), formatOut(tt.format, cut, time.UTC, o)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%q (compat %v, fields %q): cut down %q, whole %q", tt.format, compat, fields, got, want)
+			}
 		}
 	}
 }

@@ -98,6 +98,11 @@ type Options struct {
 	// Counting leaves Failure.Fields, Lines and Users nil: for callers
 	// that only count failures and their ids (warden regex's summary).
 	Counting bool
+	// CountingFields are the named groups Failure.Fields still holds with
+	// Counting (only those that matched; nil when none did): a caller
+	// that prints one field, as warden regex -o ip reads "ip", gets it
+	// without the rest.
+	CountingFields []string
 	// Resolve turns a host name into addresses when UseDNS is yes or warn.
 	// When nil, names are returned unresolved (Failure.Unresolved).
 	Resolve func(host string) []netip.Addr

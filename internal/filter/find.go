@@ -2,6 +2,7 @@ package filter
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 	"time"
 )
@@ -516,6 +517,9 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		fl.Regex = idx
 		fl.NoFail = k.nofail.truthy()
 		if f.opts.Counting {
+			if len(f.opts.CountingFields) > 0 {
+				fl.Fields = pickFields(d.g, f.opts.CountingFields)
+			}
 			continue
 		}
 		fl.Fields = make(map[string]string, len(d.g))
@@ -529,4 +533,20 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 	}
 	res.Failures = out
 	return true
+}
+
+// pickFields is the part of the Fields map a full failure would have
+// (every matched group, a later entry of a name winning) for the given
+// names; nil when none of them matched.
+func pickFields(g groupSet, names []string) map[string]string {
+	var m map[string]string
+	for _, e := range g {
+		if e.v.ok && slices.Contains(names, e.name) {
+			if m == nil {
+				m = make(map[string]string, len(names))
+			}
+			m[e.name] = e.v.s
+		}
+	}
+	return m
 }

@@ -32,6 +32,47 @@ func TestCounting(t *testing.T) {
 	}
 }
 
+// TestCountingFields: with Counting, CountingFields keeps just the named
+// groups that matched, as the full failure has them, and nothing else.
+func TestCountingFields(t *testing.T) {
+	def := Definition{FailRegex: []string{
+		`^login failed for <F-USER>\S+</F-USER> from <HOST>$`,
+		`^relay <F-IP>\S+</F-IP> for <HOST>(?: as <F-ALT_USER>\S+</F-ALT_USER>)?$`,
+	}}
+	full := mustCompile(t, def, Options{Dates: noDates{}})
+	tests := []struct {
+		line   string
+		names  []string
+		fields map[string]string
+	}{
+		{"login failed for bob from 192.0.2.1", []string{"ip"}, nil},
+		{"login failed for bob from 192.0.2.1", []string{"user", "nosuch"}, map[string]string{"user": "bob"}},
+		{"relay 198.51.100.7 for 192.0.2.1", []string{"ip"}, map[string]string{"ip": "198.51.100.7"}},
+		{"relay 198.51.100.7 for 192.0.2.1", []string{"alt_user", "ip"}, map[string]string{"ip": "198.51.100.7"}},
+		{"relay x for 192.0.2.1 as eve", []string{"alt_user", "user"}, map[string]string{"alt_user": "eve", "user": "eve"}},
+	}
+	for _, tt := range tests {
+		count := mustCompile(t, def, Options{Dates: noDates{}, Counting: true, CountingFields: tt.names})
+		a, b := full.Process(tt.line), count.Process(tt.line)
+		if len(a.Failures) != 1 || len(b.Failures) != 1 {
+			t.Fatalf("%q: %d failures, counting %d", tt.line, len(a.Failures), len(b.Failures))
+		}
+		fa, fb := a.Failures[0], b.Failures[0]
+		if fmt.Sprint(fb.Fields) != fmt.Sprint(tt.fields) || (tt.fields == nil) != (fb.Fields == nil) {
+			t.Errorf("%q %v: fields %v, want %v", tt.line, tt.names, fb.Fields, tt.fields)
+		}
+		for _, k := range tt.names {
+			va, oka := fa.Fields[k]
+			if vb, okb := fb.Fields[k]; va != vb || oka != okb {
+				t.Errorf("%q: %s=%q (%v), the full failure has %q (%v)", tt.line, k, vb, okb, va, oka)
+			}
+		}
+		if fb.Lines != nil || fb.Users != nil {
+			t.Errorf("%q: counting kept %v %v", tt.line, fb.Lines, fb.Users)
+		}
+	}
+}
+
 // TestDFASkip: once the automaton stops rejecting, find searches without
 // it; a subject it would have rejected still gets no match.
 func TestDFASkip(t *testing.T) {
