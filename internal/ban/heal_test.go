@@ -114,9 +114,10 @@ func TestHealNeeded(t *testing.T) {
 }
 
 // TestHealPutOffDuringBans: a round due while a flood keeps the queue
-// busy waits for a quiet second (by the manager's clock), then runs; bans
-// that come one by one, however steadily, never put it off (a foreign
-// flush must be mended within seconds while they trickle in).
+// busy waits for a quiet second (by the manager's clock), then runs,
+// unless a backend says it changed under us; bans that come one by one,
+// however steadily, never put it off (a foreign flush must be mended
+// within seconds while they trickle in).
 func TestHealPutOffDuringBans(t *testing.T) {
 	heals := func(fw *memBackend) int {
 		fw.mu.Lock()
@@ -142,41 +143,55 @@ func TestHealPutOffDuringBans(t *testing.T) {
 			t.Fatalf("%d heal rounds when due among single bans, want 1", n)
 		}
 	})
-	t.Run("flood", func(t *testing.T) {
-		fw := newMem()
-		fw.block, fw.entered = make(chan struct{}), make(chan struct{}, 1)
-		e := newEnv(t, func(c *Config) {
-			c.HealInterval = time.Minute
-			c.Jails[0].Actions = nil
-			c.Backends = []firewall.Backend{fw}
-		})
-		e.fw = fw
-		e.clk.Advance(time.Minute - 500*time.Millisecond)
-		// The loop is held in a firewall call while a flood queues up
-		// behind it, so that it takes the flood in one batch.
-		if err := e.m.Submit(t.Context(), "sshd", ticket(addrN(0).String(), e.clk.Now())); err != nil {
-			t.Fatal(err)
+	for _, owed := range []bool{false, true} {
+		name := "flood"
+		if owed {
+			name = "flood, the backend says it changed"
 		}
-		<-fw.entered
-		for i := 1; i <= floodBatch+4; i++ {
-			if err := e.m.Submit(t.Context(), "sshd", ticket(addrN(i).String(), e.clk.Now())); err != nil {
+		t.Run(name, func(t *testing.T) {
+			fw := newMem()
+			fw.block, fw.entered = make(chan struct{}), make(chan struct{}, 1)
+			var b firewall.Backend = fw
+			if owed {
+				b = &needlessBackend{memBackend: fw, needed: true}
+			}
+			e := newEnv(t, func(c *Config) {
+				c.HealInterval = time.Minute
+				c.Jails[0].Actions = nil
+				c.Backends = []firewall.Backend{b}
+			})
+			e.fw = fw
+			e.clk.Advance(time.Minute - 500*time.Millisecond)
+			// The loop is held in a firewall call while a flood queues up
+			// behind it, so that it takes the flood in one batch.
+			if err := e.m.Submit(t.Context(), "sshd", ticket(addrN(0).String(), e.clk.Now())); err != nil {
 				t.Fatal(err)
 			}
-		}
-		close(fw.block)
-		e.sync(t)
-		if calls, _ := fw.calls(); len(calls) != 2 || calls[1] < floodBatch {
-			t.Fatalf("firewall calls %v: the flood did not come as one batch", calls)
-		}
-		e.clk.Advance(500 * time.Millisecond) // the round is due, the flood 0.5 s old
-		e.sync(t)
-		if n := heals(fw); n != 0 {
-			t.Fatalf("%d heal rounds half a second after a flood, want 0", n)
-		}
-		e.clk.Advance(500 * time.Millisecond)
-		e.sync(t)
-		if n := heals(fw); n != 1 {
-			t.Fatalf("%d heal rounds after a quiet second, want 1", n)
-		}
-	})
+			<-fw.entered
+			for i := 1; i <= floodBatch+4; i++ {
+				if err := e.m.Submit(t.Context(), "sshd", ticket(addrN(i).String(), e.clk.Now())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			close(fw.block)
+			e.sync(t)
+			if calls, _ := fw.calls(); len(calls) != 2 || calls[1] < floodBatch {
+				t.Fatalf("firewall calls %v: the flood did not come as one batch", calls)
+			}
+			e.clk.Advance(500 * time.Millisecond) // the round is due, the flood 0.5 s old
+			e.sync(t)
+			want := 0 // put off
+			if owed {
+				want = 1 // a change under the backend is mended at once
+			}
+			if n := heals(fw); n != want {
+				t.Fatalf("%d heal rounds half a second after a flood, want %d", n, want)
+			}
+			e.clk.Advance(500 * time.Millisecond)
+			e.sync(t)
+			if n := heals(fw); n != 1 {
+				t.Fatalf("%d heal rounds after a quiet second, want 1", n)
+			}
+		})
+	}
 }

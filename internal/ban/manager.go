@@ -602,7 +602,7 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 			if healDue.IsZero() {
 				healDue = nextHeal
 			}
-			if w := healWait(now, healDue, m.hs.lastFlood); w > 0 {
+			if w := healWait(now, healDue, m.hs.lastFlood); w > 0 && !m.healOwed() {
 				nextHeal = now.Add(w)
 			} else {
 				m.startHeal(ctx)

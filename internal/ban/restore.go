@@ -197,6 +197,22 @@ func healWait(now, due, lastFlood time.Time) time.Duration {
 	return min(quiet.Sub(now), due.Add(healMaxDelay).Sub(now))
 }
 
+// healOwed reports whether a backend that can tell (HealNeeder) says a
+// heal round is needed: for nftables, someone else changed the ruleset
+// (our own commits, a flood's included, keep it verified). Such a round is
+// not put off for a flood: a foreign flush is mended at the next round.
+func (m *Manager) healOwed() bool {
+	for _, b := range m.cfg.Backends {
+		if _, ok := b.(firewall.Healer); !ok {
+			continue
+		}
+		if n, ok := b.(HealNeeder); ok && n.HealNeeded() {
+			return true
+		}
+	}
+	return false
+}
+
 // healSpacing: a heal round starts at least this many times its
 // predecessor's duration after the last start, so that reading a large
 // firewall back (about a second of CPU for 100,000 elements, and as much
