@@ -192,14 +192,44 @@ func TestFormatOut(t *testing.T) {
 	}
 }
 
+// outNeedsFailure has a captured "ip" that differs from its address, so a
+// format that reads the field is told from one that reads the address.
+var outNeedsFailure = filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"),
+	Time:   time.Unix(1700000000, 0).In(time.UTC),
+	Fields: map[string]string{"user": "root", "ip4": "192.0.2.1", "ip": "198.51.100.9", "alt_user": "x"},
+	Lines:  []string{"first", "second"}, Users: []string{"root", "admin"}}
+
+// checkOutNeeds fails t unless outNeedsFailure cut down to what outNeeds
+// lists for format prints as the whole failure does; it returns whether
+// the format needs lines.
+func checkOutNeeds(t *testing.T, format string, compat bool) bool {
+	t.Helper()
+	fl := outNeedsFailure
+	lines, fields := outNeeds(format, compat)
+	cut := fl
+	if !lines {
+		cut.Lines, cut.Users, cut.Fields = nil, nil, nil
+		for _, k := range fields {
+			if v, ok := fl.Fields[k]; ok {
+				if cut.Fields == nil {
+					cut.Fields = map[string]string{}
+				}
+				cut.Fields[k] = v
+			}
+		}
+	}
+	o := outOpts{compat: compat}
+	want, got := formatOut(format, fl, time.UTC, o), formatOut(format, cut, time.UTC, o)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%q (compat %v, fields %q): cut down %q, whole %q", format, compat, fields, got, want)
+	}
+	return lines
+}
+
 // TestOutNeeds: a failure cut down to what outNeeds says a format reads
 // (the listed fields; no lines or users unless it reads them) prints as
 // the whole failure does, and ip, id and the like need no lines.
 func TestOutNeeds(t *testing.T) {
-	fl := filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"),
-		Time:   time.Unix(1700000000, 0).In(time.UTC),
-		Fields: map[string]string{"user": "root", "ip4": "192.0.2.1", "ip": "198.51.100.9", "alt_user": "x"},
-		Lines:  []string{"first", "second"}, Users: []string{"root", "admin"}}
 	tests := []struct {
 		format string
 		lines  bool
@@ -213,29 +243,25 @@ func TestOutNeeds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, compat := range []bool{false, true} {
-			lines, fields := outNeeds(tt.format, compat)
-			if lines != tt.lines {
+			if lines := checkOutNeeds(t, tt.format, compat); lines != tt.lines {
 				t.Errorf("outNeeds(%q) lines = %v, want %v", tt.format, lines, tt.lines)
-			}
-			cut := fl
-			if !lines {
-				cut.Lines, cut.Users, cut.Fields = nil, nil, nil
-				for _, k := range fields {
-					if v, ok := fl.Fields[k]; ok {
-						if cut.Fields == nil {
-							cut.Fields = map[string]string{}
-						}
-						cut.Fields[k] = v
-					}
-				}
-			}
-			o := outOpts{compat: compat}
-			want, got := formatOut(tt.format, fl, time.UTC, o), formatOut(tt.format, cut, time.UTC, o)
-			if strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("%q (compat %v, fields %q): cut down %q, whole %q", tt.format, compat, fields, got, want)
 			}
 		}
 	}
+}
+
+// FuzzOutNeeds: for any -o format, what outNeeds keeps prints as the
+// whole failure does.
+func FuzzOutNeeds(f *testing.F) {
+	for _, s := range []string{"ip", "F-IP", "[ip, user]", "[ ip ]", "<ip><F-USER>", "<IP> <msg", "[<ip>]", "<a-b> <F-ALT_USER>"} {
+		f.Add(s, false)
+	}
+	f.Fuzz(func(t *testing.T, format string, compat bool) {
+		if format == "" {
+			return
+		}
+		checkOutNeeds(t, format, compat)
+	})
 }
 
 func TestPyTime(t *testing.T) {
