@@ -32,11 +32,7 @@ func nftablesKind() nativeKind {
 // nftablesAbsent tells whether warden's table is missing (as after a clean
 // stop, which deletes it). False when that cannot be told.
 func nftablesAbsent(_ context.Context, o *Options) bool {
-	var opts []nft.ConnOption
-	if o.NetNS != 0 {
-		opts = append(opts, nft.WithNetNSFd(o.NetNS))
-	}
-	c, err := nft.New(opts...)
+	c, err := nftConn(o)
 	if err != nil {
 		return false
 	}
@@ -52,16 +48,22 @@ func nftablesAbsent(_ context.Context, o *Options) bool {
 // connection that can list the tables (no module, no permission or a
 // kernel without nf_tables all fail).
 func nftablesUsable(_ context.Context, o *Options) bool {
-	var opts []nft.ConnOption
-	if o.NetNS != 0 {
-		opts = append(opts, nft.WithNetNSFd(o.NetNS))
-	}
-	c, err := nft.New(opts...)
+	c, err := nftConn(o)
 	if err != nil {
 		return false
 	}
 	_, err = c.ListTablesOfFamily(nft.TableFamilyINet)
 	return err == nil
+}
+
+// nftConn is a netlink connection to nf_tables in the server's namespace
+// (Options.NetNS, or this process's).
+func nftConn(o *Options) (*nft.Conn, error) {
+	var opts []nft.ConnOption
+	if o.NetNS != 0 {
+		opts = append(opts, nft.WithNetNSFd(o.NetNS))
+	}
+	return nft.New(opts...)
 }
 
 // nftablesSpec turns an nftables-* action's parameters into the native
