@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -192,19 +193,9 @@ func (b *Backend) dumpSet(c *netlink.Conn, set string, fn func(setElem)) (settle
 	settled, first := true, true
 	var gen uint16
 	for {
-		var n, flags int
-		var rerr error
-		if err := raw.Read(func(fd uintptr) bool {
-			n, _, flags, _, rerr = unix.Recvmsg(int(fd), buf, nil, 0)
-			return rerr != unix.EAGAIN && rerr != unix.EINTR
-		}); err != nil {
+		n, err := recvInto(raw, buf)
+		if err != nil {
 			return false, err
-		}
-		if rerr != nil {
-			return false, fmt.Errorf("recvmsg: %w", rerr)
-		}
-		if flags&unix.MSG_TRUNC != 0 {
-			return false, errors.New("recvmsg: message truncated")
 		}
 		done, err := walkMessages(buf[:n], req.Header.Sequence, func(data []byte) error {
 			g, err := decodeElemMsg(data, fn)
@@ -315,19 +306,9 @@ func (b *Backend) probeAnswers(c *netlink.Conn, index map[uint32]int, present []
 	buf := make([]byte, dumpBufBytes)
 	newElem := uint16(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWSETELEM)
 	for left := len(index); left > 0; {
-		var n, flags int
-		var rerr error
-		if err := raw.Read(func(fd uintptr) bool {
-			n, _, flags, _, rerr = unix.Recvmsg(int(fd), buf, nil, 0)
-			return rerr != unix.EAGAIN && rerr != unix.EINTR
-		}); err != nil {
+		n, err := recvInto(raw, buf)
+		if err != nil {
 			return err
-		}
-		if rerr != nil {
-			return fmt.Errorf("recvmsg: %w", rerr)
-		}
-		if flags&unix.MSG_TRUNC != 0 {
-			return errors.New("recvmsg: message truncated")
 		}
 		for m := buf[:n]; len(m) >= unix.SizeofNlMsghdr; {
 			l := int(binary.NativeEndian.Uint32(m))
@@ -365,4 +346,24 @@ func attr(typ uint16, data []byte) []byte {
 	binary.NativeEndian.PutUint16(b[2:], typ)
 	copy(b[4:], data)
 	return b[:cap(b)]
+}
+
+// recvInto reads one datagram of netlink messages into buf, waiting for it
+// on the socket's poller; a datagram larger than buf is an error.
+func recvInto(raw syscall.RawConn, buf []byte) (int, error) {
+	var n, flags int
+	var rerr error
+	if err := raw.Read(func(fd uintptr) bool {
+		n, _, flags, _, rerr = unix.Recvmsg(int(fd), buf, nil, 0)
+		return rerr != unix.EAGAIN && rerr != unix.EINTR
+	}); err != nil {
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, fmt.Errorf("recvmsg: %w", rerr)
+	}
+	if flags&unix.MSG_TRUNC != 0 {
+		return 0, errors.New("recvmsg: message truncated")
+	}
+	return n, nil
 }
