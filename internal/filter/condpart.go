@@ -60,6 +60,7 @@ func cloneParts(parts []condPart) []condPart {
 
 // findParts is find for an ASCII subject through the parts: the first
 // part that matches gives the match, its groups moved to p's numbering.
+// The answer is scratch space (v.partLoc), valid until the next call.
 func (p *pattern) findParts(v *variant, buf []byte) []int {
 	for i := range v.parts {
 		cp := &v.parts[i]
@@ -70,7 +71,10 @@ func (p *pattern) findParts(v *variant, buf []byte) []int {
 		if sub == nil {
 			continue
 		}
-		loc := make([]int, 2*len(p.names))
+		if len(v.partLoc) != 2*len(p.names) {
+			v.partLoc = make([]int, 2*len(p.names))
+		}
+		loc := v.partLoc
 		for k := range loc {
 			loc[k] = -1
 		}

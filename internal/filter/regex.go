@@ -45,6 +45,8 @@ type variant struct {
 	runes []rune
 	// parts, when set, replace bt for ASCII subjects (condpart.go)
 	parts []condPart
+	// partLoc is findParts' answer: scratch, each clone has its own
+	partLoc []int
 }
 
 // retryFactor: a backtracking match abandoned at MatchTimeout is tried
@@ -136,7 +138,7 @@ func (p *pattern) clone() *pattern {
 	c := *p
 	if p.ascii != nil {
 		v := *p.ascii
-		v.dfa, v.patient, v.runes = p.ascii.dfa.clone(), nil, nil
+		v.dfa, v.patient, v.runes, v.partLoc = p.ascii.dfa.clone(), nil, nil, nil
 		v.split = p.ascii.split.clone()
 		v.parts = cloneParts(p.ascii.parts)
 		c.ascii = &v
