@@ -29,6 +29,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/google/nftables"
 )
 
 func main() {
@@ -96,16 +98,50 @@ func appendLines(path string, base netip.Addr, k, fails int) (netip.Addr, error)
 	return next, err
 }
 
-var ipv4 = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
-
-// count returns the number of IPv4 elements in the set (0 if it does not exist yet).
-func count(ctx context.Context, ns, set string) int {
-	args := append([]string{"netns", "exec", ns, "nft", "list", "set"}, strings.Fields(set)...)
-	out, err := exec.CommandContext(ctx, "ip", args...).Output()
+// count returns the number of elements in the set (0 if it does not exist
+// yet or cannot be read). It reads them over netlink inside the namespace:
+// `nft list set` spends about 1.2 CPU-s formatting 100,000 elements, which
+// the server under test had to compete for at every poll; the netlink dump
+// alone costs a fifth of that. Interval ends are not counted, so a range
+// or prefix counts once.
+func count(_ context.Context, ns, set string) int {
+	f := strings.Fields(set)
+	if len(f) != 3 {
+		return 0
+	}
+	fam, ok := families[f[0]]
+	if !ok {
+		return 0
+	}
+	h, err := os.Open("/run/netns/" + ns)
 	if err != nil {
 		return 0
 	}
-	return len(ipv4.FindAllIndex(out, -1))
+	defer h.Close()
+	c, err := nftables.New(nftables.WithNetNSFd(int(h.Fd())))
+	if err != nil {
+		return 0
+	}
+	defer c.CloseLasting()
+	elems, err := c.GetSetElements(&nftables.Set{Table: &nftables.Table{Name: f[1], Family: fam}, Name: f[2]})
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range elems {
+		if !e.IntervalEnd {
+			n++
+		}
+	}
+	return n
+}
+
+// ipv4 finds the addresses in `nft monitor`'s lines.
+var ipv4 = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
+
+// families are nft's family words.
+var families = map[string]nftables.TableFamily{
+	"inet": nftables.TableFamilyINet, "ip": nftables.TableFamilyIPv4, "ip6": nftables.TableFamilyIPv6,
 }
 
 // poll waits until the set holds want elements and returns the time since start.

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net/netip"
+	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -82,6 +85,47 @@ func TestSummary(t *testing.T) {
 	} {
 		if got := summary(tc.lat); got != tc.want {
 			t.Errorf("summary: %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestCount reads a set's elements inside a namespace of its own, as the
+// flood and wait subcommands poll them; a prefix in an interval set counts
+// once.
+func TestCount(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a network namespace")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("needs nft (apt-get install nftables)")
+	}
+	ns := fmt.Sprintf("bantime-test-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ruleset := `table inet t {
+	set hosts { type ipv4_addr; elements = { 192.0.2.1, 192.0.2.2, 192.0.2.3 } }
+	set nets { type ipv4_addr; flags interval; elements = { 198.51.100.0/24, 203.0.113.7 } }
+	set empty { type ipv4_addr; }
+}`
+	cmd := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(ruleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	for _, tt := range []struct {
+		set  string
+		want int
+	}{
+		{"inet t hosts", 3},
+		{"inet t nets", 2},
+		{"inet t empty", 0},
+		{"inet t missing", 0},
+		{"ip t hosts", 0}, // another family's table
+	} {
+		if got := count(t.Context(), ns, tt.set); got != tt.want {
+			t.Errorf("count(%q) = %d, want %d", tt.set, got, tt.want)
 		}
 	}
 }
