@@ -30,7 +30,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/nftables"
+	nft "github.com/google/nftables"
+
+	"warden/internal/firewall/nftables"
 )
 
 func main() {
@@ -99,11 +101,13 @@ func appendLines(path string, base netip.Addr, k, fails int) (netip.Addr, error)
 }
 
 // count returns the number of elements in the set (0 if it does not exist
-// yet or cannot be read). It reads them over netlink inside the namespace:
-// `nft list set` spends about 1.2 CPU-s formatting 100,000 elements, which
-// the server under test had to compete for at every poll; the netlink dump
-// alone costs a fifth of that. Interval ends are not counted, so a range
-// or prefix counts once.
+// yet or cannot be read, or when a commit landed during the read, which can
+// then miss elements). It streams the set over netlink inside the
+// namespace, as warden's heal rounds do: `nft list set` spends about 1.2
+// CPU-s formatting 100,000 elements (and google/nftables' GetSetElements
+// about as much building them), which the server under test had to
+// compete for at every poll. Interval ends are not counted, so a range or
+// prefix counts once.
 func count(_ context.Context, ns, set string) int {
 	f := strings.Fields(set)
 	if len(f) != 3 {
@@ -118,31 +122,20 @@ func count(_ context.Context, ns, set string) int {
 		return 0
 	}
 	defer h.Close()
-	c, err := nftables.New(nftables.WithNetNSFd(int(h.Fd())))
-	if err != nil {
+	n, settled, err := nftables.CountElements(int(h.Fd()), fam, f[1], f[2])
+	if err != nil || !settled {
 		return 0
-	}
-	defer c.CloseLasting()
-	elems, err := c.GetSetElements(&nftables.Set{Table: &nftables.Table{Name: f[1], Family: fam}, Name: f[2]})
-	if err != nil {
-		return 0
-	}
-	n := 0
-	for _, e := range elems {
-		if !e.IntervalEnd {
-			n++
-		}
 	}
 	return n
 }
 
+// families are nft's family words.
+var families = map[string]nft.TableFamily{
+	"inet": nft.TableFamilyINet, "ip": nft.TableFamilyIPv4, "ip6": nft.TableFamilyIPv6,
+}
+
 // ipv4 finds the addresses in `nft monitor`'s lines.
 var ipv4 = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
-
-// families are nft's family words.
-var families = map[string]nftables.TableFamily{
-	"inet": nftables.TableFamilyINet, "ip": nftables.TableFamilyIPv4, "ip6": nftables.TableFamilyIPv6,
-}
 
 // poll waits until the set holds want elements and returns the time since start.
 // Listing a large set costs a process and CPU that the server under test

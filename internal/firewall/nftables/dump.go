@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	nft "github.com/google/nftables"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -366,4 +367,25 @@ func recvInto(raw syscall.RawConn, buf []byte) (int, error) {
 		return 0, errors.New("recvmsg: message truncated")
 	}
 	return n, nil
+}
+
+// CountElements counts the elements of a set (interval end elements not
+// counted, so a range counts once) in the network namespace netns (a file
+// descriptor; 0 is this process's), with the same streaming dump a heal
+// round uses. settled is false when a commit landed during the dump, which
+// may then have missed elements. It is for tools that watch a set fill
+// (bench/bantime); a set that does not exist yields unix.ENOENT.
+func CountElements(netns int, family nft.TableFamily, table, set string) (n int, settled bool, err error) {
+	b := &Backend{table: &nft.Table{Name: table, Family: family}, netns: netns}
+	c, err := b.dialRaw()
+	if err != nil {
+		return 0, false, err
+	}
+	defer c.Close()
+	settled, err = b.dumpSet(c, set, func(e setElem) {
+		if !e.end {
+			n++
+		}
+	})
+	return n, settled, err
 }
