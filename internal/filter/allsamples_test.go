@@ -129,6 +129,7 @@ func TestAllSampleLogs(t *testing.T) {
 			if f.pref != nil {
 				checkContentSplit(t, f.pref, lines)
 			}
+			checkChains(t, f, lines)
 			checked := 0
 			defer func() { t.Logf("%d expectations checked", checked) }()
 			for _, sl := range parseSample(t, name, lines) {

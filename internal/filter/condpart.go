@@ -12,6 +12,8 @@ import (
 type condPart struct {
 	re  *regexp.Regexp
 	dfa *dfa
+	// chain finds re's groups faster when it can (chain.go); may be nil
+	chain *chain
 	// slot[j] is the pattern's group number of re's group j
 	slot []int
 }
@@ -33,7 +35,7 @@ func (p *pattern) buildParts() []condPart {
 		if err != nil {
 			return nil
 		}
-		cp := condPart{re: re, dfa: newDFA(tr.expr), slot: make([]int, len(tr.names))}
+		cp := condPart{re: re, dfa: newDFA(tr.expr), chain: newChain(tr.expr), slot: make([]int, len(tr.names))}
 		for j, n := range tr.names[1:] {
 			k := slices.Index(p.names, n)
 			if n == "" || k < 1 {
@@ -54,6 +56,7 @@ func cloneParts(parts []condPart) []condPart {
 	out := slices.Clone(parts)
 	for i := range out {
 		out[i].dfa = parts[i].dfa.clone()
+		out[i].chain = parts[i].chain.clone()
 	}
 	return out
 }
@@ -67,7 +70,10 @@ func (p *pattern) findParts(v *variant, buf []byte) []int {
 		if m, ok := cp.dfa.match(buf); ok && !m {
 			continue
 		}
-		sub := cp.re.FindSubmatchIndex(buf)
+		sub, ok := cp.chain.find(buf)
+		if !ok {
+			sub = cp.re.FindSubmatchIndex(buf)
+		}
 		if sub == nil {
 			continue
 		}

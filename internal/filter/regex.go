@@ -47,6 +47,9 @@ type variant struct {
 	parts []condPart
 	// partLoc is findParts' answer: scratch, each clone has its own
 	partLoc []int
+	// chain finds re's groups on ASCII subjects segment by segment
+	// (chain.go); nil when re is not of its shape or bt is set
+	chain *chain
 }
 
 // retryFactor: a backtracking match abandoned at MatchTimeout is tried
@@ -140,6 +143,7 @@ func (p *pattern) clone() *pattern {
 		v := *p.ascii
 		v.dfa, v.patient, v.runes, v.partLoc = p.ascii.dfa.clone(), nil, nil, nil
 		v.split = p.ascii.split.clone()
+		v.chain = p.ascii.chain.clone()
 		v.parts = cloneParts(p.ascii.parts)
 		c.ascii = &v
 	}
@@ -207,6 +211,9 @@ func (p *pattern) build(ascii bool) (translation, *variant, error) {
 		v.re = re
 		if ascii {
 			v.dfa = newDFA(tr.expr)
+		}
+		if ascii && len(v.reasons) == 0 {
+			v.chain = newChain(tr.expr)
 		}
 	}
 	if len(v.reasons) > 0 {
@@ -359,6 +366,11 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 	if v.bt == nil {
 		if v.split != nil && ascii {
 			if loc, ok := v.split.find(buf); ok {
+				return loc, nil
+			}
+		}
+		if ascii && v.chain != nil {
+			if loc, ok := v.chain.find(buf); ok {
 				return loc, nil
 			}
 		}
