@@ -226,6 +226,19 @@ func (c *chain) find(buf []byte) (loc []int, ok bool) {
 	pos := 0
 	for i := 0; i < len(c.segs); i++ {
 		sg := &c.segs[i]
+		if a := sg.alt; a != nil && a.sub == nil {
+			// a group then a literal: walked as one, one pass and no
+			// sub-regexp (walking the group alone first would only add
+			// a pass, and fails on every lazy group)
+			e, ok := a.fe.end(buf, pos)
+			if !ok || e < 0 {
+				return nil, false
+			}
+			a.fill(buf, pos, e, loc)
+			pos = e
+			i++ // the run is walked
+			continue
+		}
 		e, ok := sg.fe.end(buf, pos)
 		if !ok || e < 0 {
 			return nil, false
