@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,10 +48,7 @@ func runIpsetCase(t *testing.T, bin, variant string) {
 	n := newSSHDNet(t)
 	listenTCP22(t, n, sshdIgnored)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "auth.log")
-	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logPath := emptyLog(t, dir)
 	jailConf := fmt.Sprintf("[%s]\nenabled = true\nfilter = sshd\nlogpath = %s\nignoreself = false\n"+
 		"maxretry = 5\nfindtime = 600\nbantime = 31536000\naction = iptables-multiport[name=SSH, port=ssh, protocol=tcp]\n",
 		jail, logPath)

@@ -21,10 +21,7 @@ func TestPrefixBanListed(t *testing.T) {
 	ns := newNetns(t)
 	bin := buildWarden(t)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "auth.log")
-	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logPath := emptyLog(t, dir)
 	conf := sshdJailDir(t, dir, logPath, "backend = polling\nbanprefix6 = 64\nbanprefix.count = true\n")
 	p := launchWarden(t, bin, ns, conf, dir)
 	f2b := filepath.Join(dir, "fail2ban-client")

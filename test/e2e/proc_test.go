@@ -17,6 +17,17 @@ import (
 	"time"
 )
 
+// emptyLog creates an empty dir/auth.log for a jail to watch and returns
+// its path.
+func emptyLog(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // sshdJailDir writes a configuration directory with one sshd jail on
 // logPath (fail2ban's sshd filter, the native nftables-multiport action)
 // and returns it. extra is appended to the jail section.

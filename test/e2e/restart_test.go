@@ -35,10 +35,7 @@ func TestRestartKill9(t *testing.T) {
 	ns := newNetns(t)
 	bin := buildWarden(t)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "auth.log")
-	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logPath := emptyLog(t, dir)
 	conf := sshdJailDir(t, dir, logPath, "backend = polling\n")
 	addr := func(batch, i int) string { return fmt.Sprintf("10.%d.%d.%d", batch, i/250, i%250+1) }
 

@@ -56,10 +56,7 @@ func TestServerBinary(t *testing.T) {
 	ns := newNetns(t)
 	bin := buildWarden(t)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "auth.log")
-	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logPath := emptyLog(t, dir)
 	conf := sshdJailDir(t, dir, logPath, "backend = polling\n")
 	p := launchWarden(t, bin, ns, conf, dir, "--log-format", "json")
 	sock, stderr := p.sock, p.stderr
