@@ -6,9 +6,10 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"warden/internal/journaldtest"
 )
 
 func TestJournalOpts(t *testing.T) {
@@ -69,80 +70,15 @@ func FuzzJournalOpts(f *testing.F) {
 	})
 }
 
-// testJournald makes sure a journald serves entries, starting a
-// standalone one when none does (stopped at the end unless another test
-// process still uses it: the lock protocol of internal/source's tests).
+// testJournald makes sure a journald serves entries (see journaldtest),
+// skipping the test when none can.
 func testJournald(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("journalctl"); err != nil {
-		t.Skip("journalctl not installed (Debian package systemd)")
+	stop, reason := journaldtest.Start()
+	t.Cleanup(stop)
+	if reason != "" {
+		t.Skip(reason)
 	}
-	lock, err := os.OpenFile("/run/warden-test-journald.lock", os.O_CREATE|os.O_RDWR, 0o644)
-	if err == nil {
-		_ = syscall.Flock(int(lock.Fd()), syscall.LOCK_SH)
-		t.Cleanup(func() { lock.Close() })
-	}
-	if journalWorks() {
-		return
-	}
-	const bin = "/lib/systemd/systemd-journald"
-	if _, err := os.Stat(bin); err != nil {
-		t.Skip("no running journald and " + bin + " missing")
-	}
-	cmd := exec.Command(bin)
-	if err := cmd.Start(); err != nil {
-		t.Skip("cannot start journald: " + err.Error())
-	}
-	t.Cleanup(func() {
-		if lock != nil && syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-			return // another test process still uses it
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	for range 50 {
-		if journalWorks() {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Skip("the journald started does not serve entries")
-}
-
-func journalWorks() bool {
-	if _, err := os.Stat("/run/systemd/journal/socket"); err != nil {
-		return false
-	}
-	id := fmt.Sprintf("warden-rprobe-%d-%d", os.Getpid(), time.Now().UnixNano())
-	if journalWrite(id, "probe\n") != nil {
-		return false
-	}
-	return journalHas(id, 1)
-}
-
-func journalWrite(ident, text string) error {
-	cmd := exec.Command("systemd-cat", "-t", ident)
-	cmd.Stdin = strings.NewReader(text)
-	return cmd.Run()
-}
-
-// journalHas waits until n entries of ident are readable.
-func journalHas(ident string, n int) bool {
-	for range 40 {
-		out, err := exec.Command("journalctl", "--system", "-q", "-o", "cat", "SYSLOG_IDENTIFIER="+ident).Output()
-		if err == nil && strings.Count(string(out), "\n") >= n {
-			return true
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return false
 }
 
 // TestRegexJournal: warden regex reads the entries journalmatch selects,
@@ -153,10 +89,10 @@ func TestRegexJournal(t *testing.T) {
 	lines := "Failed password for root from 192.0.2.7 port 22 ssh2\n" +
 		"session opened for user deploy\n" +
 		"Failed password for admin from 2001:db8::9 port 22 ssh2\n"
-	if err := journalWrite(ident, lines); err != nil {
-		t.Skipf("systemd-cat: %v", err)
+	if err := journaldtest.Write(ident, lines); err != nil {
+		t.Skip(err)
 	}
-	if !journalHas(ident, 3) {
+	if !journaldtest.Has(ident, 3) {
 		t.Fatal("entries not in the journal")
 	}
 	re := `Failed password for \S+ from <HOST>`
