@@ -254,36 +254,34 @@ func (b *unchangedHeal) change(ctx context.Context, commit func() error) error {
 		return commit()
 	}
 	b.tie(ctx)
-	before, err := b.gen.Generation()
-	if err != nil || before != b.last {
-		b.ok = false
-		return commit()
-	}
-	if err := commit(); err != nil {
-		b.ok = false
-		return err
-	}
-	after, err := b.gen.Generation()
-	b.ok, b.last = err == nil, after
-	return nil
+	var err error
+	b.ok, b.last, err = b.commitFrom(b.last, commit)
+	return err
 }
 
 // chainCommit runs one of our commits while a round reads the ruleset,
 // extending the chain when the generation before it is the chain's end.
 // The caller holds b.mu.
 func (b *unchangedHeal) chainCommit(commit func() error) error {
-	before, err := b.gen.Generation()
-	if err != nil || before != b.chain {
-		b.chained = false
-		return commit()
+	var err error
+	b.chained, b.chain, err = b.commitFrom(b.chain, commit)
+	return err
+}
+
+// commitFrom runs commit and reports whether the ruleset went from
+// generation from to gen by that commit alone: the generation read just
+// before it was from, the commit succeeded and the one after it could be
+// read. When ok is false, gen means nothing. err is commit's.
+func (b *unchangedHeal) commitFrom(from uint32, commit func() error) (ok bool, gen uint32, err error) {
+	before, gerr := b.gen.Generation()
+	if gerr != nil || before != from {
+		return false, 0, commit()
 	}
 	if err := commit(); err != nil {
-		b.chained = false
-		return err
+		return false, 0, err
 	}
-	after, err := b.gen.Generation()
-	b.chained, b.chain = err == nil, after
-	return nil
+	after, gerr := b.gen.Generation()
+	return gerr == nil, after, nil
 }
 
 // truster is a backend wrapper that can be told the ruleset is complete
