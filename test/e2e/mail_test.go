@@ -290,8 +290,7 @@ func TestMailExim(t *testing.T) {
 	ns, m, whois := mailNet(t)
 	bin := buildWarden(t)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "auth.log")
-	appendLines(t, logPath, "")
+	logPath := emptyLog(t, dir)
 	conf := mailJailDir(t, dir, logPath, "")
 	srv := launchWarden(t, bin, ns, conf, dir)
 
@@ -381,8 +380,7 @@ func TestMailDigest(t *testing.T) {
 	ns, m, _ := mailNet(t)
 	bin := buildWarden(t)
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "auth.log")
-	appendLines(t, logPath, "")
+	logPath := emptyLog(t, dir)
 	conf := mailJailDir(t, dir, logPath, "smtp = 127.0.0.1:2525\nstarttls = no\ndigest = 1h\nalert = net:198.51.100.77\n")
 	srv := launchWarden(t, bin, ns, conf, dir)
 
@@ -454,8 +452,7 @@ func TestMailBurst(t *testing.T) {
 	lines := b.String()
 	for _, mode := range []string{"off", "on", "digest"} {
 		dir := t.TempDir()
-		logPath := filepath.Join(dir, "auth.log")
-		appendLines(t, logPath, "")
+		logPath := emptyLog(t, dir)
 		mailConf := ""
 		if mode == "digest" {
 			mailConf = "digest = 1h\n"

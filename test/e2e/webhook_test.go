@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -106,8 +105,7 @@ func TestWebhook(t *testing.T) {
 	wl := listenInNetns(t, ns, "127.0.0.1:0")
 	whoistest.Serve(t, wl, whoistest.Answer("inetnum: 198.51.100.0 - 198.51.100.255\r\nnetname: TEST-NET-2\r\ncountry: NL\r\n"))
 
-	logPath := filepath.Join(dir, "auth.log")
-	appendLines(t, logPath, "")
+	logPath := emptyLog(t, dir)
 	jail := fmt.Sprintf("[DEFAULT]\nwhois = %s\n[sshd]\nenabled = true\nfilter = sshd\nlogpath = %s\nignoreself = false\n"+
 		"maxretry = 1\nmaxmatches = 1\nfindtime = 10m\nbantime = 1h\naction = nftables-multiport[name=sshd, port=22, protocol=tcp]\n",
 		wl.Addr(), logPath)
