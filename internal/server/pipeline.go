@@ -17,8 +17,15 @@ import (
 const catchUpIdle = 300 * time.Millisecond
 
 // maxBatch caps the lines a jail handles before it acknowledges them to its
-// source (which lets their position be saved).
-const maxBatch = 1024
+// source (which lets their position be saved). A large batch streams from
+// the source's channel into the filter (see feed), so the cap costs no
+// memory; it only bounds how far a saved position may lag.
+const maxBatch = 16384
+
+// linesQueued is the capacity of a jail's line channel: room for a few
+// read chunks of the file source, so that a flood's batch rarely finds it
+// empty while the source is still reading.
+const linesQueued = 1024
 
 // newSource builds a jail's log source with its positions in st; opened
 // hears of the files it has positioned itself in. Positions are saved
@@ -62,7 +69,7 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 	}
 	// lines is owned by this function: the source goroutine below is its
 	// only sender and closes it once the source's Run has returned.
-	lines := make(chan source.Line, 256)
+	lines := make(chan source.Line, linesQueued)
 	go func() {
 		defer close(lines)
 		wait := time.Second
@@ -86,8 +93,19 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 	j.tracker.SetInOperation(false)
 	idle := time.NewTimer(catchUpIdle)
 	defer idle.Stop()
+	resetIdle := func() {
+		if !idle.Stop() {
+			select {
+			case <-idle.C:
+			default:
+			}
+		}
+		idle.Reset(catchUpIdle)
+	}
 	inOp := false
-	batch := make([]source.Line, 0, 64)
+	fd := newFeed(lines)
+	defer fd.stop()
+	batch := make([]source.Line, 0, parallelMin)
 	for {
 		var line source.Line
 		var ok bool
@@ -96,13 +114,7 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 		} else {
 			select {
 			case line, ok = <-lines:
-				if !idle.Stop() {
-					select {
-					case <-idle.C:
-					default:
-					}
-				}
-				idle.Reset(catchUpIdle)
+				resetIdle()
 			case <-idle.C:
 				inOp = true
 				j.tracker.SetInOperation(true)
@@ -113,28 +125,33 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 		if !ok {
 			return nil
 		}
+		// What is queued now, up to parallelMin lines: a few lines are
+		// handled one by one; more start a batch that the feed extends
+		// with the lines queued while it runs.
 		batch = append(batch[:0], line)
-		closed := false
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					closed = true
-					break more
-				}
-				batch = append(batch, l)
-			default:
-				break more
+		fd.start(maxBatch - 1)
+		for len(batch) < parallelMin {
+			l, ok := fd.poll()
+			if !ok {
+				break
 			}
+			batch = append(batch, l)
 		}
-		s.handleBatch(j, mgr, batch, mgrCtx)
+		more := fd
+		if len(batch) < parallelMin || j.journal {
+			more = nil
+		}
+		s.handleBatch(j, mgr, batch, more, mgrCtx)
 		clear(batch) // let the texts go
-		if err := acks.Done(mgrCtx, len(batch)); err != nil {
+		if err := acks.Done(mgrCtx, 1+fd.extra); err != nil {
 			j.log.Warn("saving log position", "err", err)
 		}
-		if closed {
+		if fd.closed {
 			return nil
+		}
+		if !inOp {
+			// A long batch is not silence.
+			resetIdle()
 		}
 	}
 }
@@ -145,15 +162,25 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 const parallelMin = 256
 
 // handleBatch runs a batch of lines through the jail's filter, in order,
-// and hands each result to handleResult. A large batch of file lines (a
+// and hands each result to handleResult; with more set, the lines more
+// takes from the source follow the batch. A large batch of file lines (a
 // backlog or a flood) has its regex searches done ahead on up to
 // filterWorkers goroutines; ProcessSeq's results are Process's, line by
 // line.
-func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, mgrCtx context.Context) {
+func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, more *feed, mgrCtx context.Context) {
 	if workers := filterWorkers(); len(batch) >= parallelMin && workers > 1 && fileLines(batch) {
 		texts := func(yield func(string) bool) {
 			for _, l := range batch {
 				if !yield(l.Text) {
+					return
+				}
+			}
+			if more == nil {
+				return
+			}
+			for {
+				l, ok := more.next()
+				if !ok || !yield(l.Text) {
 					return
 				}
 			}

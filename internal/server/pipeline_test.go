@@ -38,11 +38,28 @@ func TestBatchParallelSameAsSequential(t *testing.T) {
 				source.Line{Text: fmt.Sprintf("%s host sshd[%d]: Connection closed by %s port %d", stamp, 1000+i, ip, 40000+k)})
 		}
 	}
-	run := func(batch int) (jail.Stats, ban.Stats) {
+	// run hands the lines over in batches of batch lines; with streamed,
+	// each batch's first parallelMin lines are the batch and the rest
+	// reach it through a feed, as runJail does.
+	run := func(batch int, streamed bool) (jail.Stats, ban.Stats) {
 		s, j, mgr := pipelineFixture(t)
 		ctx := context.Background()
 		for i := 0; i < len(lines); i += batch {
-			s.handleBatch(j, mgr, lines[i:min(i+batch, len(lines))], ctx)
+			b := lines[i:min(i+batch, len(lines))]
+			var fd *feed
+			if streamed && len(b) > parallelMin {
+				ch := make(chan source.Line, len(b))
+				for _, l := range b[parallelMin:] {
+					ch <- l
+				}
+				fd = newFeed(ch)
+				fd.start(len(b))
+				b = b[:parallelMin]
+			}
+			s.handleBatch(j, mgr, b, fd, ctx)
+			if fd != nil && fd.extra != batch-parallelMin && i+batch <= len(lines) {
+				t.Fatalf("feed took %d lines, want %d", fd.extra, batch-parallelMin)
+			}
 		}
 		if err := mgr.Sync(ctx); err != nil {
 			t.Fatal(err)
@@ -53,13 +70,24 @@ func TestBatchParallelSameAsSequential(t *testing.T) {
 		}
 		return j.tracker.Stats(), ms
 	}
-	seqJ, seqB := run(1)
-	parJ, parB := run(maxBatch)
+	seqJ, seqB := run(1, false)
 	if seqJ.Failures == 0 || seqB.Banned == 0 {
 		t.Fatalf("sequential run found nothing: %+v %+v", seqJ, seqB)
 	}
-	if seqJ != parJ || seqB != parB {
-		t.Errorf("batched: jail %+v, bans %+v; one by one: jail %+v, bans %+v", parJ, parB, seqJ, seqB)
+	for _, tc := range []struct {
+		name     string
+		batch    int
+		streamed bool
+	}{
+		{"batches of 1024", 1024, false},
+		{"one batch", len(lines), false},
+		{"streamed batches of 1000", 1000, true},
+		{"one streamed batch", len(lines), true},
+	} {
+		parJ, parB := run(tc.batch, tc.streamed)
+		if seqJ != parJ || seqB != parB {
+			t.Errorf("%s: jail %+v, bans %+v; one by one: jail %+v, bans %+v", tc.name, parJ, parB, seqJ, seqB)
+		}
 	}
 }
 
