@@ -79,11 +79,11 @@ func TestKeepEvidence(t *testing.T) {
 	}
 }
 
-// TestEntrySize guards the per-id memory a flood costs: an entry must stay
-// in the 96-byte size class.
+// TestEntrySize guards the per-id memory a flood costs: a record must stay
+// at 56 bytes.
 func TestEntrySize(t *testing.T) {
-	if n := unsafe.Sizeof(entry{}); n > 96 {
-		t.Errorf("entry is %d bytes, want at most 96", n)
+	if n := unsafe.Sizeof(rec{}); n > 56 {
+		t.Errorf("rec is %d bytes, want at most 56", n)
 	}
 }
 

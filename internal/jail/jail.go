@@ -9,7 +9,6 @@
 package jail
 
 import (
-	"container/heap"
 	"context"
 	"encoding/binary"
 	"log/slog"
@@ -115,32 +114,11 @@ type Jail struct {
 
 	mu          sync.Mutex
 	inOperation bool
-	byID        map[string]*entry
-	expiry      expiryHeap
+	t           *tracker
 	stats       Stats
 	calls       int64 // AddFailure calls (Fail2banPurge)
 	nextPurge   int64 // unix ns (Fail2banPurge)
 	noEvidence  bool  // see KeepEvidence
-}
-
-// entry is the state of one failure id: fail2ban's FailTicket reduced to
-// what the decision needs. The decayed retry count replaces a ring of
-// failure times: fail2ban does not keep a sliding window.
-//
-// Under a flood there is one per attacker (a banned address's later
-// failures still count, as in fail2ban), so it is kept to 96 bytes: the
-// matched lines and fields, which only tickets read, are behind a pointer
-// that stays nil while the jail keeps no evidence (KeepEvidence).
-type entry struct {
-	id       string
-	first    int64 // start of the rate window, unix ns (log time)
-	last     int64 // latest failure, unix ns (log time)
-	retry    float64
-	addr     netip.Addr
-	ev       *evidence
-	failures int32
-	idx      int32 // position in the expiry heap
-	noFail   bool  // only F-NOFAIL matches so far
 }
 
 // evidence is what a ticket carries beyond the counts: the newest
@@ -150,18 +128,18 @@ type evidence struct {
 	fields  fieldList
 }
 
-func (e *entry) matches() []string {
-	if e.ev == nil {
+func (ev *evidence) lines() []string {
+	if ev == nil {
 		return nil
 	}
-	return e.ev.matches
+	return ev.matches
 }
 
-func (e *entry) fields() fieldList {
-	if e.ev == nil {
+func (ev *evidence) named() fieldList {
+	if ev == nil {
 		return ""
 	}
-	return e.ev.fields
+	return ev.fields
 }
 
 // fieldList is a failure's named groups packed in one string, each name
@@ -235,7 +213,7 @@ func New(cfg Config) *Jail {
 		findTime:    int64(cfg.FindTime),
 		log:         lg.With("jail", cfg.Name),
 		inOperation: true,
-		byID:        make(map[string]*entry),
+		t:           newTracker(),
 	}
 }
 
@@ -292,12 +270,13 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 		id = f.Host
 	}
 	byAddr := addr.IsValid() && (id == "" || id == f.Host || id == addr.String() || id == f.Addr.String())
+	idIsAddr := false // id is addr's canonical text
 	if byAddr {
 		// The canonical text, IPv4-mapped addresses as IPv4: fail2ban's
 		// IPAddr does the same to its ids.
-		id = addr.String()
+		id, idIsAddr = addr.String(), true
 		if j.cfg.CountByPrefix {
-			id = j.banPrefix(addr, f.Prefix).String()
+			id, idIsAddr = j.banPrefix(addr, f.Prefix).String(), false
 		}
 	}
 
@@ -331,7 +310,7 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 			if !j.cfg.Fail2banPurge {
 				j.purge(now.UnixNano())
 			}
-			tk, banned = j.add(id, addr, t, f, count)
+			tk, banned = j.add(id, addr, idIsAddr, t, f, count)
 		}
 	}
 	if j.cfg.Fail2banPurge {
@@ -353,72 +332,82 @@ func (j *Jail) service(now int64) {
 	}
 }
 
-func (j *Jail) add(id string, addr netip.Addr, t int64, f Failure, count int) (Ticket, bool) {
-	e := j.byID[id]
+func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure, count int) (Ticket, bool) {
+	tr := j.t
+	var known netip.Addr
+	if idIsAddr {
+		known = addr
+	}
+	s, found := tr.find(id, known)
 	if f.NoFail {
 		j.stats.NoFail++
-		if e == nil {
-			e = j.insert(id, addr, t, f.Fields)
-			e.noFail = true
-		} else if e.noFail && t > e.last {
-			e.last = t
-			heap.Fix(&j.expiry, int(e.idx))
+		if !found {
+			s = j.insert(id, addr, idIsAddr, t, f.Fields)
+			tr.at(s).flags |= recNoFail
+		} else if r := tr.at(s); r.flags&recNoFail != 0 && t > r.last {
+			r.last = t
+			tr.heap.fix(s)
 		}
-		j.keepMatches(e, f.Lines)
+		j.keepMatches(s, f.Lines)
 		return Ticket{}, false
 	}
 	j.stats.Failures++
 	switch {
-	case e == nil:
-		e = j.insert(id, addr, t, f.Fields)
-		e.retry, e.failures = float64(count), 1
-	case e.noFail:
-		e.noFail = false
-		e.first, e.retry, e.failures = t, float64(count), 1
-		e.addr = addr
-		j.setFields(e, f.Fields)
-		if t != e.last {
-			e.last = t
-			heap.Fix(&j.expiry, int(e.idx))
+	case !found:
+		s = j.insert(id, addr, idIsAddr, t, f.Fields)
+		r := tr.at(s)
+		r.retry, r.failures = float64(count), 1
+	case tr.at(s).flags&recNoFail != 0:
+		r := tr.at(s)
+		r.flags &^= recNoFail
+		r.first, r.retry, r.failures = t, float64(count), 1
+		tr.setAddr(s, addr)
+		j.setFields(s, f.Fields)
+		if t != r.last {
+			r.last = t
+			tr.heap.fix(s)
 		}
 	default:
-		if t > e.last {
+		r := tr.at(s)
+		if t > r.last {
 			// fail2ban's FailTicket.adjustTime: once failures span
 			// more than findtime, scale the count to the rate seen
 			// over the whole span and slide the window start.
-			if e.first < t-j.findTime {
-				span := float64(t-e.first) / 1e9
-				e.retry = math.RoundToEven(e.retry / span * (float64(j.findTime) / 1e9))
-				e.first = t - j.findTime
+			if r.first < t-j.findTime {
+				span := float64(t-r.first) / 1e9
+				r.retry = math.RoundToEven(r.retry / span * (float64(j.findTime) / 1e9))
+				r.first = t - j.findTime
 			}
-			e.last = t
-			heap.Fix(&j.expiry, int(e.idx))
+			r.last = t
+			tr.heap.fix(s)
 		}
-		e.retry += float64(count)
-		e.failures++
+		r.retry += float64(count)
+		r.failures++
 	}
-	j.keepMatches(e, f.Lines)
-	if e.retry < float64(j.cfg.MaxRetry) && j.cfg.BadHistory != nil {
+	j.keepMatches(s, f.Lines)
+	r := tr.at(s)
+	if r.retry < float64(j.cfg.MaxRetry) && j.cfg.BadHistory != nil {
 		if h, ok := j.cfg.BadHistory(id); ok && h.Count > 0 && (h.Last.IsZero() || t > h.Last.UnixNano()) {
-			e.retry += RetryBoost(h.Count, j.cfg.MaxRetry)
+			r.retry += RetryBoost(h.Count, j.cfg.MaxRetry)
 		}
 	}
-	if e.retry < float64(j.cfg.MaxRetry) {
+	if r.retry < float64(j.cfg.MaxRetry) {
 		return Ticket{}, false
 	}
-	j.remove(e)
-	j.stats.Bans++
+	ev := tr.ev[s]
 	tk := Ticket{
 		ID:       id,
-		Addr:     e.addr,
-		Time:     time.Unix(0, e.last),
-		Failures: int(e.failures),
-		Retry:    int(e.retry),
-		Matches:  e.matches(),
-		Fields:   e.fields().toMap(),
+		Addr:     tr.addr(s),
+		Time:     time.Unix(0, r.last),
+		Failures: int(r.failures),
+		Retry:    int(r.retry),
+		Matches:  ev.lines(),
+		Fields:   ev.named().toMap(),
 	}
-	if e.addr.IsValid() {
-		tk.Prefix = j.banPrefix(e.addr, f.Prefix)
+	tr.remove(s)
+	j.stats.Bans++
+	if tk.Addr.IsValid() {
+		tk.Prefix = j.banPrefix(tk.Addr, f.Prefix)
 	}
 	j.log.Debug("ban", "id", id, "failures", tk.Failures)
 	return tk, true
@@ -464,16 +453,17 @@ func (j *Jail) banPrefix(a netip.Addr, given netip.Prefix) netip.Prefix {
 	return p
 }
 
-// keepMatches appends lines, keeping the newest MaxMatches.
-func (j *Jail) keepMatches(e *entry, lines []string) {
+// keepMatches appends lines to record s's, keeping the newest MaxMatches.
+func (j *Jail) keepMatches(s int32, lines []string) {
 	max := j.cfg.MaxMatches
 	if max <= 0 || len(lines) == 0 || j.noEvidence {
 		return
 	}
-	if e.ev == nil {
-		e.ev = &evidence{}
+	ev := j.t.ev[s]
+	if ev == nil {
+		ev = &evidence{}
+		j.t.ev[s] = ev
 	}
-	ev := e.ev
 	ev.matches = append(ev.matches, lines...)
 	if over := len(ev.matches) - max; over > 0 {
 		// Copy down rather than reslice so the array does not grow
@@ -484,41 +474,48 @@ func (j *Jail) keepMatches(e *entry, lines []string) {
 	}
 }
 
-// setFields replaces e's fields with those of a failure, unless the jail
-// keeps no evidence.
-func (j *Jail) setFields(e *entry, m map[string]string) {
+// setFields replaces record s's fields with those of a failure, unless the
+// jail keeps no evidence.
+func (j *Jail) setFields(s int32, m map[string]string) {
+	ev := j.t.ev[s]
 	switch {
-	case j.noEvidence || len(m) == 0 && e.ev == nil:
-	case e.ev == nil:
-		e.ev = &evidence{fields: compactFields(m)}
+	case j.noEvidence || len(m) == 0 && ev == nil:
+	case ev == nil:
+		j.t.ev[s] = &evidence{fields: compactFields(m)}
 	default:
-		e.ev.fields = compactFields(m)
+		ev.fields = compactFields(m)
 	}
 }
 
-func (j *Jail) insert(id string, addr netip.Addr, t int64, fields map[string]string) *entry {
-	for len(j.byID) >= j.cfg.MaxEntries && len(j.expiry) > 0 {
-		j.remove(j.expiry[0])
+// insert adds a record for id, first evicting the ids seen least recently
+// while the jail is at MaxEntries.
+func (j *Jail) insert(id string, addr netip.Addr, idIsAddr bool, t int64, fields map[string]string) int32 {
+	for j.t.n >= j.cfg.MaxEntries {
+		old, ok := j.t.heap.oldest()
+		if !ok {
+			break
+		}
+		j.t.remove(old)
 		j.stats.Evicted++
 	}
-	e := &entry{id: id, addr: addr, first: t, last: t}
-	j.setFields(e, fields)
-	j.byID[id] = e
-	heap.Push(&j.expiry, e)
-	return e
-}
-
-func (j *Jail) remove(e *entry) {
-	heap.Remove(&j.expiry, int(e.idx))
-	delete(j.byID, e.id)
+	s := j.t.insert(id, addr, idIsAddr)
+	r := j.t.at(s)
+	r.first, r.last = t, t
+	j.setFields(s, fields)
+	j.t.heap.push(s)
+	return s
 }
 
 // purge drops ids whose latest failure is findtime or more before now
 // (fail2ban's FailManager.cleanup).
 func (j *Jail) purge(now int64) {
 	limit := now - j.findTime
-	for len(j.expiry) > 0 && j.expiry[0].last <= limit {
-		j.remove(j.expiry[0])
+	for {
+		s, ok := j.t.heap.oldest()
+		if !ok || j.t.at(s).last > limit {
+			return
+		}
+		j.t.remove(s)
 		j.stats.Expired++
 	}
 }
@@ -533,8 +530,8 @@ func (j *Jail) Purge() {
 // Forget drops the failures of one id (fail2ban's delFailure).
 func (j *Jail) Forget(id string) {
 	j.mu.Lock()
-	if e := j.byID[id]; e != nil {
-		j.remove(e)
+	if s, ok := j.t.find(id, netip.Addr{}); ok {
+		j.t.remove(s)
 	}
 	j.mu.Unlock()
 }
@@ -543,8 +540,8 @@ func (j *Jail) Forget(id string) {
 func (j *Jail) Failures(id string) int {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if e := j.byID[id]; e != nil && !e.noFail {
-		return int(e.retry)
+	if s, ok := j.t.find(id, netip.Addr{}); ok && j.t.at(s).flags&recNoFail == 0 {
+		return int(j.t.at(s).retry)
 	}
 	return 0
 }
@@ -554,30 +551,6 @@ func (j *Jail) Stats() Stats {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	s := j.stats
-	s.Tracked = len(j.byID)
+	s.Tracked = j.t.n
 	return s
-}
-
-// expiryHeap orders entries by their latest failure, oldest first.
-type expiryHeap []*entry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(a, b int) bool { return h[a].last < h[b].last }
-func (h expiryHeap) Swap(a, b int) {
-	h[a], h[b] = h[b], h[a]
-	h[a].idx = int32(a)
-	h[b].idx = int32(b)
-}
-func (h *expiryHeap) Push(x any) {
-	e := x.(*entry)
-	e.idx = int32(len(*h))
-	*h = append(*h, e)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.idx = -1
-	return e
 }

@@ -1,0 +1,147 @@
+package slots
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// table is a caller's table for the tests: keys by slot, with a free list.
+type table struct {
+	keys []Key
+	free []int32
+}
+
+func (t *table) add(k Key) int32 {
+	if n := len(t.free); n > 0 {
+		s := t.free[n-1]
+		t.free = t.free[:n-1]
+		t.keys[s] = k
+		return s
+	}
+	t.keys = append(t.keys, k)
+	return int32(len(t.keys) - 1)
+}
+
+func key(i int) Key {
+	var k Key
+	k[0], k[1], k[15], k[19] = byte(i), byte(i>>8), byte(i>>16), 7
+	return k
+}
+
+// TestAgainstMap drives an index and a Go map with the same random puts
+// and deletes over a small key space (long probe runs, many deletes inside
+// them) and compares every key after every step.
+func TestAgainstMap(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		space int
+		ops   int
+	}{
+		{"tiny", 5, 2000},
+		{"small", 40, 20000},
+		{"wide", 3000, 30000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(1, uint64(tc.space)))
+			tb := &table{}
+			x := New(func(s int32) Key { return tb.keys[s] })
+			want := map[Key]int32{}
+			for op := range tc.ops {
+				k := key(rng.IntN(tc.space))
+				if s, ok := want[k]; ok && rng.IntN(2) == 0 {
+					if !x.Delete(k) {
+						t.Fatalf("op %d: delete of a held key failed", op)
+					}
+					delete(want, k)
+					tb.free = append(tb.free, s)
+				} else if !ok {
+					s := tb.add(k)
+					x.Put(k, s)
+					want[k] = s
+				}
+				if x.Len() != len(want) {
+					t.Fatalf("op %d: Len %d, want %d", op, x.Len(), len(want))
+				}
+				if op%97 == 0 || tc.space <= 40 {
+					for i := range tc.space {
+						k := key(i)
+						s, ok := x.Get(k)
+						ws, wok := want[k]
+						if ok != wok || ok && s != ws {
+							t.Fatalf("op %d: Get(%d) = %d %v, want %d %v", op, i, s, ok, ws, wok)
+						}
+					}
+				}
+			}
+			if x.Delete(key(tc.space + 1)) {
+				t.Error("delete of a key never put reported true")
+			}
+		})
+	}
+}
+
+// TestReserve: after Reserve(n), n puts do not grow the table.
+func TestReserve(t *testing.T) {
+	for _, n := range []int{1, 6, 7, 100, 100_000} {
+		tb := &table{}
+		x := New(func(s int32) Key { return tb.keys[s] })
+		x.Reserve(n)
+		size := x.Bytes()
+		for i := range n {
+			x.Put(key(i), tb.add(key(i)))
+		}
+		if x.Bytes() != size {
+			t.Errorf("n=%d: grew from %d to %d bytes", n, size, x.Bytes())
+		}
+		if x.Bytes() > 16*max(n, minCells) {
+			t.Errorf("n=%d: %d bytes reserved", n, x.Bytes())
+		}
+	}
+}
+
+// TestEmptyGivesBack: the table of a flood is dropped once the last key
+// goes, and Clear drops it at once.
+func TestEmptyGivesBack(t *testing.T) {
+	tb := &table{}
+	x := New(func(s int32) Key { return tb.keys[s] })
+	for i := range 1000 {
+		x.Put(key(i), tb.add(key(i)))
+	}
+	for i := range 1000 {
+		x.Delete(key(i))
+	}
+	if x.Bytes() != 0 || x.Len() != 0 {
+		t.Errorf("after deleting all: %d bytes, %d keys", x.Bytes(), x.Len())
+	}
+	x.Put(key(1), 1)
+	x.Clear()
+	if _, ok := x.Get(key(1)); ok || x.Bytes() != 0 {
+		t.Error("Clear kept a key or its table")
+	}
+}
+
+func TestGetAllocates(t *testing.T) {
+	tb := &table{}
+	x := New(func(s int32) Key { return tb.keys[s] })
+	for i := range 1000 {
+		x.Put(key(i), tb.add(key(i)))
+	}
+	if n := testing.AllocsPerRun(100, func() { x.Get(key(5)) }); n != 0 {
+		t.Errorf("Get allocates %v times", n)
+	}
+}
+
+func BenchmarkPutGetDelete(b *testing.B) {
+	tb := &table{}
+	x := New(func(s int32) Key { return tb.keys[s] })
+	for i := range 100_000 {
+		x.Put(key(i), tb.add(key(i)))
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		k := key(i % 100_000)
+		s, _ := x.Get(k)
+		x.Delete(k)
+		x.Put(k, s)
+	}
+}
