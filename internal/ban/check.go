@@ -23,10 +23,10 @@ func (m *Manager) checkActions(after bool) {
 func (m *Manager) rebanAll(jailName string) {
 	m.mu.Lock()
 	js := m.jails[jailName]
-	jobs := make([]job, 0, len(js.active))
-	for p, e := range js.active {
-		jobs = append(jobs, job{op: opRecheck, prefix: p, ticket: m.ticket(e)})
-	}
+	jobs := make([]job, 0, m.bans.count(js.idx))
+	m.bans.each(js.idx, false, func(e entry) {
+		jobs = append(jobs, job{op: opRecheck, prefix: e.prefix, ticket: m.ticket(&e)})
+	})
 	m.mu.Unlock()
 	m.log.Info("rebanning after an action repair", "jail", jailName, "bans", len(jobs))
 	m.pool.add(jailName, jobs...)

@@ -108,8 +108,11 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 	}
 	cfg := &btc
 	key := jailPrefix{r.jail, p}
+	var old *entry
 	m.mu.Lock()
-	old := js.active[p]
+	if e, ok := m.bans.get(js.idx, p); ok {
+		old = &e
+	}
 	m.mu.Unlock()
 	if pb := inBatch[key]; pb != nil {
 		old = pb.e
@@ -126,7 +129,6 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 			return &pendingBan{req: r, res: res}, nil
 		}
 		e := *old
-		e.idx = -1
 		if e.more == nil {
 			// A jail without actions keeps no lines in memory (see
 			// hasActions): the store's row gets the new ticket's.
@@ -245,13 +247,9 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	m.mu.Lock()
 	for _, pb := range final {
 		js := m.jails[pb.e.jail]
-		if old := js.active[pb.e.prefix]; old != nil {
-			m.heap.untrack(old)
-		} else {
+		if !m.bans.put(js.idx, pb.e) {
 			js.total++
 		}
-		js.active[pb.e.prefix] = pb.e
-		m.heap.track(pb.e)
 	}
 	m.mu.Unlock()
 	for _, pb := range pend {
@@ -382,9 +380,9 @@ func (m *Manager) ticket(e *entry) action.Ticket {
 }
 
 // lift removes entries from the state, the firewall and the store, and
-// queues their actions' unbans. The entries must be out of the maps and
-// the heap already.
-func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
+// queues their actions' unbans. The entries must be out of the table
+// already.
+func (m *Manager) lift(ctx context.Context, es []entry, forget bool) error {
 	if len(es) == 0 {
 		return nil
 	}
@@ -401,8 +399,8 @@ func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
 	for j, ps := range byJail {
 		m.w.push(storeOp{jail: j, remove: ps, forget: forget})
 	}
-	for _, e := range es {
-		if m.hasActions(e.jail) {
+	for i := range es {
+		if e := &es[i]; m.hasActions(e.jail) {
 			m.pool.add(e.jail, job{op: opUnban, prefix: e.prefix, ticket: m.ticket(e)})
 		}
 	}
@@ -412,10 +410,7 @@ func (m *Manager) lift(ctx context.Context, es []*entry, forget bool) error {
 // expire lifts every ban whose end is at or before now.
 func (m *Manager) expire(ctx context.Context, now time.Time) {
 	m.mu.Lock()
-	due := m.heap.popDue(now)
-	for _, e := range due {
-		delete(m.jails[e.jail].active, e.prefix)
-	}
+	due := m.bans.popDue(now)
 	m.ctr.Expired += int64(len(due))
 	m.mu.Unlock()
 	for _, e := range due {
@@ -438,26 +433,23 @@ func (m *Manager) unban(ctx context.Context, r *request) (int, error) {
 		m.mu.Unlock()
 		return 0, fmt.Errorf("%w: %s", ErrUnknownJail, r.jail)
 	}
-	var es []*entry
+	var es []entry
 	for _, js := range states {
 		if r.all {
-			for _, e := range js.active {
-				es = append(es, e)
-			}
+			m.bans.each(js.idx, false, func(e entry) { es = append(es, e) })
 			continue
 		}
 		for _, p := range r.prefixes {
 			if c, err := firewall.ValidatePrefix(p); err == nil {
 				p = c
 			}
-			if e := js.active[p]; e != nil {
+			if e, ok := m.bans.get(js.idx, p); ok {
 				es = append(es, e)
 			}
 		}
 	}
 	for _, e := range es {
-		delete(m.jails[e.jail].active, e.prefix)
-		m.heap.untrack(e)
+		m.bans.del(m.jails[e.jail].idx, e.prefix)
 	}
 	m.mu.Unlock()
 	if len(es) == 0 && !r.all {
@@ -477,9 +469,9 @@ func (m *Manager) recheck(jailName string, t jail.Ticket) {
 		return
 	}
 	m.mu.Lock()
-	e := m.jails[jailName].active[p]
+	e, ok := m.bans.get(m.jails[jailName].idx, p)
 	m.mu.Unlock()
-	if e != nil && m.hasActions(jailName) {
-		m.pool.add(jailName, job{op: opRecheck, prefix: p, ticket: m.ticket(e)})
+	if ok && m.hasActions(jailName) {
+		m.pool.add(jailName, job{op: opRecheck, prefix: p, ticket: m.ticket(&e)})
 	}
 }

@@ -1,15 +1,14 @@
 package ban
 
 import (
-	"container/heap"
 	"net/netip"
 	"time"
 )
 
-// entry is one active ban of a jail. There is one per ban, 100,000 under a
-// flood, so it is kept small (88 bytes): the start as Unix nanoseconds,
-// 32-bit counts, and what only actions read behind a pointer that jails
-// without actions leave nil.
+// entry is one active ban of a jail as the manager's code handles it; the
+// table keeps it packed (banRec). What only actions read (the ticket's id,
+// matched lines and fields) is behind a pointer that jails without actions
+// leave nil.
 type entry struct {
 	jail     string
 	prefix   netip.Prefix
@@ -17,7 +16,6 @@ type entry struct {
 	banTime  time.Duration // negative: for ever
 	count    int32
 	failures int32
-	idx      int32 // position in the expiry heap; -1 when not in it (permanent)
 	restored bool
 	more     *entryMore
 }
@@ -31,7 +29,7 @@ type entryMore struct {
 
 func newEntry(jail string, p netip.Prefix, start time.Time, bt time.Duration, count, failures int) *entry {
 	return &entry{jail: jail, prefix: p, start: start.UnixNano(), banTime: bt,
-		count: int32(count), failures: int32(failures), idx: -1}
+		count: int32(count), failures: int32(failures)}
 }
 
 // begins returns when the ban started.
@@ -66,59 +64,75 @@ func (e *entry) fields() map[string]string {
 	return e.more.fields
 }
 
-// expiryHeap orders the non-permanent bans of every jail by end time.
-type expiryHeap []*entry
-
-func (h expiryHeap) Len() int { return len(h) }
-func (h expiryHeap) Less(i, j int) bool {
-	return h[i].end().Before(h[j].end())
-}
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx = int32(i)
-	h[j].idx = int32(j)
-}
-func (h *expiryHeap) Push(x any) {
-	e := x.(*entry)
-	e.idx = int32(len(*h))
-	*h = append(*h, e)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	n := len(old)
-	e := old[n-1]
-	old[n-1] = nil
-	e.idx = -1
-	*h = old[:n-1]
-	return e
+// banHeap orders the non-permanent bans of the table by end time. It is
+// container/heap's algorithm on int32 record numbers, written out so that
+// a push boxes nothing.
+type banHeap struct {
+	t *banTable
+	s []int32
 }
 
-// track puts e in the heap, or fixes its place after its end changed, or
-// takes it out when it became permanent.
-func (h *expiryHeap) track(e *entry) {
-	switch {
-	case e.banTime < 0 && e.idx >= 0:
-		heap.Remove(h, int(e.idx))
-	case e.banTime < 0:
-	case e.idx >= 0:
-		heap.Fix(h, int(e.idx))
-	default:
-		heap.Push(h, e)
+func (h *banHeap) less(a, b int) bool { return h.t.at(h.s[a]).end() < h.t.at(h.s[b]).end() }
+
+func (h *banHeap) swap(a, b int) {
+	h.s[a], h.s[b] = h.s[b], h.s[a]
+	h.t.at(h.s[a]).hidx = int32(a)
+	h.t.at(h.s[b]).hidx = int32(b)
+}
+
+func (h *banHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		j = i
 	}
 }
 
-// untrack removes e from the heap when it is there.
-func (h *expiryHeap) untrack(e *entry) {
-	if e.idx >= 0 {
-		heap.Remove(h, int(e.idx))
+func (h *banHeap) down(i0, n int) bool {
+	i := i0
+	for {
+		j := 2*i + 1
+		if j >= n || j < 0 {
+			break
+		}
+		if j2 := j + 1; j2 < n && h.less(j2, j) {
+			j = j2
+		}
+		if !h.less(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+func (h *banHeap) push(s int32) {
+	h.t.at(s).hidx = int32(len(h.s))
+	h.s = append(h.s, s)
+	h.up(len(h.s) - 1)
+}
+
+// fix restores the order after record s's end changed.
+func (h *banHeap) fix(s int32) {
+	i := int(h.t.at(s).hidx)
+	if !h.down(i, len(h.s)) {
+		h.up(i)
 	}
 }
 
-// popDue removes and returns the bans whose end is at or before now.
-func (h *expiryHeap) popDue(now time.Time) []*entry {
-	var out []*entry
-	for h.Len() > 0 && !(*h)[0].end().After(now) {
-		out = append(out, heap.Pop(h).(*entry))
+// remove takes record s out.
+func (h *banHeap) remove(s int32) {
+	i, n := int(h.t.at(s).hidx), len(h.s)-1
+	if n != i {
+		h.swap(i, n)
+		if !h.down(i, n) {
+			h.up(i)
+		}
 	}
-	return out
+	h.s = h.s[:n]
+	h.t.at(s).hidx = -1
 }

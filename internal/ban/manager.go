@@ -1,10 +1,12 @@
 package ban
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"sync"
@@ -162,9 +164,9 @@ type reply struct {
 }
 
 type jailState struct {
-	cfg    JailConfig
-	active map[netip.Prefix]*entry
-	total  int64
+	cfg   JailConfig
+	idx   uint16 // the jail in the ban table
+	total int64
 }
 
 // Manager holds every active ban. Create it with New and run it with Run.
@@ -185,7 +187,7 @@ type Manager struct {
 
 	mu    sync.Mutex // guards the fields below
 	jails map[string]*jailState
-	heap  expiryHeap
+	bans  *banTable
 	ctr   Counters
 }
 
@@ -224,16 +226,22 @@ func New(cfg Config) (*Manager, error) {
 		floodLinger: floodLinger,
 	}
 	acts := map[string][]Action{}
-	for _, j := range cfg.Jails {
+	if len(cfg.Jails) > math.MaxUint16 {
+		return nil, fmt.Errorf("ban: %d jails; at most %d", len(cfg.Jails), math.MaxUint16)
+	}
+	names := make([]string, len(cfg.Jails))
+	for i, j := range cfg.Jails {
 		if err := firewall.ValidateJailName(j.Name); err != nil {
 			return nil, fmt.Errorf("ban: jail %q: %w", j.Name, err)
 		}
 		if _, dup := m.jails[j.Name]; dup {
 			return nil, fmt.Errorf("ban: jail %q given twice", j.Name)
 		}
-		m.jails[j.Name] = &jailState{cfg: j, active: map[netip.Prefix]*entry{}}
+		m.jails[j.Name] = &jailState{cfg: j, idx: uint16(i)}
+		names[i] = j.Name
 		acts[j.Name] = j.Actions
 	}
+	m.bans = newBanTable(names)
 	m.pool = newPool(m.log, acts, m.rebanAll)
 	m.w = newWriter(cfg.Store, m.log, m.countStoreError)
 	m.hs.done = make(chan []healReport, 1)
@@ -320,17 +328,15 @@ func (m *Manager) Banned(jailName string) ([]netip.Prefix, error) {
 		m.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
 	}
-	es := make([]*entry, 0, len(js.active))
-	for _, e := range js.active {
-		es = append(es, e)
+	type started struct {
+		start  int64
+		prefix netip.Prefix
 	}
-	starts := make(map[*entry]time.Time, len(es))
-	for _, e := range es {
-		starts[e] = e.begins()
-	}
+	es := make([]started, 0, m.bans.count(js.idx))
+	m.bans.each(js.idx, false, func(e entry) { es = append(es, started{e.start, e.prefix}) })
 	m.mu.Unlock()
-	slices.SortFunc(es, func(a, b *entry) int {
-		if c := starts[a].Compare(starts[b]); c != 0 {
+	slices.SortFunc(es, func(a, b started) int {
+		if c := cmp.Compare(a.start, b.start); c != 0 {
 			return c
 		}
 		return a.prefix.Addr().Compare(b.prefix.Addr())
@@ -352,7 +358,7 @@ func (m *Manager) BannedIn(p netip.Prefix) []string {
 	defer m.mu.Unlock()
 	var out []string
 	for name, js := range m.jails {
-		if js.active[p] != nil {
+		if m.bans.has(js.idx, p) {
 			out = append(out, name)
 		}
 	}
@@ -390,7 +396,7 @@ func (m *Manager) IsBanned(jailName string, p netip.Prefix) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	js, ok := m.jails[jailName]
-	return ok && js.active[p] != nil
+	return ok && m.bans.has(js.idx, p)
 }
 
 // Stats returns the counters of jail.
@@ -401,7 +407,7 @@ func (m *Manager) Stats(jailName string) (Stats, error) {
 	if !ok {
 		return Stats{}, fmt.Errorf("%w: %s", ErrUnknownJail, jailName)
 	}
-	return Stats{Banned: len(js.active), TotalBanned: js.total}, nil
+	return Stats{Banned: m.bans.count(js.idx), TotalBanned: js.total}, nil
 }
 
 // Counters returns the manager's counters.
@@ -538,10 +544,8 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 			}
 		}
 		m.mu.Lock()
-		if m.heap.Len() > 0 {
-			if e := m.heap[0].end(); due.IsZero() || e.Before(due) {
-				due = e
-			}
+		if e, ok := m.bans.nextEnd(); ok && (due.IsZero() || e.Before(due)) {
+			due = e
 		}
 		m.mu.Unlock()
 		if !due.Equal(armed) || timer == nil && !due.IsZero() {

@@ -28,9 +28,9 @@ func TestNoActionsKeepsNoLines(t *testing.T) {
 			check := func(when string, m *Manager) {
 				t.Helper()
 				m.mu.Lock()
-				en := m.jails["sshd"].active[pfx("192.0.2.7")]
+				en, ok := m.bans.get(m.jails["sshd"].idx, pfx("192.0.2.7"))
 				m.mu.Unlock()
-				if en == nil {
+				if !ok {
 					t.Fatalf("%s: not banned", when)
 				}
 				if got := len(en.matches()) > 0; got != withActions {

@@ -3,7 +3,6 @@ package ban
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -58,13 +57,9 @@ func (m *Manager) restore(ctx context.Context) error {
 		if e.banTime < 0 {
 			e.banTime = jail.Forever
 		}
-		if old := js.active[e.prefix]; old != nil {
-			m.heap.untrack(old)
-		} else {
+		if !m.bans.put(js.idx, e) {
 			js.total++
 		}
-		js.active[e.prefix] = e
-		m.heap.track(e)
 		m.mu.Unlock()
 		if m.hasActions(e.jail) {
 			acted = append(acted, e)
@@ -97,8 +92,8 @@ type banCounter interface {
 	CountBans(ctx context.Context) (map[string]int, error)
 }
 
-// presize sizes the jails' maps and the expiry heap for the bans about to
-// be restored: grown one ban at a time, 100,000 of them leave as much
+// presize sizes the ban table's index and expiry heap for the bans about
+// to be restored: grown one ban at a time, 100,000 of them leave as much
 // garbage again as the final tables, at the moment the heap is largest.
 func (m *Manager) presize(ctx context.Context) {
 	c, ok := m.cfg.Store.(banCounter)
@@ -112,15 +107,10 @@ func (m *Manager) presize(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	total := 0
-	for name, js := range m.jails {
-		if n := counts[name]; n > 0 && len(js.active) == 0 {
-			js.active = make(map[netip.Prefix]*entry, n)
-			total += n
-		}
+	for name := range m.jails {
+		total += counts[name]
 	}
-	if total > 0 && m.heap.Len() == 0 {
-		m.heap = make(expiryHeap, 0, total)
-	}
+	m.bans.reserve(m.bans.n + total)
 }
 
 // hasActions reports whether jail has shell actions. Bans of jails without
@@ -132,19 +122,13 @@ func (m *Manager) hasActions(jail string) bool { return len(m.pool.actions[jail]
 func (m *Manager) Wanted() []firewall.Ban {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	n := 0
-	for _, js := range m.jails {
-		n += len(js.active)
-	}
-	if n == 0 {
+	if m.bans.n == 0 {
 		return nil
 	}
-	out := make([]firewall.Ban, 0, n)
-	for _, js := range m.jails {
-		for _, e := range js.active {
-			out = append(out, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
-		}
-	}
+	out := make([]firewall.Ban, 0, m.bans.n)
+	m.bans.each(0, true, func(e entry) {
+		out = append(out, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
+	})
 	return out
 }
 
