@@ -235,3 +235,63 @@ func BenchmarkProcessSeq(b *testing.B) {
 		}
 	}
 }
+
+// floodLines are the lines of the server's flood benchmark
+// (bench/bantime): six failures from each of n addresses, syslog-dated.
+func floodLines(n int) []string {
+	out := make([]string, 0, 6*n)
+	for i := range n {
+		for j := range 6 {
+			out = append(out, fmt.Sprintf("Nov 27 18:%02d:%02d bench sshd[%d]: Failed password for invalid user admin from 10.%d.%d.%d port %d ssh2",
+				i/2000%60, i/40%60, 1000+i%30000, 1+i/65536, i/256%256, i%256, 40000+j))
+		}
+	}
+	return out
+}
+
+// BenchmarkFlood measures a failure line of the server's flood through
+// fail2ban's sshd filter with the server's options (whole failures:
+// fields and lines), one line at a time and through ProcessSeq; an op is
+// one line.
+func BenchmarkFlood(b *testing.B) {
+	lines := floodLines(2000)
+	def := f2bDefinition(b, "sshd", nil)
+	b.Run("process", func(b *testing.B) {
+		f, err := Compile(def, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cpuLoop(b, func(i int) {
+			if len(f.Process(lines[i%len(lines)]).Failures) != 1 {
+				b.Fatal("no failure")
+			}
+		})
+	})
+	b.Run("seq/workers=2", func(b *testing.B) {
+		f, err := Compile(def, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		seq := func(yield func(string) bool) {
+			for i := 0; i < b.N; i++ {
+				if !yield(lines[i%len(lines)]) {
+					return
+				}
+			}
+		}
+		b.ReportAllocs()
+		cpu := processCPU()
+		b.ResetTimer()
+		n := 0
+		if err := f.ProcessSeq(context.Background(), seq, 2, func(_ string, res Result) { n += len(res.Failures) }); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if n != b.N {
+			b.Fatalf("%d failures for %d lines", n, b.N)
+		}
+		if used := processCPU() - cpu; used > 0 {
+			b.ReportMetric(float64(used)/float64(b.N), "cpu-ns/op")
+		}
+	})
+}

@@ -58,6 +58,8 @@ type chainSeg struct {
 	// lit: the run is this literal, so the group ends len(lit) before
 	// the merged segment does and alt needs no sub-regexp for it
 	lit int
+	// reader reads the groups inside without sub when it can (spanread.go)
+	reader spanReader
 }
 
 // newChain recognises expr (Go syntax, the ASCII variant) as ^S1...Sn
@@ -151,11 +153,13 @@ func newChainSeg(items []*syntax.Regexp, flags syntax.Flags) *chainSeg {
 		sg.slot = append([]int{0}, capsOf(inner, nil)...)
 		// classes cut to ASCII print fast (String works out case
 		// folding rune by rune) and read an ASCII span the same
-		sub, err := regexp.Compile(`\A(?:` + asciiClasses(inner).String() + `)\z`)
+		ai := asciiClasses(inner)
+		sub, err := regexp.Compile(`\A(?:` + ai.String() + `)\z`)
 		if err != nil || sub.NumSubexp() != len(sg.slot)-1 {
 			return nil
 		}
 		sg.sub = sub
+		sg.reader = newSpanReader(ai)
 	}
 	return sg
 }
@@ -291,6 +295,14 @@ func (sg *chainSeg) fill(buf []byte, pos, e int, loc []int) bool {
 	}
 	if sg.sub == nil {
 		return true
+	}
+	if sg.reader != nil {
+		if g, lo, hi, ok := sg.reader.read(buf[pos:e]); ok {
+			if g > 0 {
+				loc[2*sg.slot[g]], loc[2*sg.slot[g]+1] = pos+lo, pos+hi
+			}
+			return true
+		}
 	}
 	sub := sg.sub.FindSubmatchIndex(buf[pos:e])
 	if sub == nil {
