@@ -111,3 +111,43 @@ func TestAddBans100k(t *testing.T) {
 		t.Fatalf("history rows %d (%v), want 100000", hist, err)
 	}
 }
+
+// floodBans returns n bans of one jail as a flood brings them: addresses
+// in numeric order, no matched lines (no action needs them), one time.
+func floodBans(n int) []Ban {
+	out := make([]Ban, n)
+	a := netip.MustParseAddr("100.64.0.1")
+	for i := range out {
+		out[i] = Ban{Jail: "sshd", Prefix: netip.PrefixFrom(a, 32), Time: t0, BanTime: 24 * time.Hour, Count: 1, Failures: 5}
+		a = a.Next()
+	}
+	return out
+}
+
+// BenchmarkAddBansFlood measures what the ban manager's writer does during
+// a flood of 100,000 addresses: AddBans calls of 500 bans each (the
+// writer's transactions are 50 ms apart) into one fresh database per
+// iteration.
+func BenchmarkAddBansFlood(b *testing.B) {
+	const per = 500
+	bans := floodBans(100_000)
+	ctx := context.Background()
+	var cpu time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		s := openTest(b, Options{})
+		c := cpuTime(b)
+		b.StartTimer()
+		for i := 0; i < len(bans); i += per {
+			if err := s.AddBans(ctx, bans[i:min(i+per, len(bans))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		cpu += cpuTime(b) - c
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(bans)), "ns/ban")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
