@@ -65,6 +65,7 @@ type Store struct {
 	// for the whole busy timeout; that timeout is left to other processes.
 	writeSlot  chan struct{}
 	db         *sql.DB
+	inserts    *stmtCache // the bulk writes' statements (batch.go)
 	path       string
 	log        *slog.Logger
 	maxMatches int
@@ -138,6 +139,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close releases the database. The Store cannot be used afterwards.
 func (s *Store) Close() error {
+	s.inserts.close()
 	return s.wrap("close", s.db.Close())
 }
 
@@ -193,7 +195,8 @@ func openDB(ctx context.Context, path string, opts Options) (*Store, error) {
 	ok = true
 	return &Store{
 		writeSlot: make(chan struct{}, 1),
-		db:        db, path: path, log: opts.Logger, maxMatches: opts.MaxMatches,
+		db:        db, inserts: newStmtCache(db),
+		path: path, log: opts.Logger, maxMatches: opts.MaxMatches,
 	}, nil
 }
 
