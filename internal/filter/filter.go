@@ -103,6 +103,12 @@ type Options struct {
 	// that prints one field, as warden regex -o ip reads "ip", gets it
 	// without the rest.
 	CountingFields []string
+	// SharedLines: the lines given to Process are parts of larger buffers
+	// (warden regex reads a log in blocks). Failures and their fields
+	// share text with the lines; with SharedLines the text the filter
+	// keeps across lines (its multi-line id cache) is copied, so that it
+	// does not keep those buffers alive.
+	SharedLines bool
 	// Resolve turns a host name into addresses when UseDNS is yes or warn.
 	// When nil, names are returned unresolved (Failure.Unresolved).
 	Resolve func(host string) []netip.Addr
@@ -152,10 +158,17 @@ var (
 	ErrNoRegexes = errors.New("filter: no failregex")
 )
 
-// tupleLine is a line split around its date text.
-type tupleLine struct{ pre, date, post string }
+// tupleLine is a line split around its date text. whole, when set, is
+// pre+date+post as one string (the line they were cut from), so the
+// matched lines of a failure need no new string.
+type tupleLine struct{ pre, date, post, whole string }
 
-func (t tupleLine) full() string { return t.pre + t.date + t.post }
+func (t tupleLine) full() string {
+	if t.whole != "" {
+		return t.whole
+	}
+	return t.pre + t.date + t.post
+}
 
 // Filter is a compiled filter. It holds multi-line state and is not safe for
 // concurrent use.
@@ -196,6 +209,9 @@ type Filter struct {
 	// scratch for a failregex hit's groups and their merge with the
 	// prefregex's (failureFrom); what keeps them copies them
 	failGroups, mergeGroups groupSet
+	// scratch for failureFrom's failure data (mergeFailure copies what
+	// it keeps)
+	curData failData
 
 	// ahead, set on a worker's copy while it works on a line, collects
 	// the hits only the ordered stage can turn into failures (parallel.go)
@@ -345,7 +361,7 @@ func (f *Filter) Process(line string) Result {
 // failure's lines (fail2ban uses the formatted time plus a space).
 func (f *Filter) ProcessDated(msg, dateText string, t time.Time) Result {
 	res := Result{Time: t, HasDate: true}
-	tl := tupleLine{"", dateText, msg}
+	tl := tupleLine{pre: "", date: dateText, post: msg}
 	f.lastText, f.lastDate = dateText, t
 	date := t
 	if f.opts.FindTime > 0 {
@@ -384,7 +400,7 @@ func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Ti
 		found = found && m.Start >= 0 && m.End >= m.Start && m.End <= len(line)
 	}
 	if found {
-		tl = tupleLine{line[:m.Start], line[m.Start:m.End], line[m.End:]}
+		tl = tupleLine{line[:m.Start], line[m.Start:m.End], line[m.End:], line}
 		switch {
 		case m.End > m.Start:
 			// a date text that is no valid date (Feb 30, {NONE}) comes
@@ -395,18 +411,18 @@ func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Ti
 				f.lastText, f.lastDate = tl.date, date
 			}
 		case recent():
-			tl = tupleLine{"", f.lastText, line}
+			tl = tupleLine{pre: "", date: f.lastText, post: line}
 			date = f.lastDate
 		default:
 			date = clock()
 		}
 	} else {
-		tl = tupleLine{"", "", line}
+		tl = tupleLine{post: line, whole: line}
 	}
 	if date.IsZero() {
 		noDate = true
 		if recent() {
-			tl = tupleLine{"", f.lastText, line}
+			tl = tupleLine{pre: "", date: f.lastText, post: line}
 			date = f.lastDate
 		} else if f.opts.FindTime > 0 && !f.opts.Restoring {
 			date = clock()

@@ -142,10 +142,12 @@ func isASCII(b []byte) bool {
 }
 
 // search runs p over buf and works out which of org's lines the match
-// covers, as fail2ban's Regex.search does. The groups are appended to
-// dst[:0] (nil: a new slice); a caller passing scratch space must be done
-// with the groups before it passes the same space again.
-func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine, dst groupSet) (hit, bool) {
+// covers, as fail2ban's Regex.search does. src are the lines buf was
+// filled from (org, or what replaced them); the groups' text is taken
+// from them where it can be, else copied out of buf. The groups are
+// appended to dst[:0] (nil: a new slice); a caller passing scratch space
+// must be done with the groups before it passes the same space again.
+func (f *Filter) search(p *pattern, buf []byte, ascii bool, org, src []tupleLine, dst groupSet) (hit, bool) {
 	loc, err := p.find(buf, ascii, f.found)
 	if err != nil {
 		f.timeouts++
@@ -169,7 +171,7 @@ func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine, dst
 	}
 	var text string
 	if lo >= 0 {
-		text = string(buf[lo:hi])
+		text = groupText(buf, lo, hi, src)
 	}
 	for i, n := range p.names {
 		if n == "" {
@@ -223,6 +225,23 @@ func (f *Filter) search(p *pattern, buf []byte, ascii bool, org []tupleLine, dst
 	return h, true
 }
 
+// groupText is buf[lo:hi] as a string: a part of the line buf was filled
+// from (fillBuf: pre, post, "\n") when it lies within one of those, so
+// no copy is made; else a copy.
+func groupText(buf []byte, lo, hi int, src []tupleLine) string {
+	if len(src) == 1 {
+		l := &src[0]
+		np := len(l.pre)
+		switch {
+		case hi <= np:
+			return l.pre[lo:hi]
+		case lo >= np && hi <= np+len(l.post):
+			return l.post[lo-np : hi-np]
+		}
+	}
+	return string(buf[lo:hi])
+}
+
 // skippedLines returns the lines captured by <SKIPLINES> tags.
 func (h *hit) skippedLines(buf []byte, loc []int) []string {
 	var all strings.Builder
@@ -269,17 +288,19 @@ func joinLines(ls []tupleLine) []string {
 }
 
 // ignoreLine reports whether an ignoreregex matches, as fail2ban's
-// _ignoreLine; with a failregex hit in multi-line mode only its lines count.
-func (f *Filter) ignoreLine(buf []byte, ascii bool, org []tupleLine, fh *hit) int {
+// _ignoreLine; with a failregex hit in multi-line mode only its lines
+// count. src are the lines buf was filled from (see search).
+func (f *Filter) ignoreLine(buf []byte, ascii bool, org, src []tupleLine, fh *hit) int {
 	if fh != nil && f.maxLines > 1 {
 		org = fh.matched
 		var tmp []byte
 		buf = fillBuf(&tmp, org)
 		ascii = isASCII(buf)
+		src = org
 	}
 	found := -1
 	for i, p := range f.ignore {
-		if h, ok := f.search(p, buf, ascii, org, f.ignGroups); ok {
+		if h, ok := f.search(p, buf, ascii, org, src, f.ignGroups); ok {
 			f.ignGroups = h.groups // only whether it matched counts
 			found = i
 			if fh != nil && (!f.opts.CheckAllRegex || f.maxLines > 1) {
@@ -309,6 +330,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		f.lineBuf = org
 	}
 	buf := fillBuf(&f.buf, org)
+	src := org // the lines buf holds
 	f.lits.scan(buf, f.found)
 	// Fast path: when no failregex can match, nothing else has an effect
 	// (except prefregex replacing a multi-line buffer by its content), but
@@ -355,7 +377,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	}
 	ascii := isASCII(buf)
 	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
-		if i := f.ignoreLine(buf, ascii, org, nil); i >= 0 {
+		if i := f.ignoreLine(buf, ascii, org, src, nil); i >= 0 {
 			res.Ignored, res.IgnoreRegex = true, i
 			return
 		}
@@ -374,7 +396,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 	valid := true
 	if f.pref != nil {
 		// pre is copied by failureFrom before it is kept anywhere
-		h, ok := f.search(f.pref, buf, ascii, org, f.prefGroups)
+		h, ok := f.search(f.pref, buf, ascii, org, src, f.prefGroups)
 		if !ok {
 			return
 		}
@@ -395,18 +417,19 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		}
 		if !valid {
 			buf = fillBuf(&f.cbuf, f.lineBuf)
+			src = f.lineBuf
 			ascii = isASCII(buf)
 			valid = true
 		}
 		// the groups live in scratch space until the next search: whatever
 		// keeps them (deferHit, mergeFailure) copies them
-		h, ok := f.search(p, buf, ascii, org, f.failGroups)
+		h, ok := f.search(p, buf, ascii, org, src, f.failGroups)
 		if !ok {
 			continue
 		}
 		f.failGroups = h.groups
 		if len(f.ignore) > 0 {
-			if k := f.ignoreLine(buf, ascii, org, &h); k >= 0 {
+			if k := f.ignoreLine(buf, ascii, org, src, &h); k >= 0 {
 				res.Ignored, res.IgnoreRegex = true, k
 				valid = false
 				f.noteStep(step{kind: stepIgnored, ign: k})
@@ -438,9 +461,11 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 // search is over (a failure or a pending/no-fail state was reached; with
 // CheckAllRegex only an error lets the search go on either way).
 func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res *Result) bool {
-	// d.g may be scratch space (the hit's groups, or the merged set): it
-	// is copied where it is kept (mergeFailure), else read and dropped
-	d := &failData{g: h.groups}
+	// d is scratch space, and so may be d.g (the hit's groups, or the
+	// merged set): what is kept is copied (mergeFailure), else read and
+	// dropped
+	d := &f.curData
+	*d = failData{g: h.groups}
 	if len(pre) > 0 {
 		g := append(f.mergeGroups[:0], pre...)
 		for _, e := range h.groups {
@@ -456,7 +481,7 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 			return true
 		}
 	} else if !f.opts.Counting {
-		d.matches = append(d.matches, joinLines(h.matched)...)
+		d.matches = joinLines(h.matched)
 	}
 	k := d.g.idKeys()
 	fid := k.fid
@@ -528,8 +553,12 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 				fl.Fields[e.name] = e.v.s
 			}
 		}
-		fl.Lines = append([]string(nil), d.matches...)
-		fl.Users = append([]string(nil), d.users...)
+		// shared with what the multi-line cache keeps: the filter never
+		// writes an element of either again (mergeFailure makes a new
+		// matches slice and only appends users), and clipped, an append
+		// by the receiver makes its own copy
+		fl.Lines = slices.Clip(d.matches)
+		fl.Users = slices.Clip(d.users)
 	}
 	res.Failures = out
 	return true

@@ -3,6 +3,7 @@ package filter
 import (
 	"container/list"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -65,7 +66,9 @@ func (c *mlfidCache) unset(id string) {
 	}
 }
 
-func (d *failData) addUser(user gval) {
+// addUser notes a user of the id; copy: keep a copy of the text rather
+// than the text itself (see Options.SharedLines).
+func (d *failData) addUser(user gval, copy bool) {
 	if !user.truthy() {
 		return
 	}
@@ -74,6 +77,9 @@ func (d *failData) addUser(user gval) {
 		if u == user.s {
 			return
 		}
+	}
+	if copy {
+		user.s = strings.Clone(user.s)
 	}
 	d.users = append(d.users, user.s)
 }
@@ -93,6 +99,8 @@ const (
 // successful login) drops what was pending.
 func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 	now := f.opts.Now()
+	// what the cache keeps must not hold on to the caller's buffers
+	shared := f.opts.SharedLines
 	cached := f.mlfid.get(id, now)
 	flags := 0
 	if g := cur.get("mlfgained"); g.truthy() {
@@ -111,7 +119,7 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 	var users []string
 	d := cur
 	if cached != nil {
-		cached.addUser(cur.get("user"))
+		cached.addUser(cur.get("user"), shared)
 		users = cached.users
 		if v, ok := cached.g.del("nofail"); ok {
 			if v.truthy() {
@@ -131,6 +139,12 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 		}
 		for _, e := range cur.g {
 			if e.v.ok {
+				if shared {
+					if v, ok := cached.g.lookup(e.name); ok && v == e.v {
+						continue // the same text: keep the copy
+					}
+					e.v.s = strings.Clone(e.v.s)
+				}
 				cached.g.set(e.name, e.v)
 			}
 		}
@@ -139,10 +153,20 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 			f.mlfid.unset(id)
 		}
 	} else if flags&mfForget == 0 {
-		cur.g = slices.Clone(cur.g) // it may be the caller's scratch space
-		cur.addUser(cur.get("user"))
-		users = cur.users
-		f.mlfid.set(id, cur, now)
+		kept := *cur // cur and its groups may be the caller's scratch space
+		kept.g = slices.Clone(cur.g)
+		if shared {
+			for i := range kept.g {
+				kept.g[i].v.s = strings.Clone(kept.g[i].v.s)
+			}
+		}
+		d = &kept
+		d.addUser(d.get("user"), shared)
+		users = d.users
+		if shared {
+			id = strings.Clone(id)
+		}
+		f.mlfid.set(id, d, now)
 	}
 	wasPending := d.pending
 	d.pending = false
@@ -154,14 +178,24 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 	var matched []string // the lines behind a failure: none when only counting
 	if !f.opts.Counting {
 		matched = joinLines(h.matched)
+		if shared {
+			for i, m := range matched {
+				matched[i] = strings.Clone(m)
+			}
+		}
 	}
 	switch {
 	case flags&mfNoFail == 0:
-		m := append(d.nofailMatches, d.matches...)
-		d.nofailMatches = nil
-		if flags&mfGained == 0 {
-			m = append(m, matched...)
+		var m []string
+		if len(d.nofailMatches) == 0 && len(d.matches) == 0 && flags&mfGained == 0 {
+			m = matched // a new slice: no copy needed
+		} else {
+			m = append(d.nofailMatches, d.matches...)
+			if flags&mfGained == 0 {
+				m = append(m, matched...)
+			}
 		}
+		d.nofailMatches = nil
 		d.matches = m
 	case flags&mfNoGain1 == mfNoFail:
 		d.nofailMatches = append(d.nofailMatches, matched...)

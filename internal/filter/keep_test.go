@@ -1,0 +1,134 @@
+package filter
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// within reports whether s's bytes lie inside buf's.
+func within(s, buf string) bool {
+	if s == "" || buf == "" {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	b := uintptr(unsafe.Pointer(unsafe.StringData(buf)))
+	return p >= b && p < b+uintptr(len(buf))
+}
+
+// cacheStrings lists every string the multi-line id cache holds.
+func cacheStrings(c *mlfidCache) []string {
+	var out []string
+	for el := c.order.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*mlfidEntry)
+		out = append(out, e.id)
+		d := e.data
+		for _, g := range d.g {
+			out = append(out, g.v.s)
+		}
+		out = append(out, d.matches...)
+		out = append(out, d.nofailMatches...)
+		out = append(out, d.users...)
+	}
+	return out
+}
+
+// TestSharedLines feeds sshd lines cut from one large buffer, as warden
+// regex does: with SharedLines the multi-line cache keeps no text of the
+// buffer (without it, it does: the test can tell), and the results are
+// the same either way.
+func TestSharedLines(t *testing.T) {
+	def := f2bDefinition(t, "sshd", nil)
+	var sb strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&sb, "Nov 27 18:00:%02d web01 sshd[%d]: Failed password for invalid user u%d from 192.0.2.%d port 4000 ssh2\n", i%60, 100+i%7, i%3, i%11)
+		fmt.Fprintf(&sb, "Nov 27 18:00:%02d web01 sshd[%d]: Connection closed by 192.0.2.%d port 4000 [preauth]\n", i%60, 100+i%7, i%11)
+	}
+	buf := sb.String()
+	lines := strings.Split(strings.TrimSuffix(buf, "\n"), "\n")
+	for _, counting := range []bool{false, true} {
+		var results [2][]Result
+		for k, shared := range []bool{false, true} {
+			f, err := Compile(def, Options{SharedLines: shared, Counting: counting})
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := false
+			for _, l := range lines {
+				results[k] = append(results[k], f.Process(l))
+				held = held || slices.ContainsFunc(cacheStrings(f.mlfid), func(s string) bool { return within(s, buf) })
+			}
+			if held == shared {
+				t.Errorf("counting %v, SharedLines %v: cache holds text of the buffer: %v", counting, shared, held)
+			}
+		}
+		for i := range results[0] {
+			a, b := results[0][i], results[1][i]
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				t.Fatalf("line %d: %v without SharedLines, %v with", i, a, b)
+			}
+		}
+	}
+}
+
+// TestFailureSlicesKept: a failure's Lines and Users stay as they were
+// when it was made while more lines of the same id come, and an append
+// to them by the receiver does not reach later failures.
+func TestFailureSlicesKept(t *testing.T) {
+	def := f2bDefinition(t, "sshd", nil)
+	f, err := Compile(def, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		fl           Failure
+		lines, users []string
+	}
+	var got []seen
+	for i := range 8 {
+		line := fmt.Sprintf("Nov 27 18:00:%02d web01 sshd[77]: Failed password for invalid user u%d from 192.0.2.1 port %d ssh2", i, i%3, 4000+i)
+		res := f.Process(line)
+		if len(res.Failures) != 1 {
+			t.Fatalf("line %d: %d failures", i, len(res.Failures))
+		}
+		fl := res.Failures[0]
+		got = append(got, seen{fl, slices.Clone(fl.Lines), slices.Clone(fl.Users)})
+		if !slices.Equal(fl.Lines, []string{line}) {
+			t.Fatalf("line %d: Lines %q", i, fl.Lines)
+		}
+		_ = append(fl.Lines, "appended by the receiver")
+		_ = append(fl.Users, "appended by the receiver")
+	}
+	for i, s := range got {
+		if !slices.Equal(s.fl.Lines, s.lines) || !slices.Equal(s.fl.Users, s.users) {
+			t.Errorf("failure %d changed: Lines %q (was %q), Users %q (was %q)", i, s.fl.Lines, s.lines, s.fl.Users, s.users)
+		}
+	}
+	if u := got[len(got)-1].fl.Users; !slices.Equal(u, []string{"u0", "u1", "u2"}) {
+		t.Errorf("users of the id: %q", u)
+	}
+}
+
+// TestFloodLineAllocs guards the allocations of a failure line with the
+// server's options: the failure, its Fields map (two) and its Lines.
+func TestFloodLineAllocs(t *testing.T) {
+	def := f2bDefinition(t, "sshd", nil)
+	f, err := Compile(def, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := floodLines(50)
+	for _, l := range lines {
+		f.Process(l) // automata and caches built
+	}
+	i := 0
+	n := testing.AllocsPerRun(200, func() {
+		f.Process(lines[i%len(lines)])
+		i++
+	})
+	if n > 5 {
+		t.Errorf("%.1f allocations a failure line, want at most 5", n)
+	}
+}
