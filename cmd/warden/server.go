@@ -134,6 +134,7 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		return exitError{code: 1, msg: err.Error()}
 	}
 	defer removePid()
+	defer startMemoryLimit(log)()
 	// SIGHUP reloads every jail, as `warden client reload` does.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
