@@ -16,6 +16,8 @@ type condPart struct {
 	chain *chain
 	// slot[j] is the pattern's group number of re's group j
 	slot []int
+	// gate: whether dfa is worth asking before chain (see findParts)
+	gate dfaGate
 }
 
 // buildParts compiles the rewrite of p for ASCII subjects; nil when there
@@ -57,6 +59,7 @@ func cloneParts(parts []condPart) []condPart {
 	for i := range out {
 		out[i].dfa = parts[i].dfa.clone()
 		out[i].chain = parts[i].chain.clone()
+		out[i].gate = dfaGate{}
 	}
 	return out
 }
@@ -64,15 +67,35 @@ func cloneParts(parts []condPart) []condPart {
 // findParts is find for an ASCII subject through the parts: the first
 // part that matches gives the match, its groups moved to p's numbering.
 // The answer is scratch space (v.partLoc), valid until the next call.
+//
+// A part's automaton answers "no" cheaply, but where it keeps saying
+// "yes" (the part the lines that get this far match) it is a pass for
+// nothing: the chain is walked first then (dfaGate), and a walk that gets
+// through is the match, as regexp would give it. Only when the walk
+// cannot tell are the automaton and regexp asked. Either way the answer
+// is the same.
 func (p *pattern) findParts(v *variant, buf []byte) []int {
 	for i := range v.parts {
 		cp := &v.parts[i]
-		if m, ok := cp.dfa.match(buf); ok && !m {
-			continue
+		var sub []int
+		ok, walked := false, false
+		if cp.chain != nil && !cp.gate.use() {
+			sub, ok = cp.chain.find(buf)
+			walked = true
 		}
-		sub, ok := cp.chain.find(buf)
 		if !ok {
-			sub = cp.re.FindSubmatchIndex(buf)
+			if m, known := cp.dfa.match(buf); known {
+				cp.gate.note(m)
+				if !m {
+					continue
+				}
+			}
+			if !walked {
+				sub, ok = cp.chain.find(buf)
+			}
+			if !ok {
+				sub = cp.re.FindSubmatchIndex(buf)
+			}
 		}
 		if sub == nil {
 			continue

@@ -113,22 +113,32 @@ type pattern struct {
 	alts       [][2]string
 	skiplines  []int // group numbers of <SKIPLINES> captures, in order
 	id         int   // index among the filter's patterns (memo entries)
-	// how often find's automaton pre-check ran and said no (useDFA)
-	dfaRuns, dfaMisses, dfaAsked uint32
+	// how often find's automaton pre-check ran and said no
+	gate dfaGate
 }
 
-// useDFA tells find whether to ask the automaton before searching. Where
-// the literal checks already sort the lines well, nearly every subject
-// that gets this far matches and the automaton only adds a pass: after
-// 256 runs with fewer than one "no" in 16, it is asked for one search in
-// 64 only, which keeps the figures current. The answer is the same
-// either way; only the cost differs.
-func (p *pattern) useDFA() bool {
-	p.dfaAsked++
-	if p.dfaRuns >= 1<<16 {
-		p.dfaRuns, p.dfaMisses = p.dfaRuns>>1, p.dfaMisses>>1
+// dfaGate tells whether to ask an automaton "does it match?" before a
+// search with groups. Where the literal checks already sort the lines
+// well, nearly every subject that gets this far matches and the automaton
+// only adds a pass: after 256 runs with fewer than one "no" in 16, it is
+// asked for one search in 64 only, which keeps the figures current. The
+// answer is the same either way; only the cost differs.
+type dfaGate struct{ runs, misses, asked uint32 }
+
+func (g *dfaGate) use() bool {
+	g.asked++
+	if g.runs >= 1<<16 {
+		g.runs, g.misses = g.runs>>1, g.misses>>1
 	}
-	return p.dfaRuns < 256 || p.dfaMisses*16 >= p.dfaRuns || p.dfaAsked&63 == 0
+	return g.runs < 256 || g.misses*16 >= g.runs || g.asked&63 == 0
+}
+
+// note counts one answer of the automaton.
+func (g *dfaGate) note(matched bool) {
+	g.runs++
+	if !matched {
+		g.misses++
+	}
 }
 
 // clone returns a copy of p for another goroutine: compiled regexes are
@@ -148,7 +158,7 @@ func (p *pattern) clone() *pattern {
 		c.ascii = &v
 	}
 	c.uni, c.uniErr = nil, nil
-	c.dfaRuns, c.dfaMisses, c.dfaAsked = 0, 0, 0
+	c.gate = dfaGate{}
 	return &c
 }
 
@@ -353,11 +363,10 @@ func (p *pattern) find(buf []byte, ascii bool, found litMask) ([]int, error) {
 	known := false // the automaton found that v.re matches
 	// With a content split the automaton would only repeat, over the whole
 	// line, what the split's search of the prefix answers exactly.
-	if ascii && v.dfa != nil && (v.split == nil || v.bt != nil) && p.useDFA() {
+	if ascii && v.dfa != nil && (v.split == nil || v.bt != nil) && p.gate.use() {
 		if m, ok := v.dfa.match(buf); ok {
-			p.dfaRuns++
+			p.gate.note(m)
 			if !m {
-				p.dfaMisses++
 				return nil, nil
 			}
 			known = true

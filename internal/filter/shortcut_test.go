@@ -85,15 +85,15 @@ func TestDFASkip(t *testing.T) {
 			t.Fatal("no match")
 		}
 	}
-	if p.useDFA() && p.useDFA() {
-		t.Fatalf("automaton still asked every time (runs %d, misses %d)", p.dfaRuns, p.dfaMisses)
+	if p.gate.use() && p.gate.use() {
+		t.Fatalf("automaton still asked every time (runs %d, misses %d)", p.gate.runs, p.gate.misses)
 	}
 	for range 100 {
 		if loc, _ := p.find(miss, true, nil); loc != nil {
 			t.Fatalf("match %v on %q", loc, miss)
 		}
 	}
-	if p.dfaMisses == 0 {
+	if p.gate.misses == 0 {
 		t.Error("the sampled runs saw no miss")
 	}
 }
