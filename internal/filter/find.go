@@ -449,7 +449,7 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 			continue // on a worker: the ordered stage decides (parallel.go)
 		}
 		lo := len(res.Failures)
-		stop := f.failureFrom(i, &h, pre, date, res)
+		stop := f.failureFrom(i, &h, pre, date, res, nil)
 		f.noteStep(step{kind: stepDone, lo: lo, hi: len(res.Failures), stop: stop})
 		if stop && !f.opts.CheckAllRegex {
 			return
@@ -459,8 +459,9 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 
 // failureFrom turns a failregex hit into failures; it reports whether the
 // search is over (a failure or a pending/no-fail state was reached; with
-// CheckAllRegex only an error lets the search go on either way).
-func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res *Result) bool {
+// CheckAllRegex only an error lets the search go on either way). gs, when
+// not nil, is what a worker worked out ahead for the hit (guess.go).
+func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res *Result, gs *guess) bool {
 	// d is scratch space, and so may be d.g (the hit's groups, or the
 	// merged set): what is kept is copied (mergeFailure), else read and
 	// dropped
@@ -475,32 +476,26 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		d.g = g
 	}
 	mlfid := d.get("mlfid")
+	var matched []string // the lines behind a failure: none when only counting
+	if !f.opts.Counting {
+		if gs != nil {
+			matched = gs.lines
+		} else {
+			matched = f.matchedLines(h, mlfid.ok)
+		}
+	}
 	if mlfid.ok {
-		d = f.mergeFailure(mlfid.s, d, h)
+		d = f.mergeFailure(mlfid.s, d, matched)
 		if d.get("nofail").truthy() && !f.opts.CheckAllRegex {
 			return true
 		}
-	} else if !f.opts.Counting {
-		d.matches = joinLines(h.matched)
+	} else {
+		d.matches = matched
 	}
 	k := d.g.idKeys()
 	fid := k.fid
-	cidr := ""
-	if k.cidr.truthy() {
-		cidr = k.cidr.s
-	}
-	var host string
-	family := 0    // 4, 6, or 0: any
-	exact := false // an address group matched
-	raw := f.rawHost
-	switch {
-	case k.ip4.ok:
-		host, family, exact = k.ip4.s, 4, true
-	case k.ip6.ok:
-		host, family, exact = k.ip6.s, 6, true
-	case k.dns.ok:
-		host = k.dns.s
-	default:
+	r, found := f.hostRefOf(k)
+	if !found {
 		if !fid.ok && !mlfid.ok {
 			// fail2ban raises here ("no group found") and moves on
 			return false
@@ -512,8 +507,9 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 				return true
 			}
 		}
-		host, raw = fid.s, true
+		r.host, r.raw = fid.s, true
 	}
+	host := r.host
 	first := len(res.Failures) // failures of this hit start here
 	out := res.Failures
 	switch {
@@ -521,37 +517,32 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		if f.opts.KeepPending || f.opts.CheckAllRegex {
 			out = append(out, Failure{}) // no id yet: fail2ban's None
 		}
-	case exact || raw:
-		var a ipAddr
-		if exact {
-			a = parseIPAddr(host, cidr, family, false)
+	case r.exact || r.raw:
+		if gs != nil && gs.addrOK && gs.ref == r {
+			out = append(out, gs.addr) // the same host: the same parse
 		} else {
-			a = parseIPAddr(host, "", 0, f.rawHost)
+			out = append(out, f.addrFailure(r))
 		}
-		fl := Failure{Host: host, Addr: a.addr, Prefix: a.prefix, ID: a.str}
-		if fid.ok && fid.s != host {
-			fl.ID = parseIPAddr(fid.s, "", 0, f.rawHost).str
-		}
-		out = append(out, fl)
 	default:
 		out = append(out, f.resolve(host)...)
 	}
+	// the worker's Fields serve when the data are the hit's own groups
+	guessed := gs != nil && len(out)-first == 1 && gs.fieldsOK && okSame(d.g, gs.g)
 	for i := first; i < len(out); i++ {
 		fl := &out[i]
 		fl.Time = date
 		fl.Regex = idx
 		fl.NoFail = k.nofail.truthy()
-		if f.opts.Counting {
-			if len(f.opts.CountingFields) > 0 {
-				fl.Fields = pickFields(d.g, f.opts.CountingFields)
-			}
-			continue
+		switch {
+		case guessed:
+			fl.Fields = gs.fields
+		case f.opts.Counting:
+			fl.Fields = f.countingFields(d.g)
+		default:
+			fl.Fields = allFields(d.g)
 		}
-		fl.Fields = make(map[string]string, len(d.g))
-		for _, e := range d.g {
-			if e.v.ok {
-				fl.Fields[e.name] = e.v.s
-			}
+		if f.opts.Counting {
+			continue
 		}
 		// shared with what the multi-line cache keeps: the filter never
 		// writes an element of either again (mergeFailure makes a new
@@ -562,6 +553,83 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 	}
 	res.Failures = out
 	return true
+}
+
+// hostRef is what a failure's address is made from: the host text, how
+// it was matched, and the failure id (idKeys).
+type hostRef struct {
+	host, cidr string
+	family     int  // 4, 6, or 0: any
+	exact      bool // an address group matched
+	raw        bool
+	fid        gval
+}
+
+// hostRefOf picks the host from the groups as fail2ban does: ip4, ip6,
+// then dns; found is false when none took part (the id or nothing).
+func (f *Filter) hostRefOf(k idKeys) (r hostRef, found bool) {
+	r.fid, r.raw = k.fid, f.rawHost
+	if k.cidr.truthy() {
+		r.cidr = k.cidr.s
+	}
+	switch {
+	case k.ip4.ok:
+		r.host, r.family, r.exact = k.ip4.s, 4, true
+	case k.ip6.ok:
+		r.host, r.family, r.exact = k.ip6.s, 6, true
+	case k.dns.ok:
+		r.host = k.dns.s
+	default:
+		return r, false
+	}
+	return r, true
+}
+
+// addrFailure is the failure for an address host or a raw one: Host,
+// Addr, Prefix and ID.
+func (f *Filter) addrFailure(r hostRef) Failure {
+	var a ipAddr
+	if r.exact {
+		a = parseIPAddr(r.host, r.cidr, r.family, false)
+	} else {
+		a = parseIPAddr(r.host, "", 0, f.rawHost)
+	}
+	fl := Failure{Host: r.host, Addr: a.addr, Prefix: a.prefix, ID: a.str}
+	if r.fid.ok && r.fid.s != r.host {
+		fl.ID = parseIPAddr(r.fid.s, "", 0, f.rawHost).str
+	}
+	return fl
+}
+
+// allFields is a whole failure's Fields: every group that took part.
+func allFields(g groupSet) map[string]string {
+	m := make(map[string]string, len(g))
+	for _, e := range g {
+		if e.v.ok {
+			m[e.name] = e.v.s
+		}
+	}
+	return m
+}
+
+// countingFields is Fields with Options.Counting (CountingFields).
+func (f *Filter) countingFields(g groupSet) map[string]string {
+	if len(f.opts.CountingFields) == 0 {
+		return nil
+	}
+	return pickFields(g, f.opts.CountingFields)
+}
+
+// matchedLines are a hit's lines as a failure lists them; kept: the
+// multi-line cache keeps them, so with SharedLines they are copies.
+func (f *Filter) matchedLines(h *hit, kept bool) []string {
+	m := joinLines(h.matched)
+	if kept && f.opts.SharedLines {
+		for i, l := range m {
+			m[i] = strings.Clone(l)
+		}
+	}
+	return m
 }
 
 // pickFields is the part of the Fields map a full failure would have

@@ -97,7 +97,9 @@ const (
 // (F-MLFID), as fail2ban's _mergeFailure: F-NOFAIL marks a line that is
 // not a failure by itself, F-MLFFORGET ends the id, F-MLFGAINED (a
 // successful login) drops what was pending.
-func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
+// matched are the hit's lines (nil when counting), which the cache may
+// keep.
+func (f *Filter) mergeFailure(id string, cur *failData, matched []string) *failData {
 	now := f.opts.Now()
 	// what the cache keeps must not hold on to the caller's buffers
 	shared := f.opts.SharedLines
@@ -174,15 +176,6 @@ func (f *Filter) mergeFailure(id string, cur *failData, h *hit) *failData {
 		d.g.del("nofail")
 		d.g.del("mlfgained")
 		flags &^= mfGained | mfNoFail
-	}
-	var matched []string // the lines behind a failure: none when only counting
-	if !f.opts.Counting {
-		matched = joinLines(h.matched)
-		if shared {
-			for i, m := range matched {
-				matched[i] = strings.Clone(m)
-			}
-		}
 	}
 	switch {
 	case flags&mfNoFail == 0:

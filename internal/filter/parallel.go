@@ -56,6 +56,7 @@ type step struct {
 	idx  int
 	h    hit
 	line [1]tupleLine // h.matched's storage
+	gs   guess        // what the worker worked out ahead (guess.go)
 	// stepDone: the failures are res.Failures[lo:hi]; stop is failureFrom's
 	// answer
 	lo, hi int
@@ -73,6 +74,12 @@ type ahead struct {
 	baseN       int
 	steps       []step
 	errs        int // time-outs since the last step (all, if no step)
+	// grewNil: deferHit gave a nil Failures room; finish gives back nil
+	// when nothing came of it, as Process would
+	grewNil bool
+	// gbuf holds the deferred hits' groups (deferHit); like steps, its
+	// storage stays with the line's place in a recycled chunk
+	gbuf groupSet
 }
 
 // deferHit notes, on a worker, a hit whose failure depends on state the
@@ -88,26 +95,35 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	if !a.deferred {
 		a.deferred = true
 		a.baseIgnored, a.baseIgnore, a.baseN = res.Ignored, res.IgnoreRegex, len(res.Failures)
+		// room for the failure the ordered stage will append (finish),
+		// allocated here rather than there
+		a.grewNil = res.Failures == nil
+		res.Failures = slices.Grow(res.Failures, 1)
 	}
 	a.steps = append(a.steps, step{kind: stepDeferred, idx: idx, h: *h})
 	s := &a.steps[len(a.steps)-1]
 	// copies of the worker's scratch space: its groups, merged with the
 	// prefregex's as failureFrom would (it takes the merged set as it is
-	// when there are no prefregex groups: same set, one copy), and its f.one
-	g := make(groupSet, 0, len(pre)+len(h.groups)+2)
-	if len(pre) == 0 {
-		g = append(g, h.groups...)
-	} else {
-		g = append(g, pre...)
+	// when there are no prefregex groups), and its f.one. The groups go
+	// twice into the line's own storage (kept with its chunk): once for
+	// failureFrom, whose merge may change them, once for the guess.
+	g := h.groups
+	if len(pre) > 0 {
+		g = append(f.mergeGroups[:0], pre...)
 		for _, e := range h.groups {
 			g.set(e.name, e.v)
 		}
+		f.mergeGroups = g
 	}
-	s.h.groups = g
+	start := len(a.gbuf)
+	a.gbuf = append(append(a.gbuf, g...), g...)
+	mid, end := start+len(g), start+2*len(g)
+	s.h.groups = a.gbuf[start:mid:mid]
 	if len(h.matched) == 1 {
 		s.line[0] = h.matched[0]
 		s.h.matched = s.line[:]
 	}
+	s.gs = f.guessFor(&s.h, a.gbuf[mid:end:end])
 	f.stepErrs(s)
 	return true
 }
@@ -150,7 +166,7 @@ func (f *Filter) shadow() *Filter {
 
 // work does a line's findFailure on a worker (see stage 2).
 func (f *Filter) work(l *aheadLine) {
-	l.ahead = ahead{steps: l.ahead.steps[:0]}
+	l.ahead = ahead{steps: l.ahead.steps[:0], gbuf: l.ahead.gbuf[:0]}
 	if l.skip {
 		return
 	}
@@ -166,6 +182,15 @@ func (f *Filter) work(l *aheadLine) {
 // finish is stage 3 for one line: the worker's result, with the deferred
 // hits merged in order.
 func (f *Filter) finish(l *aheadLine) Result {
+	res := f.replay(l)
+	if l.ahead.grewNil && len(res.Failures) == 0 {
+		res.Failures = nil
+	}
+	return res
+}
+
+// replay merges a line's deferred hits (finish).
+func (f *Filter) replay(l *aheadLine) Result {
 	res := l.res
 	a := &l.ahead
 	if !a.deferred {
@@ -174,14 +199,16 @@ func (f *Filter) finish(l *aheadLine) Result {
 	}
 	done := res.Failures
 	res.Ignored, res.IgnoreRegex = a.baseIgnored, a.baseIgnore
-	res.Failures = slices.Clip(done[:a.baseN]) // appends must not overwrite done
+	if len(done) > a.baseN {
+		res.Failures = slices.Clip(done[:a.baseN]) // appends must not overwrite done
+	}
 	for i := range a.steps {
 		s := &a.steps[i]
 		f.timeouts += s.errs
 		stop := false
 		switch s.kind {
 		case stepDeferred:
-			stop = f.failureFrom(s.idx, &s.h, nil, l.date, &res)
+			stop = f.failureFrom(s.idx, &s.h, nil, l.date, &res, &s.gs)
 		case stepDone:
 			res.Failures = append(res.Failures, done[s.lo:s.hi]...)
 			stop = s.stop
@@ -289,8 +316,8 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 				c.done = make(chan struct{})
 			}
 			// keep the step storage a recycled chunk had here
-			old := c.lines[:cap(c.lines)][len(c.lines)].ahead.steps
-			c.lines = append(c.lines, aheadLine{line: l, ahead: ahead{steps: old[:0]}})
+			old := &c.lines[:cap(c.lines)][len(c.lines)].ahead
+			c.lines = append(c.lines, aheadLine{line: l, ahead: ahead{steps: old.steps[:0], gbuf: old.gbuf[:0]}})
 			a := &c.lines[len(c.lines)-1]
 			a.tl, a.date, a.noDate, a.skip = f.splitDate(l, &a.res)
 			if !a.skip {
@@ -316,6 +343,7 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 			// lines the steps point into
 			a.res = Result{}
 			clear(a.ahead.steps)
+			clear(a.ahead.gbuf)
 		}
 		select {
 		case free <- c:

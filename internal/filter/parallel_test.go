@@ -80,6 +80,8 @@ func TestProcessSeqGenerated(t *testing.T) {
 			{"restoring", Options{Now: fixedNow, FindTime: 25*24*time.Hour + 3*time.Hour, Restoring: true}},
 			{"regex", Options{Now: fixedNow, Diagnostics: true}},
 			{"check-all", Options{Now: fixedNow, Diagnostics: true, CheckAllRegex: true, KeepPending: true}},
+			{"counting", Options{Now: fixedNow, Diagnostics: true, Counting: true, CountingFields: []string{"ip", "user"}}},
+			{"shared", Options{Now: fixedNow, Diagnostics: true, SharedLines: true}},
 		} {
 			for _, w := range []int{2, 3} {
 				t.Run(fmt.Sprintf("%s/%s/%d", mode, o.name, w), func(t *testing.T) {
