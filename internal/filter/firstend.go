@@ -16,10 +16,14 @@ import (
 // the backtracker would pick. One table lookup per byte, and the walk
 // stops as soon as no thread is left, usually a few bytes after the match.
 //
-// Only expressions without empty-width assertions (^, $, \b, \B) are
-// accepted, so a thread list does not depend on the bytes around it; the
-// caller anchors the expression by starting at a given position.
-// Not safe for concurrent use (see clone).
+// Of the empty-width assertions only \z (the end of the text; $ outside
+// multi-line mode) is accepted, so a thread list does not depend on the
+// bytes around it; the caller anchors the expression by starting at a
+// given position. A thread at \z goes no further while bytes follow; at
+// the end of the text nothing can be read any more, so the state's threads
+// (all preferred to any match noted before) match there if one of them
+// reaches the match through its \z: each state knows whether one does
+// (feEnd). Not safe for concurrent use (see clone).
 type firstEnd struct {
 	prog   *syntax.Prog
 	lists  [][]uint32 // each state's threads: pcs of rune instructions, in order
@@ -41,6 +45,7 @@ type firstEnd struct {
 const (
 	feMatch = 1 // the match is reached here
 	feLast  = 2 // no thread left: the walk ends here
+	feEnd   = 4 // the match is reached here if this is the end of the text
 )
 
 const (
@@ -50,22 +55,22 @@ const (
 	maxFEState = 2000
 )
 
-// newFirstEnd compiles re; nil when it holds an empty-width assertion or
-// does not compile.
+// newFirstEnd compiles re; nil when it holds an empty-width assertion
+// other than \z or does not compile.
 func newFirstEnd(re *syntax.Regexp) *firstEnd {
 	prog, err := syntax.Compile(re.Simplify())
 	if err != nil {
 		return nil
 	}
 	for _, in := range prog.Inst {
-		if in.Op == syntax.InstEmptyWidth {
+		if in.Op == syntax.InstEmptyWidth && syntax.EmptyOp(in.Arg) != syntax.EmptyEndText {
 			return nil
 		}
 	}
 	fe := &firstEnd{prog: prog}
 	fe.reset()
-	if fe.failed {
-		return nil
+	if fe.failed || len(fe.lists) == 0 {
+		return nil // too big, or no match from anywhere (\zb)
 	}
 	return fe
 }
@@ -124,6 +129,7 @@ func (fe *firstEnd) state() int32 {
 			case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
 				list = append(list, pc)
 			}
+			// InstEmptyWidth (\z): not passed while bytes follow
 		}
 		fe.stack = stack
 		if matched {
@@ -131,13 +137,17 @@ func (fe *firstEnd) state() int32 {
 		}
 	}
 	fe.list = list
-	if len(list) == 0 && !matched {
+	atEnd := !matched && fe.endMatch()
+	if len(list) == 0 && !matched && !atEnd {
 		return feDead
 	}
 	fe.key = fe.key[:0]
-	if matched {
+	switch {
+	case matched:
 		fe.key = append(fe.key, 1)
-	} else {
+	case atEnd:
+		fe.key = append(fe.key, 2)
+	default:
 		fe.key = append(fe.key, 0)
 	}
 	for _, pc := range list {
@@ -160,12 +170,45 @@ func (fe *firstEnd) state() int32 {
 	if len(list) == 0 {
 		info |= feLast
 	}
+	if atEnd {
+		info |= feEnd
+	}
 	fe.info = append(fe.info, info)
 	fe.index[string(fe.key)] = id
 	for range feStride {
 		fe.trans = append(fe.trans, feUnknown)
 	}
 	return id
+}
+
+// endMatch reports whether a thread of fe.roots reaches the match through
+// the instructions that consume nothing, \z passing (the text ends here).
+func (fe *firstEnd) endMatch() bool {
+	fe.gen++
+	if fe.gen == 0 {
+		clear(fe.seen)
+		fe.gen = 1
+	}
+	stack := append(fe.stack[:0], fe.roots...)
+	defer func() { fe.stack = stack[:0] }()
+	for len(stack) > 0 {
+		pc := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if fe.seen[pc] == fe.gen {
+			continue
+		}
+		fe.seen[pc] = fe.gen
+		in := &fe.prog.Inst[pc]
+		switch in.Op {
+		case syntax.InstAlt, syntax.InstAltMatch:
+			stack = append(stack, in.Arg, in.Out)
+		case syntax.InstCapture, syntax.InstNop, syntax.InstEmptyWidth:
+			stack = append(stack, in.Out)
+		case syntax.InstMatch:
+			return true
+		}
+	}
+	return false
 }
 
 // step computes state s's transition on ASCII byte c.
@@ -206,6 +249,9 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 		end = from
 	}
 	if fe.info[0]&feLast != 0 {
+		if fe.info[0]&feEnd != 0 && from == len(buf) {
+			end = from
+		}
 		return end, true
 	}
 	trans, info := fe.trans, fe.info
@@ -217,7 +263,7 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 		t := trans[int(s)*feStride+int(c)]
 		if t < 0 {
 			if t == feDead {
-				break
+				return end, true
 			}
 			if t = fe.step(s, c); t == feUnknown {
 				return 0, false
@@ -225,7 +271,7 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 			fe.trans[int(s)*feStride+int(c)] = t
 			trans, info = fe.trans, fe.info
 			if t == feDead {
-				break
+				return end, true
 			}
 		}
 		s = t
@@ -234,9 +280,15 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 				end = i + 1
 			}
 			if f&feLast != 0 {
-				break
+				if f&feEnd != 0 && i+1 == len(buf) {
+					end = i + 1
+				}
+				return end, true
 			}
 		}
+	}
+	if info[s]&feEnd != 0 {
+		end = len(buf) // the text ends in a state that matches there
 	}
 	return end, true
 }

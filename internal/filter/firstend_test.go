@@ -63,11 +63,28 @@ func TestFirstEnd(t *testing.T) {
 		{`(?s).*`, "ab\ncd", 0},
 		{`[^.]+\.[^.]+`, "a.b.c", 0},
 		{`(?:error|fatal): (?:PAM: )?`, "error: PAM: x", 0},
+		{`a$`, "a", 0},
+		{`a$`, "ab", 0},
+		{`a\z`, "ba", 1},
+		{`(?:\s|\n?\z)`, "x", 1},
+		{`(?:\s|\n?\z)`, "x\n", 1},
+		{`(?:\s|\n?\z)`, "x \n", 1},
+		{`x(?:\s|\n?\z)`, "x", 0},
+		{`x(?:\n?\z|\s)`, "x\n", 0},
+		{`(?:a|ab)(?:\z|c)`, "ab", 0},
+		{`(?:a|ab)(?:c|\z)`, "ac", 0},
+		{`a*\z`, "aaa", 0},
+		{`a*?\z`, "aaa", 0},
+		{`a*?(?:\z|a)`, "aaa", 0},
+		{`\z`, "", 0},
+		{`\z`, "ab", 2},
+		{`\z|a`, "ab", 0},
+		{`(?:a\z)?`, "ab", 0},
 	}
 	for _, tt := range tests {
 		checkFirstEnd(t, tt.expr, tt.text, tt.from)
 	}
-	for _, expr := range []string{`^a`, `a$`, `\bx`, `a\B`} {
+	for _, expr := range []string{`^a`, `(?m)a$`, `\bx`, `a\B`, `\Aa`} {
 		re, _ := syntax.Parse(expr, syntax.Perl)
 		if newFirstEnd(re) != nil {
 			t.Errorf("%q: assertions must be refused", expr)
@@ -82,6 +99,8 @@ func FuzzFirstEnd(f *testing.F) {
 	f.Add(`a*?(?:b|bc)+c?`, "abcbcc", 0)
 	f.Add(`(?:x|xy|xyz)*?z`, "xyzxyz", 1)
 	f.Add(`[a-c]{2,4}?d|a`, "abcabcd", 0)
+	f.Add(`x(?:\s|\n?\z)`, "x\n", 0)
+	f.Add(`(?:a|ab)(?:\z|c)`, "ab", 0)
 	f.Fuzz(func(t *testing.T, expr, text string, from int) {
 		if len(expr) > 200 || len(text) > 500 || from < 0 {
 			return
