@@ -80,10 +80,10 @@ func TestKeepEvidence(t *testing.T) {
 }
 
 // TestEntrySize guards the per-id memory a flood costs: a record must stay
-// at 56 bytes.
+// at 48 bytes.
 func TestEntrySize(t *testing.T) {
-	if n := unsafe.Sizeof(rec{}); n > 56 {
-		t.Errorf("rec is %d bytes, want at most 56", n)
+	if n := unsafe.Sizeof(rec{}); n > 48 {
+		t.Errorf("rec is %d bytes, want at most 48", n)
 	}
 }
 

@@ -356,11 +356,11 @@ func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure
 	case !found:
 		s = j.insert(id, addr, idIsAddr, t, f.Fields)
 		r := tr.at(s)
-		r.retry, r.failures = float64(count), 1
+		r.retry, r.failures = count32(int64(count)), 1
 	case tr.at(s).flags&recNoFail != 0:
 		r := tr.at(s)
 		r.flags &^= recNoFail
-		r.first, r.retry, r.failures = t, float64(count), 1
+		r.first, r.retry, r.failures = t, count32(int64(count)), 1
 		tr.setAddr(s, addr)
 		j.setFields(s, f.Fields)
 		if t != r.last {
@@ -375,23 +375,23 @@ func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure
 			// over the whole span and slide the window start.
 			if r.first < t-j.findTime {
 				span := float64(t-r.first) / 1e9
-				r.retry = math.RoundToEven(r.retry / span * (float64(j.findTime) / 1e9))
+				r.retry = int32(math.RoundToEven(float64(r.retry) / span * (float64(j.findTime) / 1e9)))
 				r.first = t - j.findTime
 			}
 			r.last = t
 			tr.heap.fix(s)
 		}
-		r.retry += float64(count)
+		r.retry = count32(int64(r.retry) + int64(count))
 		r.failures++
 	}
 	j.keepMatches(s, f.Lines)
 	r := tr.at(s)
-	if r.retry < float64(j.cfg.MaxRetry) && j.cfg.BadHistory != nil {
+	if int(r.retry) < j.cfg.MaxRetry && j.cfg.BadHistory != nil {
 		if h, ok := j.cfg.BadHistory(id); ok && h.Count > 0 && (h.Last.IsZero() || t > h.Last.UnixNano()) {
-			r.retry += RetryBoost(h.Count, j.cfg.MaxRetry)
+			r.retry = count32(int64(r.retry) + int64(RetryBoost(h.Count, j.cfg.MaxRetry)))
 		}
 	}
-	if r.retry < float64(j.cfg.MaxRetry) {
+	if int(r.retry) < j.cfg.MaxRetry {
 		return Ticket{}, false
 	}
 	ev := tr.ev[s]

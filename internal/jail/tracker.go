@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"math"
 	"net/netip"
 
 	"warden/internal/jail/slots"
@@ -8,14 +9,14 @@ import (
 
 // tracker is a jail's table of failure ids. Under a flood it holds one
 // record per attacker (a banned address's later failures still count, as
-// in fail2ban), so a record is a fixed 56 bytes, kept in chunks of 1,024
+// in fail2ban), so a record is a fixed 48 bytes, kept in chunks of 1,024
 // (growing copies nothing), without a pointer for the collector to follow: the address in 16 bytes, times as
 // Unix nanoseconds. An id that is the text of the record's own address
 // (nearly all of them) is found through a slots.Index on that address and
 // is not kept as a string at all; other ids (F-ID values, prefixes, zoned
 // addresses) sit in small maps beside, as do a zoned or foreign address and
 // the evidence, which only jails with actions keep. With the index and the
-// expiry heap, an id costs about 71 bytes (a map of pointers to entries
+// expiry heap, an id costs about 63 bytes (a map of pointers to entries
 // cost 156: BenchmarkMemoryPerAddress).
 type tracker struct {
 	recs  [][]rec // chunks of chunkRecs: growing copies nothing
@@ -34,14 +35,20 @@ type tracker struct {
 // decision needs. The decayed retry count replaces a ring of failure
 // times: fail2ban does not keep a sliding window.
 type rec struct {
-	first    int64 // start of the rate window, unix ns (log time)
-	last     int64 // latest failure, unix ns (log time)
-	retry    float64
+	first    int64    // start of the rate window, unix ns (log time)
+	last     int64    // latest failure, unix ns (log time)
+	retry    int32    // always a whole number (see count32)
 	a        [16]byte // the address (As16) when flags has recAddr
 	failures int32
 	hidx     int32 // position in the expiry heap; next free record when free
 	flags    recFlags
 }
+
+// count32 is a retry count as a record keeps it. fail2ban's count is a
+// float, but only ever holds whole numbers here: failures add whole
+// counts, the rate adjustment rounds to even, and RetryBoost is whole. A
+// count beyond int32 (never reached: maxretry bans long before) saturates.
+func count32(n int64) int32 { return int32(min(max(n, math.MinInt32), math.MaxInt32)) }
 
 type recFlags uint8
 
