@@ -145,3 +145,39 @@ func BenchmarkPutGetDelete(b *testing.B) {
 		x.Put(k, s)
 	}
 }
+
+// FuzzIndex runs a byte string as puts and deletes over 64 keys and checks
+// the index against a map after each.
+func FuzzIndex(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 0x80, 0x81, 4, 0x82})
+	f.Add([]byte{5, 5, 0x85, 5, 0x85, 0x85})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		tb := &table{}
+		x := New(func(s int32) Key { return tb.keys[s] })
+		want := map[Key]int32{}
+		for _, op := range ops {
+			k := key(int(op & 0x3f))
+			if op&0x80 != 0 {
+				s, had := want[k]
+				if x.Delete(k) != had {
+					t.Fatalf("delete %d: reported %v", op&0x3f, !had)
+				}
+				if had {
+					delete(want, k)
+					tb.free = append(tb.free, s)
+				}
+			} else if _, had := want[k]; !had {
+				s := tb.add(k)
+				x.Put(k, s)
+				want[k] = s
+			}
+			for i := range 64 {
+				s, ok := x.Get(key(i))
+				ws, wok := want[key(i)]
+				if ok != wok || ok && s != ws {
+					t.Fatalf("Get(%d) = %d %v, want %d %v", i, s, ok, ws, wok)
+				}
+			}
+		}
+	})
+}
