@@ -42,12 +42,14 @@ type chain struct {
 
 // chainSeg is one segment: its automaton, its own group when it is a
 // top-level group (cap > 0), and for inner groups a regexp over its span
+// (subExpr; sub, compiled on first use: the readers answer most spans)
 // with slot[j] the expression's number of the regexp's group j.
 type chainSeg struct {
-	fe   *firstEnd
-	cap  int
-	sub  *regexp.Regexp
-	slot []int
+	fe      *firstEnd
+	cap     int
+	subExpr string
+	sub     *regexp.Regexp
+	slot    []int
 	// alt, on a segment holding groups followed by a run without any:
 	// the two as one segment, walked when the run has no match from
 	// where this segment's own first match ends (a lazy (.*?) before
@@ -111,7 +113,7 @@ func newChain(expr string) *chain {
 			}
 			if l := next[0]; len(next) == 1 && u[0].Op == syntax.OpCapture && u[0].Sub[0].MaxCap() == 0 &&
 				l.Op == syntax.OpLiteral && l.Flags&syntax.FoldCase == 0 && isASCIIRunes(l.Rune) {
-				sg.alt.sub, sg.alt.slot = nil, nil
+				sg.alt.subExpr, sg.alt.slot, sg.alt.reader = "", nil, nil
 				sg.alt.cap, sg.alt.lit = u[0].Cap, len(l.Rune)
 			}
 		}
@@ -154,11 +156,7 @@ func newChainSeg(items []*syntax.Regexp, flags syntax.Flags) *chainSeg {
 		// classes cut to ASCII print fast (String works out case
 		// folding rune by rune) and read an ASCII span the same
 		ai := asciiClasses(inner)
-		sub, err := regexp.Compile(`\A(?:` + ai.String() + `)\z`)
-		if err != nil || sub.NumSubexp() != len(sg.slot)-1 {
-			return nil
-		}
-		sg.sub = sub
+		sg.subExpr = `\A(?:` + ai.String() + `)\z`
 		sg.reader = newSpanReader(ai)
 	}
 	return sg
@@ -230,7 +228,7 @@ func (c *chain) find(buf []byte) (loc []int, ok bool) {
 	pos := 0
 	for i := 0; i < len(c.segs); i++ {
 		sg := &c.segs[i]
-		if a := sg.alt; a != nil && a.sub == nil {
+		if a := sg.alt; a != nil && a.subExpr == "" {
 			// a group then a literal: walked as one, one pass and no
 			// sub-regexp (walking the group alone first would only add
 			// a pass, and fails on every lazy group)
@@ -293,7 +291,7 @@ func (sg *chainSeg) fill(buf []byte, pos, e int, loc []int) bool {
 	for _, c := range sg.caps {
 		loc[2*c], loc[2*c+1] = pos, e-sg.lit
 	}
-	if sg.sub == nil {
+	if sg.subExpr == "" {
 		return true
 	}
 	if sg.reader != nil {
@@ -303,6 +301,13 @@ func (sg *chainSeg) fill(buf []byte, pos, e int, loc []int) bool {
 			}
 			return true
 		}
+	}
+	if sg.sub == nil {
+		re, err := regexp.Compile(sg.subExpr)
+		if err != nil || re.NumSubexp() != len(sg.slot)-1 {
+			return false // cannot be: regexp answers instead
+		}
+		sg.sub = re
 	}
 	sub := sg.sub.FindSubmatchIndex(buf[pos:e])
 	if sub == nil {

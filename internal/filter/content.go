@@ -67,7 +67,9 @@ func newContentSplit(expr string) *contentSplit {
 		return nil // the content group must be the last
 	}
 	pre := &syntax.Regexp{Op: syntax.OpConcat, Flags: re.Flags, Sub: s[:n-3]}
-	prefix, err := regexp.Compile(pre.String())
+	// classes cut to ASCII print fast (String works out case folding
+	// rune by rune over a class such as \S) and read ASCII the same
+	prefix, err := regexp.Compile(asciiClasses(pre).String())
 	if err != nil || prefix.NumSubexp() != c.Cap-1 {
 		return nil
 	}

@@ -149,7 +149,14 @@ func (t *translator) escape() error {
 
 // classSet returns a shorthand's members, cut to ASCII where allowed.
 func (t *translator) classSet(k classKind, complement bool) runeSet {
-	s := shorthand(k, t.flags.a)
+	ascii := t.flags.a
+	if t.o.asciiInput && k != classSpace {
+		// the ASCII members of Unicode's \d and \w are ASCII's \d and
+		// \w, and building the Unicode ones is slow (not so for \s,
+		// which holds \x1c-\x1f, and is small anyway)
+		ascii = true
+	}
+	s := shorthand(k, ascii)
 	if complement {
 		s = s.complement()
 	}

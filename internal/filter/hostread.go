@@ -45,31 +45,28 @@ const (
 	hostSubDNS = 3
 )
 
+// The shapes as a segment's expression prints (syntax.Regexp.String of
+// the translation for ASCII subjects, classes cut to ASCII), written out
+// because working them out costs more than the rest of a chain's build;
+// TestHostShapes checks them against the translator.
+const (
+	hostShapeHOST = `\[?(?:(?:::f{4,6}:)?([0-9]{1,3}(?:\.[0-9]{1,3}){3})|((?:[0-9A-Fa-f]{1,4}::?|::){1,7}(?:[0-9A-Fa-f]{1,4}|:)))\]?|([\-\.0-9A-Z\^_a-z]*[0-9A-Z_a-z])`
+	hostShapeADDR = `(?:::f{4,6}:)?([0-9]{1,3}(?:\.[0-9]{1,3}){3})|((?:[0-9A-Fa-f]{1,4}::?|::){1,7}(?:[0-9A-Fa-f]{1,4}|:))`
+)
+
 // newHostReader returns a reader when inner (the segment's expression,
 // classes already cut to ASCII) is one of the shapes; nil otherwise.
 func newHostReader(inner *syntax.Regexp) *hostReader {
-	s := inner.String()
-	switch s {
-	case hostShape(tagHOST):
+	if inner.Op != syntax.OpAlternate || inner.MaxCap() == 0 {
+		return nil
+	}
+	switch inner.String() {
+	case hostShapeHOST:
 		return &hostReader{brackets: true, ip4: hostSubIP4, ip6: hostSubIP6, dns: hostSubDNS}
-	case hostShape(`(?:` + tagIP4 + `|` + tagIP6 + `)`):
+	case hostShapeADDR:
 		return &hostReader{ip4: hostSubIP4, ip6: hostSubIP6}
 	}
 	return nil
-}
-
-// hostShape is the form a chain segment holding tag has: translated for
-// ASCII subjects, parsed, its classes cut to ASCII, printed.
-func hostShape(tag string) string {
-	tr, err := translate(tag, transOpts{target: targetGo, asciiInput: true})
-	if err != nil || len(tr.reasons) > 0 {
-		return "\x00" // matches no segment
-	}
-	re, err := syntax.Parse(tr.expr, syntax.Perl)
-	if err != nil {
-		return "\x00"
-	}
-	return asciiClasses(re).String()
 }
 
 // read returns the sub-regexp group that spans the address in t (the

@@ -159,3 +159,29 @@ func FuzzHostReader(f *testing.F) {
 		}
 	})
 }
+
+// hostShape is the form a chain segment holding tag has: translated for
+// ASCII subjects, parsed, its classes cut to ASCII, printed.
+func hostShape(tb testing.TB, tag string) string {
+	tb.Helper()
+	tr, err := translate(tag, transOpts{target: targetGo, asciiInput: true})
+	if err != nil || len(tr.reasons) > 0 {
+		tb.Fatalf("%s: %v %v", tag, err, tr.reasons)
+	}
+	re, err := syntax.Parse(tr.expr, syntax.Perl)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return asciiClasses(re).String()
+}
+
+// TestHostShapes: the shapes written out in hostread.go are what the
+// translator makes of the tags.
+func TestHostShapes(t *testing.T) {
+	if got := hostShape(t, tagHOST); got != hostShapeHOST {
+		t.Errorf("<HOST> prints as\n%s\nnot\n%s", got, hostShapeHOST)
+	}
+	if got := hostShape(t, `(?:`+tagIP4+`|`+tagIP6+`)`); got != hostShapeADDR {
+		t.Errorf("<ADDR>'s core prints as\n%s\nnot\n%s", got, hostShapeADDR)
+	}
+}
