@@ -519,7 +519,7 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		}
 	case r.exact || r.raw:
 		if gs != nil && gs.addrOK && gs.ref == r {
-			out = append(out, gs.addr) // the same host: the same parse
+			out = append(out, gs.failure()) // the same host: the same parse
 		} else {
 			out = append(out, f.addrFailure(r))
 		}
@@ -527,7 +527,7 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 		out = append(out, f.resolve(host)...)
 	}
 	// the worker's Fields serve when the data are the hit's own groups
-	guessed := gs != nil && len(out)-first == 1 && gs.fieldsOK && okSame(d.g, gs.g)
+	guessed := gs != nil && len(out)-first == 1 && gs.fieldsOK && f.fieldsStill(d.g, gs.fields)
 	for i := first; i < len(out); i++ {
 		fl := &out[i]
 		fl.Time = date

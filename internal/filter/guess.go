@@ -14,25 +14,24 @@ package filter
 //   - Host, Addr, Prefix and ID: when the host reference picked from the
 //     merged data (host text, how it matched, cidr, id) equals the one
 //     picked from the hit's groups, since they are a function of it;
-//   - Fields: when the groups that took part, and their text, are the
-//     same in the merged data and in the hit (okSame), since Fields is
-//     a function of those.
+//   - Fields: when the map the merged data would give is the guessed one
+//     (fieldsStill: the same groups took part, with the same text).
 //
 // So the failures are the ones failureFrom makes without a guess.
 type guess struct {
-	g        groupSet          // the hit's groups, merged with the prefregex's
-	lines    []string          // its matched lines (nil when counting)
-	ref      hostRef           // the host picked from g
-	addr     Failure           // addrFailure(ref), when addrOK
+	lines    []string          // the hit's matched lines (nil when counting)
+	ref      hostRef           // the host picked from the hit's groups
+	addr     ipAddr            // the parse of ref.host, when addrOK
+	id       string            // the failure id from ref
 	addrOK   bool              //
-	fields   map[string]string // the Fields a failure from g has, when fieldsOK
+	fields   map[string]string // the Fields a failure from the hit has, when fieldsOK
 	fieldsOK bool              //
 }
 
 // guessFor works out, on a worker, the parts of the failure of hit h
-// (groups g) that depend on the hit alone.
+// (groups g, before anything changes them) that depend on the hit alone.
 func (f *Filter) guessFor(h *hit, g groupSet) guess {
-	gs := guess{g: g}
+	var gs guess
 	mlfid := g.get("mlfid")
 	if !f.opts.Counting {
 		gs.lines = f.matchedLines(h, mlfid.ok)
@@ -43,7 +42,9 @@ func (f *Filter) guessFor(h *hit, g groupSet) guess {
 		r.host, r.raw, found = k.fid.s, true, true
 	}
 	if found && (r.exact || r.raw) {
-		gs.ref, gs.addr, gs.addrOK = r, f.addrFailure(r), true
+		fl := f.addrFailure(r)
+		gs.ref, gs.addrOK = r, true
+		gs.addr, gs.id = ipAddr{addr: fl.Addr, prefix: fl.Prefix, str: fl.ID}, fl.ID
 	}
 	switch {
 	case !f.opts.Counting:
@@ -54,23 +55,37 @@ func (f *Filter) guessFor(h *hit, g groupSet) guess {
 	return gs
 }
 
-// okSame reports whether a and b have the same groups that took part,
-// with the same text (the Fields a failure from either would have).
-func okSame(a, b groupSet) bool {
-	n := 0
-	for _, e := range a {
-		if !e.v.ok {
-			continue
+// failure is the guessed address part of a failure.
+func (gs *guess) failure() Failure {
+	return Failure{Host: gs.ref.host, Addr: gs.addr.addr, Prefix: gs.addr.prefix, ID: gs.id}
+}
+
+// fieldsStill reports whether g gives the Fields map m (allFields, or
+// countingFields when counting): then the guessed map serves as it is.
+func (f *Filter) fieldsStill(g groupSet, m map[string]string) bool {
+	if !f.opts.Counting {
+		n := 0
+		for _, e := range g {
+			if e.v.ok {
+				n++
+				if v, ok := m[e.name]; !ok || v != e.v.s {
+					return false
+				}
+			}
 		}
-		n++
-		if v, ok := b.lookup(e.name); !ok || v != e.v {
+		return n == len(m) // (a name twice in g: never equal, so not taken)
+	}
+	for _, name := range f.opts.CountingFields {
+		var last string
+		found := false
+		for _, e := range g {
+			if e.v.ok && e.name == name {
+				last, found = e.v.s, true // pickFields: a later entry wins
+			}
+		}
+		if v, ok := m[name]; ok != found || v != last {
 			return false
 		}
 	}
-	for _, e := range b {
-		if e.v.ok {
-			n--
-		}
-	}
-	return n == 0
+	return true
 }

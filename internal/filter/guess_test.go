@@ -5,25 +5,31 @@ import (
 	"testing"
 )
 
-func TestOkSame(t *testing.T) {
+func TestFieldsStill(t *testing.T) {
 	v := func(s string) gval { return gval{s, true} }
+	g := groupSet{{"ip4", v("1.2.3.4")}, {"ip6", gval{}}, {"user", v("bob")}}
 	for _, tc := range []struct {
-		a, b groupSet
+		opts Options
+		g    groupSet
 		same bool
 	}{
-		{groupSet{{"ip4", v("1.2.3.4")}, {"ip6", gval{}}}, groupSet{{"ip6", gval{}}, {"ip4", v("1.2.3.4")}}, true},
-		{groupSet{{"ip4", v("1.2.3.4")}}, groupSet{{"ip4", v("1.2.3.4")}, {"nofail", gval{}}}, true},
-		{groupSet{{"ip4", v("1.2.3.4")}}, groupSet{{"ip4", v("1.2.3.5")}}, false},
-		{groupSet{{"ip4", v("1.2.3.4")}, {"user", v("x")}}, groupSet{{"ip4", v("1.2.3.4")}}, false},
-		{groupSet{{"ip4", v("1.2.3.4")}}, groupSet{{"ip4", v("1.2.3.4")}, {"user", v("")}}, false},
-		{groupSet{{"user", gval{}}}, groupSet{{"user", v("")}}, false},
-		{nil, nil, true},
+		{Options{}, g, true},
+		{Options{}, groupSet{{"user", v("bob")}, {"ip4", v("1.2.3.4")}}, true},
+		{Options{}, groupSet{{"ip4", v("1.2.3.4")}, {"user", v("bob")}, {"nofail", v("x")}}, false},
+		{Options{}, groupSet{{"ip4", v("1.2.3.4")}}, false},
+		{Options{}, groupSet{{"ip4", v("1.2.3.4")}, {"user", v("alice")}}, false},
+		{Options{}, groupSet{{"ip4", v("1.2.3.4")}, {"user", v("bob")}, {"user", v("bob")}}, false},
+		{Options{Counting: true, CountingFields: []string{"user"}}, groupSet{{"ip4", v("9.9.9.9")}, {"user", v("bob")}}, true},
+		{Options{Counting: true, CountingFields: []string{"user"}}, groupSet{{"user", v("eve")}}, false},
+		{Options{Counting: true, CountingFields: []string{"user"}}, groupSet{{"user", gval{}}}, false},
 	} {
-		if got := okSame(tc.a, tc.b); got != tc.same {
-			t.Errorf("okSame(%v, %v) = %v", tc.a, tc.b, got)
+		f := &Filter{opts: tc.opts}
+		want := allFields(g)
+		if tc.opts.Counting {
+			want = pickFields(g, tc.opts.CountingFields)
 		}
-		if got := okSame(tc.b, tc.a); got != tc.same {
-			t.Errorf("okSame(%v, %v) = %v", tc.b, tc.a, got)
+		if got := f.fieldsStill(tc.g, want); got != tc.same {
+			t.Errorf("%+v: fieldsStill(%v, %v) = %v", tc.opts, tc.g, want, got)
 		}
 	}
 }

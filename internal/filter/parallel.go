@@ -105,8 +105,8 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	// copies of the worker's scratch space: its groups, merged with the
 	// prefregex's as failureFrom would (it takes the merged set as it is
 	// when there are no prefregex groups), and its f.one. The groups go
-	// twice into the line's own storage (kept with its chunk): once for
-	// failureFrom, whose merge may change them, once for the guess.
+	// into the line's own storage (kept with its chunk); the guess is
+	// made from them before failureFrom's merge may change them.
 	g := h.groups
 	if len(pre) > 0 {
 		g = append(f.mergeGroups[:0], pre...)
@@ -116,14 +116,13 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 		f.mergeGroups = g
 	}
 	start := len(a.gbuf)
-	a.gbuf = append(append(a.gbuf, g...), g...)
-	mid, end := start+len(g), start+2*len(g)
-	s.h.groups = a.gbuf[start:mid:mid]
+	a.gbuf = append(a.gbuf, g...)
+	s.h.groups = a.gbuf[start:len(a.gbuf):len(a.gbuf)]
 	if len(h.matched) == 1 {
 		s.line[0] = h.matched[0]
 		s.h.matched = s.line[:]
 	}
-	s.gs = f.guessFor(&s.h, a.gbuf[mid:end:end])
+	s.gs = f.guessFor(&s.h, s.h.groups)
 	f.stepErrs(s)
 	return true
 }
