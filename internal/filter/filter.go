@@ -46,6 +46,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"time"
 
@@ -198,10 +199,11 @@ type Filter struct {
 	// some failregex requires none); a buffer with none of them can
 	// match no failregex
 	failGate litMask
-	// failReq: with one word of literals and at most 64 failregexes, each
-	// failregex's two requirements as single words (all ones where it has
-	// fewer); failAlways: the failregexes with none (nil: not used)
-	failReq    [][2]uint64
+	// failBy: with one word of literals and at most 64 failregexes, for
+	// each literal the failregexes whose first and whose second
+	// requirement it meets (every failregex for a requirement it lacks);
+	// failAlways: the failregexes with none (nil: not used; see failPass)
+	failBy     [][2]uint64
 	failAlways uint64
 	// scratch for groups nothing keeps: the prefregex's (failureFrom
 	// copies them) and the ignoreregexes' (only a match counts)
@@ -296,26 +298,33 @@ func (f *Filter) setupLiterals() {
 		}
 	}
 	f.found = make(litMask, (len(f.lits.lits)+63)/64)
-	f.failReq, f.failAlways = nil, 0
+	f.failBy, f.failAlways = nil, 0
 	if len(f.found) == 1 && len(f.fail) <= 64 {
-		f.failReq = make([][2]uint64, len(f.fail))
+		f.failBy = make([][2]uint64, 64)
 		for i, p := range f.fail {
 			r := [2]uint64{^uint64(0), ^uint64(0)}
 			for k, m := range p.reqMasks {
 				if k < 2 {
 					r[k] = m[0]
 				} else {
-					f.failReq = nil // passes would ask more than two: keep to it
+					f.failBy = nil // passes would ask more than two: keep to it
 					break
 				}
 			}
-			if f.failReq == nil {
+			if f.failBy == nil {
+				f.failAlways = 0
 				break
 			}
 			if len(p.reqMasks) == 0 {
 				f.failAlways |= 1 << i
 			}
-			f.failReq[i] = r
+			for b := range 64 {
+				for k := range 2 {
+					if r[k]>>b&1 != 0 {
+						f.failBy[b][k] |= 1 << i
+					}
+				}
+			}
 		}
 	}
 	f.failGate = make(litMask, len(f.found))
@@ -328,6 +337,21 @@ func (f *Filter) setupLiterals() {
 			f.failGate[w] |= m
 		}
 	}
+}
+
+// failPass returns the failregexes whose literal requirements the
+// literals found (w, one word) meet: both of the two (or fewer) each has.
+// A failregex meets a requirement when some literal found is in it, so
+// the answer is built from the few literals found rather than by going
+// through every failregex.
+func (f *Filter) failPass(w uint64) uint64 {
+	var first, second uint64
+	for m := w; m != 0; m &= m - 1 {
+		by := &f.failBy[bits.TrailingZeros64(m)]
+		first |= by[0]
+		second |= by[1]
+	}
+	return f.failAlways | first&second
 }
 
 func hasFailID(p *pattern) bool {

@@ -346,15 +346,9 @@ func (f *Filter) findFailure(tl tupleLine, date time.Time, noDate bool, res *Res
 		switch {
 		case f.failGate != nil && !f.failGate.intersects(f.found):
 			passKnown = true
-		case f.failReq != nil:
+		case f.failBy != nil:
 			// passes for every failregex, on one word (setupLiterals)
-			w := f.found[0]
-			pass = f.failAlways
-			for i, r := range f.failReq {
-				if w&r[0] != 0 && w&r[1] != 0 {
-					pass |= 1 << i
-				}
-			}
+			pass = f.failPass(f.found[0])
 			possible, passKnown = pass != 0, true
 		case len(f.fail) <= 64:
 			for i, p := range f.fail {

@@ -92,8 +92,8 @@ func FuzzAnchorScan(f *testing.F) {
 }
 
 // TestFailReqAgrees: the one-word form of the failregexes' literal
-// requirements (failReq, failAlways) says the same as pattern.passes on
-// every stock filter's sample lines that has it.
+// requirements (failPass) says the same as pattern.passes on every stock
+// filter's sample lines that has it.
 func TestFailReqAgrees(t *testing.T) {
 	names, all := stockSamples(t)
 	used := 0
@@ -102,24 +102,22 @@ func TestFailReqAgrees(t *testing.T) {
 		def := Definition{Name: name, PrefRegex: fd.PrefRegex, FailRegex: fd.FailRegex, IgnoreRegex: fd.IgnoreRegex,
 			MaxLines: fd.MaxLines, DatePattern: fd.DatePattern}
 		f, err := Compile(def, Options{Dates: noDates{}})
-		if fd.Error != "" || err != nil || f.failReq == nil {
+		if fd.Error != "" || err != nil || f.failBy == nil {
 			continue
 		}
 		used++
 		for _, r := range fd.Rows {
 			l, _ := r[0].(string)
 			f.lits.scan([]byte(l), f.found)
-			w := f.found[0]
+			pass := f.failPass(f.found[0])
 			for i, p := range f.fail {
-				r := f.failReq[i]
-				got := f.failAlways&(1<<i) != 0 || w&r[0] != 0 && w&r[1] != 0
-				if got != p.passes(f.found) {
-					t.Fatalf("%s, failregex %d on %q: failReq says %v", name, i, l, got)
+				if got := pass&(1<<i) != 0; got != p.passes(f.found) {
+					t.Fatalf("%s, failregex %d on %q: failPass says %v", name, i, l, got)
 				}
 			}
 		}
 	}
 	if used == 0 {
-		t.Fatal("no stock filter has failReq")
+		t.Fatal("no stock filter has failBy")
 	}
 }
