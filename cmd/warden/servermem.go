@@ -29,9 +29,12 @@ import (
 // server then leaves the limit alone.
 //
 // Measured (bench/README.md, "Flood memory and latency, round 4"): in a
-// flood of 100,000 attackers the peak RSS went from 78-81 MB to 64-65 MB,
-// for about 1.1 CPU-seconds more over the flood (twice the collections, at
-// load 4-5 on two cores).
+// flood of 100,000 attackers the peak RSS is 60-63 MB with the limit and
+// 76-83 MB without (GOMEMLIMIT=off), for 1.0-1.4 CPU-seconds more over the
+// flood (5.6 -> 7.0: twice the collections, and the scavenger returning
+// pages that are faulted in again). The cost scales with the log
+// pipeline's garbage. A ratio of 3/2 cost about half as much and peaked at
+// 66 MB.
 const (
 	memLimitFloor = 32 << 20
 	memLimitNum   = 4
