@@ -22,6 +22,10 @@ const catchUpIdle = 300 * time.Millisecond
 // memory; it only bounds how far a saved position may lag.
 const maxBatch = 16384
 
+// journalBatch caps the lines of a journal jail's batch (handled one by
+// one, then acknowledged together).
+const journalBatch = 1024
+
 // linesQueued is the capacity of a jail's line channel: room for a few
 // read chunks of the file source, so that a flood's batch rarely finds it
 // empty while the source is still reading.
@@ -127,10 +131,15 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 		}
 		// What is queued now, up to parallelMin lines: a few lines are
 		// handled one by one; more start a batch that the feed extends
-		// with the lines queued while it runs.
+		// with the lines queued while it runs. Journal lines are always
+		// handled one by one, up to journalBatch of them.
 		batch = append(batch[:0], line)
 		fd.start(maxBatch - 1)
-		for len(batch) < parallelMin {
+		take := parallelMin
+		if j.journal {
+			take = journalBatch
+		}
+		for len(batch) < take {
 			l, ok := fd.poll()
 			if !ok {
 				break
