@@ -59,6 +59,32 @@ func (g *groupSet) del(name string) (gval, bool) {
 	return gval{}, false
 }
 
+// mergeGroups is pre with h's groups set over it (an entry of h replaces
+// one of the same name), in dst's storage. When h's pattern names each
+// group once, an entry of h can only meet one of pre's, which is all that
+// is searched; else each is set in turn.
+func mergeGroups(dst, pre groupSet, h *hit) groupSet {
+	g := append(dst[:0], pre...)
+	if !h.p.uniqueNames {
+		for _, e := range h.groups {
+			g.set(e.name, e.v)
+		}
+		return g
+	}
+	np := len(g)
+next:
+	for _, e := range h.groups {
+		for i := range np {
+			if g[i].name == e.name {
+				g[i].v = e.v
+				continue next
+			}
+		}
+		g = append(g, e)
+	}
+	return g
+}
+
 // idKeys are the groups failureFrom reads to make failures.
 type idKeys struct{ fid, cidr, ip4, ip6, dns, nofail gval }
 
@@ -462,12 +488,8 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 	d := &f.curData
 	*d = failData{g: h.groups}
 	if len(pre) > 0 {
-		g := append(f.mergeGroups[:0], pre...)
-		for _, e := range h.groups {
-			g.set(e.name, e.v)
-		}
-		f.mergeGroups = g
-		d.g = g
+		f.mergeGroups = mergeGroups(f.mergeGroups, pre, h)
+		d.g = f.mergeGroups
 	}
 	mlfid := d.get("mlfid")
 	var matched []string // the lines behind a failure: none when only counting

@@ -81,3 +81,28 @@ func TestGuessTaken(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeGroups: mergeGroups gives what setting each of the hit's
+// groups over the prefregex's does, with and without repeated names.
+func TestMergeGroups(t *testing.T) {
+	v := func(s string) gval { return gval{s, true} }
+	pre := groupSet{{"mlfid", v("sshd[1]: ")}, {"user", v("pre")}}
+	for _, tc := range []struct {
+		unique bool
+		h      groupSet
+	}{
+		{true, groupSet{{"ip4", v("1.2.3.4")}, {"user", v("bob")}, {"dns", gval{}}}},
+		{true, groupSet{{"mlfid", gval{}}, {"ip4", v("1.2.3.4")}}},
+		{true, nil},
+		{false, groupSet{{"user", v("a")}, {"x", v("1")}, {"x", v("2")}, {"user", v("b")}}},
+	} {
+		h := &hit{p: &pattern{uniqueNames: tc.unique}, groups: tc.h}
+		want := append(groupSet(nil), pre...)
+		for _, e := range tc.h {
+			want.set(e.name, e.v)
+		}
+		if got := mergeGroups(nil, pre, h); !reflect.DeepEqual(got, want) {
+			t.Errorf("unique %v, %v over %v: %v, want %v", tc.unique, tc.h, pre, got, want)
+		}
+	}
+}

@@ -109,11 +109,8 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	// made from them before failureFrom's merge may change them.
 	g := h.groups
 	if len(pre) > 0 {
-		g = append(f.mergeGroups[:0], pre...)
-		for _, e := range h.groups {
-			g.set(e.name, e.v)
-		}
-		f.mergeGroups = g
+		f.mergeGroups = mergeGroups(f.mergeGroups, pre, h)
+		g = f.mergeGroups
 	}
 	start := len(a.gbuf)
 	a.gbuf = append(a.gbuf, g...)

@@ -112,7 +112,10 @@ type pattern struct {
 	first      *byteSet   // bytes an ASCII subject may start with (nil: any)
 	alts       [][2]string
 	skiplines  []int // group numbers of <SKIPLINES> captures, in order
-	id         int   // index among the filter's patterns (memo entries)
+	// uniqueNames: no group name is used twice (search's groups then
+	// hold each name once; see mergeGroups)
+	uniqueNames bool
+	id          int // index among the filter's patterns (memo entries)
 	// how often find's automaton pre-check ran and said no
 	gate dfaGate
 }
@@ -185,8 +188,12 @@ func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (
 		p.first = firstBytes(tr.expr)
 	}
 	p.index = make(map[string]int, len(p.names))
+	p.uniqueNames = true
 	for i, n := range p.names {
 		if n != "" {
+			if _, dup := p.index[n]; dup {
+				p.uniqueNames = false
+			}
 			p.index[n] = i
 		}
 	}
