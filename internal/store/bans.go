@@ -114,9 +114,9 @@ func (s *Store) writeBans(ctx context.Context, tx *sql.Tx, bans []Ban, mode writ
 		banTail += ` WHERE excluded.time >= bans.time`
 		histTail += ` WHERE excluded.time >= history.time`
 	}
-	active := newBatchInsert(tx, s.inserts, `INSERT INTO bans(jail, prefix, time, bantime) VALUES `, banTail, 4)
+	active := newBatchInsert(tx, s.inserts, `INSERT INTO bans(jail, prefix, time, bantime) VALUES `, banTail, 4, 1)
 	hist := newBatchInsert(tx, s.inserts,
-		`INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES `, histTail, 7)
+		`INSERT INTO history(prefix, jail, time, bantime, count, failures, data) VALUES `, histTail, 7, 0)
 	// Rows go in key order: b-tree inserts then mostly append to the same
 	// page instead of splitting pages all over the tree. The sorts are
 	// stable, so of two bans with one key the later still wins.

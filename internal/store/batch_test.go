@@ -23,7 +23,7 @@ func TestBatchInsert(t *testing.T) {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM t`); err != nil {
 					return err
 				}
-				b := newBatchInsert(tx, s.inserts, `INSERT INTO t(k, v) VALUES `, `ON CONFLICT(k) DO UPDATE SET v = excluded.v`, 2)
+				b := newBatchInsert(tx, s.inserts, `INSERT INTO t(k, v) VALUES `, `ON CONFLICT(k) DO UPDATE SET v = excluded.v`, 2, 0)
 				// Keys 0 to n/2, most of them twice: the later
 				// value must win.
 				for i := range n {
@@ -78,5 +78,130 @@ func TestBatchInsert(t *testing.T) {
 	}
 	if len(s.inserts.m) > 8 {
 		t.Errorf("%d statements cached, want at most 8", len(s.inserts.m))
+	}
+}
+
+// TestBatchInsertShared: rows that differ only in the key column are
+// written with their shared values bound once (parameters numbered around
+// a key in the middle of the row); a row that differs elsewhere makes its
+// statement an ordinary one. Either way every row lands as added.
+func TestBatchInsertShared(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE t3 (a TEXT NOT NULL, k INTEGER PRIMARY KEY, b INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		a string
+		b int64
+	}
+	tests := []struct {
+		name string
+		n    int
+		odd  int // index of a row whose a differs, or -1
+	}{
+		{"one row", 1, -1},
+		{"full statement", batchRows, -1},
+		{"full and rest", batchRows + 77, -1},
+		{"odd row in the full statement", batchRows + 77, 5},
+		{"odd row in the rest", batchRows + 77, batchRows + 70},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			want := map[int]row{}
+			err := s.inTx(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM t3`); err != nil {
+					return err
+				}
+				b := newBatchInsert(tx, s.inserts, `INSERT INTO t3(a, k, b) VALUES `, ``, 3, 1)
+				for i := range tc.n {
+					r := row{"shared", 42}
+					if i == tc.odd {
+						r = row{"odd", 43}
+					}
+					want[1000+i] = r
+					if err := b.add(ctx, r.a, 1000+i, r.b); err != nil {
+						return err
+					}
+				}
+				return b.flush(ctx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows, err := s.db.QueryContext(ctx, `SELECT a, k, b FROM t3`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			got := map[int]row{}
+			for rows.Next() {
+				var r row
+				var k int
+				if err := rows.Scan(&r.a, &k, &r.b); err != nil {
+					t.Fatal(err)
+				}
+				got[k] = r
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d rows, want %d", len(got), len(want))
+			}
+			for k, r := range want {
+				if got[k] != r {
+					t.Errorf("key %d = %+v, want %+v", k, got[k], r)
+				}
+			}
+		})
+	}
+	shared := 0
+	s.inserts.mu.Lock()
+	for k := range s.inserts.m {
+		if k.shared {
+			shared++
+		}
+	}
+	s.inserts.mu.Unlock()
+	if shared == 0 {
+		t.Error("no shared statement was prepared")
+	}
+}
+
+// TestInsertQuery: the text of an ordinary and of a shared statement.
+func TestInsertQuery(t *testing.T) {
+	k := insertKind{head: "INSERT INTO t(a, k, b) VALUES ", tail: "END", cols: 3, key: 1}
+	for _, tc := range []struct {
+		rows   int
+		shared bool
+		want   string
+	}{
+		{2, false, "INSERT INTO t(a, k, b) VALUES (?, ?, ?), (?, ?, ?) END"},
+		{2, true, "INSERT INTO t(a, k, b) VALUES (?1, ?3, ?2), (?1, ?4, ?2) END"},
+	} {
+		if got := k.query(tc.rows, tc.shared); got != tc.want {
+			t.Errorf("query(%d, %v) = %q, want %q", tc.rows, tc.shared, got, tc.want)
+		}
+	}
+}
+
+// TestSame: only equal strings and integers of one type count as shared.
+func TestSame(t *testing.T) {
+	for _, tc := range []struct {
+		x, y any
+		want bool
+	}{
+		{"a", "a", true},
+		{"a", "b", false},
+		{int64(1), int64(1), true},
+		{int64(1), 1, false},
+		{1, 1, true},
+		{[]byte("a"), []byte("a"), false}, // == would panic
+		{nil, nil, false},
+	} {
+		if got := same(tc.x, tc.y); got != tc.want {
+			t.Errorf("same(%#v, %#v) = %v, want %v", tc.x, tc.y, got, tc.want)
+		}
 	}
 }
