@@ -25,13 +25,16 @@ import (
 // reaches the match through its \z: each state knows whether one does
 // (feEnd). Not safe for concurrent use (see clone).
 type firstEnd struct {
-	prog   *syntax.Prog
-	lists  [][]uint32 // each state's threads: pcs of rune instructions, in order
-	match  []bool     // the state's closure reached the match
-	info   []uint8    // per state: feMatch | feLast, for end's loop
-	index  map[string]int32
-	trans  []int32 // state*feStride + byte → next state, or feUnknown / feDead
-	failed bool    // state budget exceeded: unusable
+	prog  *syntax.Prog
+	lists [][]uint32 // each state's threads: pcs of rune instructions, in order
+	match []bool     // the state's closure reached the match
+	info  []uint8    // per state: feMatch | feLast, for end's loop
+	index map[string]int32
+	// trans: state*feStride + byte → the next state's row (its number
+	// times feStride) with its info bits in the low bits, or feUnknown /
+	// feDead; one load per byte gives both
+	trans  []int32
+	failed bool // state budget exceeded: unusable
 
 	seen  []uint32 // generation marks per pc
 	gen   uint32
@@ -244,7 +247,6 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 		return 0, false
 	}
 	end = -1
-	s := int32(0)
 	if fe.info[0]&feMatch != 0 {
 		end = from
 	}
@@ -254,28 +256,32 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 		}
 		return end, true
 	}
-	trans, info := fe.trans, fe.info
+	trans := fe.trans
+	row := int32(0) // the current state's row in trans
 	for i := from; i < len(buf); i++ {
 		c := buf[i]
 		if c >= 0x80 {
 			return 0, false
 		}
-		t := trans[int(s)*feStride+int(c)]
+		t := trans[row+int32(c)]
 		if t < 0 {
 			if t == feDead {
 				return end, true
 			}
-			if t = fe.step(s, c); t == feUnknown {
+			id := fe.step(row/feStride, c)
+			switch id {
+			case feUnknown:
 				return 0, false
-			}
-			fe.trans[int(s)*feStride+int(c)] = t
-			trans, info = fe.trans, fe.info
-			if t == feDead {
+			case feDead:
+				fe.trans[row+int32(c)] = feDead
 				return end, true
 			}
+			t = id*feStride | int32(fe.info[id])
+			fe.trans[row+int32(c)] = t
+			trans = fe.trans
 		}
-		s = t
-		if f := info[s]; f != 0 {
+		row = t &^ (feStride - 1)
+		if f := t & (feStride - 1); f != 0 {
 			if f&feMatch != 0 {
 				end = i + 1
 			}
@@ -287,7 +293,7 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 			}
 		}
 	}
-	if info[s]&feEnd != 0 {
+	if fe.info[row/feStride]&feEnd != 0 {
 		end = len(buf) // the text ends in a state that matches there
 	}
 	return end, true
