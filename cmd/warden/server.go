@@ -42,7 +42,10 @@ func newServerCmd() *cobra.Command {
 			"fail2ban.conf's socket and pidfile unless --socket/--pidfile say otherwise.\n" +
 			"SIGTERM or SIGINT stop it cleanly. SIGHUP reloads the\n" +
 			"configuration as `warden client reload` does: a configuration with errors is\n" +
-			"reported and the running one kept.",
+			"reported and the running one kept.\n" +
+			"Unless GOMEMLIMIT or GOGC is set in its environment, the server keeps a soft\n" +
+			"memory limit that follows what is live: 32 MiB, or 4/3 of the live heap and\n" +
+			"the Go runtime's own memory when that is more (GOMEMLIMIT=off: no limit).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServer(cmd, o)

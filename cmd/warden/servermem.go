@@ -24,9 +24,10 @@ import (
 // small daemon stays within the floor, and a large one keeps a quarter of
 // its limit free for garbage, never driving the collector into running
 // back to back (a fixed limit below a growing live heap would: the
-// runtime then spends up to half the CPU collecting). A GOMEMLIMIT in the
-// environment (any value, "off" included) is the operator's choice: the
-// server then leaves the limit alone.
+// runtime then spends up to half the CPU collecting). GOMEMLIMIT or GOGC
+// in the environment (any value, "off" included) is the operator's choice
+// of how the collector trades memory for CPU: the server then sets no
+// limit of its own.
 //
 // Measured (bench/README.md, "Flood memory and latency, round 4"): in a
 // flood of 100,000 attackers the peak RSS is 60-63 MB with the limit and
@@ -52,13 +53,15 @@ type memLimit struct {
 	limit   int64
 }
 
-// startMemoryLimit sets the server's memory limit unless GOMEMLIMIT is
-// set, and keeps it following the live heap; stop removes it (the
+// startMemoryLimit sets the server's memory limit unless GOMEMLIMIT or
+// GOGC is set, and keeps it following the live heap; stop removes it (the
 // server's tests run several servers in one process).
 func startMemoryLimit(log *slog.Logger) (stop func()) {
-	if v := os.Getenv("GOMEMLIMIT"); v != "" {
-		log.Debug("memory limit left to GOMEMLIMIT", "GOMEMLIMIT", v)
-		return func() {}
+	for _, env := range []string{"GOMEMLIMIT", "GOGC"} {
+		if v := os.Getenv(env); v != "" {
+			log.Debug("memory limit left to the runtime's settings", env, v)
+			return func() {}
+		}
 	}
 	m := &memLimit{log: log}
 	// Read after each collection, in this order (see adjust).

@@ -36,14 +36,15 @@ func TestMemLimitFor(t *testing.T) {
 	}
 }
 
-// TestMemoryLimitFollows: without GOMEMLIMIT the server sets a limit, keeps
-// it after collections, and removes it at stop; with GOMEMLIMIT it changes
-// nothing.
+// TestMemoryLimitFollows: without GOMEMLIMIT and GOGC the server sets a
+// limit, keeps it after collections, and removes it at stop; with either
+// set it changes nothing.
 func TestMemoryLimitFollows(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	log := slog.New(slog.DiscardHandler)
 
 	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv("GOGC", "")
 	debug.SetMemoryLimit(math.MaxInt64)
 	stop := startMemoryLimit(log)
 	// Another server of this test binary may be stopping and remove the
@@ -79,13 +80,20 @@ func TestMemoryLimitFollows(t *testing.T) {
 		t.Errorf("limit %d set again after stop", got)
 	}
 
-	t.Setenv("GOMEMLIMIT", "1GiB")
-	debug.SetMemoryLimit(123 << 20)
-	stop = startMemoryLimit(log)
-	runtime.GC()
-	time.Sleep(20 * time.Millisecond)
-	if got := debug.SetMemoryLimit(-1); got != 123<<20 {
-		t.Errorf("GOMEMLIMIT set: limit changed to %d", got)
+	for _, env := range []struct{ name, value string }{{"GOMEMLIMIT", "1GiB"}, {"GOGC", "off"}} {
+		t.Setenv("GOMEMLIMIT", "")
+		t.Setenv("GOGC", "")
+		t.Setenv(env.name, env.value)
+		debug.SetMemoryLimit(123 << 20)
+		stop = startMemoryLimit(log)
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+		if got := debug.SetMemoryLimit(-1); got != 123<<20 {
+			t.Errorf("%s=%s: limit changed to %d", env.name, env.value, got)
+		}
+		stop()
+		if got := debug.SetMemoryLimit(-1); got != 123<<20 {
+			t.Errorf("%s=%s: stop changed the limit to %d", env.name, env.value, got)
+		}
 	}
-	stop()
 }
