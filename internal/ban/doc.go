@@ -6,8 +6,9 @@
 // of every jail into one firewall transaction (Backend.Ban takes bans of many
 // jails at once), keeps one expiry heap and one timer for the whole daemon
 // instead of one per jail, and sees every jail's history, which
-// bantime.overalljails needs. Per-jail state (active bans, counters, action
-// queue) lives in maps inside it.
+// bantime.overalljails needs. The active bans of every jail live in one
+// compact table (table.go: fixed-size records, an index, one heap by end);
+// per-jail counters and action queues in small maps beside it.
 //
 // Life cycle and ownership: New builds a Manager; Run restores the bans
 // recorded in the store, then serves requests until its context ends. The
