@@ -283,10 +283,7 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 		go func() {
 			defer wg.Done()
 			for c := range work {
-				for i := range c.lines {
-					sh.work(&c.lines[i])
-				}
-				close(c.done)
+				sh.workChunk(c)
 			}
 		}()
 	}
@@ -303,22 +300,9 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 		}
 		for l := range lines {
 			if c == nil {
-				select {
-				case c = <-free:
-					c.lines = c.lines[:0]
-				default:
-					c = &aheadChunk{lines: make([]aheadLine, 0, chunkLines)}
-				}
-				c.done = make(chan struct{})
+				c = newChunk(free)
 			}
-			// keep the step storage a recycled chunk had here
-			old := &c.lines[:cap(c.lines)][len(c.lines)].ahead
-			c.lines = append(c.lines, aheadLine{line: l, ahead: ahead{steps: old.steps[:0], gbuf: old.gbuf[:0]}})
-			a := &c.lines[len(c.lines)-1]
-			a.tl, a.date, a.noDate, a.skip = f.splitDate(l, &a.res)
-			if !a.skip {
-				a.res.Time = a.date
-			}
+			f.addLine(c, l)
 			if len(c.lines) == chunkLines {
 				send()
 				if ctx.Err() != nil {
@@ -332,20 +316,61 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 	}()
 	for c := range ordered { // stage 3
 		<-c.done
-		for i := range c.lines {
-			a := &c.lines[i]
-			emit(a.line, f.finish(a))
-			// the chunk is recycled: let go of what emit got and of the
-			// lines the steps point into
-			a.res = Result{}
-			clear(a.ahead.steps)
-			clear(a.ahead.gbuf)
-		}
-		select {
-		case free <- c:
-		default:
-		}
+		f.emitChunk(c, emit, free)
 	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// newChunk is a chunk to fill: a recycled one from free if there is one.
+func newChunk(free chan *aheadChunk) *aheadChunk {
+	var c *aheadChunk
+	select {
+	case c = <-free:
+		c.lines = c.lines[:0]
+	default:
+		c = &aheadChunk{lines: make([]aheadLine, 0, chunkLines)}
+	}
+	c.done = make(chan struct{})
+	return c
+}
+
+// addLine is stage 1 for one line: it appends l to c with its date. The
+// record is filled in place: a fresh chunk's are zero, and emitChunk left
+// a recycled one's result zero and its step storage (ahead, which work
+// resets) for reuse, so no 336-byte record is built and copied per line.
+func (f *Filter) addLine(c *aheadChunk, l string) {
+	c.lines = c.lines[:len(c.lines)+1]
+	a := &c.lines[len(c.lines)-1]
+	a.line = l
+	a.tl, a.date, a.noDate, a.skip = f.splitDate(l, &a.res)
+	if !a.skip {
+		a.res.Time = a.date
+	}
+}
+
+// emitChunk is stage 3 for a chunk whose lines are worked: each line's
+// result, in order, to emit; then the chunk goes back to free.
+func (f *Filter) emitChunk(c *aheadChunk, emit func(string, Result), free chan *aheadChunk) {
+	for i := range c.lines {
+		a := &c.lines[i]
+		emit(a.line, f.finish(a))
+		// the chunk is recycled: let go of what emit got and of the
+		// lines the steps point into
+		a.res = Result{}
+		clear(a.ahead.steps)
+		clear(a.ahead.gbuf)
+	}
+	select {
+	case free <- c:
+	default:
+	}
+}
+
+// workChunk is stage 2 for a chunk, on the shadow f.
+func (f *Filter) workChunk(c *aheadChunk) {
+	for i := range c.lines {
+		f.work(&c.lines[i])
+	}
+	close(c.done)
 }
