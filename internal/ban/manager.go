@@ -165,7 +165,8 @@ type reply struct {
 
 type jailState struct {
 	cfg   JailConfig
-	idx   uint16 // the jail in the ban table
+	idx   uint16       // the jail in the ban table
+	log   *slog.Logger // the manager's, with the jail's name formatted once
 	total int64
 }
 
@@ -237,7 +238,7 @@ func New(cfg Config) (*Manager, error) {
 		if _, dup := m.jails[j.Name]; dup {
 			return nil, fmt.Errorf("ban: jail %q given twice", j.Name)
 		}
-		m.jails[j.Name] = &jailState{cfg: j, idx: uint16(i)}
+		m.jails[j.Name] = &jailState{cfg: j, idx: uint16(i), log: m.log.With("jail", j.Name)}
 		names[i] = j.Name
 		acts[j.Name] = j.Actions
 	}
