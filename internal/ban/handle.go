@@ -168,7 +168,12 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		}
 	}
 	bt := jail.BanTime(cfg, hist)
-	e := newEntry(r.jail, p, start, bt, hist.Count+1, r.ticket.Failures)
+	// A new ban's decision and entry are allocated together (a flood
+	// makes 100,000 of them); the table copies the entry, so neither is
+	// kept past the batch.
+	nb := &newBan{e: entry{jail: r.jail, prefix: p, start: start.UnixNano(), banTime: bt,
+		count: int32(hist.Count + 1), failures: int32(r.ticket.Failures)}}
+	e := &nb.e
 	e.more = &entryMore{id: r.ticket.ID, matches: r.ticket.Matches, fields: r.ticket.Fields}
 	res := Result{BanTime: bt, End: e.end(), Count: int(e.count)}
 	if bt >= 0 && e.end().Before(now) {
@@ -176,7 +181,14 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		return &pendingBan{req: r, res: res}, nil
 	}
 	res.Banned = true
-	return &pendingBan{req: r, e: e, res: res, isNew: true}, nil
+	nb.pb = pendingBan{req: r, e: e, res: res, isNew: true}
+	return &nb.pb, nil
+}
+
+// newBan is a new ban's pendingBan and entry in one allocation.
+type newBan struct {
+	pb pendingBan
+	e  entry
 }
 
 type jailPrefix struct {
@@ -187,11 +199,14 @@ type jailPrefix struct {
 // banBatch decides, applies and records a run of ban requests.
 func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	now := m.clock.Now()
-	inBatch := make(map[jailPrefix]*pendingBan, len(reqs))
-	var (
-		pend []*pendingBan
-		fw   []firewall.Ban
-	)
+	// The map is the loop's own, emptied after each batch, so that a
+	// flood's thousands of batches do not each build one afresh.
+	if m.inBatch == nil {
+		m.inBatch = make(map[jailPrefix]*pendingBan, len(reqs))
+	}
+	inBatch := m.inBatch
+	defer clear(inBatch)
+	pend := make([]*pendingBan, 0, len(reqs))
 	for _, r := range reqs {
 		pb, err := m.decide(ctx, r, now, inBatch)
 		if err != nil {
@@ -209,7 +224,8 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	}
 	// Only the last decision for a jail and prefix reaches the firewall
 	// and the store; earlier ones in the batch were superseded.
-	var final []*pendingBan
+	final := make([]*pendingBan, 0, len(inBatch))
+	fw := make([]firewall.Ban, 0, len(inBatch))
 	for _, pb := range pend {
 		if pb.e == nil || inBatch[jailPrefix{pb.e.jail, pb.e.prefix}] != pb {
 			continue

@@ -179,6 +179,9 @@ type Manager struct {
 	pool  *pool
 	w     *writer
 	hs    healState // loop goroutine only
+	// inBatch is banBatch's index of a batch's decisions, empty between
+	// batches; loop goroutine only.
+	inBatch map[jailPrefix]*pendingBan
 	// floodLinger is the constant floodLinger; a test lengthens it to
 	// tell a wait from scheduling delays.
 	floodLinger time.Duration

@@ -144,7 +144,11 @@ func (w *writer) pause(ctx context.Context, until time.Time) {
 func (w *writer) apply(ctx context.Context, ops []storeOp) {
 	for i := 0; i < len(ops); {
 		if ops[i].add != nil || ops[i].mark != nil {
-			var rows []store.Ban
+			n := 0
+			for j := i; j < len(ops) && (ops[j].add != nil || ops[j].mark != nil); j++ {
+				n += len(ops[j].add)
+			}
+			rows := make([]store.Ban, 0, n)
 			var marks []*mark
 			for ; i < len(ops) && (ops[i].add != nil || ops[i].mark != nil); i++ {
 				rows = append(rows, ops[i].add...)
