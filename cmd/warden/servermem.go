@@ -19,9 +19,9 @@ import (
 // holds more than the limit (the binary's own pages, about 16 MB of the
 // RSS, and SQLite's are not counted in it).
 //
-// The limit follows what is live: max(memLimitFloor, 4/3 of the live heap
+// The limit follows what is live: max(memLimitFloor, 3/2 of the live heap
 // plus the runtime's own memory), recomputed after every collection. So a
-// small daemon stays within the floor, and a large one keeps a quarter of
+// small daemon stays within the floor, and a large one keeps a third of
 // its limit free for garbage, never driving the collector into running
 // back to back (a fixed limit below a growing live heap would: the
 // runtime then spends up to half the CPU collecting). GOMEMLIMIT or GOGC
@@ -29,17 +29,18 @@ import (
 // of how the collector trades memory for CPU: the server then sets no
 // limit of its own.
 //
-// Measured (bench/README.md, "Flood memory and latency, round 4"): in a
-// flood of 100,000 attackers the peak RSS is 60-63 MB with the limit and
-// 76-83 MB without (GOMEMLIMIT=off), for 1.0-1.4 CPU-seconds more over the
-// flood (5.6 -> 7.0: twice the collections, and the scavenger returning
-// pages that are faulted in again). The cost scales with the log
-// pipeline's garbage. A ratio of 3/2 cost about half as much and peaked at
-// 66 MB.
+// Measured (bench/README.md, "Flood memory and latency, round 4" and the
+// flood's round 6): the limit costs the flood CPU in collections (and the
+// scavenger returning pages that are faulted in again), less the more room
+// it leaves. At 4/3 with SQLite's 4 MiB page caches a flood of 100,000
+// attackers peaked at 60-63 MB (76-83 MB without the limit); 3/2 then
+// peaked at 66 MB. With the store's caches at 512 KiB (outside this limit,
+// like the binary's own pages of about 16 MB), 3/2 peaks at 59-62 MB for
+// about half the collector's extra CPU of 4/3; 5/3 reached 63-64 MB.
 const (
 	memLimitFloor = 32 << 20
-	memLimitNum   = 4
-	memLimitDen   = 3
+	memLimitNum   = 3
+	memLimitDen   = 2
 )
 
 // memLimit keeps the runtime's memory limit. adjust runs on the runtime's

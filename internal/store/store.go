@@ -144,10 +144,12 @@ func (s *Store) Close() error {
 }
 
 // dsn builds the connection string: every pooled connection gets the busy
-// timeout, foreign keys, a 4 MiB page cache (each connection has its own,
-// outside the Go heap: at 32 MiB a server at 100,000 bans held that much
-// per connection, and a large batch spilling to the WAL early cost no more
-// CPU in BenchmarkAddBans100k) and immediate write
+// timeout, foreign keys, a 512 KiB page cache (each connection has its
+// own, outside the Go heap and outside the server's memory limit: at 4 MiB
+// a flood's server held about 9.5 MB of RSS in them; at 512 KiB
+// BenchmarkAddBansFlood costs 3-7 % less CPU and BenchmarkActiveBans100k,
+// a restart's read, no more, since the writes and the restore's scan touch
+// each page about once) and immediate write
 // transactions (so a writer waits for the lock up front instead of failing
 // half-way). WAL mode is a property of the file, set once by setFileMode.
 func dsn(path string, busy time.Duration) string {
@@ -156,7 +158,7 @@ func dsn(path string, busy time.Duration) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-4096)")
+	q.Add("_pragma", "cache_size(-512)")
 	q.Set("_txlock", "immediate")
 	return "file:" + u.EscapedPath() + "?" + q.Encode()
 }
