@@ -100,8 +100,8 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 		a.grewNil = res.Failures == nil
 		res.Failures = slices.Grow(res.Failures, 1)
 	}
-	a.steps = append(a.steps, step{kind: stepDeferred, idx: idx, h: *h})
-	s := &a.steps[len(a.steps)-1]
+	s := a.nextStep()
+	s.kind, s.idx, s.h = stepDeferred, idx, *h
 	// copies of the worker's scratch space: its groups, merged with the
 	// prefregex's as failureFrom would (it takes the merged set as it is
 	// when there are no prefregex groups), and its f.one. The groups go
@@ -128,9 +128,23 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 // must go through in order.
 func (f *Filter) noteStep(s step) {
 	if a := f.ahead; a != nil && a.deferred {
-		a.steps = append(a.steps, s)
-		f.stepErrs(&a.steps[len(a.steps)-1])
+		p := a.nextStep()
+		*p = s
+		f.stepErrs(p)
 	}
+}
+
+// nextStep appends a zero step and returns it. The storage of a recycled
+// chunk's steps is zero past their length (emitChunk clears it), so a
+// step there is taken as it is rather than built (about 400 bytes) and
+// copied in.
+func (a *ahead) nextStep() *step {
+	if len(a.steps) < cap(a.steps) {
+		a.steps = a.steps[:len(a.steps)+1]
+	} else {
+		a.steps = append(a.steps, step{})
+	}
+	return &a.steps[len(a.steps)-1]
 }
 
 func (f *Filter) stepErrs(s *step) {
