@@ -27,7 +27,7 @@ type banTable struct {
 	perJail []int    // bans by jail index
 	index   *slots.Index
 	more    map[int32]*entryMore
-	heap    banHeap
+	heap    slots.Heap[*banTable]
 }
 
 type banRec struct {
@@ -56,7 +56,7 @@ const chunkBans = 1024
 func newBanTable(jails []string) *banTable {
 	t := &banTable{free: -1, jails: jails, perJail: make([]int, len(jails)), more: map[int32]*entryMore{}}
 	t.index = slots.New(func(s int32) slots.Key { return t.at(s).key() })
-	t.heap.t = t
+	t.heap = slots.NewHeap(t)
 	return t
 }
 
@@ -155,12 +155,12 @@ func (t *banTable) put(j uint16, e *entry) (replaced bool) {
 	}
 	switch {
 	case r.banTime < 0 && r.hidx >= 0:
-		t.heap.remove(s)
+		t.heap.Remove(s)
 	case r.banTime < 0:
 	case r.hidx >= 0:
-		t.heap.fix(s)
+		t.heap.Fix(s)
 	default:
-		t.heap.push(s)
+		t.heap.Push(s)
 	}
 	return replaced
 }
@@ -193,7 +193,7 @@ func (t *banTable) del(j uint16, p netip.Prefix) (entry, bool) {
 func (t *banTable) drop(s int32) {
 	r := t.at(s)
 	if r.hidx >= 0 {
-		t.heap.remove(s)
+		t.heap.Remove(s)
 	}
 	t.index.Delete(r.key())
 	t.perJail[r.jail]--
@@ -203,7 +203,8 @@ func (t *banTable) drop(s int32) {
 	t.n--
 	if t.n == 0 {
 		// A flood's table is given back once its bans are over.
-		t.recs, t.used, t.free, t.heap.s = nil, 0, -1, nil
+		t.recs, t.used, t.free = nil, 0, -1
+		t.heap.Reset()
 	}
 }
 
@@ -219,19 +220,20 @@ func (t *banTable) each(j uint16, all bool, fn func(entry)) {
 
 // nextEnd returns the earliest end of a non-permanent ban.
 func (t *banTable) nextEnd() (time.Time, bool) {
-	if len(t.heap.s) == 0 {
+	s, ok := t.heap.Top()
+	if !ok {
 		return time.Time{}, false
 	}
-	return time.Unix(0, t.at(t.heap.s[0]).end()), true
+	return time.Unix(0, t.at(s).end()), true
 }
 
 // popDue removes and returns the bans whose end is at or before now.
 func (t *banTable) popDue(now time.Time) []entry {
 	var out []entry
 	limit := now.UnixNano()
-	for len(t.heap.s) > 0 {
-		s := t.heap.s[0]
-		if t.at(s).end() > limit {
+	for {
+		s, ok := t.heap.Top()
+		if !ok || t.at(s).end() > limit {
 			break
 		}
 		out = append(out, t.entry(s))
@@ -243,7 +245,5 @@ func (t *banTable) popDue(now time.Time) []entry {
 // reserve makes room in the index and heap for n bans in all.
 func (t *banTable) reserve(n int) {
 	t.index.Reserve(n)
-	if cap(t.heap.s) < n {
-		t.heap.s = append(make([]int32, 0, n), t.heap.s...)
-	}
+	t.heap.Reserve(n)
 }

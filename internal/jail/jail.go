@@ -346,7 +346,7 @@ func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure
 			tr.at(s).flags |= recNoFail
 		} else if r := tr.at(s); r.flags&recNoFail != 0 && t > r.last {
 			r.last = t
-			tr.heap.fix(s)
+			tr.heap.Fix(s)
 		}
 		j.keepMatches(s, f.Lines)
 		return Ticket{}, false
@@ -365,7 +365,7 @@ func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure
 		j.setFields(s, f.Fields)
 		if t != r.last {
 			r.last = t
-			tr.heap.fix(s)
+			tr.heap.Fix(s)
 		}
 	default:
 		r := tr.at(s)
@@ -379,7 +379,7 @@ func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure
 				r.first = t - j.findTime
 			}
 			r.last = t
-			tr.heap.fix(s)
+			tr.heap.Fix(s)
 		}
 		r.retry = count32(int64(r.retry) + int64(count))
 		r.failures++
@@ -491,7 +491,7 @@ func (j *Jail) setFields(s int32, m map[string]string) {
 // while the jail is at MaxEntries.
 func (j *Jail) insert(id string, addr netip.Addr, idIsAddr bool, t int64, fields map[string]string) int32 {
 	for j.t.n >= j.cfg.MaxEntries {
-		old, ok := j.t.heap.oldest()
+		old, ok := j.t.heap.Top()
 		if !ok {
 			break
 		}
@@ -502,7 +502,7 @@ func (j *Jail) insert(id string, addr netip.Addr, idIsAddr bool, t int64, fields
 	r := j.t.at(s)
 	r.first, r.last = t, t
 	j.setFields(s, fields)
-	j.t.heap.push(s)
+	j.t.heap.Push(s)
 	return s
 }
 
@@ -511,7 +511,7 @@ func (j *Jail) insert(id string, addr netip.Addr, idIsAddr bool, t int64, fields
 func (j *Jail) purge(now int64) {
 	limit := now - j.findTime
 	for {
-		s, ok := j.t.heap.oldest()
+		s, ok := j.t.heap.Top()
 		if !ok || j.t.at(s).last > limit {
 			return
 		}

@@ -28,7 +28,7 @@ type tracker struct {
 	ids   map[int32]string     // the id of each record in byStr
 	addrs map[int32]netip.Addr // addresses that do not fit rec.a (zoned, or not the id's)
 	ev    map[int32]*evidence
-	heap  recHeap
+	heap  slots.Heap[*tracker]
 }
 
 // rec is one id's state: fail2ban's FailTicket reduced to what the
@@ -71,7 +71,7 @@ func newTracker() *tracker {
 	t := &tracker{free: -1, byStr: map[string]int32{}, ids: map[int32]string{},
 		addrs: map[int32]netip.Addr{}, ev: map[int32]*evidence{}}
 	t.index = slots.New(func(s int32) slots.Key { return t.at(s).key() })
-	t.heap.t = t
+	t.heap = slots.NewHeap(t)
 	return t
 }
 
@@ -150,7 +150,7 @@ func (t *tracker) insert(id string, addr netip.Addr, idIsAddr bool) int32 {
 // remove drops record s from the indexes, the heap and the side maps.
 func (t *tracker) remove(s int32) {
 	r := t.at(s)
-	t.heap.remove(s)
+	t.heap.Remove(s)
 	if r.flags&recAddrKey != 0 {
 		t.index.Delete(r.key())
 	} else {
@@ -167,7 +167,7 @@ func (t *tracker) remove(s int32) {
 	if t.n == 0 {
 		// A flood's table is given back once it is over.
 		t.recs, t.used, t.free = nil, 0, -1
-		t.heap.s = nil
+		t.heap.Reset()
 	}
 }
 
@@ -227,83 +227,8 @@ func (t *tracker) setAddr(s int32, a netip.Addr) {
 	}
 }
 
-// recHeap orders records by their latest failure, oldest first. It is
-// container/heap's algorithm on int32 record numbers, written out so that
-// a push boxes nothing.
-type recHeap struct {
-	t *tracker
-	s []int32
-}
-
-func (h *recHeap) less(a, b int) bool { return h.t.at(h.s[a]).last < h.t.at(h.s[b]).last }
-
-func (h *recHeap) swap(a, b int) {
-	h.s[a], h.s[b] = h.s[b], h.s[a]
-	h.t.at(h.s[a]).hidx = int32(a)
-	h.t.at(h.s[b]).hidx = int32(b)
-}
-
-func (h *recHeap) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if !h.less(j, i) {
-			break
-		}
-		h.swap(i, j)
-		j = i
-	}
-}
-
-func (h *recHeap) down(i0, n int) bool {
-	i := i0
-	for {
-		j := 2*i + 1
-		if j >= n || j < 0 {
-			break
-		}
-		if j2 := j + 1; j2 < n && h.less(j2, j) {
-			j = j2
-		}
-		if !h.less(j, i) {
-			break
-		}
-		h.swap(i, j)
-		i = j
-	}
-	return i > i0
-}
-
-func (h *recHeap) push(s int32) {
-	h.t.at(s).hidx = int32(len(h.s))
-	h.s = append(h.s, s)
-	h.up(len(h.s) - 1)
-}
-
-// fix restores the order after record s's last changed.
-func (h *recHeap) fix(s int32) {
-	i := int(h.t.at(s).hidx)
-	if !h.down(i, len(h.s)) {
-		h.up(i)
-	}
-}
-
-// remove takes record s out.
-func (h *recHeap) remove(s int32) {
-	i, n := int(h.t.at(s).hidx), len(h.s)-1
-	if n != i {
-		h.swap(i, n)
-		if !h.down(i, n) {
-			h.up(i)
-		}
-	}
-	h.s = h.s[:n]
-	h.t.at(s).hidx = -1
-}
-
-// oldest returns the record with the oldest latest failure.
-func (h *recHeap) oldest() (int32, bool) {
-	if len(h.s) == 0 {
-		return 0, false
-	}
-	return h.s[0], true
-}
+// Before, SetPos and Pos order the expiry heap: oldest latest failure
+// first (slots.Ordered).
+func (t *tracker) Before(a, b int32) bool { return t.at(a).last < t.at(b).last }
+func (t *tracker) SetPos(s, pos int32)    { t.at(s).hidx = pos }
+func (t *tracker) Pos(s int32) int32      { return t.at(s).hidx }

@@ -129,14 +129,15 @@ func TestTrackerReuse(t *testing.T) {
 	}
 	// Every tracked record is found by its id and sits where the heap
 	// says.
-	for i, s := range j.t.heap.s {
+	hs := j.t.heap.Slots()
+	for i, s := range hs {
 		if int(j.t.at(s).hidx) != i {
 			t.Fatalf("heap slot %d holds record %d whose hidx is %d", i, s, j.t.at(s).hidx)
 		}
 		if got, ok := j.t.find(j.t.id(s), netip.Addr{}); !ok || got != s {
 			t.Fatalf("record %d (%s) not found by its id", s, j.t.id(s))
 		}
-		if i > 0 && j.t.at(j.t.heap.s[(i-1)/2]).last > j.t.at(s).last {
+		if i > 0 && j.t.at(hs[(i-1)/2]).last > j.t.at(s).last {
 			t.Fatalf("heap order broken at %d", i)
 		}
 	}

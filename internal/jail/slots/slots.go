@@ -1,6 +1,8 @@
-// Package slots is a compact hash index from fixed-size keys to the int32
-// slot numbers of a table its caller keeps: the failure tracker of a jail
-// and the ban manager's active bans, 100,000 entries each under a flood.
+// Package slots indexes and orders the int32 slot numbers of a table its
+// caller keeps: the failure tracker of a jail and the ban manager's active
+// bans, 100,000 entries each under a flood. Index finds a slot by its
+// fixed-size key; Heap orders slots by the table's own key (latest
+// failure, end of ban).
 //
 // A Go map from a 20-byte key to an int32 costs about 35 bytes an entry
 // and a map to a pointer far more; this index is one []int32 of cells
