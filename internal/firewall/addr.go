@@ -3,6 +3,8 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -53,11 +55,87 @@ func ParseBanTarget(s string) (netip.Prefix, error) {
 	return ValidatePrefix(p)
 }
 
-// NormalizeBans validates every ban and returns canonical copies: jail
-// names checked, prefixes canonical. When the same jail and prefix appear
-// more than once the latest expiry wins (zero, meaning never, beats any
-// time). Order of first appearance is kept.
+// NormalizeBans validates every ban and returns them canonical: jail
+// names checked, prefixes canonical, each jail and prefix once. When the
+// same jail and prefix appear more than once the latest expiry wins (zero,
+// meaning never, beats any time). Order of first appearance is kept.
+//
+// When bans already is all that (what the ban manager passes: its table
+// holds each jail and prefix once, validated), bans itself is returned, not
+// a copy: a heal round's 100,000 wanted bans are not copied again. So the
+// result may share the caller's array; callers treat it as read-only and
+// copy before changing it, and never change bans in place either.
 func NormalizeBans(bans []Ban) ([]Ban, error) {
+	if isNormal(bans) {
+		return bans, nil
+	}
+	return mergeBans(bans)
+}
+
+// isNormal reports whether bans are valid, canonical and free of
+// duplicates; false sends them to mergeBans, which says what is wrong.
+func isNormal(bans []Ban) bool {
+	last := ""
+	for i, b := range bans {
+		if i == 0 || b.Jail != last {
+			if ValidateJailName(b.Jail) != nil {
+				return false
+			}
+			last = b.Jail
+		}
+		if p, err := ValidatePrefix(b.Prefix); err != nil || p != b.Prefix {
+			return false
+		}
+	}
+	return !hasDuplicates(bans)
+}
+
+// smallBatch is the size up to which hasDuplicates compares every pair:
+// no allocation for the ban loop's usual batch of a few bans.
+const smallBatch = 32
+
+// hasDuplicates reports whether a jail and prefix appear twice in bans,
+// whose prefixes are canonical. Larger lists are checked by sorting
+// positions (4 bytes a ban) rather than with a map of keys (about 40
+// bytes a ban), which at 100,000 bans would cost megabytes of a heal
+// round's peak memory.
+func hasDuplicates(bans []Ban) bool {
+	if len(bans) <= smallBatch {
+		for i := range bans {
+			for j := i + 1; j < len(bans); j++ {
+				if bans[i].Prefix == bans[j].Prefix && bans[i].Jail == bans[j].Jail {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	idx := make([]int32, len(bans))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	cmp := func(x, y int32) int {
+		a, b := &bans[x], &bans[y]
+		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
+			return c
+		}
+		if c := a.Prefix.Bits() - b.Prefix.Bits(); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Jail, b.Jail)
+	}
+	slices.SortFunc(idx, cmp)
+	for i := 1; i < len(idx); i++ {
+		if cmp(idx[i-1], idx[i]) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeBans is NormalizeBans for input that needs work: it validates each
+// ban and builds canonical copies, merging duplicates.
+func mergeBans(bans []Ban) ([]Ban, error) {
 	out := make([]Ban, 0, len(bans))
 	// A fixed-size key hashes much faster than one holding the jail string,
 	// which matters for batches of 100,000 bans.

@@ -88,7 +88,7 @@ func groupIn(jails map[string]firewall.JailSpec, bans []firewall.Ban) (map[setRe
 	// times over).
 	counts := map[setRef]int{}
 	var cur setRef
-	run := 0
+	run, runs := 0, 0
 	for i, ban := range norm {
 		if i == 0 || ban.Jail != cur.jail {
 			if _, ok := jails[ban.Jail]; !ok {
@@ -100,6 +100,7 @@ func groupIn(jails map[string]firewall.JailSpec, bans []firewall.Ban) (map[setRe
 				counts[cur] += run
 			}
 			cur, run = r, 0
+			runs++
 		}
 		run++
 	}
@@ -110,8 +111,18 @@ func groupIn(jails map[string]firewall.JailSpec, bans []firewall.Ban) (map[setRe
 	if len(norm) == 0 {
 		return out, nil
 	}
-	if len(counts) == 1 {
-		out[cur] = norm // norm is ours, and all of it goes to one set
+	if runs == len(counts) {
+		// One run a set (all of a batch in one set, or a wanted list in
+		// set order): each set's list is a piece of norm, which may be
+		// the caller's array (see firewall.NormalizeBans), so no list is
+		// changed in place.
+		at := 0
+		for at < len(norm) {
+			r := setRef{norm[at].Jail, kindOf(norm[at].Prefix)}
+			n := counts[r]
+			out[r] = norm[at : at+n : at+n]
+			at += n
+		}
 		return out, nil
 	}
 	all := make([]firewall.Ban, len(norm))
@@ -266,7 +277,8 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 		for _, p := range present {
 			in[p.Prefix] = true
 		}
-		groups[ref] = slices.DeleteFunc(list, func(ban firewall.Ban) bool { return !in[ban.Prefix] })
+		// A new list: list may share the caller's array.
+		groups[ref] = keepOnly(list, func(ban firewall.Ban) bool { return in[ban.Prefix] })
 	}
 	if err := b.deleteGroups(groups); err != nil {
 		return err
@@ -275,6 +287,24 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 		b.changes.Note(k)
 	}
 	return nil
+}
+
+// keepOnly returns the bans of list that keep reports true for: list
+// itself when that is all of them, else a new slice, so that list (which
+// may share a caller's array) is never changed.
+func keepOnly(list []firewall.Ban, keep func(firewall.Ban) bool) []firewall.Ban {
+	i := slices.IndexFunc(list, func(ban firewall.Ban) bool { return !keep(ban) })
+	if i < 0 {
+		return list
+	}
+	out := make([]firewall.Ban, i, len(list)-1)
+	copy(out, list[:i])
+	for _, ban := range list[i+1:] {
+		if keep(ban) {
+			out = append(out, ban)
+		}
+	}
+	return out
 }
 
 // note records committed changes for a heal reading meanwhile. The caller

@@ -118,7 +118,8 @@ type readBack struct {
 }
 
 // liveGroups sorts want by the sets of jails, dropping bans that have
-// expired.
+// expired. The lists may share want's array (see groupIn); neither is
+// changed.
 func liveGroups(jails map[string]firewall.JailSpec, want []firewall.Ban) (map[setRef][]firewall.Ban, error) {
 	groups, err := groupIn(jails, want)
 	if err != nil {
@@ -126,9 +127,9 @@ func liveGroups(jails map[string]firewall.JailSpec, want []firewall.Ban) (map[se
 	}
 	now := time.Now()
 	for ref, list := range groups {
-		groups[ref] = slices.DeleteFunc(list, func(ban firewall.Ban) bool {
+		groups[ref] = keepOnly(list, func(ban firewall.Ban) bool {
 			_, live := timeoutFor(ban.Expires, now)
-			return !live
+			return live
 		})
 	}
 	return groups, nil
