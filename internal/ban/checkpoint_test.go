@@ -135,14 +135,14 @@ func (b *gatedBackend) Ban(ctx context.Context, bans []firewall.Ban) error {
 func TestCheckpointDroppedWhenBansFail(t *testing.T) {
 	st := failingStore{openStore(t)}
 	errs := 0
-	w := newWriter(st, slog.New(slog.DiscardHandler), func() { errs++ })
+	w := newWriter(st, []string{"sshd"}, slog.New(slog.DiscardHandler), func() { errs++ })
 	var ran []string
 	mk := func(name string) *mark {
 		return &mark{key: "pos", fn: func(context.Context) error { ran = append(ran, name); return nil }}
 	}
 	ban := store.Ban{Jail: "sshd", Prefix: pfx("192.0.2.1"), Time: t0, BanTime: time.Hour, Count: 1}
 	ctx := context.Background()
-	w.apply(ctx, []storeOp{{mark: mk("before")}, {add: []store.Ban{ban}}, {mark: mk("after")}})
+	w.apply(ctx, []storeOp{{mark: mk("before")}, {add: packBans(t, w.jails, ban)}, {mark: mk("after")}})
 	w.apply(ctx, []storeOp{{mark: mk("later")}})
 	if !slices.Equal(ran, []string{"later"}) || errs != 1 {
 		t.Fatalf("checkpoints run: %v, errors %d; want only later, one error", ran, errs)

@@ -238,17 +238,17 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 	// The rows for the store, and the action jobs, are taken before the
 	// entries are installed: an entry of a jail without actions then drops
 	// its matched lines and fields, which only the store and actions read.
-	var rows []store.Ban
+	var rows *rowBatch
 	type jailJob struct {
 		jail string
 		job  job
 	}
 	var jobs []jailJob
 	if len(final) > 0 {
-		rows = make([]store.Ban, len(final))
+		rows = &rowBatch{rows: make([]row, 0, len(final))}
 	}
-	for i, pb := range final {
-		rows[i] = pb.e.storeBan()
+	for _, pb := range final {
+		rows.add(m.jails[pb.e.jail].idx, pb.e)
 		if !m.hasActions(pb.e.jail) {
 			pb.e.more = nil
 			continue
@@ -341,12 +341,6 @@ func (m *Manager) countStoreError() {
 	m.mu.Lock()
 	m.ctr.StoreErrors++
 	m.mu.Unlock()
-}
-
-// storeBan is e as a database row.
-func (e *entry) storeBan() store.Ban {
-	return store.Ban{Jail: e.jail, Prefix: e.prefix, Time: e.begins(), BanTime: e.banTime,
-		Count: int(e.count), Failures: int(e.failures), Matches: e.matches()}
 }
 
 // ticket is e as an action ticket.

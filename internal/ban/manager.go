@@ -247,7 +247,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m.bans = newBanTable(names)
 	m.pool = newPool(m.log, acts, m.rebanAll)
-	m.w = newWriter(cfg.Store, m.log, m.countStoreError)
+	m.w = newWriter(cfg.Store, names, m.log, m.countStoreError)
 	m.hs.done = make(chan []healReport, 1)
 	return m, nil
 }
@@ -593,6 +593,7 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 			}
 			if len(batch) >= floodBatch {
 				m.hs.lastFlood = m.clock.Now()
+				m.w.flood.flooding()
 			}
 		case <-changed:
 			healSoon = true

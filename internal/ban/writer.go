@@ -15,7 +15,7 @@ import (
 // to remove (and, for an operator's unban, their history to forget), or a
 // checkpoint to run once the changes before it are written.
 type storeOp struct {
-	add    []store.Ban
+	add    *rowBatch
 	jail   string
 	remove []netip.Prefix
 	forget bool
@@ -42,13 +42,19 @@ const writerSpacing = 50 * time.Millisecond
 // transaction, and transactions of bans are spaced by writerSpacing
 // unless someone waits (wait, close).
 type writer struct {
-	st  Store
-	log *slog.Logger
+	st    Store
+	jails []string // jail names by the index rows carry
+	log   *slog.Logger
 	// onErr counts a failed write.
 	onErr func()
+	// flood is set by the request loop (see hold).
+	flood floodMark
+	// holdRows is the constant holdRows; a test makes it smaller.
+	holdRows int
 
 	mu     sync.Mutex
 	queue  []storeOp
+	rows   int  // rows in queue
 	busy   bool // the goroutine holds ops taken from queue
 	wake   chan struct{}
 	hurry  chan struct{} // ends a spacing pause: someone waits
@@ -56,14 +62,17 @@ type writer struct {
 	closed bool
 }
 
-func newWriter(st Store, log *slog.Logger, onErr func()) *writer {
-	return &writer{st: st, log: log, onErr: onErr, wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1)}
+func newWriter(st Store, jails []string, log *slog.Logger, onErr func()) *writer {
+	return &writer{st: st, jails: jails, log: log, holdRows: holdRows, onErr: onErr, wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1)}
 }
 
 // push queues op; it never blocks.
 func (w *writer) push(op storeOp) {
 	w.mu.Lock()
 	w.queue = append(w.queue, op)
+	if op.add != nil {
+		w.rows += len(op.add.rows)
+	}
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -77,7 +86,7 @@ func (w *writer) run(ctx context.Context) {
 	for {
 		w.mu.Lock()
 		ops := w.queue
-		w.queue = nil
+		w.queue, w.rows = nil, 0
 		w.busy = len(ops) > 0
 		if len(ops) == 0 {
 			for _, c := range w.idle {
@@ -97,7 +106,7 @@ func (w *writer) run(ctx context.Context) {
 		began := time.Now()
 		w.apply(ctx, ops)
 		if adds(ops) {
-			w.pause(ctx, began.Add(writerSpacing))
+			w.hold(ctx, began)
 		}
 	}
 }
@@ -137,34 +146,45 @@ func (w *writer) pause(ctx context.Context, until time.Time) {
 }
 
 // apply writes ops in order. A run of additions and checkpoints becomes
-// one transaction of all the additions, followed by the checkpoints (the
-// last of each key): a checkpoint only needs the changes before it
-// written, and a flood's bans then share one transaction however often
-// the jails checkpoint.
+// transactions of all the additions, writeChunk rows each, followed by the
+// checkpoints (the last of each key): a checkpoint only needs the changes
+// before it written, and a flood's bans then share a few large
+// transactions however often the jails checkpoint.
 func (w *writer) apply(ctx context.Context, ops []storeOp) {
+	var buf []store.Ban
 	for i := 0; i < len(ops); {
 		if ops[i].add != nil || ops[i].mark != nil {
-			n := 0
-			for j := i; j < len(ops) && (ops[j].add != nil || ops[j].mark != nil); j++ {
-				n += len(ops[j].add)
-			}
-			rows := make([]store.Ban, 0, n)
 			var marks []*mark
+			failed := false
+			buf = buf[:0]
 			for ; i < len(ops) && (ops[i].add != nil || ops[i].mark != nil); i++ {
-				rows = append(rows, ops[i].add...)
 				if ops[i].mark != nil {
 					marks = append(marks, ops[i].mark)
+					continue
+				}
+				rb := ops[i].add
+				for j := range rb.rows {
+					if buf == nil {
+						buf = make([]store.Ban, 0, min(writeChunk, w.queued(ops[i:])))
+					}
+					buf = append(buf, rb.ban(j, w.jails))
+					if len(buf) == writeChunk {
+						failed = !w.write(ctx, buf) || failed
+						clear(buf)
+						buf = buf[:0]
+					}
 				}
 			}
-			if len(rows) > 0 {
-				if err := w.st.AddBans(ctx, rows); err != nil {
-					w.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(rows), "err", err)
-					w.onErr()
-					// The checkpoints of this run are dropped: they would
-					// claim these bans recorded. (A later run's checkpoint
-					// moves past them; the error is logged and counted.)
-					marks = nil
-				}
+			if len(buf) > 0 {
+				failed = !w.write(ctx, buf) || failed
+				clear(buf)
+				buf = buf[:0]
+			}
+			if failed {
+				// The checkpoints of this run are dropped: they would
+				// claim these bans recorded. (A later run's checkpoint
+				// moves past them; the error is logged and counted.)
+				marks = nil
 			}
 			w.checkpoints(ctx, marks)
 			continue
@@ -182,6 +202,36 @@ func (w *writer) apply(ctx context.Context, ops []storeOp) {
 			}
 		}
 	}
+}
+
+// writeChunk is the most rows one transaction of the writer carries: the
+// rows are unpacked into store.Bans (and the store's own row texts) a
+// chunk at a time, so writing a held flood at once costs a chunk's memory,
+// not the flood's.
+const writeChunk = 8192
+
+// queued counts the rows of the additions at the head of ops.
+func (w *writer) queued(ops []storeOp) int {
+	n := 0
+	for _, op := range ops {
+		if op.add == nil && op.mark == nil {
+			break
+		}
+		if op.add != nil {
+			n += len(op.add.rows)
+		}
+	}
+	return n
+}
+
+// write records bans in one transaction and reports whether it succeeded.
+func (w *writer) write(ctx context.Context, bans []store.Ban) bool {
+	if err := w.st.AddBans(ctx, bans); err != nil {
+		w.log.Error("recording bans failed; they are in force but will not survive a restart", "bans", len(bans), "err", err)
+		w.onErr()
+		return false
+	}
+	return true
 }
 
 // checkpoints runs the last mark of each key (there are few keys).

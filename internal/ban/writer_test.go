@@ -30,7 +30,7 @@ func (s *gatedStore) AddBans(ctx context.Context, bans []store.Ban) error {
 // to cut the spacing of a later transaction short.
 func TestWriterWaiterLeavesNoHurry(t *testing.T) {
 	st := &gatedStore{Store: openStore(t), gate: make(chan struct{}), entered: make(chan struct{})}
-	w := newWriter(st, slog.New(slog.DiscardHandler), func() {})
+	w := newWriter(st, []string{"sshd"}, slog.New(slog.DiscardHandler), func() {})
 	ctx := t.Context()
 	ran := make(chan struct{})
 	go func() {
@@ -41,7 +41,7 @@ func TestWriterWaiterLeavesNoHurry(t *testing.T) {
 		w.close()
 		<-ran
 	}()
-	w.push(storeOp{add: []store.Ban{{Jail: "sshd", Prefix: pfx("192.0.2.1"), Time: t0, BanTime: time.Hour, Count: 1}}})
+	w.push(storeOp{add: packBans(t, w.jails, store.Ban{Jail: "sshd", Prefix: pfx("192.0.2.1"), Time: t0, BanTime: time.Hour, Count: 1})})
 	<-st.entered
 	waited := make(chan error, 1)
 	go func() { waited <- w.wait(ctx) }()
