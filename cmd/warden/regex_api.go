@@ -67,7 +67,7 @@ func (d *dnsResolver) resolve(host string) []netip.Addr {
 		addrs = nil
 	}
 	if len(d.cache) < maxDNSCache {
-		d.cache[host] = addrs
+		d.cache[strings.Clone(host)] = addrs // host may be part of a recycled read block
 	}
 	return addrs
 }

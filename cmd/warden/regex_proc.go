@@ -42,6 +42,12 @@ type regexRun struct {
 
 	stats  regexStats
 	outLoc *time.Location // the zone --out prints dates in, once known
+
+	// for tests: the read blocks' recycler (nil: processReader's own),
+	// no recycling at all, the block size (0: lineBlockSize)
+	recycler  *blockRecycler
+	noRecycle bool
+	blockSize int
 }
 
 // regexStats is everything the summary reports. Line texts are kept only
@@ -259,6 +265,20 @@ func (r *regexRun) location() (*time.Location, error) {
 func (r *regexRun) processReader(rd io.Reader, size int64) error {
 	cr := &countingReader{r: rd}
 	lb := newLineBlocks(cr)
+	// Blocks are read into again once their lines are done: record keeps
+	// copies of what it keeps, and the filter (SharedLines) copies what it
+	// keeps across lines, except for the buffer of a multi-line filter.
+	rec := r.recycler
+	if rec == nil {
+		rec = newBlockRecycler()
+	}
+	if r.setup.def.MaxLines > 1 || r.noRecycle {
+		rec = nil
+	}
+	lb.recycle = rec
+	if r.blockSize > 0 {
+		lb.size = r.blockSize
+	}
 	pb := newProgressBar(r.progress, size)
 	defer pb.finish()
 	// owned by the reading goroutine until ProcessSeq returns
@@ -271,7 +291,11 @@ func (r *regexRun) processReader(rd io.Reader, size int64) error {
 				if cut {
 					truncated++
 				}
-				if line, ok := lineText(raw, &binary); ok && !yield(line) {
+				line, ok := lineText(raw, &binary)
+				if ok && rec != nil {
+					rec.handed++
+				}
+				if ok && !yield(line) {
 					return
 				}
 			}
@@ -290,6 +314,9 @@ func (r *regexRun) processReader(rd io.Reader, size int64) error {
 			pb.update(cr.n.Load(), r.stats.tested)
 		}
 		r.record(line, res)
+		if rec != nil {
+			rec.done(n)
+		}
 	})
 	r.stats.binary += binary
 	r.stats.truncated += truncated
@@ -380,7 +407,8 @@ func (r *regexRun) record(line string, res filter.Result) {
 				if id == "" {
 					id = "None" // a pending multi-line failure, as Python prints it
 				}
-				st.failIPs[f.Regex] = append(st.failIPs[f.Regex], failureInfo{id, f.Time, found > 1})
+				// a copy: the line's storage is read into again (blockRecycler)
+				st.failIPs[f.Regex] = append(st.failIPs[f.Regex], failureInfo{strings.Clone(id), f.Time, found > 1})
 			}
 		}
 		if f.NoFail {
@@ -395,25 +423,34 @@ func (r *regexRun) record(line string, res filter.Result) {
 	if r.setup.def.MaxLines > 1 {
 		r.rebalance(res, line)
 	}
+	// the lines kept are copies, made once: the line's storage is read
+	// into again once record returns (blockRecycler)
+	kept := ""
+	keep := func() string {
+		if kept == "" {
+			kept = strings.Clone(line)
+		}
+		return kept
+	}
 	limit := r.printLimit()
 	switch {
 	case ignored:
 		st.ignored++
 		if !r.o.printNoIgnored && (r.o.printAllIgnored || st.ignored <= limit+1) {
-			st.ignoredLines = append(st.ignoredLines, line)
+			st.ignoredLines = append(st.ignoredLines, keep())
 		}
 	case found > 0:
 		st.matched++
 		if r.o.printAllMatched {
-			st.matchedLines = append(st.matchedLines, line)
+			st.matchedLines = append(st.matchedLines, keep())
 		}
 	default:
 		st.missed++
 		if !r.o.printNoMissed && (r.o.printAllMissed || st.missed <= limit+1) {
-			st.missedLines = append(st.missedLines, line)
+			st.missedLines = append(st.missedLines, keep())
 		}
 		if r.setup.def.MaxLines > 1 {
-			st.recentMissed = append(st.recentMissed, line)
+			st.recentMissed = append(st.recentMissed, keep())
 			if len(st.recentMissed) > r.setup.def.MaxLines {
 				st.recentMissed = st.recentMissed[1:]
 			}

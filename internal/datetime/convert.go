@@ -221,7 +221,10 @@ func julianFromWeek(year, week, weekday int, mondayFirst bool) int {
 func (d *Detector) convert(t *template, line string, now time.Time) (time.Time, bool) {
 	// Consecutive log lines mostly carry the same stamp text, and the
 	// result depends only on the template, its fields' texts and the
-	// clock's second: the last conversion is kept and reused.
+	// clock's second: the last conversion is kept and reused. The memo
+	// keeps copies of the texts, not parts of the line: a caller may
+	// reuse a line's storage once Find returned (warden regex reads its
+	// log into recycled blocks).
 	c := &d.conv
 	sec := now.Unix()
 	var vals [numFields]string
@@ -229,20 +232,16 @@ func (d *Detector) convert(t *template, line string, now time.Time) (time.Time, 
 	for i, f := range t.order {
 		vals[i], have[i] = t.group(line, t.slots[f])
 	}
-	if c.valid && c.t == t && c.sec == sec && c.have == have {
-		same := true
-		for i := range t.order {
-			if vals[i] != c.vals[i] {
-				same = false
-				break
-			}
-		}
-		if same {
-			return c.res, c.ok
-		}
+	if c.valid && c.t == t && c.sec == sec && c.have == have && c.same(vals[:len(t.order)]) {
+		return c.res, c.ok
 	}
 	res, ok := d.convertFields(t, line, now)
-	*c = convMemo{valid: true, t: t, sec: sec, vals: vals, have: have, res: res, ok: ok}
+	c.valid, c.t, c.sec, c.have, c.res, c.ok = true, t, sec, have, res, ok
+	c.text = c.text[:0]
+	for i, v := range vals[:len(t.order)] {
+		c.text = append(c.text, v...)
+		c.ends[i] = len(c.text)
+	}
 	return res, ok
 }
 
@@ -251,10 +250,25 @@ type convMemo struct {
 	valid bool
 	t     *template
 	sec   int64 // now, in whole seconds
-	vals  [numFields]string
-	have  [numFields]bool
-	res   time.Time
-	ok    bool
+	// text holds the fields' texts one after the other, field i ending
+	// at ends[i]: copies, reused from one conversion to the next
+	text []byte
+	ends [numFields]int
+	have [numFields]bool
+	res  time.Time
+	ok   bool
+}
+
+// same reports whether vals are the remembered fields' texts.
+func (c *convMemo) same(vals []string) bool {
+	from := 0
+	for i, v := range vals {
+		if string(c.text[from:c.ends[i]]) != v {
+			return false
+		}
+		from = c.ends[i]
+	}
+	return true
 }
 
 // convertFields is convert without the memo.

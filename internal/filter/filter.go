@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"strings"
 	"time"
 
 	"warden/internal/datetime"
@@ -105,10 +106,15 @@ type Options struct {
 	// without the rest.
 	CountingFields []string
 	// SharedLines: the lines given to Process are parts of larger buffers
-	// (warden regex reads a log in blocks). Failures and their fields
-	// share text with the lines; with SharedLines the text the filter
-	// keeps across lines (its multi-line id cache) is copied, so that it
-	// does not keep those buffers alive.
+	// (warden regex reads a log in blocks), which the caller may write
+	// again once a line's result is out (Process returned, or ProcessSeq
+	// handed it to emit) and it keeps nothing of it. Failures and their
+	// fields share text with the lines (a caller copies what it keeps);
+	// with SharedLines the text the filter keeps across lines (its
+	// multi-line id cache, the last date's text) is copied, so that it
+	// neither keeps those buffers alive nor changes when they are reused.
+	// A filter of more than one line (maxlines > 1) keeps the lines of
+	// its buffer: their storage must not be reused.
 	SharedLines bool
 	// Resolve turns a host name into addresses when UseDNS is yes or warn.
 	// When nil, names are returned unresolved (Failure.Unresolved).
@@ -404,6 +410,21 @@ func (f *Filter) ProcessDated(msg, dateText string, t time.Time) Result {
 	return res
 }
 
+// keepDateText remembers the date text of the last dated line, which
+// later undated lines are shown with. With SharedLines the line's storage
+// may be written again once its result is out, so the filter keeps a
+// copy, made only when the text changes (log lines mostly repeat the
+// stamp of the line before).
+func (f *Filter) keepDateText(s string) {
+	if f.opts.SharedLines {
+		if s == f.lastText {
+			return
+		}
+		s = strings.Clone(s)
+	}
+	f.lastText = s
+}
+
 // splitDate finds the date in line, as fail2ban's processLine does, and
 // splits the line around it. skip reports an entry too old to matter.
 func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Time, noDate, skip bool) {
@@ -432,7 +453,8 @@ func (f *Filter) splitDate(line string, res *Result) (tl tupleLine, date time.Ti
 			date = m.Time
 			if !date.IsZero() {
 				res.HasDate, res.Date = true, m
-				f.lastText, f.lastDate = tl.date, date
+				f.keepDateText(tl.date)
+				f.lastDate = date
 			}
 		case recent():
 			tl = tupleLine{pre: "", date: f.lastText, post: line}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -130,5 +131,30 @@ func TestFloodLineAllocs(t *testing.T) {
 	})
 	if n > 5 {
 		t.Errorf("%.1f allocations a failure line, want at most 5", n)
+	}
+}
+
+// TestSharedLinesDateText: an undated line is shown with the date text of
+// the last dated line. With SharedLines that line's storage may be
+// written again once its result is out, so the filter keeps its own copy
+// of the text: the undated line's failure still reads the old date.
+func TestSharedLinesDateText(t *testing.T) {
+	now := func() time.Time { return time.Date(2026, 11, 27, 18, 0, 30, 0, time.UTC) }
+	f, err := Compile(Definition{FailRegex: []string{`^ ?fail from <HOST>$`}}, Options{SharedLines: true, Now: now, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("Nov 27 18:00:01 fail from 192.0.2.1")
+	line := unsafe.String(unsafe.SliceData(buf), len(buf))
+	if res := f.Process(line); len(res.Failures) != 1 {
+		t.Fatalf("dated line: %+v", res)
+	}
+	copy(buf, "XXX XX XX:XX:XX")
+	res := f.Process("fail from 192.0.2.2")
+	if len(res.Failures) != 1 || len(res.Failures[0].Lines) != 1 {
+		t.Fatalf("undated line: %+v", res)
+	}
+	if got, want := res.Failures[0].Lines[0], "Nov 27 18:00:01fail from 192.0.2.2"; got != want {
+		t.Errorf("undated line after the dated line's storage was reused: %q, want %q", got, want)
 	}
 }
