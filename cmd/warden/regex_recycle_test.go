@@ -93,3 +93,13 @@ func TestRegexRecycledBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultJobs: one worker on machines of one or two CPUs, one per CPU
+// above.
+func TestDefaultJobs(t *testing.T) {
+	for _, tc := range []struct{ cpus, want int }{{1, 1}, {2, 1}, {3, 3}, {8, 8}} {
+		if got := defaultJobs(tc.cpus); got != tc.want {
+			t.Errorf("defaultJobs(%d) = %d, want %d", tc.cpus, got, tc.want)
+		}
+	}
+}

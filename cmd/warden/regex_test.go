@@ -158,7 +158,7 @@ func TestRegexExplain(t *testing.T) {
 }
 
 // TestRegexJobs: the number of filter workers changes nothing in the
-// output (the golden files are made with the default, one per CPU).
+// output (the golden files are made with the default, defaultJobs).
 func TestRegexJobs(t *testing.T) {
 	const (
 		conf  = "testdata/regex/conf"
