@@ -36,10 +36,12 @@ func BenchmarkHealRound100k(b *testing.B) {
 	if err := be.Ban(ctx, want); err != nil {
 		b.Fatal(err)
 	}
-	// One round first, not measured: right after 100,000 inserts the
-	// kernel may still be resizing the set's hash table, and a dump
-	// during the resize can skip elements (the same ruleset generation
-	// throughout, so it reads as settled) that the round then puts back.
+	// One round first, not measured: twice in about ten runs (at load
+	// 3-6) the first round right after the 100,000 inserts put back
+	// bans that were there (7,509 and 15,146), so the figure would not
+	// be the round it means to measure. Why is not known: a kernel-side
+	// resize of the set's hash table was suspected, but dumps in a loop
+	// right after the insert always read all 100,000, settled.
 	if _, err := be.Heal(ctx, want); err != nil {
 		b.Fatal(err)
 	}
