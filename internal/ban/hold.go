@@ -8,12 +8,16 @@ import (
 
 // While the request loop is in a flood, the writer holds its rows back
 // until the flood has been quiet for writerQuiet, at most writerHold after
-// its last transaction began and at most holdRows rows. Writing a ban costs
-// about as much CPU as deciding it and putting it in the kernel (two
-// SQLite rows); on a small machine that CPU is taken from the bans still
+// its last transaction began, and while fewer than holdRows rows wait.
+// Writing a ban costs about as much CPU as deciding it and putting it in
+// the kernel (two SQLite rows); on a small machine that CPU is taken from the bans still
 // on their way to the firewall, and once the flood pauses nothing competes
-// for it. The rows wait packed (row: 48 bytes, no pointers), so 100,000 of
-// them hold under 5 MB.
+// for it. The rows wait packed (row: 48 bytes, no pointers): 32,768 of
+// them are 1.6 MB. The bound is the memory target's: holding a whole
+// flood of 100,000 rows (4.8 MB live, and the collector's room for as
+// much again) raised bench/flood's peak RSS from 58-60 to 63-66 MB, over
+// 64; at 32,768 a flood of 100,000 writes three times in the flood, each
+// a few sorted transactions of 8,192 rows, and peaks at 61-62 MB.
 //
 // Nothing that needs the rows waits for the hold: a waiter (wait: an
 // operator's unban, Sync, a bantime.increment history lookup) ends it as
@@ -24,7 +28,7 @@ import (
 const (
 	writerQuiet = 200 * time.Millisecond
 	writerHold  = 10 * time.Second
-	holdRows    = 1 << 17
+	holdRows    = 1 << 15
 )
 
 // floodMark records when the request loop last took a flood's batch, in

@@ -10,8 +10,8 @@ import (
 // row is a ban waiting for the database, packed without pointers: 48
 // bytes, where a store.Ban is 120 and points at its jail's name, its
 // address's zone and its matched lines. A flood's rows wait in the writer
-// while the flood lasts (see hold), 100,000 of them in under 5 MB that the
-// collector never scans; they become store.Bans a chunk at a time as they
+// while the flood lasts (see hold), in memory the collector never scans;
+// they become store.Bans a chunk at a time as they
 // are written.
 type row struct {
 	addr     [16]byte
