@@ -87,30 +87,39 @@ func plan(jails map[string]firewall.JailSpec, types map[string]string, want []fi
 	if err != nil {
 		return nil, fmt.Errorf("ipset: %w", err)
 	}
-	r := &readBack{now: time.Now(), count: map[string]int{}}
+	r := &readBack{now: time.Now(), count: map[string]int{}, liveSets: make([]string, 0, len(norm))}
 	last, installed := "", false
 	var names [2]string // the last jail's set names, IPv4 and IPv6
+	// live is norm itself (read-only, may be the caller's array) until a
+	// ban is left out; only then is it copied.
+	shared := true
 	for i, ban := range norm {
 		if i == 0 || ban.Jail != last {
 			last = ban.Jail
 			_, installed = jails[last]
 			names = [2]string{SetName(last, false), SetName(last, true)}
 		}
-		if !installed {
-			continue
-		}
-		if _, ok := kernelset.Timeout(ban.Expires, r.now); !ok {
-			continue
-		}
 		n := names[0]
 		if ban.Prefix.Addr().Is6() {
 			n = names[1]
 		}
-		if !ban.Prefix.IsSingleIP() && types[n] != typeNet {
-			continue // Ban refused it; nothing to put back
+		_, ok := kernelset.Timeout(ban.Expires, r.now)
+		// Not installed, ended, or a network Ban refused for a host set:
+		// nothing to put back.
+		if !installed || !ok || !ban.Prefix.IsSingleIP() && types[n] != typeNet {
+			if shared {
+				r.live, shared = append(make([]firewall.Ban, 0, len(norm)), norm[:i]...), false
+			}
+			continue
 		}
-		r.live, r.liveSets = append(r.live, ban), append(r.liveSets, n)
+		if !shared {
+			r.live = append(r.live, ban)
+		}
+		r.liveSets = append(r.liveSets, n)
 		r.count[n]++
+	}
+	if shared {
+		r.live = norm
 	}
 	return r, nil
 }
