@@ -18,10 +18,8 @@
 // time: every ban of a batch goes to each backend in one Backend.Ban call
 // (a flood coalesces because requests queue up while a batch is applied),
 // and the caller of Ban is answered as soon as the firewall has it. The
-// database is written behind it by one writer goroutine, in order; during
-// a flood the writer holds the rows, packed, until the flood pauses
-// (hold.go), so that SQLite does not compete with the bans still on their
-// way to the firewall. Readers
+// database is written behind it by one writer goroutine, in order, from
+// packed rows (rows.go). Readers
 // (Banned, Stats) take a mutex. Shell actions run on a bounded pool of
 // workers, at most one per jail at a time so that a jail's actions see its
 // bans and unbans in order, and a slow action holds up neither the

@@ -593,7 +593,6 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 			}
 			if len(batch) >= floodBatch {
 				m.hs.lastFlood = m.clock.Now()
-				m.w.flood.flooding()
 			}
 		case <-changed:
 			healSoon = true

@@ -9,10 +9,10 @@ import (
 
 // row is a ban waiting for the database, packed without pointers: 48
 // bytes, where a store.Ban is 120 and points at its jail's name, its
-// address's zone and its matched lines. A flood's rows wait in the writer
-// while the flood lasts (see hold), in memory the collector never scans;
-// they become store.Bans a chunk at a time as they
-// are written.
+// address's zone and its matched lines. Rows wait in the writer's queue
+// (writerSpacing, or while a transaction runs) in memory the collector
+// never scans, and become store.Bans a chunk at a time as they are
+// written.
 type row struct {
 	addr     [16]byte
 	bits     uint8

@@ -47,14 +47,9 @@ type writer struct {
 	log   *slog.Logger
 	// onErr counts a failed write.
 	onErr func()
-	// flood is set by the request loop (see hold).
-	flood floodMark
-	// holdRows is the constant holdRows; a test makes it smaller.
-	holdRows int
 
 	mu     sync.Mutex
 	queue  []storeOp
-	rows   int  // rows in queue
 	busy   bool // the goroutine holds ops taken from queue
 	wake   chan struct{}
 	hurry  chan struct{} // ends a spacing pause: someone waits
@@ -63,16 +58,13 @@ type writer struct {
 }
 
 func newWriter(st Store, jails []string, log *slog.Logger, onErr func()) *writer {
-	return &writer{st: st, jails: jails, log: log, holdRows: holdRows, onErr: onErr, wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1)}
+	return &writer{st: st, jails: jails, log: log, onErr: onErr, wake: make(chan struct{}, 1), hurry: make(chan struct{}, 1)}
 }
 
 // push queues op; it never blocks.
 func (w *writer) push(op storeOp) {
 	w.mu.Lock()
 	w.queue = append(w.queue, op)
-	if op.add != nil {
-		w.rows += len(op.add.rows)
-	}
 	w.mu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
@@ -86,7 +78,7 @@ func (w *writer) run(ctx context.Context) {
 	for {
 		w.mu.Lock()
 		ops := w.queue
-		w.queue, w.rows = nil, 0
+		w.queue = nil
 		w.busy = len(ops) > 0
 		if len(ops) == 0 {
 			for _, c := range w.idle {
@@ -106,7 +98,7 @@ func (w *writer) run(ctx context.Context) {
 		began := time.Now()
 		w.apply(ctx, ops)
 		if adds(ops) {
-			w.hold(ctx, began)
+			w.pause(ctx, began.Add(writerSpacing))
 		}
 	}
 }
@@ -206,8 +198,8 @@ func (w *writer) apply(ctx context.Context, ops []storeOp) {
 
 // writeChunk is the most rows one transaction of the writer carries: the
 // rows are unpacked into store.Bans (and the store's own row texts) a
-// chunk at a time, so writing a held flood at once costs a chunk's memory,
-// not the flood's.
+// chunk at a time, so a long queue (a slow disk under a flood) costs a
+// chunk's memory when written, not the queue's.
 const writeChunk = 8192
 
 // queued counts the rows of the additions at the head of ops.
