@@ -2,12 +2,12 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"warden/internal/fail2bantest"
 )
 
 // f2bSummary is the part of a fail2ban-regex summary that must agree
@@ -91,10 +91,7 @@ func TestRegexAgainstFail2ban(t *testing.T) {
 	if err != nil {
 		t.Skip("fail2ban-regex not installed")
 	}
-	const samples = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs"
-	if _, err := os.Stat(samples); err != nil {
-		t.Skip("fail2ban sample logs not installed")
-	}
+	samples := fail2bantest.Samples(t)
 	conf, _ := filepath.Abs("testdata/regex/conf")
 	tests := []struct {
 		name    string

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"warden/internal/fail2bantest"
 )
 
 // TestRegexJobsSamples: on fail2ban's own sample logs, warden regex gives
@@ -14,13 +15,7 @@ import (
 // without multi-line ids (sshd's F-MLFID) and multi-line ones (slapd,
 // ejabberd-auth: maxlines > 1, served in order) are covered.
 func TestRegexJobsSamples(t *testing.T) {
-	const samples = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs"
-	if _, err := os.Stat("/etc/fail2ban/filter.d/sshd.conf"); err != nil {
-		t.Skip("fail2ban not installed (Debian package fail2ban)")
-	}
-	if _, err := os.Stat(samples); err != nil {
-		t.Skip("fail2ban sample logs not installed")
-	}
+	samples := fail2bantest.Samples(t)
 	dir := t.TempDir()
 	for _, tt := range []struct{ log, filter string }{
 		{"sshd", "sshd"},

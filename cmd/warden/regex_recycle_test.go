@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"warden/internal/datetime"
+	"warden/internal/fail2bantest"
 	"warden/internal/filter"
 )
 
@@ -25,13 +26,7 @@ import (
 // lines and --out, with one worker and with three, on fail2ban's sample
 // logs (sshd's multi-line ids; a log without dates on some lines).
 func TestRegexRecycledBlocks(t *testing.T) {
-	const samples = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs"
-	if _, err := os.Stat("/etc/fail2ban/filter.d/sshd.conf"); err != nil {
-		t.Skip("fail2ban not installed (Debian package fail2ban)")
-	}
-	if _, err := os.Stat(samples); err != nil {
-		t.Skip("fail2ban sample logs not installed")
-	}
+	samples := fail2bantest.Samples(t)
 	dir := t.TempDir()
 	type run struct {
 		log, filter string

@@ -40,3 +40,17 @@ func Python(tb testing.TB) string {
 	}
 	return py
 }
+
+// Samples returns the directory of fail2ban's annotated sample logs. It
+// skips the test when fail2ban's filters or its sample logs are not
+// installed.
+func Samples(tb testing.TB) string {
+	tb.Helper()
+	if _, err := os.Stat(ConfigDir + "/filter.d/sshd.conf"); err != nil {
+		tb.Skip("fail2ban not installed (Debian package fail2ban)")
+	}
+	if _, err := os.Stat(SampleLogs); err != nil {
+		tb.Skip("fail2ban sample logs not installed")
+	}
+	return SampleLogs
+}
