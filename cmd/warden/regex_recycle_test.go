@@ -10,9 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"warden/internal/datetime"
 	"warden/internal/fail2bantest"
-	"warden/internal/filter"
 )
 
 // TestRegexRecycledBlocks: warden regex reads its log into blocks that
@@ -119,17 +117,7 @@ func FuzzRecycledBlocks(f *testing.F) {
 				r.recycler = newBlockRecycler()
 				r.recycler.poison = true
 			}
-			r.setup.def = filter.Definition{FailRegex: []string{`failed from <HOST>`}, IgnoreRegex: []string{`^ignored`}, UseDNS: "raw"}
-			var err error
-			if r.dates, err = datetime.New(datetime.Options{}); err != nil {
-				t.Fatal(err)
-			}
-			if r.flt, err = filter.Compile(r.setup.def, filter.Options{Dates: r.dates, Diagnostics: true, SharedLines: true}); err != nil {
-				t.Fatal(err)
-			}
-			r.stats.failHits = make([]int, 1)
-			r.stats.failIPs = make([][]failureInfo, 1)
-			r.stats.ignoreHits = make([]int, 1)
+			setupFuzzRun(t, r, true)
 			if err := r.processReader(bytes.NewReader(in), int64(len(in))); err != nil {
 				t.Fatal(err)
 			}

@@ -322,6 +322,24 @@ func TestProgressBar(t *testing.T) {
 	}
 }
 
+// setupFuzzRun gives r the fuzz targets' filter (one failregex, one
+// ignoreregex, raw addresses), a date detector and empty statistics;
+// sharedLines is the filter's SharedLines option.
+func setupFuzzRun(t *testing.T, r *regexRun, sharedLines bool) {
+	t.Helper()
+	r.setup.def = filter.Definition{FailRegex: []string{`failed from <HOST>`}, IgnoreRegex: []string{`^ignored`}, UseDNS: "raw"}
+	var err error
+	if r.dates, err = datetime.New(datetime.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if r.flt, err = filter.Compile(r.setup.def, filter.Options{Dates: r.dates, Diagnostics: true, SharedLines: sharedLines}); err != nil {
+		t.Fatal(err)
+	}
+	r.stats.failHits = make([]int, 1)
+	r.stats.failIPs = make([][]failureInfo, 1)
+	r.stats.ignoreHits = make([]int, 1)
+}
+
 // FuzzRegexProcess streams arbitrary bytes through a real filter: no
 // panic, and every tested line is counted exactly once.
 func FuzzRegexProcess(f *testing.F) {
@@ -330,17 +348,7 @@ func FuzzRegexProcess(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		o := &regexOpts{maxlines: 0}
 		r := &regexRun{o: o, stdout: io.Discard, ctx: context.Background()}
-		r.setup.def = filter.Definition{FailRegex: []string{`failed from <HOST>`}, IgnoreRegex: []string{`^ignored`}, UseDNS: "raw"}
-		var err error
-		if r.dates, err = datetime.New(datetime.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		if r.flt, err = filter.Compile(r.setup.def, filter.Options{Dates: r.dates, Diagnostics: true}); err != nil {
-			t.Fatal(err)
-		}
-		r.stats.failHits = make([]int, 1)
-		r.stats.failIPs = make([][]failureInfo, 1)
-		r.stats.ignoreHits = make([]int, 1)
+		setupFuzzRun(t, r, false)
 		if err := r.processReader(bytes.NewReader(in), int64(len(in))); err != nil {
 			t.Fatal(err)
 		}
