@@ -492,12 +492,7 @@ func (m *Manager) logBans(ctx context.Context, final []*pendingBan) {
 		if js == nil || js.cfg.Name != pb.e.jail {
 			js = m.jails[pb.e.jail]
 		}
-		lg := m.log
-		if js != nil {
-			lg = js.log
-		} else {
-			lg = lg.With("jail", pb.e.jail)
-		}
+		lg := js.log
 		if !lg.Enabled(ctx, slog.LevelInfo) {
 			return
 		}
