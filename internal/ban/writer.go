@@ -143,12 +143,19 @@ func (w *writer) pause(ctx context.Context, until time.Time) {
 // before it written, and a flood's bans then share a few large
 // transactions however often the jails checkpoint.
 func (w *writer) apply(ctx context.Context, ops []storeOp) {
-	var buf []store.Ban
+	var (
+		buf    []store.Ban
+		failed bool // a write of the current run failed
+	)
+	flush := func() {
+		failed = !w.write(ctx, buf) || failed
+		clear(buf)
+		buf = buf[:0]
+	}
 	for i := 0; i < len(ops); {
 		if ops[i].add != nil || ops[i].mark != nil {
 			var marks []*mark
-			failed := false
-			buf = buf[:0]
+			failed = false
 			for ; i < len(ops) && (ops[i].add != nil || ops[i].mark != nil); i++ {
 				if ops[i].mark != nil {
 					marks = append(marks, ops[i].mark)
@@ -161,16 +168,12 @@ func (w *writer) apply(ctx context.Context, ops []storeOp) {
 					}
 					buf = append(buf, rb.ban(j, w.jails))
 					if len(buf) == writeChunk {
-						failed = !w.write(ctx, buf) || failed
-						clear(buf)
-						buf = buf[:0]
+						flush()
 					}
 				}
 			}
 			if len(buf) > 0 {
-				failed = !w.write(ctx, buf) || failed
-				clear(buf)
-				buf = buf[:0]
+				flush()
 			}
 			if failed {
 				// The checkpoints of this run are dropped: they would
