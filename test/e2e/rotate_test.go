@@ -5,7 +5,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -37,10 +36,7 @@ func TestRotationDuringFlood(t *testing.T) {
 				t.Parallel() // each in its own namespace; mostly waiting
 				ns := newNetns(t)
 				dir := t.TempDir()
-				logPath := filepath.Join(dir, "auth.log")
-				if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-					t.Fatal(err)
-				}
+				logPath := emptyLog(t, dir)
 				conf := sshdJailDir(t, dir, logPath, "backend = "+backend+"\n")
 				srv := launchWarden(t, bin, ns, conf, dir)
 
