@@ -27,8 +27,7 @@ import (
 type firstEnd struct {
 	prog  *syntax.Prog
 	lists [][]uint32 // each state's threads: pcs of rune instructions, in order
-	match []bool     // the state's closure reached the match
-	info  []uint8    // per state: feMatch | feLast, for end's loop
+	info  []uint8    // per state: feMatch | feLast | feEnd
 	index map[string]int32
 	// trans: state*feStride + byte → the next state's row (its number
 	// times feStride) with its info bits in the low bits, or feUnknown /
@@ -79,7 +78,7 @@ func newFirstEnd(re *syntax.Regexp) *firstEnd {
 }
 
 func (fe *firstEnd) reset() {
-	fe.lists, fe.match, fe.info, fe.trans = fe.lists[:0], fe.match[:0], fe.info[:0], fe.trans[:0]
+	fe.lists, fe.info, fe.trans = fe.lists[:0], fe.info[:0], fe.trans[:0]
 	fe.index = map[string]int32{}
 	fe.seen = make([]uint32, len(fe.prog.Inst))
 	fe.gen = 0
@@ -99,7 +98,7 @@ func (fe *firstEnd) clone() *firstEnd {
 }
 
 // nullable reports whether the expression matches the empty text.
-func (fe *firstEnd) nullable() bool { return fe.match[0] }
+func (fe *firstEnd) nullable() bool { return fe.info[0]&feMatch != 0 }
 
 // state follows fe.roots, in order, through the instructions that consume
 // nothing, and returns the state for the threads found (feDead if none
@@ -165,7 +164,6 @@ func (fe *firstEnd) state() int32 {
 	}
 	id := int32(len(fe.lists))
 	fe.lists = append(fe.lists, slices.Clone(list))
-	fe.match = append(fe.match, matched)
 	var info uint8
 	if matched {
 		info |= feMatch
