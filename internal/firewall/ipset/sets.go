@@ -290,10 +290,7 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
 		if c := strings.Compare(x.Jail, y.Jail); c != 0 {
 			return c
 		}
-		if c := x.Prefix.Addr().Compare(y.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return x.Prefix.Bits() - y.Prefix.Bits()
+		return firewall.ComparePrefix(x.Prefix, y.Prefix)
 	})
 	return out, nil
 }

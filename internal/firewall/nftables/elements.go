@@ -368,10 +368,7 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
 			}
 			return 1
 		}
-		if c := x.Prefix.Addr().Compare(y.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return x.Prefix.Bits() - y.Prefix.Bits()
+		return firewall.ComparePrefix(x.Prefix, y.Prefix)
 	})
 	return out, nil
 }

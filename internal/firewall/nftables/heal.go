@@ -252,21 +252,14 @@ func newTally(list []firewall.Ban) *tally {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	slices.SortFunc(idx, func(x, y int32) int { return comparePrefix(list[x].Prefix, list[y].Prefix) })
+	slices.SortFunc(idx, func(x, y int32) int { return firewall.ComparePrefix(list[x].Prefix, list[y].Prefix) })
 	return &tally{list: list, idx: idx, seen: make([]bool, len(list))}
-}
-
-func comparePrefix(x, y netip.Prefix) int {
-	if c := x.Addr().Compare(y.Addr()); c != 0 {
-		return c
-	}
-	return x.Bits() - y.Bits()
 }
 
 // mark notes that p is in the set.
 func (t *tally) mark(p netip.Prefix) {
 	i, ok := slices.BinarySearchFunc(t.idx, p, func(x int32, p netip.Prefix) int {
-		return comparePrefix(t.list[x].Prefix, p)
+		return firewall.ComparePrefix(t.list[x].Prefix, p)
 	})
 	if ok {
 		t.seen[t.idx[i]] = true
