@@ -104,11 +104,7 @@ func (fe *firstEnd) nullable() bool { return fe.info[0]&feMatch != 0 }
 // nothing, and returns the state for the threads found (feDead if none
 // and no match; feUnknown past the state budget).
 func (fe *firstEnd) state() int32 {
-	fe.gen++
-	if fe.gen == 0 {
-		clear(fe.seen)
-		fe.gen = 1
-	}
+	fe.nextGen()
 	list := fe.list[:0]
 	matched := false
 	for _, r := range fe.roots {
@@ -182,14 +178,20 @@ func (fe *firstEnd) state() int32 {
 	return id
 }
 
-// endMatch reports whether a thread of fe.roots reaches the match through
-// the instructions that consume nothing, \z passing (the text ends here).
-func (fe *firstEnd) endMatch() bool {
+// nextGen starts a walk: a new generation of seen marks (cleared when
+// the counter wraps).
+func (fe *firstEnd) nextGen() {
 	fe.gen++
 	if fe.gen == 0 {
 		clear(fe.seen)
 		fe.gen = 1
 	}
+}
+
+// endMatch reports whether a thread of fe.roots reaches the match through
+// the instructions that consume nothing, \z passing (the text ends here).
+func (fe *firstEnd) endMatch() bool {
+	fe.nextGen()
 	stack := append(fe.stack[:0], fe.roots...)
 	defer func() { fe.stack = stack[:0] }()
 	for len(stack) > 0 {
