@@ -9,7 +9,6 @@ import (
 	"time"
 
 	nft "github.com/google/nftables"
-	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"warden/internal/firewall"
@@ -221,7 +220,7 @@ func (b *Backend) queue(s *nft.Set, elems []nft.SetElement, op func(*nft.Set, []
 // checkOverlap rejects networks that overlap each other or a different
 // network already in the set; re-banning an identical network is fine.
 func (b *Backend) checkOverlap(ref setRef, list []firewall.Ban) error {
-	existing, err := b.readSet(b.newSet(ref.jail, ref.kind))
+	existing, err := b.readSet(setName(ref.jail, ref.kind))
 	if err != nil {
 		return err
 	}
@@ -269,7 +268,7 @@ func (b *Backend) Unban(ctx context.Context, bans []firewall.Ban) error {
 		}
 	}
 	for ref, list := range groups {
-		present, err := b.readSet(b.newSet(ref.jail, ref.kind))
+		present, err := b.readSet(setName(ref.jail, ref.kind))
 		if err != nil {
 			return err
 		}
@@ -351,11 +350,11 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
 		return nil, err
 	}
 	var out []firewall.Ban
-	for name, s := range sets {
+	for name := range sets {
 		if _, _, ok := parseSetName(name); !ok {
 			continue
 		}
-		bans, err := b.readSet(s)
+		bans, err := b.readSet(name)
 		if err != nil {
 			return nil, err
 		}
@@ -373,32 +372,23 @@ func (b *Backend) List(ctx context.Context) ([]firewall.Ban, error) {
 	return out, nil
 }
 
-// readSet returns the bans held in one of our sets; a missing set holds
-// none. The caller holds b.mu.
-func (b *Backend) readSet(s *nft.Set) ([]firewall.Ban, error) {
-	c, err := b.rawConn()
-	if err != nil {
-		return nil, err
-	}
-	bans, err := b.readSetOn(c, s.Name)
-	if err != nil {
-		b.dropRaw()
-	}
-	return bans, err
-}
-
-// readSetOn is readSet on c: b.raw (the caller holds b.mu) or a socket of
-// the caller's own.
-func (b *Backend) readSetOn(c *netlink.Conn, name string) ([]firewall.Ban, error) {
+// readSet returns the bans held in our set name, read on b.raw; a missing
+// set holds none. The caller holds b.mu.
+func (b *Backend) readSet(name string) ([]firewall.Ban, error) {
 	jail, kind, ok := parseSetName(name)
 	if !ok {
 		return nil, fmt.Errorf("nftables: set %q is not one of ours", name)
+	}
+	c, err := b.rawConn()
+	if err != nil {
+		return nil, err
 	}
 	var elems []setElem
 	if _, err := b.dumpSet(c, name, func(e setElem) { elems = append(elems, e) }); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return nil, nil
 		}
+		b.dropRaw() // answers may be left unread on it
 		return nil, fmt.Errorf("nftables: read set %s: %w", name, err)
 	}
 	now := time.Now()
