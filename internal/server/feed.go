@@ -30,7 +30,7 @@ type feed struct {
 	lines <-chan source.Line
 	// linger and span are feedLinger and feedSpan (tests change them)
 	linger, span time.Duration
-	timer        *time.Timer // the linger; stopped when not in use
+	timer        *time.Timer // the linger; running only inside next
 	began        time.Time   // start of the batch
 	left         int         // lines the batch may still take
 	// extra counts the lines taken by start, poll and next in this batch;
@@ -91,6 +91,3 @@ func (f *feed) took(l source.Line, ok bool) (source.Line, bool) {
 	f.extra++
 	return l, true
 }
-
-// stop releases the timer.
-func (f *feed) stop() { f.timer.Stop() }

@@ -42,7 +42,6 @@ func TestFeed(t *testing.T) {
 				close(ch)
 			}
 			f := newFeed(ch)
-			defer f.stop()
 			f.linger, f.span = linger, span
 			f.start(tc.left)
 			f.began = f.began.Add(-tc.age)
@@ -87,7 +86,6 @@ func TestFeed(t *testing.T) {
 func TestFeedPoll(t *testing.T) {
 	ch := make(chan source.Line, 1)
 	f := newFeed(ch)
-	defer f.stop()
 	f.start(10)
 	began := time.Now()
 	if _, ok := f.poll(); ok {

@@ -108,7 +108,6 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 	}
 	inOp := false
 	fd := newFeed(lines)
-	defer fd.stop()
 	batch := make([]source.Line, 0, parallelMin)
 	for {
 		var line source.Line
