@@ -145,10 +145,6 @@ func mappedPrefix(b []byte) int {
 	return n + 1
 }
 
-func isHexByte(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
 // isIPv6Shape reports whether b[i:] matches, to its end, what is left of
 // (?:H{1,4}::?|::){1,7}(?:H{1,4}|:) after k steps (H a hex digit). A step
 // of hex digits must run to the next ':' (H excludes ':'), so each step
@@ -183,7 +179,7 @@ func isIPv6Shape(b []byte, i, k int) bool {
 // hexRun counts the hex digits at the start of b.
 func hexRun(b []byte) int {
 	n := 0
-	for n < len(b) && isHexByte(b[n]) {
+	for n < len(b) && isHex(rune(b[n])) {
 		n++
 	}
 	return n
