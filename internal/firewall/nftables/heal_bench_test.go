@@ -2,7 +2,6 @@ package nftables
 
 import (
 	"context"
-	"net/netip"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"warden/internal/firewall"
+	"warden/internal/firewall/firewalltest"
 )
 
 // BenchmarkHealRound100k measures one complete heal round over 100,000
@@ -27,12 +27,7 @@ func BenchmarkHealRound100k(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 100_000
-	hour := time.Now().Add(time.Hour)
-	want := make([]firewall.Ban, n)
-	for i := range want {
-		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		want[i] = firewall.Ban{Jail: "sshd", Prefix: netip.PrefixFrom(a, 32), Expires: hour}
-	}
+	want := firewalltest.HostBans("sshd", n, time.Now().Add(time.Hour))
 	if err := be.Ban(ctx, want); err != nil {
 		b.Fatal(err)
 	}
