@@ -48,6 +48,7 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -305,21 +306,14 @@ func (f *Filter) setupLiterals() {
 	}
 	f.found = make(litMask, (len(f.lits.lits)+63)/64)
 	f.failBy, f.failAlways = nil, 0
-	if len(f.found) == 1 && len(f.fail) <= 64 {
+	// failBy holds two requirements a failregex: one with more leaves it unused
+	moreThanTwo := func(p *pattern) bool { return len(p.reqMasks) > 2 }
+	if len(f.found) == 1 && len(f.fail) <= 64 && !slices.ContainsFunc(f.fail, moreThanTwo) {
 		f.failBy = make([][2]uint64, 64)
 		for i, p := range f.fail {
 			r := [2]uint64{^uint64(0), ^uint64(0)}
 			for k, m := range p.reqMasks {
-				if k < 2 {
-					r[k] = m[0]
-				} else {
-					f.failBy = nil // passes would ask more than two: keep to it
-					break
-				}
-			}
-			if f.failBy == nil {
-				f.failAlways = 0
-				break
+				r[k] = m[0]
 			}
 			if len(p.reqMasks) == 0 {
 				f.failAlways |= 1 << i
