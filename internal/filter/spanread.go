@@ -144,7 +144,7 @@ func newOptGroupReader(inner *syntax.Regexp) *optGroupReader {
 		return nil
 	}
 	c := inner.Sub[0]
-	if c.Op != syntax.OpCapture || c.Sub[0].MaxCap() > 0 || nullable(c.Sub[0]) {
+	if c.Op != syntax.OpCapture || c.Sub[0].MaxCap() > 0 || firstOf(c.Sub[0], new(byteSet)) { // X may match the empty text
 		return nil
 	}
 	return &optGroupReader{}
@@ -155,33 +155,4 @@ func (optGroupReader) read(t []byte) (group, lo, hi int, ok bool) {
 		return 0, 0, 0, true
 	}
 	return 1, 0, len(t), true
-}
-
-// nullable reports whether re can match the empty text (true when unsure).
-func nullable(re *syntax.Regexp) bool {
-	switch re.Op {
-	case syntax.OpLiteral:
-		return len(re.Rune) == 0
-	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL, syntax.OpNoMatch:
-		return false
-	case syntax.OpCapture, syntax.OpPlus:
-		return nullable(re.Sub[0])
-	case syntax.OpRepeat:
-		return re.Min == 0 || nullable(re.Sub[0])
-	case syntax.OpConcat:
-		for _, s := range re.Sub {
-			if !nullable(s) {
-				return false
-			}
-		}
-		return true
-	case syntax.OpAlternate:
-		for _, s := range re.Sub {
-			if nullable(s) {
-				return true
-			}
-		}
-		return false
-	}
-	return true
 }
