@@ -343,11 +343,17 @@ func TestWebhookServer(t *testing.T) {
 	waitUntil(t, "a ban after set", func() bool { return slices.Contains(rcv.events("/each"), "ban app 198.51.100.10") })
 
 	// status over the socket: the new notifier sent at least app's start
-	// and two bans.
-	status, err := r.c.Status(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	// and two bans. The receiver records a post before its answer reaches
+	// the sender, which only then counts it sent: wait until nothing is
+	// queued.
+	var status control.ServerStatus
+	waitUntil(t, "the webhook queue empty in status", func() bool {
+		var err error
+		if status, err = r.c.Status(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return len(status.Webhooks) != 1 || status.Webhooks[0].Queued == 0
+	})
 	st := status.Webhooks
 	if len(st) != 1 || st[0].Name != "each" || st[0].Sent < 3 || st[0].Failed+st[0].Dropped+st[0].Queued != 0 {
 		t.Errorf("status webhooks %+v, want each alone, 3 or more sent, nothing else", st)
