@@ -82,8 +82,8 @@ type healHooks struct {
 	readStart func() // the read is about to start
 	readDone  func() // the read is done; the lock is not yet taken
 	readElem  func() // the read decoded an element
-	// confirmed is told how many of an unsettled read's missing bans
-	// were checked again, and how many of them are really missing.
+	// confirmed is told how many of the bans a read lacked were checked
+	// again under the lock, and how many of them are really missing.
 	confirmed func(checked, missing int)
 }
 
