@@ -56,3 +56,35 @@ func BenchmarkMemoryPerAddress(b *testing.B) {
 		runtime.KeepAlive(j)
 	}
 }
+
+// BenchmarkAddFailureFlood is a jail's share of bench/flood: addresses
+// each failing six times in a row, as the filter hands them over (Host
+// the address's text), maxretry 5. It reports the cost and allocations
+// per failure.
+func BenchmarkAddFailureFlood(b *testing.B) {
+	const addrs, fails = 100_000, 6
+	hosts := make([]string, addrs)
+	for i := range hosts {
+		hosts[i] = addrN(i).String()
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	n, bans := 0, 0
+	for b.Loop() {
+		clk := &fakeClock{now: base}
+		j := New(Config{MaxRetry: 5, MaxEntries: 1 << 24, Clock: clk.Now})
+		for i, h := range hosts {
+			for range fails {
+				if _, ok := j.AddFailure(ctx, Failure{Host: h, Addr: addrN(i), Time: base}); ok {
+					bans++
+				}
+				n++
+			}
+		}
+	}
+	if bans != b.N*addrs {
+		b.Fatalf("%d bans, want %d", bans, b.N*addrs)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/failure")
+	b.ReportMetric(0, "ns/op")
+}

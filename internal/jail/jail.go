@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -269,12 +270,17 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 	if id == "" {
 		id = f.Host
 	}
-	byAddr := addr.IsValid() && (id == "" || id == f.Host || id == addr.String() || id == f.Addr.String())
+	byAddr := addr.IsValid() && (id == "" || id == f.Host || isText(id, addr) || isText(id, f.Addr))
 	idIsAddr := false // id is addr's canonical text
 	if byAddr {
 		// The canonical text, IPv4-mapped addresses as IPv4: fail2ban's
-		// IPAddr does the same to its ids.
-		id, idIsAddr = addr.String(), true
+		// IPAddr does the same to its ids. A host matched as that text
+		// already (nearly every line) is kept rather than formatted
+		// again: the tracker finds it by address, and a ticket copies it.
+		if !isText(id, addr) {
+			id = addr.String()
+		}
+		idIsAddr = true
 		if j.cfg.CountByPrefix {
 			id, idIsAddr = j.banPrefix(addr, f.Prefix).String(), false
 		}
@@ -396,7 +402,7 @@ func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure
 	}
 	ev := tr.ev[s]
 	tk := Ticket{
-		ID:       id,
+		ID:       strings.Clone(id), // id may be a slice of its log line
 		Addr:     tr.addr(s),
 		Time:     time.Unix(0, r.last),
 		Failures: int(r.failures),
@@ -409,8 +415,17 @@ func (j *Jail) add(id string, addr netip.Addr, idIsAddr bool, t int64, f Failure
 	if tk.Addr.IsValid() {
 		tk.Prefix = j.banPrefix(tk.Addr, f.Prefix)
 	}
-	j.log.Debug("ban", "id", id, "failures", tk.Failures)
+	if j.log.Enabled(context.Background(), slog.LevelDebug) {
+		j.log.Debug("ban", "id", id, "failures", tk.Failures)
+	}
 	return tk, true
+}
+
+// isText reports whether s is a's text (String), without formatting it
+// on the heap.
+func isText(s string, a netip.Addr) bool {
+	var buf [64]byte
+	return string(a.AppendTo(buf[:0])) == s
 }
 
 // stamp applies fail2ban's time rules to a failure's log time. It returns

@@ -3,6 +3,7 @@ package jail
 import (
 	"math"
 	"net/netip"
+	"strings"
 
 	"warden/internal/jail/slots"
 )
@@ -29,6 +30,13 @@ type tracker struct {
 	addrs map[int32]netip.Addr // addresses that do not fit rec.a (zoned, or not the id's)
 	ev    map[int32]*evidence
 	heap  slots.Heap[*tracker]
+	// hot is the record last found or added by its address, and hotKey
+	// that address's key (hotOK: both valid). An attacker's failures
+	// come in runs (six lines of one address in a row under bench/flood),
+	// so most lookups end here without hashing or touching the index.
+	hot    int32
+	hotKey slots.Key
+	hotOK  bool
 }
 
 // rec is one id's state: fail2ban's FailTicket reduced to what the
@@ -105,7 +113,12 @@ func (t *tracker) find(id string, a netip.Addr) (int32, bool) {
 		a, _ = idAddr(id)
 	}
 	if a.IsValid() {
-		if s, ok := t.index.Get(addrKey(a.As16(), a.Is4())); ok {
+		k := addrKey(a.As16(), a.Is4())
+		if t.hotOK && k == t.hotKey {
+			return t.hot, true
+		}
+		if s, ok := t.index.Get(k); ok {
+			t.hot, t.hotKey, t.hotOK = s, k, true
 			return s, true
 		}
 	}
@@ -138,8 +151,12 @@ func (t *tracker) insert(id string, addr netip.Addr, idIsAddr bool) int32 {
 		if addr.Is4() {
 			r.flags |= recAddr4
 		}
-		t.index.Put(r.key(), s)
+		k := r.key()
+		t.index.Put(k, s)
+		t.hot, t.hotKey, t.hotOK = s, k, true
 	} else {
+		// A copy: id may be a slice of a longer text (a log line).
+		id = strings.Clone(id)
 		t.byStr[id], t.ids[s] = s, id
 		t.setAddr(s, addr)
 	}
@@ -150,6 +167,9 @@ func (t *tracker) insert(id string, addr netip.Addr, idIsAddr bool) int32 {
 // remove drops record s from the indexes, the heap and the side maps.
 func (t *tracker) remove(s int32) {
 	r := t.at(s)
+	if s == t.hot {
+		t.hotOK = false
+	}
 	t.heap.Remove(s)
 	if r.flags&recAddrKey != 0 {
 		t.index.Delete(r.key())

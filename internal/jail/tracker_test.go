@@ -180,3 +180,64 @@ func TestTrackerMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(fs)
 }
+
+// TestTrackerHotRecord: the record last found by address (tracker.hot) is
+// never returned for an id that was dropped since, whether by a ban, a
+// Forget, an expiry or an eviction, nor for another address that took its
+// record.
+func TestTrackerHotRecord(t *testing.T) {
+	const a, b = "192.0.2.1", "192.0.2.2"
+	tests := []struct {
+		name string
+		drop func(j *Jail, clk *fakeClock) // drops a's record
+	}{
+		{"ban", func(j *Jail, _ *fakeClock) {
+			for i := range 2 {
+				if _, banned := j.AddFailure(t.Context(), fail(a, 0)); banned != (i == 1) {
+					t.Fatalf("failure %d of 4: banned %v", 3+i, banned)
+				}
+			}
+		}},
+		{"forget", func(j *Jail, _ *fakeClock) { j.Forget(a) }},
+		{"expiry", func(j *Jail, clk *fakeClock) {
+			clk.now = clk.now.Add(2 * time.Minute)
+			j.Purge()
+		}},
+		{"eviction", func(j *Jail, _ *fakeClock) {
+			for i := range 4 {
+				j.AddFailure(t.Context(), fail(fmt.Sprintf("198.51.100.%d", i), time.Second))
+			}
+		}},
+	}
+	for _, tc := range tests {
+		for _, other := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/other=%v", tc.name, other), func(t *testing.T) {
+				clk := &fakeClock{now: base}
+				j := New(Config{MaxRetry: 4, FindTime: time.Minute, MaxEntries: 4, Clock: clk.Now})
+				for range 2 {
+					j.AddFailure(t.Context(), fail(a, 0))
+				}
+				if got := j.Failures(a); got != 2 {
+					t.Fatalf("before the drop: %s has %d failures, want 2", a, got)
+				}
+				tc.drop(j, clk)
+				if got := j.Failures(a); got != 0 {
+					t.Errorf("after the drop: %s has %d failures, want 0", a, got)
+				}
+				if other {
+					// b may take a's freed record; a must not find it.
+					j.AddFailure(t.Context(), fail(b, clk.now.Sub(base)))
+					if got := j.Failures(a); got != 0 {
+						t.Errorf("after %s came: %s has %d failures, want 0", b, a, got)
+					}
+				}
+				if _, banned := j.AddFailure(t.Context(), fail(a, clk.now.Sub(base))); banned {
+					t.Errorf("%s banned by its first failure after the drop", a)
+				}
+				if got := j.Failures(a); got != 1 {
+					t.Errorf("%s has %d failures after one more, want 1", a, got)
+				}
+			})
+		}
+	}
+}
