@@ -1,8 +1,10 @@
 package filter
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 )
 
@@ -18,6 +20,10 @@ type condPart struct {
 	slot []int
 	// gate: whether dfa is worth asking before chain (see findParts)
 	gate dfaGate
+	// own: literals every match of this part holds that some other part
+	// of the pattern does not require; one missing rules the part out
+	// before any automaton runs (partLits)
+	own [][]byte
 }
 
 // buildParts compiles the rewrite of p for ASCII subjects; nil when there
@@ -47,7 +53,50 @@ func (p *pattern) buildParts() []condPart {
 		}
 		parts = append(parts, cp)
 	}
+	partLits(parts)
 	return parts
+}
+
+// partLits sets each part's own literals: the single literals its
+// expression requires (allReqs) that are not required by every part.
+// The parts of one regex differ in a few places (a conditional's two
+// branches: "invalid user " or not, ": " at the end or the end of the
+// line), and a line usually lacks the literal of all but the part it
+// matches. A required literal that is absent means no match, so the
+// check only spares an automaton's walk; the answer is the same.
+func partLits(parts []condPart) {
+	reqs := make([][]string, len(parts))
+	count := map[string]int{}
+	for i := range parts {
+		re, err := syntax.Parse(parts[i].re.String(), syntax.Perl)
+		if err != nil {
+			continue
+		}
+		for _, r := range allReqs(re.Simplify()) {
+			if len(r) == 1 && !slices.Contains(reqs[i], r[0]) {
+				reqs[i] = append(reqs[i], r[0])
+				count[r[0]]++
+			}
+		}
+	}
+	for i := range parts {
+		parts[i].own = nil
+		for _, l := range reqs[i] {
+			if count[l] < len(parts) {
+				parts[i].own = append(parts[i].own, []byte(l))
+			}
+		}
+	}
+}
+
+// ruledOut reports whether buf lacks one of the part's own literals.
+func (cp *condPart) ruledOut(buf []byte) bool {
+	for _, l := range cp.own {
+		if !bytes.Contains(buf, l) {
+			return true
+		}
+	}
+	return false
 }
 
 // cloneParts gives a worker its own automata.
@@ -77,6 +126,9 @@ func cloneParts(parts []condPart) []condPart {
 func (p *pattern) findParts(v *variant, buf []byte) []int {
 	for i := range v.parts {
 		cp := &v.parts[i]
+		if cp.ruledOut(buf) {
+			continue
+		}
 		var sub []int
 		ok, walked := false, false
 		if cp.chain != nil && !cp.gate.use() {
@@ -120,6 +172,9 @@ func (p *pattern) findParts(v *variant, buf []byte) []int {
 func (v *variant) matchParts(buf []byte) bool {
 	for i := range v.parts {
 		cp := &v.parts[i]
+		if cp.ruledOut(buf) {
+			continue
+		}
 		if m, ok := cp.dfa.match(buf); ok {
 			if m {
 				return true
