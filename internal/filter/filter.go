@@ -132,11 +132,14 @@ type Failure struct {
 	// when there is one and it differs from the host, else the address in
 	// canonical form ("192.0.2.0/24" with a prefix), else the raw text.
 	// Empty only for a pending multi-line failure (Options.KeepPending).
-	ID     string
-	Time   time.Time
-	Fields map[string]string // named groups: "user", "alt_user", "content", ...
-	Lines  []string          // the line(s) that made up the failure
-	Regex  int               // index into Definition.FailRegex
+	ID   string
+	Time time.Time
+	// Fields are the named groups that took part: "user", "alt_user",
+	// "content", ... Read-only: the failures of one multi-line id
+	// (<F-MLFID>) share one map while their groups stay the same.
+	Fields map[string]string
+	Lines  []string // the line(s) that made up the failure
+	Regex  int      // index into Definition.FailRegex
 	NoFail bool
 	// Users are all users seen for a multi-line failure id (F-MLFID).
 	Users []string

@@ -127,6 +127,10 @@ type failData struct {
 	users         []string
 	hasUsers      bool
 	pending       bool
+	// fields is the Fields map last made from g for a multi-line id's
+	// failure, handed out again while g stays the same (nil once
+	// mergeFailure changes g); see Failure.Fields
+	fields map[string]string
 }
 
 func (d *failData) get(k string) gval { return d.g.get(k) }
@@ -493,10 +497,15 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 	}
 	mlfid := d.get("mlfid")
 	var matched []string // the lines behind a failure: none when only counting
+	var room *failRoom   // the first failure's and its line's storage
 	if !f.opts.Counting {
-		if gs != nil {
+		switch {
+		case gs != nil:
 			matched = gs.lines
-		} else {
+		case len(h.matched) == 1 && cap(res.Failures) == 0:
+			room = f.newRoom(h, mlfid.ok)
+			matched = room.l[:]
+		default:
 			matched = f.matchedLines(h, mlfid.ok)
 		}
 	}
@@ -534,10 +543,17 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 			out = append(out, Failure{}) // no id yet: fail2ban's None
 		}
 	case r.exact || r.raw:
+		var fl Failure
 		if gs != nil && gs.addrOK && gs.ref == r {
-			out = append(out, gs.failure()) // the same host: the same parse
+			fl = gs.failure() // the same host: the same parse
 		} else {
-			out = append(out, f.addrFailure(r))
+			fl = f.addrFailure(r)
+		}
+		if room != nil && cap(out) == 0 {
+			room.f[0] = fl
+			out = room.f[:]
+		} else {
+			out = append(out, fl)
 		}
 	default:
 		out = append(out, f.resolve(host)...)
@@ -554,8 +570,13 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 			fl.Fields = gs.fields
 		case f.opts.Counting:
 			fl.Fields = f.countingFields(d.g)
+		case mlfid.ok && d.fields != nil:
+			fl.Fields = d.fields // g is what the map was made from
 		default:
 			fl.Fields = allFields(d.g)
+			if mlfid.ok {
+				d.fields = fl.Fields
+			}
 		}
 		if f.opts.Counting {
 			continue
@@ -634,6 +655,27 @@ func (f *Filter) countingFields(g groupSet) map[string]string {
 		return nil
 	}
 	return pickFields(g, f.opts.CountingFields)
+}
+
+// failRoom is the storage of a line's first failure and of its one
+// matched line, allocated together: a failure line's Failures and Lines
+// in one allocation instead of two. Failures holds the room with cap 1,
+// as append would give it, and Lines shares its line (as the multi-line
+// cache may; it never writes an element again).
+type failRoom struct {
+	f [1]Failure
+	l [1]string
+}
+
+// newRoom is a failRoom with h's one matched line in place (copied when
+// kept, as matchedLines does).
+func (f *Filter) newRoom(h *hit, kept bool) *failRoom {
+	r := new(failRoom)
+	r.l[0] = h.matched[0].full()
+	if kept && f.opts.SharedLines {
+		r.l[0] = strings.Clone(r.l[0])
+	}
+	return r
 }
 
 // matchedLines are a hit's lines as a failure lists them; kept: the

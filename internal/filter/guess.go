@@ -30,10 +30,14 @@ type guess struct {
 
 // guessFor works out, on a worker, the parts of the failure of hit h
 // (groups g, before anything changes them) that depend on the hit alone.
-func (f *Filter) guessFor(h *hit, g groupSet) guess {
+// room, when not nil, holds the hit's one line (newRoom).
+func (f *Filter) guessFor(h *hit, g groupSet, room *failRoom) guess {
 	var gs guess
 	mlfid := g.get("mlfid")
-	if !f.opts.Counting {
+	switch {
+	case room != nil:
+		gs.lines = room.l[:]
+	case !f.opts.Counting:
 		gs.lines = f.matchedLines(h, mlfid.ok)
 	}
 	k := g.idKeys()

@@ -1,8 +1,10 @@
 package filter
 
 import (
+	"maps"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 func TestFieldsStill(t *testing.T) {
@@ -104,5 +106,66 @@ func TestMergeGroups(t *testing.T) {
 		if got := mergeGroups(nil, pre, h); !reflect.DeepEqual(got, want) {
 			t.Errorf("unique %v, %v over %v: %v, want %v", tc.unique, tc.h, pre, got, want)
 		}
+	}
+}
+
+// TestMLFIDFieldsShared: the failures of one multi-line id share their
+// Fields map while the id's groups stay the same, get a new one when they
+// change, and a map once handed out never changes. The reference is a
+// second filter whose cached maps are dropped after every line, so that
+// each of its failures gets a map made afresh.
+func TestMLFIDFieldsShared(t *testing.T) {
+	def := f2bDefinition(t, "sshd", nil)
+	shared, err := Compile(def, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Compile(def, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{
+		"Nov 27 18:00:01 web01 sshd[77]: Failed password for invalid user u0 from 192.0.2.1 port 4000 ssh2",
+		"Nov 27 18:00:02 web01 sshd[77]: Failed password for invalid user u0 from 192.0.2.1 port 4001 ssh2",
+		"Nov 27 18:00:03 web01 sshd[77]: Failed password for invalid user u1 from 192.0.2.1 port 4002 ssh2",
+		"Nov 27 18:00:04 web01 sshd[77]: pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.1  user=u1",
+		"Nov 27 18:00:05 web01 sshd[77]: Failed password for u1 from 192.0.2.1 port 4003 ssh2",
+		"Nov 27 18:00:06 web01 sshd[78]: Failed password for u1 from 192.0.2.9 port 4004 ssh2",
+		"Nov 27 18:00:07 web01 sshd[77]: Failed password for u1 from 192.0.2.1 port 4005 ssh2",
+		"Nov 27 18:00:08 web01 sshd[77]: Connection closed by authenticating user u1 192.0.2.1 port 4006 [preauth]",
+		"Nov 27 18:00:09 web01 sshd[77]: Failed password for u1 from 192.0.2.1 port 4007 ssh2",
+		"Nov 27 18:00:10 web01 sshd[77]: Failed password for u1 from 192.0.2.1 port 4008 ssh2",
+	}
+	type handed struct {
+		m    map[string]string
+		snap map[string]string
+	}
+	var all []handed
+	distinct := map[unsafe.Pointer]bool{}
+	for i, l := range lines {
+		got, want := shared.Process(l), fresh.Process(l)
+		for el := fresh.mlfid.order.Front(); el != nil; el = el.Next() {
+			el.Value.(*mlfidEntry).data.fields = nil
+		}
+		if len(got.Failures) != len(want.Failures) {
+			t.Fatalf("line %d: %d failures, fresh %d", i, len(got.Failures), len(want.Failures))
+		}
+		for k, fl := range got.Failures {
+			if !maps.Equal(fl.Fields, want.Failures[k].Fields) {
+				t.Errorf("line %d: Fields %v, fresh %v", i, fl.Fields, want.Failures[k].Fields)
+			}
+			distinct[reflect.ValueOf(fl.Fields).UnsafePointer()] = true
+			all = append(all, handed{fl.Fields, maps.Clone(fl.Fields)})
+		}
+	}
+	for i, h := range all {
+		if !maps.Equal(h.m, h.snap) {
+			t.Errorf("failure %d: Fields changed after it was handed out: %v, was %v", i, h.m, h.snap)
+		}
+	}
+	// lines 1, 4, 6 (pid 77 again after 78) and 9 repeat their id's
+	// groups: ten failures, at most six maps
+	if n := len(distinct); n > 6 {
+		t.Errorf("%d maps for ten failures, want at most 6", n)
 	}
 }

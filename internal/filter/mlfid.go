@@ -124,11 +124,17 @@ func (f *Filter) mergeFailure(id string, cur *failData, matched []string) *failD
 		cached.addUser(cur.get("user"), shared)
 		users = cached.users
 		if v, ok := cached.g.del("nofail"); ok {
+			if v.ok { // a group that took part: in Fields
+				cached.fields = nil
+			}
 			if v.truthy() {
 				flags |= mfWasSet
 			}
 		}
 		if v, ok := cached.g.del("mlfgained"); ok {
+			if v.ok {
+				cached.fields = nil
+			}
 			if v.truthy() {
 				flags |= mfWasSet
 			}
@@ -140,15 +146,17 @@ func (f *Filter) mergeFailure(id string, cur *failData, matched []string) *failD
 			cached.matches = nil
 		}
 		for _, e := range cur.g {
-			if e.v.ok {
-				if shared {
-					if v, ok := cached.g.lookup(e.name); ok && v == e.v {
-						continue // the same text: keep the copy
-					}
-					e.v.s = strings.Clone(e.v.s)
-				}
-				cached.g.set(e.name, e.v)
+			if !e.v.ok {
+				continue
 			}
+			if v, ok := cached.g.lookup(e.name); ok && v == e.v {
+				continue // the same text: nothing changes (set would only swap the string for its twin)
+			}
+			if shared {
+				e.v.s = strings.Clone(e.v.s)
+			}
+			cached.g.set(e.name, e.v)
+			cached.fields = nil
 		}
 		d = cached
 		if flags&mfForget != 0 {
@@ -173,8 +181,11 @@ func (f *Filter) mergeFailure(id string, cur *failData, matched []string) *failD
 	wasPending := d.pending
 	d.pending = false
 	if wasPending || len(users) > 1 {
-		d.g.del("nofail")
-		d.g.del("mlfgained")
+		v1, _ := d.g.del("nofail")
+		v2, _ := d.g.del("mlfgained")
+		if v1.ok || v2.ok {
+			d.fields = nil
+		}
 		flags &^= mfGained | mfNoFail
 	}
 	switch {

@@ -92,26 +92,35 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	if !h.groups.get("mlfid").ok && !pre.get("mlfid").ok && f.opts.Resolve == nil {
 		return false
 	}
-	if !a.deferred {
-		a.deferred = true
-		a.baseIgnored, a.baseIgnore, a.baseN = res.Ignored, res.IgnoreRegex, len(res.Failures)
-		// room for the failure the ordered stage will append (finish),
-		// allocated here rather than there
-		a.grewNil = res.Failures == nil
-		res.Failures = slices.Grow(res.Failures, 1)
-	}
-	s := a.nextStep()
-	s.kind, s.idx, s.h = stepDeferred, idx, *h
-	// copies of the worker's scratch space: its groups, merged with the
-	// prefregex's as failureFrom would (it takes the merged set as it is
-	// when there are no prefregex groups), and its f.one. The groups go
-	// into the line's own storage (kept with its chunk); the guess is
-	// made from them before failureFrom's merge may change them.
+	// the hit's groups merged with the prefregex's as failureFrom would
+	// (it takes the merged set as it is when there are no prefregex
+	// groups); they are the worker's scratch space, copied below
 	g := h.groups
 	if len(pre) > 0 {
 		f.mergeGroups = mergeGroups(f.mergeGroups, pre, h)
 		g = f.mergeGroups
 	}
+	var room *failRoom
+	if !a.deferred {
+		a.deferred = true
+		a.baseIgnored, a.baseIgnore, a.baseN = res.Ignored, res.IgnoreRegex, len(res.Failures)
+		// room for the failure the ordered stage will append (finish),
+		// allocated here rather than there; with the hit's line when it
+		// has one (newRoom)
+		a.grewNil = res.Failures == nil
+		if a.grewNil && !f.opts.Counting && len(h.matched) == 1 {
+			room = f.newRoom(h, g.get("mlfid").ok)
+			res.Failures = room.f[:0]
+		} else {
+			res.Failures = slices.Grow(res.Failures, 1)
+		}
+	}
+	s := a.nextStep()
+	s.kind, s.idx, s.h = stepDeferred, idx, *h
+	// copies of the worker's scratch space: the groups and its f.one.
+	// The groups go into the line's own storage (kept with its chunk);
+	// the guess is made from them before failureFrom's merge may change
+	// them.
 	start := len(a.gbuf)
 	a.gbuf = append(a.gbuf, g...)
 	s.h.groups = a.gbuf[start:len(a.gbuf):len(a.gbuf)]
@@ -119,7 +128,7 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 		s.line[0] = h.matched[0]
 		s.h.matched = s.line[:]
 	}
-	s.gs = f.guessFor(&s.h, s.h.groups)
+	s.gs = f.guessFor(&s.h, s.h.groups, room)
 	f.stepErrs(s)
 	return true
 }
