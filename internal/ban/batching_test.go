@@ -24,22 +24,33 @@ func idleManager(t *testing.T, fw firewall.Backend) *Manager {
 }
 
 // TestGatherFlood: a lone request (or a few) is handled at once; a batch
-// that found a flood queued waits for more, until BatchMax. The linger is
-// lengthened to 10 s so that waiting and not waiting are told apart by
-// results and by seconds, not by milliseconds a loaded machine may lose.
+// that found a flood queued waits for more, until BatchMax. A SubmitAll
+// request counts as its tickets, both for the flood and for BatchMax. The
+// linger is lengthened to 10 s so that waiting and not waiting are told
+// apart by results and by seconds, not by milliseconds a loaded machine
+// may lose.
 func TestGatherFlood(t *testing.T) {
-	req := func(i int) *request {
-		return &request{kind: reqBan, jail: "sshd", ticket: ticket(addrN(i).String(), t0)}
+	req := func(i, tickets int) *request {
+		r := &request{kind: reqBan, jail: "sshd", ticket: ticket(addrN(i).String(), t0)}
+		for k := range tickets {
+			r.tickets = append(r.tickets, ticket(addrN(i+k).String(), t0))
+		}
+		return r
 	}
 	tests := []struct {
-		name   string
-		queued int  // requests queued besides the first
-		late   bool // one more arrives once gather has taken the queue
-		want   int
+		name     string
+		first    int  // tickets of the first request (0: a Submit's)
+		queued   int  // requests queued besides the first
+		late     bool // one more arrives once gather has taken the queue
+		want     int  // requests
+		wantBans int
 	}{
-		{"lone", 0, false, 1},
-		{"few queued", floodBatch - 2, false, floodBatch - 1},
-		{"flood", floodBatch, true, floodBatch + 2},
+		{"lone", 0, 0, false, 1, 1},
+		{"few queued", 0, floodBatch - 2, false, floodBatch - 1, floodBatch - 1},
+		{"flood", 0, floodBatch, true, floodBatch + 2, floodBatch + 2},
+		{"few tickets in one request", floodBatch - 2, 0, false, 1, floodBatch - 2},
+		{"a flood's tickets in one request", floodBatch + 1, 0, true, 2, floodBatch + 2},
+		{"tickets fill the batch", floodBatch + 2, 3, false, 1, floodBatch + 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,21 +58,22 @@ func TestGatherFlood(t *testing.T) {
 			m.floodLinger = 10 * time.Second
 			m.cfg.BatchMax = floodBatch + 2 // a waiting flood batch ends when full
 			for i := range tt.queued {
-				m.reqs <- req(i + 1)
+				m.reqs <- req(i+1, 0)
 			}
 			if tt.late {
 				go func() {
 					for len(m.reqs) > 0 {
 						time.Sleep(time.Millisecond)
 					}
-					m.reqs <- req(1000)
+					m.reqs <- req(1000, 0)
 				}()
 			}
+			first := req(0, tt.first)
 			start := time.Now()
-			got := m.gather(t.Context(), []*request{req(0)})
+			got, n := m.gather(t.Context(), []*request{first}, first.bans())
 			took := time.Since(start)
-			if len(got) != tt.want {
-				t.Errorf("batch of %d, want %d", len(got), tt.want)
+			if len(got) != tt.want || n != tt.wantBans {
+				t.Errorf("batch of %d requests, %d bans; want %d, %d", len(got), n, tt.want, tt.wantBans)
 			}
 			// Without a wait, or with one ended by a full batch, gather
 			// returns in far less than the 10 s linger.

@@ -15,45 +15,67 @@ import (
 )
 
 // TestCheckpointAfterBans: a checkpoint runs only once the bans queued
-// before it are in the database, and of several with one key waiting
+// before it are in the database, whether they came one by one (Submit) or
+// several to a request (SubmitAll), and of several with one key waiting
 // together only the last runs.
 func TestCheckpointAfterBans(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.Jails[0].Actions = nil })
-	ctx := context.Background()
-	var mu sync.Mutex
-	var ran []string
-	seen := map[string]int{} // checkpoint -> stored bans when it ran
-	for round := range 3 {
-		for i := range 50 {
-			a := addrN(round*50 + i + 1)
-			if err := e.m.Submit(ctx, "sshd", ticket(a.String(), t0)); err != nil {
-				t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		per  int // tickets a SubmitAll; 1: Submit
+	}{{"Submit", 1}, {"SubmitAll", 50}, {"SubmitAll of 7", 7}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) { c.Jails[0].Actions = nil })
+			ctx := context.Background()
+			var mu sync.Mutex
+			var ran []string
+			seen := map[string]int{} // checkpoint -> stored bans when it ran
+			for round := range 3 {
+				var ts []jail.Ticket
+				for i := range 50 {
+					ts = append(ts, ticket(addrN(round*50+i+1).String(), t0))
+				}
+				for len(ts) > 0 {
+					k := min(tc.per, len(ts))
+					var err error
+					if tc.per == 1 {
+						err = e.m.Submit(ctx, "sshd", ts[0])
+					} else {
+						err = e.m.SubmitAll(ctx, "sshd", ts[:k:k])
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					ts = ts[k:]
+				}
+				name := fmt.Sprintf("pos#%d", round)
+				if err := e.m.Checkpoint(ctx, "pos", func(context.Context) error {
+					n := len(storedBans(t, e.st, t0))
+					mu.Lock()
+					defer mu.Unlock()
+					ran = append(ran, name)
+					seen[name] = n
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		name := fmt.Sprintf("pos#%d", round)
-		if err := e.m.Checkpoint(ctx, "pos", func(context.Context) error {
-			n := len(storedBans(t, e.st, t0))
+			e.sync(t)
 			mu.Lock()
 			defer mu.Unlock()
-			ran = append(ran, name)
-			seen[name] = n
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.sync(t)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(ran) == 0 || ran[len(ran)-1] != "pos#2" {
-		t.Fatalf("checkpoints run: %v; want the last one, pos#2, last", ran)
-	}
-	for _, name := range ran {
-		var round int
-		fmt.Sscanf(name, "pos#%d", &round)
-		if want := (round + 1) * 50; seen[name] < want {
-			t.Errorf("%s ran with %d bans stored, want at least %d", name, seen[name], want)
-		}
+			if len(ran) == 0 || ran[len(ran)-1] != "pos#2" {
+				t.Fatalf("checkpoints run: %v; want the last one, pos#2, last", ran)
+			}
+			for _, name := range ran {
+				var round int
+				fmt.Sscanf(name, "pos#%d", &round)
+				if want := (round + 1) * 50; seen[name] < want {
+					t.Errorf("%s ran with %d bans stored, want at least %d", name, seen[name], want)
+				}
+			}
+			if n := len(storedBans(t, e.st, t0)); n != 150 {
+				t.Errorf("%d bans stored, want 150", n)
+			}
+		})
 	}
 }
 

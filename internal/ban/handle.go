@@ -14,9 +14,18 @@ import (
 	"warden/internal/store"
 )
 
+// banReq is one ticket of a batch: a Submit's or Ban's request, or one
+// ticket of a SubmitAll's. It points into its request, which the batch
+// holds.
+type banReq struct {
+	jail string
+	t    *jail.Ticket
+	done chan reply // nil: nobody waits
+}
+
 // pendingBan is a ban request of a batch on its way to the firewall.
 type pendingBan struct {
-	req   *request
+	req   banReq
 	e     *entry
 	res   Result
 	isNew bool // a new ban; otherwise a prolonged one
@@ -30,10 +39,9 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 	m.mu.Lock()
 	m.ctr.Batches++
 	m.mu.Unlock()
-	var (
-		bans  []*request
-		marks []*mark
-	)
+	var marks []*mark
+	bans := m.banReqs[:0]
+	defer func() { m.banReqs = bans[:0] }() // the loop's, reused
 	// A checkpoint needs only the changes queued before it written; it
 	// does not end the run of bans (each jail checkpoints after every
 	// batch of lines, and a flood would otherwise reach the firewall in
@@ -41,6 +49,7 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 	flush := func() {
 		if len(bans) > 0 {
 			m.banBatch(ctx, bans)
+			clear(bans) // no ticket kept past the batch
 			bans = bans[:0]
 		}
 		for _, mk := range marks {
@@ -51,7 +60,13 @@ func (m *Manager) handle(ctx context.Context, batch []*request) {
 	for _, r := range batch {
 		switch r.kind {
 		case reqBan:
-			bans = append(bans, r)
+			if r.tickets == nil {
+				bans = append(bans, banReq{jail: r.jail, t: &r.ticket, done: r.done})
+				break
+			}
+			for i := range r.tickets {
+				bans = append(bans, banReq{jail: r.jail, t: &r.tickets[i]})
+			}
 		case reqUnban:
 			flush()
 			// An operator's unban is answered once the database has it.
@@ -88,7 +103,7 @@ func target(t jail.Ticket) (netip.Prefix, error) {
 
 // decide works out what one ban request does. It reads the store for the
 // history when bantime.increment is on; the state is changed by the caller.
-func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch map[jailPrefix]*pendingBan) (*pendingBan, error) {
+func (m *Manager) decide(ctx context.Context, r banReq, now time.Time, inBatch map[jailPrefix]*pendingBan) (*pendingBan, error) {
 	m.mu.Lock()
 	js, ok := m.jails[r.jail]
 	var btc jail.BanTimeConfig
@@ -99,11 +114,11 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownJail, r.jail)
 	}
-	p, err := target(r.ticket)
+	p, err := target(*r.t)
 	if err != nil {
 		return nil, err
 	}
-	start := r.ticket.Time
+	start := r.t.Time
 	if start.IsZero() || start.After(now) {
 		start = now
 	}
@@ -133,7 +148,7 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 		if e.more == nil {
 			// A jail without actions keeps no lines in memory (see
 			// hasActions): the store's row gets the new ticket's.
-			e.more = &entryMore{id: r.ticket.ID, matches: r.ticket.Matches}
+			e.more = &entryMore{id: r.t.ID, matches: r.t.Matches}
 		}
 		if bt < 0 {
 			e.banTime = jail.Forever
@@ -172,9 +187,9 @@ func (m *Manager) decide(ctx context.Context, r *request, now time.Time, inBatch
 	// makes 100,000 of them); the table copies the entry, so neither is
 	// kept past the batch.
 	nb := &newBan{e: entry{jail: r.jail, prefix: p, start: start.UnixNano(), banTime: bt,
-		count: int32(hist.Count + 1), failures: int32(r.ticket.Failures)}}
+		count: int32(hist.Count + 1), failures: int32(r.t.Failures)}}
 	e := &nb.e
-	e.more = &entryMore{id: r.ticket.ID, matches: r.ticket.Matches, fields: r.ticket.Fields}
+	e.more = &entryMore{id: r.t.ID, matches: r.t.Matches, fields: r.t.Fields}
 	res := Result{BanTime: bt, End: e.end(), Count: int(e.count)}
 	if bt >= 0 && e.end().Before(now) {
 		res.Expired = true
@@ -197,7 +212,7 @@ type jailPrefix struct {
 }
 
 // banBatch decides, applies and records a run of ban requests.
-func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
+func (m *Manager) banBatch(ctx context.Context, reqs []banReq) {
 	now := m.clock.Now()
 	// The map is the loop's own, emptied after each batch, so that a
 	// flood's thousands of batches do not each build one afresh.
@@ -213,7 +228,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 			if r.done != nil {
 				r.done <- reply{err: err}
 			} else {
-				m.log.Warn("ban refused", "jail", r.jail, "ticket", r.ticket.ID, "err", err)
+				m.log.Warn("ban refused", "jail", r.jail, "ticket", r.t.ID, "err", err)
 			}
 			continue
 		}
@@ -277,8 +292,8 @@ func (m *Manager) banBatch(ctx context.Context, reqs []*request) {
 			pb.req.done <- reply{res: pb.res}
 		}
 		if pb.res.Already && !pb.res.Prolonged {
-			m.log.Debug("already banned", "jail", pb.req.jail, "ticket", pb.req.ticket.ID)
-			m.recheck(pb.req.jail, pb.req.ticket)
+			m.log.Debug("already banned", "jail", pb.req.jail, "ticket", pb.req.t.ID)
+			m.recheck(pb.req.jail, *pb.req.t)
 		}
 	}
 	if len(final) == 0 {

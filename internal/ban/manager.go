@@ -151,6 +151,7 @@ type request struct {
 	kind     reqKind
 	jail     string
 	ticket   jail.Ticket
+	tickets  []jail.Ticket  // reqBan of SubmitAll: several tickets, ticket unused
 	prefixes []netip.Prefix // reqUnban; nil with all
 	all      bool
 	mark     *mark      // reqMark
@@ -182,6 +183,9 @@ type Manager struct {
 	// inBatch is banBatch's index of a batch's decisions, empty between
 	// batches; loop goroutine only.
 	inBatch map[jailPrefix]*pendingBan
+	// banReqs is handle's list of a batch's tickets, empty between
+	// batches; loop goroutine only.
+	banReqs []banReq
 	// floodLinger is the constant floodLinger; a test lengthens it to
 	// tell a wait from scheduling delays.
 	floodLinger time.Duration
@@ -257,6 +261,24 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) Submit(ctx context.Context, jailName string, t jail.Ticket) error {
 	return m.send(ctx, &request{kind: reqBan, jail: jailName, ticket: t})
 }
+
+// SubmitAll queues ban requests for several tickets of one jail as one
+// request, as Submit does for each of them in turn: a flood's tickets then
+// cost the queue one hand-over per few hundred. The Manager keeps ts; the
+// caller must not change it afterwards.
+func (m *Manager) SubmitAll(ctx context.Context, jailName string, ts []jail.Ticket) error {
+	switch len(ts) {
+	case 0:
+		return nil
+	case 1:
+		return m.Submit(ctx, jailName, ts[0])
+	}
+	return m.send(ctx, &request{kind: reqBan, jail: jailName, tickets: ts})
+}
+
+// bans is how many bans r asks for (each counts towards a batch's
+// BatchMax and floodBatch).
+func (r *request) bans() int { return max(1, len(r.tickets)) }
 
 // Checkpoint queues fn to run on the database writer once every request
 // queued before it has been handled and its database changes written; it
@@ -579,8 +601,8 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 		case <-tc:
 			timer, armed = nil, time.Time{}
 		case r := <-m.reqs:
-			batch = append(batch[:0], r)
-			batch = m.gather(ctx, batch)
+			var n int
+			batch, n = m.gather(ctx, append(batch[:0], r), r.bans())
 			if ctx.Err() != nil {
 				// Run ended while the batch was gathered: it is served
 				// with the drain's context, as the rest of the queue.
@@ -591,7 +613,7 @@ func (m *Manager) loop(ctx context.Context, start time.Time) error {
 				m.hs.wg.Wait()
 				return nil
 			}
-			if len(batch) >= floodBatch {
+			if n >= floodBatch {
 				m.hs.lastFlood = m.clock.Now()
 			}
 		case <-changed:
@@ -639,15 +661,11 @@ func (m *Manager) drain(ctx context.Context, batch []*request) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.ShutdownTimeout)
 	defer cancel()
 	for {
-		for len(batch) < m.cfg.BatchMax {
-			select {
-			case r := <-m.reqs:
-				batch = append(batch, r)
-				continue
-			default:
-			}
-			break
+		n := 0
+		for _, r := range batch {
+			n += r.bans()
 		}
+		batch, _ = m.take(batch, n)
 		if len(batch) == 0 || dctx.Err() != nil {
 			return
 		}
@@ -667,43 +685,46 @@ const (
 	floodLinger = 20 * time.Millisecond
 )
 
-// gather adds queued requests to batch, up to BatchMax, lingering once for
-// late ones when the queue runs dry (Config.Linger, or floodLinger when the
-// batch is a flood's). The linger ends early when ctx does.
-func (m *Manager) gather(ctx context.Context, batch []*request) []*request {
-	batch = m.take(batch)
+// gather adds queued requests to batch, whose n bans it counts on, until
+// the batch holds BatchMax bans or more, lingering once for late ones when
+// the queue runs dry (Config.Linger, or floodLinger when the batch is a
+// flood's). The linger ends early when ctx does. It returns the batch and
+// its bans.
+func (m *Manager) gather(ctx context.Context, batch []*request, n int) ([]*request, int) {
+	batch, n = m.take(batch, n)
 	linger := m.cfg.Linger
-	if len(batch) >= floodBatch {
+	if n >= floodBatch {
 		linger = max(linger, m.floodLinger)
 	}
-	if linger <= 0 || len(batch) >= m.cfg.BatchMax {
-		return batch
+	if linger <= 0 || n >= m.cfg.BatchMax {
+		return batch, n
 	}
 	t := time.NewTimer(linger)
 	defer t.Stop()
-	for len(batch) < m.cfg.BatchMax {
+	for n < m.cfg.BatchMax {
 		select {
 		case r := <-m.reqs:
-			batch = append(batch, r)
-			batch = m.take(batch)
+			batch, n = m.take(append(batch, r), n+r.bans())
 		case <-t.C:
-			return batch
+			return batch, n
 		case <-ctx.Done():
-			return batch
+			return batch, n
 		}
 	}
-	return batch
+	return batch, n
 }
 
-// take adds the requests queued now to batch, up to BatchMax.
-func (m *Manager) take(batch []*request) []*request {
-	for len(batch) < m.cfg.BatchMax {
+// take adds the requests queued now to batch, whose n bans it counts on,
+// until it holds BatchMax bans or more; it returns the batch and its bans.
+func (m *Manager) take(batch []*request, n int) ([]*request, int) {
+	for n < m.cfg.BatchMax {
 		select {
 		case r := <-m.reqs:
 			batch = append(batch, r)
+			n += r.bans()
 		default:
-			return batch
+			return batch, n
 		}
 	}
-	return batch
+	return batch, n
 }
