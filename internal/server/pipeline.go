@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"runtime"
 	"time"
 
 	"warden/internal/ban"
@@ -164,19 +163,23 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 	}
 }
 
-// parallelMin is the least batch of file lines whose regex searches are
-// spread over several cores (filter.ProcessSeq); smaller batches, and
-// journal lines, go through the filter one by one.
+// parallelMin is the least batch of file lines that streams through
+// filter.ProcessSeq (its regex searches spread over Server.workers
+// goroutines when there are several); smaller batches, and journal lines,
+// go through the filter one by one.
 const parallelMin = 256
 
 // handleBatch runs a batch of lines through the jail's filter, in order,
 // and hands each result to handleResult; with more set, the lines more
 // takes from the source follow the batch. A large batch of file lines (a
-// backlog or a flood) has its regex searches done ahead on up to
-// filterWorkers goroutines; ProcessSeq's results are Process's, line by
-// line.
+// backlog or a flood) goes through ProcessSeq, whose results are
+// Process's, line by line. The batch's tickets reach the ban manager
+// before handleBatch returns (see tickets), so before the batch is
+// acknowledged.
 func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, more *feed, mgrCtx context.Context) {
-	if workers := filterWorkers(); len(batch) >= parallelMin && workers > 1 && fileLines(batch) {
+	out := tickets{j: j, mgr: mgr, ctx: mgrCtx}
+	defer out.flush()
+	if len(batch) >= parallelMin && fileLines(batch) {
 		texts := func(yield func(string) bool) {
 			for _, l := range batch {
 				if !yield(l.Text) {
@@ -194,8 +197,8 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 			}
 		}
 		// A background context: a batch taken is always finished.
-		_ = j.flt.ProcessSeq(context.Background(), texts, workers, func(_ string, res filter.Result) {
-			s.handleResult(j, mgr, res, mgrCtx)
+		_ = j.flt.ProcessSeq(context.Background(), texts, s.workers, func(_ string, res filter.Result) {
+			s.handleResult(j, res, &out)
 		})
 		return
 	}
@@ -206,13 +209,18 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 		} else {
 			res = j.flt.Process(line.Text)
 		}
-		s.handleResult(j, mgr, res, mgrCtx)
+		s.handleResult(j, res, &out)
 	}
 }
 
-// filterWorkers is how many goroutines search a large batch: one per
-// core, at most four.
-func filterWorkers() int { return min(runtime.GOMAXPROCS(0), 4) }
+// filterWorkers is how many goroutines search a large batch on procs
+// cores: all but one, which the jail's tracker, the source, the ban
+// manager and its database writer need under a flood; at least one, at
+// most four. On two cores a flood's searches on two goroutines cost about
+// a fifth more CPU a line than on one (the filter's BenchmarkFlood) while
+// the rest of the flood waits for the second core; see bench/README.md,
+// "Flood, round 8".
+func filterWorkers(procs int) int { return min(max(procs-1, 1), 4) }
 
 // fileLines reports whether every line came from a file (journal lines
 // carry their own time and go through ProcessDated).
@@ -226,14 +234,15 @@ func fileLines(batch []source.Line) bool {
 }
 
 // handleResult runs one line's failures through the jail's tracker and
-// hands any ticket to the ban manager.
-func (s *Server) handleResult(j *jailRun, mgr *ban.Manager, res filter.Result, mgrCtx context.Context) {
+// adds any ticket to out.
+func (s *Server) handleResult(j *jailRun, res filter.Result, out *tickets) {
+	out.lines++
 	for _, f := range res.Failures {
 		if f.Unresolved {
 			j.log.Debug("host name not resolved; failure skipped", "host", f.Host)
 			continue
 		}
-		t, banNow := j.tracker.AddFailure(mgrCtx, jail.Failure{
+		t, banNow := j.tracker.AddFailure(out.ctx, jail.Failure{
 			Host:   f.Host,
 			Addr:   f.Addr,
 			Prefix: f.Prefix,
@@ -250,8 +259,55 @@ func (s *Server) handleResult(j *jailRun, mgr *ban.Manager, res filter.Result, m
 			j.log.Warn("ticket without an address; not banned", "id", t.ID)
 			continue
 		}
-		if err := mgr.Submit(mgrCtx, j.name, t); err != nil {
-			j.log.Error("ban request failed", "prefix", t.Prefix, "err", err)
-		}
+		out.add(t)
+	}
+	if len(out.ts) > 0 && (len(out.ts) >= ticketsMax || out.lines%ticketsCheck == 0 && time.Since(out.first) >= ticketsWait) {
+		out.flush()
+	}
+}
+
+// tickets gathers the tickets of one batch of lines for the ban manager,
+// which takes them several to a request (ban.Manager.SubmitAll): under a
+// flood a request per ticket cost a hand-over between goroutines per ban.
+// They are handed on at the end of the batch, when ticketsMax are waiting,
+// or when the first has waited ticketsWait (looked at every ticketsCheck
+// lines), so a lone ban never waits for more than its own batch.
+type tickets struct {
+	j     *jailRun
+	mgr   *ban.Manager
+	ctx   context.Context
+	ts    []jail.Ticket
+	first time.Time // when ts[0] was added
+	lines int       // lines handled so far
+}
+
+const (
+	ticketsMax   = 128
+	ticketsWait  = 2 * time.Millisecond
+	ticketsCheck = 64
+)
+
+// add adds t. The manager keeps each slice handed to it, so each is new:
+// room for a few tickets first (a lone ban), then for ticketsMax.
+func (o *tickets) add(t jail.Ticket) {
+	switch {
+	case len(o.ts) == 0:
+		o.first = time.Now()
+		o.ts = make([]jail.Ticket, 0, 4)
+	case len(o.ts) == cap(o.ts) && cap(o.ts) < ticketsMax:
+		o.ts = append(make([]jail.Ticket, 0, ticketsMax), o.ts...)
+	}
+	o.ts = append(o.ts, t)
+}
+
+// flush hands the waiting tickets to the ban manager.
+func (o *tickets) flush() {
+	if len(o.ts) == 0 {
+		return
+	}
+	ts := o.ts
+	o.ts = nil
+	if err := o.mgr.SubmitAll(o.ctx, o.j.name, ts); err != nil {
+		o.j.log.Error("ban request failed", "bans", len(ts), "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,14 +16,11 @@ import (
 	"warden/internal/store"
 )
 
-// TestBatchParallelSameAsSequential: a flood handled in large batches (the
-// regex searches spread over goroutines by filter.ProcessSeq) gives the
-// jail the same counts and the manager the same bans as the same lines
-// handled one at a time.
+// TestBatchParallelSameAsSequential: a flood handled in large batches
+// (streamed through filter.ProcessSeq, its regex searches on one goroutine
+// or spread over two) gives the jail the same counts and the manager the
+// same bans as the same lines handled one at a time.
 func TestBatchParallelSameAsSequential(t *testing.T) {
-	if filterWorkers() < 2 {
-		t.Skip("one CPU: the parallel path is not taken")
-	}
 	stamp := time.Now().Format(time.Stamp)
 	var lines []source.Line
 	for i := range 400 {
@@ -41,8 +39,9 @@ func TestBatchParallelSameAsSequential(t *testing.T) {
 	// run hands the lines over in batches of batch lines; with streamed,
 	// each batch's first parallelMin lines are the batch and the rest
 	// reach it through a feed, as runJail does.
-	run := func(batch int, streamed bool) (jail.Stats, ban.Stats) {
+	run := func(batch int, streamed bool, workers int) (jail.Stats, ban.Stats) {
 		s, j, mgr := pipelineFixture(t)
+		s.workers = workers
 		ctx := context.Background()
 		for i := 0; i < len(lines); i += batch {
 			b := lines[i:min(i+batch, len(lines))]
@@ -70,7 +69,7 @@ func TestBatchParallelSameAsSequential(t *testing.T) {
 		}
 		return j.tracker.Stats(), ms
 	}
-	seqJ, seqB := run(1, false)
+	seqJ, seqB := run(1, false, 1)
 	if seqJ.Failures == 0 || seqB.Banned == 0 {
 		t.Fatalf("sequential run found nothing: %+v %+v", seqJ, seqB)
 	}
@@ -84,9 +83,12 @@ func TestBatchParallelSameAsSequential(t *testing.T) {
 		{"streamed batches of 1000", 1000, true},
 		{"one streamed batch", len(lines), true},
 	} {
-		parJ, parB := run(tc.batch, tc.streamed)
-		if seqJ != parJ || seqB != parB {
-			t.Errorf("%s: jail %+v, bans %+v; one by one: jail %+v, bans %+v", tc.name, parJ, parB, seqJ, seqB)
+		for _, workers := range []int{1, 2} {
+			parJ, parB := run(tc.batch, tc.streamed, workers)
+			if seqJ != parJ || seqB != parB {
+				t.Errorf("%s, %d workers: jail %+v, bans %+v; one by one: jail %+v, bans %+v",
+					tc.name, workers, parJ, parB, seqJ, seqB)
+			}
 		}
 	}
 }
@@ -130,4 +132,78 @@ func pipelineFixture(t *testing.T) (*Server, *jailRun, *ban.Manager) {
 	})
 	<-mgr.Ready()
 	return s, j, mgr
+}
+
+// TestFilterWorkers: all cores but one search a flood's lines, at least
+// one and at most four.
+func TestFilterWorkers(t *testing.T) {
+	for _, tc := range []struct{ procs, want int }{{1, 1}, {2, 1}, {3, 2}, {4, 3}, {5, 4}, {64, 4}} {
+		if got := filterWorkers(tc.procs); got != tc.want {
+			t.Errorf("filterWorkers(%d) = %d, want %d", tc.procs, got, tc.want)
+		}
+	}
+}
+
+// TestTicketsNotHeldByLongBatch: a ticket found early in a long streamed
+// batch reaches the ban manager while the batch still runs (ticketsWait),
+// not at its end.
+func TestTicketsNotHeldByLongBatch(t *testing.T) {
+	stamp := time.Now().Format(time.Stamp)
+	noise := func(i int) source.Line {
+		return source.Line{Text: fmt.Sprintf("%s host sshd[%d]: Connection closed by 198.51.100.7 port %d", stamp, 1000+i, 40000+i)}
+	}
+	for _, workers := range []int{1, 2} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			s, j, mgr := pipelineFixture(t)
+			s.workers = workers
+			var batch []source.Line
+			for k := range 3 { // testConf's maxretry
+				batch = append(batch, source.Line{Text: fmt.Sprintf(
+					"%s host sshd[999]: Failed password for root from 192.0.2.77 port %d ssh2", stamp, 50000+k)})
+			}
+			for len(batch) < parallelMin {
+				batch = append(batch, noise(len(batch)))
+			}
+			ch := make(chan source.Line, 16)
+			fd := newFeed(ch)
+			fd.linger, fd.span = time.Minute, time.Minute // the batch ends when ch is closed
+			fd.start(maxBatch)
+			handled := make(chan struct{})
+			go func() {
+				defer close(handled)
+				s.handleBatch(j, mgr, batch, fd, context.Background())
+			}()
+			stop := make(chan struct{})
+			fed := make(chan struct{})
+			go func() { // noise until told to stop, then the batch's end
+				defer close(fed)
+				defer close(ch)
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					case ch <- noise(parallelMin + i):
+					}
+					time.Sleep(200 * time.Microsecond)
+				}
+			}()
+			p := netip.MustParsePrefix("192.0.2.77/32")
+			deadline := time.Now().Add(10 * time.Second)
+			for !mgr.IsBanned("sshd", p) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			select {
+			case <-handled:
+				t.Fatal("the batch ended before the ban; the test proves nothing")
+			default:
+			}
+			banned := mgr.IsBanned("sshd", p)
+			close(stop)
+			<-fed
+			<-handled
+			if !banned {
+				t.Fatalf("%s not banned within 10 s while its batch ran", p)
+			}
+		})
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -111,6 +112,8 @@ type Server struct {
 	stop    context.CancelFunc
 	mu      sync.Mutex // guards stop
 	started time.Time
+
+	workers int // goroutines searching a large batch (filterWorkers)
 }
 
 // New checks the configuration and compiles every enabled jail (filters,
@@ -132,7 +135,8 @@ func New(opts Options) (*Server, error) {
 		opts.Version = "dev"
 	}
 	s := &Server{opts: opts, log: opts.Logger, cfg: opts.Config,
-		changes: make(chan *change), quit: make(chan struct{}), stoppedJails: map[string]bool{}}
+		changes: make(chan *change), quit: make(chan struct{}), stoppedJails: map[string]bool{},
+		workers: filterWorkers(runtime.GOMAXPROCS(0))}
 	if _, err := readSettings(&s.opts, opts.Config.Server); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
