@@ -207,3 +207,35 @@ func TestOpenOddPath(t *testing.T) {
 		t.Fatalf("files in %s: %v, want only %s", dir, entries, filepath.Base(path))
 	}
 }
+
+// TestConnectionPragmas: every pooled connection runs with the settings
+// dsn promises (two connections held at once, so both are looked at).
+func TestConnectionPragmas(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	want := []struct {
+		pragma string
+		value  int
+	}{
+		{"foreign_keys", 1},
+		{"synchronous", 1}, // NORMAL
+		{"cache_size", -512},
+		{"temp_store", 2}, // MEMORY
+	}
+	for i := range 2 {
+		c, err := s.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for _, w := range want {
+			var got int
+			if err := c.QueryRowContext(ctx, "PRAGMA "+w.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != w.value {
+				t.Errorf("connection %d: PRAGMA %s = %d, want %d", i, w.pragma, got, w.value)
+			}
+		}
+	}
+}
