@@ -6,7 +6,6 @@ import (
 
 	"warden/internal/ban"
 	"warden/internal/filter"
-	"warden/internal/jail"
 	"warden/internal/source"
 	"warden/internal/store"
 )
@@ -170,7 +169,7 @@ func (s *Server) runJail(ctx context.Context, j *jailRun, st *store.Store, mgrCt
 const parallelMin = 256
 
 // handleBatch runs a batch of lines through the jail's filter, in order,
-// and hands each result to handleResult; with more set, the lines more
+// and hands each line's failures to handleFailures; with more set, the lines more
 // takes from the source follow the batch. A large batch of file lines (a
 // backlog or a flood) goes through ProcessSeq, whose results are
 // Process's, line by line. The batch's tickets reach the ban manager
@@ -196,9 +195,13 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 				}
 			}
 		}
+		// The failures go to the jail's tracker on a goroutine of their
+		// own (trackStage), beside the filter's.
+		st := s.startTrack(j, &out)
+		defer st.finish()
 		// A background context: a batch taken is always finished.
 		_ = j.flt.ProcessSeq(context.Background(), texts, s.workers, func(_ string, res filter.Result) {
-			s.handleResult(j, res, &out)
+			st.add(res.Failures)
 		})
 		return
 	}
@@ -209,7 +212,8 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 		} else {
 			res = j.flt.Process(line.Text)
 		}
-		s.handleResult(j, res, &out)
+		s.handleFailures(j, res.Failures, &out)
+		out.due()
 	}
 }
 
@@ -231,83 +235,4 @@ func fileLines(batch []source.Line) bool {
 		}
 	}
 	return true
-}
-
-// handleResult runs one line's failures through the jail's tracker and
-// adds any ticket to out.
-func (s *Server) handleResult(j *jailRun, res filter.Result, out *tickets) {
-	out.lines++
-	for _, f := range res.Failures {
-		if f.Unresolved {
-			j.log.Debug("host name not resolved; failure skipped", "host", f.Host)
-			continue
-		}
-		t, banNow := j.tracker.AddFailure(out.ctx, jail.Failure{
-			Host:   f.Host,
-			Addr:   f.Addr,
-			Prefix: f.Prefix,
-			ID:     f.ID,
-			Time:   f.Time,
-			Fields: f.Fields,
-			Lines:  f.Lines,
-			NoFail: f.NoFail,
-		})
-		if !banNow {
-			continue
-		}
-		if !t.Prefix.IsValid() {
-			j.log.Warn("ticket without an address; not banned", "id", t.ID)
-			continue
-		}
-		out.add(t)
-	}
-	if len(out.ts) > 0 && (len(out.ts) >= ticketsMax || out.lines%ticketsCheck == 0 && time.Since(out.first) >= ticketsWait) {
-		out.flush()
-	}
-}
-
-// tickets gathers the tickets of one batch of lines for the ban manager,
-// which takes them several to a request (ban.Manager.SubmitAll): under a
-// flood a request per ticket cost a hand-over between goroutines per ban.
-// They are handed on at the end of the batch, when ticketsMax are waiting,
-// or when the first has waited ticketsWait (looked at every ticketsCheck
-// lines), so a lone ban never waits for more than its own batch.
-type tickets struct {
-	j     *jailRun
-	mgr   *ban.Manager
-	ctx   context.Context
-	ts    []jail.Ticket
-	first time.Time // when ts[0] was added
-	lines int       // lines handled so far
-}
-
-const (
-	ticketsMax   = 128
-	ticketsWait  = 2 * time.Millisecond
-	ticketsCheck = 64
-)
-
-// add adds t. The manager keeps each slice handed to it, so each is new:
-// room for a few tickets first (a lone ban), then for ticketsMax.
-func (o *tickets) add(t jail.Ticket) {
-	switch {
-	case len(o.ts) == 0:
-		o.first = time.Now()
-		o.ts = make([]jail.Ticket, 0, 4)
-	case len(o.ts) == cap(o.ts) && cap(o.ts) < ticketsMax:
-		o.ts = append(make([]jail.Ticket, 0, ticketsMax), o.ts...)
-	}
-	o.ts = append(o.ts, t)
-}
-
-// flush hands the waiting tickets to the ban manager.
-func (o *tickets) flush() {
-	if len(o.ts) == 0 {
-		return
-	}
-	ts := o.ts
-	o.ts = nil
-	if err := o.mgr.SubmitAll(o.ctx, o.j.name, ts); err != nil {
-		o.j.log.Error("ban request failed", "bans", len(ts), "err", err)
-	}
 }
