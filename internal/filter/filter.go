@@ -135,8 +135,8 @@ type Failure struct {
 	ID   string
 	Time time.Time
 	// Fields are the named groups that took part: "user", "alt_user",
-	// "content", ... Read-only: the failures of one multi-line id
-	// (<F-MLFID>) share one map while their groups stay the same.
+	// "content", ... Read-only: failures with the same groups may share
+	// one map (those of one multi-line id <F-MLFID> mostly do).
 	Fields map[string]string
 	Lines  []string // the line(s) that made up the failure
 	Regex  int      // index into Definition.FailRegex
@@ -224,6 +224,10 @@ type Filter struct {
 	// scratch for failureFrom's failure data (mergeFailure copies what
 	// it keeps)
 	curData failData
+	// the host addrFailure parsed last
+	lastAddr addrMemo
+	// lastGuess: the Fields map guessFor made last (on a worker)
+	lastGuess map[string]string
 
 	// ahead, set on a worker's copy while it works on a line, collects
 	// the hits only the ordered stage can turn into failures (parallel.go)

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -558,23 +559,33 @@ func (f *Filter) failureFrom(idx int, h *hit, pre groupSet, date time.Time, res 
 	default:
 		out = append(out, f.resolve(host)...)
 	}
-	// the worker's Fields serve when the data are the hit's own groups
-	guessed := gs != nil && len(out)-first == 1 && gs.fieldsOK && f.fieldsStill(d.g, gs.fields)
+	// the map last made from a multi-line id's groups serves while they
+	// stay the same (failData.fields); else the worker's Fields serve
+	// when the data are the hit's own groups
+	keep := !f.opts.Counting && mlfid.ok // d.fields is Fields while set
+	guessed := gs != nil && len(out)-first == 1 && gs.fieldsOK && !(keep && d.fields != nil) &&
+		f.fieldsStill(d.g, gs.fields)
 	for i := first; i < len(out); i++ {
 		fl := &out[i]
 		fl.Time = date
 		fl.Regex = idx
 		fl.NoFail = k.nofail.truthy()
 		switch {
+		case keep && d.fields != nil:
+			fl.Fields = d.fields // g is what the map was made from
 		case guessed:
+			// the same text as d.g's, but the worker's map reads it from
+			// the line: with SharedLines the cache keeps only its own
+			// copies (mergeFailure), so it does not keep this map
 			fl.Fields = gs.fields
+			if keep && !f.opts.SharedLines {
+				d.fields = fl.Fields
+			}
 		case f.opts.Counting:
 			fl.Fields = f.countingFields(d.g)
-		case mlfid.ok && d.fields != nil:
-			fl.Fields = d.fields // g is what the map was made from
 		default:
 			fl.Fields = allFields(d.g)
-			if mlfid.ok {
+			if keep {
 				d.fields = fl.Fields
 			}
 		}
@@ -625,17 +636,61 @@ func (f *Filter) hostRefOf(k idKeys) (r hostRef, found bool) {
 // addrFailure is the failure for an address host or a raw one: Host,
 // Addr, Prefix and ID.
 func (f *Filter) addrFailure(r hostRef) Failure {
+	m := &f.lastAddr
+	if m.holds(r) {
+		// the host of the failure before, read again: the same parse
+		return Failure{Host: r.host, Addr: m.addr, ID: r.host}
+	}
 	var a ipAddr
 	if r.exact {
 		a = parseIPAddr(r.host, r.cidr, r.family, false)
 	} else {
 		a = parseIPAddr(r.host, "", 0, f.rawHost)
 	}
+	m.note(r, a)
 	fl := Failure{Host: r.host, Addr: a.addr, Prefix: a.prefix, ID: a.str}
 	if r.fid.ok && r.fid.s != r.host {
 		fl.ID = parseIPAddr(r.fid.s, "", 0, f.rawHost).str
 	}
 	return fl
+}
+
+// addrMemo remembers the last host text addrFailure parsed, when the
+// parse gave back the text itself as the failure id (an address written
+// canonically, as logs mostly write them) and no prefix: a failure line
+// from the same host again (an attacker's lines come in runs) then skips
+// the parse. The text is copied into the memo, as the line it came from
+// may be written again (Options.SharedLines); the id handed out is the
+// new failure's own host text, never the remembered one.
+type addrMemo struct {
+	text   [maxMemoHost]byte
+	n      int
+	valid  bool
+	family int
+	exact  bool
+	addr   netip.Addr
+}
+
+// maxMemoHost: longer host texts (names) are not remembered.
+const maxMemoHost = 64
+
+// holds reports whether r is the remembered host, read the same way:
+// an address group of the same family, or the same raw-or-not text, with
+// no cidr and no separate failure id.
+func (m *addrMemo) holds(r hostRef) bool {
+	return m.valid && r.cidr == "" && r.exact == m.exact && r.family == m.family &&
+		!(r.fid.ok && r.fid.s != r.host) && r.host == string(m.text[:m.n])
+}
+
+// note remembers r's parse a, when it qualifies (see addrMemo).
+func (m *addrMemo) note(r hostRef, a ipAddr) {
+	m.valid = false
+	if r.cidr != "" || a.prefix.IsValid() || a.str != r.host || len(r.host) > maxMemoHost ||
+		r.fid.ok && r.fid.s != r.host {
+		return
+	}
+	m.n = copy(m.text[:], r.host)
+	m.family, m.exact, m.addr, m.valid = r.family, r.exact, a.addr, true
 }
 
 // allFields is a whole failure's Fields: every group that took part.

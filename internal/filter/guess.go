@@ -52,7 +52,16 @@ func (f *Filter) guessFor(h *hit, g groupSet, room *failRoom) guess {
 	}
 	switch {
 	case !f.opts.Counting:
-		gs.fields, gs.fieldsOK = allFields(g), true
+		// the worker's map for the hit before serves again when the
+		// groups are the same (the next line of the same id, mostly);
+		// not with SharedLines, where its text is the earlier line's
+		if m := f.lastGuess; m != nil && !f.opts.SharedLines && f.fieldsStill(g, m) {
+			gs.fields = m
+		} else {
+			gs.fields = allFields(g)
+			f.lastGuess = gs.fields
+		}
+		gs.fieldsOK = true
 	case len(f.opts.CountingFields) > 0:
 		gs.fields, gs.fieldsOK = f.countingFields(g), true
 	}

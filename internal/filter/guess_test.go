@@ -59,6 +59,7 @@ func TestGuessTaken(t *testing.T) {
 		}
 		sh := f.shadow()
 		taken := 0
+		var prev map[string]string
 		for _, line := range lines {
 			l := &aheadLine{line: line}
 			l.tl, l.date, l.noDate, l.skip = f.splitDate(line, &l.res)
@@ -73,13 +74,18 @@ func TestGuessTaken(t *testing.T) {
 			if !reflect.DeepEqual(res, want) {
 				t.Fatalf("%q:\nworker+finish %+v\nProcess       %+v", line, res, want)
 			}
-			if gs != nil && len(res.Failures) == 1 && gs.fieldsOK && gs.fields != nil &&
-				reflect.ValueOf(res.Failures[0].Fields).Pointer() == reflect.ValueOf(gs.fields).Pointer() {
-				taken++
+			// the ordered stage made no map: the guess's served, or the
+			// one the line before of the same id had (failData.fields)
+			if gs != nil && len(res.Failures) == 1 && gs.fieldsOK && gs.fields != nil {
+				p := reflect.ValueOf(res.Failures[0].Fields).Pointer()
+				if p == reflect.ValueOf(gs.fields).Pointer() || p == reflect.ValueOf(prev).Pointer() {
+					taken++
+				}
+				prev = res.Failures[0].Fields
 			}
 		}
 		if taken < len(lines)-2 {
-			t.Errorf("%+v: the guess's Fields served %d of %d lines", opts, taken, len(lines))
+			t.Errorf("%+v: the guess's or the id's Fields served %d of %d lines", opts, taken, len(lines))
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -32,43 +33,53 @@ func cacheStrings(c *mlfidCache) []string {
 		out = append(out, d.matches...)
 		out = append(out, d.nofailMatches...)
 		out = append(out, d.users...)
+		for _, v := range d.fields {
+			out = append(out, v)
+		}
 	}
 	return out
 }
 
 // TestSharedLines feeds sshd lines cut from one large buffer, as warden
-// regex does: with SharedLines the multi-line cache keeps no text of the
-// buffer (without it, it does: the test can tell), and the results are
-// the same either way.
+// regex does, to Process and to ProcessSeq with two workers: with
+// SharedLines the multi-line cache keeps no text of the buffer (without
+// it, it does: the test can tell), and the results are the same either
+// way.
 func TestSharedLines(t *testing.T) {
 	def := f2bDefinition(t, "sshd", nil)
 	var sb strings.Builder
 	for i := range 40 {
 		fmt.Fprintf(&sb, "Nov 27 18:00:%02d web01 sshd[%d]: Failed password for invalid user u%d from 192.0.2.%d port 4000 ssh2\n", i%60, 100+i%7, i%3, i%11)
+		fmt.Fprintf(&sb, "Nov 27 18:00:%02d web01 sshd[%d]: Failed password for invalid user u%d from 192.0.2.%d port 4001 ssh2\n", i%60, 100+i%7, i%3, i%11)
 		fmt.Fprintf(&sb, "Nov 27 18:00:%02d web01 sshd[%d]: Connection closed by 192.0.2.%d port 4000 [preauth]\n", i%60, 100+i%7, i%11)
 	}
 	buf := sb.String()
 	lines := strings.Split(strings.TrimSuffix(buf, "\n"), "\n")
 	for _, counting := range []bool{false, true} {
-		var results [2][]Result
-		for k, shared := range []bool{false, true} {
-			f, err := Compile(def, Options{SharedLines: shared, Counting: counting})
-			if err != nil {
-				t.Fatal(err)
+		for _, workers := range []int{1, 2} {
+			var results [2][]Result
+			for k, shared := range []bool{false, true} {
+				f, err := Compile(def, Options{SharedLines: shared, Counting: counting})
+				if err != nil {
+					t.Fatal(err)
+				}
+				held := false
+				note := func(_ string, res Result) {
+					results[k] = append(results[k], res)
+					held = held || slices.ContainsFunc(cacheStrings(f.mlfid), func(s string) bool { return within(s, buf) })
+				}
+				if err := f.ProcessSeq(context.Background(), slices.Values(lines), workers, note); err != nil {
+					t.Fatal(err)
+				}
+				if held == shared {
+					t.Errorf("counting %v, %d workers, SharedLines %v: cache holds text of the buffer: %v", counting, workers, shared, held)
+				}
 			}
-			held := false
-			for _, l := range lines {
-				results[k] = append(results[k], f.Process(l))
-				held = held || slices.ContainsFunc(cacheStrings(f.mlfid), func(s string) bool { return within(s, buf) })
-			}
-			if held == shared {
-				t.Errorf("counting %v, SharedLines %v: cache holds text of the buffer: %v", counting, shared, held)
-			}
-		}
-		for i := range results[0] {
-			a, b := results[0][i], results[1][i]
-			if fmt.Sprint(a) != fmt.Sprint(b) {
-				t.Fatalf("line %d: %v without SharedLines, %v with", i, a, b)
+			for i := range results[0] {
+				a, b := results[0][i], results[1][i]
+				if fmt.Sprint(a) != fmt.Sprint(b) {
+					t.Fatalf("line %d: %v without SharedLines, %v with", i, a, b)
+				}
 			}
 		}
 	}

@@ -176,7 +176,7 @@ func (f *Filter) shadow() *Filter {
 	s.found = make(litMask, len(f.found))
 	s.lineBuf, s.buf, s.cbuf, s.lastText = nil, nil, nil, ""
 	s.prefGroups, s.ignGroups, s.failGroups, s.mergeGroups = nil, nil, nil, nil
-	s.curData = failData{}
+	s.curData, s.lastGuess = failData{}, nil
 	s.dates = nil // dates are found in order, by f
 	s.mlfid = nil // multi-line ids are merged in order, by f
 	s.ahead, s.shadows, s.timeouts = nil, nil, 0
