@@ -28,7 +28,8 @@ type batchInsert struct {
 	stmts  *stmtCache
 	kind   insertKind
 	args   []any
-	packed []any // the arguments of a shared statement (exec)
+	packed []any  // the arguments of a shared statement (exec)
+	keys   []byte // the keys of a shared statement, as a JSON array
 }
 
 // insertKind names a multi-row INSERT without its row count.
@@ -70,6 +71,34 @@ func (k insertKind) query(rows int, shared bool) string {
 		sb.WriteString(")")
 	}
 	sb.WriteString(" ")
+	sb.WriteString(k.tail)
+	return sb.String()
+}
+
+// jsonQuery is the statement for any number of rows that differ only in
+// key: the shared columns are parameters 1 to cols-1, as in query, and
+// the keys come from a JSON array of strings, parameter cols, unpacked by
+// SQLite's json_each in array order. One statement of cols parameters
+// instead of cols-1+rows: binding a value costs more than SQLite's
+// reading of it from the array. (WHERE true: an upsert after a SELECT
+// needs a WHERE to be parsed as one.)
+func (k insertKind) jsonQuery() string {
+	var sb strings.Builder
+	sb.WriteString(strings.Replace(k.head, " VALUES ", " SELECT ", 1))
+	for c := range k.cols {
+		if c > 0 {
+			sb.WriteString(", ")
+		}
+		switch {
+		case c == k.key:
+			sb.WriteString("value")
+		case c < k.key:
+			sb.WriteString("?" + strconv.Itoa(c+1))
+		default:
+			sb.WriteString("?" + strconv.Itoa(c))
+		}
+	}
+	sb.WriteString(" FROM json_each(?" + strconv.Itoa(k.cols) + ") WHERE true ")
 	sb.WriteString(k.tail)
 	return sb.String()
 }
@@ -117,17 +146,25 @@ func (b *batchInsert) flush(ctx context.Context) error {
 // BenchmarkAddBansFlood's CPU.
 func (b *batchInsert) exec(ctx context.Context, rows int, args []any) error {
 	shared := rows > 1 && b.uniform(args)
+	stRows := rows
 	if shared {
 		k, c := b.kind.key, b.kind.cols
 		packed := b.packed[:0]
 		packed = append(packed, args[:k]...)
 		packed = append(packed, args[k+1:c]...)
-		for i := range rows {
-			packed = append(packed, args[i*c+k])
+		if keys, ok := jsonKeys(b.keys[:0], args, k, c); ok {
+			// One statement for any row count (jsonQuery).
+			b.keys = keys
+			packed = append(packed, string(keys))
+			stRows = 0
+		} else {
+			for i := range rows {
+				packed = append(packed, args[i*c+k])
+			}
 		}
 		b.packed, args = packed, packed
 	}
-	st, err := b.stmts.get(ctx, b.kind, rows, shared)
+	st, err := b.stmts.get(ctx, b.kind, stRows, shared)
 	if err != nil {
 		return err
 	}
@@ -137,6 +174,32 @@ func (b *batchInsert) exec(ctx context.Context, rows int, args []any) error {
 		err = cerr
 	}
 	return err
+}
+
+// jsonKeys appends to buf the key column of the rows in args (c columns
+// a row, the key at k) as a JSON array of strings. It reports false, to
+// bind the keys one by one instead, when a key is not a string of plain
+// characters (a prefix's text always is: digits, letters, '.', ':', '/').
+func jsonKeys(buf []byte, args []any, k, c int) ([]byte, bool) {
+	buf = append(buf, '[')
+	for i := k; i < len(args); i += c {
+		v, ok := args[i].(string)
+		if !ok {
+			return buf, false
+		}
+		for j := 0; j < len(v); j++ {
+			if ch := v[j]; ch < ' ' || ch > '~' || ch == '"' || ch == '\\' {
+				return buf, false
+			}
+		}
+		if i > k {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, '"')
+		buf = append(buf, v...)
+		buf = append(buf, '"')
+	}
+	return append(buf, ']'), true
 }
 
 // uniform reports whether the rows in args have the same values in every
@@ -181,7 +244,7 @@ type stmtCache struct {
 
 type stmtKey struct {
 	kind   insertKind
-	rows   int
+	rows   int // 0: jsonQuery
 	shared bool
 }
 
@@ -197,7 +260,11 @@ func (c *stmtCache) get(ctx context.Context, kind insertKind, rows int, shared b
 	if st := c.m[k]; st != nil {
 		return st, nil
 	}
-	st, err := c.db.PrepareContext(ctx, kind.query(rows, shared))
+	q := kind.jsonQuery()
+	if rows > 0 {
+		q = kind.query(rows, shared)
+	}
+	st, err := c.db.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}

@@ -205,3 +205,114 @@ func TestSame(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchInsertJSONKeys: rows with text keys and shared values go in
+// through one json_each statement, and come out as bound one by one would
+// give them: in order (the last row of a key wins the upsert), and keys
+// that a plain JSON string cannot carry as is (quotes, backslashes,
+// control or non-ASCII characters) through the ordinary statements.
+func TestBatchInsertJSONKeys(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, Options{})
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE t4 (a TEXT NOT NULL, k TEXT PRIMARY KEY, b INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		n     int
+		odd   string // a key put in at row 3, or "" (16 rows: one statement)
+		twice bool   // every key twice, the second row with b+1
+		json  bool   // a json_each statement must have been used
+	}{
+		{"full statement", batchRows, "", false, true},
+		{"full and rest", batchRows + 77, "", false, true},
+		{"keys twice", batchRows + 5, "", true, true},
+		{"quote", 16, `x"y`, false, false},
+		{"backslash", 16, `x\y`, false, false},
+		{"control", 16, "x\ny", false, false},
+		{"non-ASCII", 16, "é", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s.inserts.close()
+			want := map[string]int64{}
+			err := s.inTx(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM t4`); err != nil {
+					return err
+				}
+				b := newBatchInsert(tx, s.inserts, `INSERT INTO t4(a, k, b) VALUES `,
+					`ON CONFLICT(k) DO UPDATE SET b = excluded.b`, 3, 1)
+				var keys []string
+				for i := range tc.n {
+					keys = append(keys, fmt.Sprintf("192.0.2.%d/32", i))
+				}
+				if tc.odd != "" {
+					keys[3] = tc.odd
+				}
+				for _, k := range keys {
+					want[k] = 42
+					if err := b.add(ctx, "shared", k, int64(42)); err != nil {
+						return err
+					}
+				}
+				if tc.twice {
+					for _, k := range keys {
+						want[k] = 43
+						if err := b.add(ctx, "shared", k, int64(43)); err != nil {
+							return err
+						}
+					}
+				}
+				return b.flush(ctx)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]int64{}
+			rows, err := s.db.QueryContext(ctx, `SELECT a, k, b FROM t4`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var a, k string
+				var v int64
+				if err := rows.Scan(&a, &k, &v); err != nil {
+					t.Fatal(err)
+				}
+				if a != "shared" {
+					t.Errorf("key %q: a = %q", k, a)
+				}
+				got[k] = v
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Errorf("%d rows, want %d", len(got), len(want))
+			}
+			for k, v := range want {
+				if got[k] != v {
+					t.Errorf("key %q: b = %d, want %d", k, got[k], v)
+				}
+			}
+			usedJSON := false
+			s.inserts.mu.Lock()
+			for k := range s.inserts.m {
+				usedJSON = usedJSON || k.rows == 0
+			}
+			s.inserts.mu.Unlock()
+			if usedJSON != tc.json {
+				t.Errorf("json_each statement used: %v, want %v", usedJSON, tc.json)
+			}
+		})
+	}
+}
+
+// TestJSONQuery: the text of a json_each statement.
+func TestJSONQuery(t *testing.T) {
+	k := insertKind{head: "INSERT INTO t(a, k, b) VALUES ", tail: "END", cols: 3, key: 1}
+	want := "INSERT INTO t(a, k, b) SELECT ?1, value, ?2 FROM json_each(?3) WHERE true END"
+	if got := k.jsonQuery(); got != want {
+		t.Errorf("jsonQuery() = %q, want %q", got, want)
+	}
+}
