@@ -189,7 +189,10 @@ func (m *Manager) decide(ctx context.Context, r banReq, now time.Time, inBatch m
 	nb := &newBan{e: entry{jail: r.jail, prefix: p, start: start.UnixNano(), banTime: bt,
 		count: int32(hist.Count + 1), failures: int32(r.t.Failures)}}
 	e := &nb.e
-	e.more = &entryMore{id: r.t.ID, matches: r.t.Matches, fields: r.t.Fields}
+	if len(r.t.Matches) > 0 || m.hasActions(r.jail) {
+		// Only actions read the id and fields, and the store the lines.
+		e.more = &entryMore{id: r.t.ID, matches: r.t.Matches, fields: r.t.Fields}
+	}
 	res := Result{BanTime: bt, End: e.end(), Count: int(e.count)}
 	if bt >= 0 && e.end().Before(now) {
 		res.Expired = true
