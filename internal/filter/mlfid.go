@@ -2,7 +2,6 @@ package filter
 
 import (
 	"container/list"
-	"slices"
 	"strings"
 	"time"
 )
@@ -15,6 +14,8 @@ type mlfidCache struct {
 	maxAge time.Duration
 	order  *list.List // of *mlfidEntry, oldest first
 	byID   map[string]*list.Element
+	// spare: a dropped entry whose storage add reuses
+	spare *mlfidEntry
 }
 
 type mlfidEntry struct {
@@ -40,29 +41,53 @@ func (c *mlfidCache) get(id string, now time.Time) *failData {
 	return nil
 }
 
-func (c *mlfidCache) set(id string, d *failData, now time.Time) {
+// add makes the entry for id, a new id, and returns its data's storage,
+// zero but for the capacity of its groups' array. When full, the oldest
+// entries are dropped first (expired ones, and one more), as fail2ban's
+// cache does on set. A dropped entry's storage is reused (the entry, its
+// failData and its groups' array: nothing else refers to them; what a
+// failure shares with the data, its matches, users and Fields map, is
+// left alone), so a new id mostly allocates only its list element.
+func (c *mlfidCache) add(id string, now time.Time) *failData {
 	if c.order.Len() >= c.max {
 		for c.order.Len() > 0 {
 			front := c.order.Front()
 			e := c.order.Remove(front).(*mlfidEntry)
 			delete(c.byID, e.id)
+			if c.spare == nil {
+				c.spare = e
+			}
 			if e.expires.After(now) && c.order.Len() < c.max {
 				break
 			}
 		}
 	}
-	if el, ok := c.byID[id]; ok {
-		e := el.Value.(*mlfidEntry)
-		e.data, e.expires = d, now.Add(c.maxAge)
-		return
+	e := c.spare
+	c.spare = nil
+	if e == nil {
+		e = &mlfidEntry{data: &failData{}}
 	}
-	c.byID[id] = c.order.PushBack(&mlfidEntry{id: id, data: d, expires: now.Add(c.maxAge)})
+	g := e.data.g[:0]
+	*e.data = failData{g: g}
+	e.id, e.expires = id, now.Add(c.maxAge)
+	if el, ok := c.byID[id]; ok { // not so for a new id; as set would
+		el.Value = e
+		return e.data
+	}
+	c.byID[id] = c.order.PushBack(e)
+	return e.data
 }
 
+// unset drops id's entry. Its storage is kept for the next add, once
+// the data handed out for this line are done with (the caller's failure
+// is made from them first, and add clears only the entry's own parts).
 func (c *mlfidCache) unset(id string) {
 	if el, ok := c.byID[id]; ok {
-		c.order.Remove(el)
+		e := c.order.Remove(el).(*mlfidEntry)
 		delete(c.byID, id)
+		if c.spare == nil {
+			c.spare = e
+		}
 	}
 }
 
@@ -163,20 +188,22 @@ func (f *Filter) mergeFailure(id string, cur *failData, matched []string) *failD
 			f.mlfid.unset(id)
 		}
 	} else if flags&mfForget == 0 {
-		kept := *cur // cur and its groups may be the caller's scratch space
-		kept.g = slices.Clone(cur.g)
-		if shared {
-			for i := range kept.g {
-				kept.g[i].v.s = strings.Clone(kept.g[i].v.s)
-			}
-		}
-		d = &kept
-		d.addUser(d.get("user"), shared)
-		users = d.users
 		if shared {
 			id = strings.Clone(id)
 		}
-		f.mlfid.set(id, d, now)
+		// cur and its groups may be the caller's scratch space: the
+		// cache's entry gets copies
+		d = f.mlfid.add(id, now)
+		g := append(d.g, cur.g...)
+		*d = *cur
+		d.g = g
+		if shared {
+			for i := range d.g {
+				d.g[i].v.s = strings.Clone(d.g[i].v.s)
+			}
+		}
+		d.addUser(d.get("user"), shared)
+		users = d.users
 	}
 	wasPending := d.pending
 	d.pending = false
