@@ -126,8 +126,14 @@ func (b *lineBlocks) fill() {
 // them that is not a copy, the block is free. The reader and the
 // consumer may be two goroutines (filter.ProcessSeq with workers).
 type blockRecycler struct {
-	// handed counts the lines handed out; owned by the reader
+	// handed counts the lines handed out; owned by the reader, who
+	// writes it for each line, so it has a cache line of its own: done
+	// reads oldest for each line on the other goroutine, and when the
+	// two shared a line each write took it from the other core
+	// (bench/README, regex round 14)
+	_      [64]byte
 	handed int
+	_      [64]byte
 	// oldest is the count the oldest retired block waits for
 	// (math.MaxInt64 when none waits), so done takes the lock only when
 	// something is to be freed

@@ -194,13 +194,20 @@ type Filter struct {
 	maxLines int
 	rawHost  bool
 
-	lineBuf  []tupleLine
-	one      [1]tupleLine
-	content  [1]tupleLine // the buffer replaced by prefregex content
-	buf      []byte       // scratch: the buffer the regexes see
-	cbuf     []byte       // scratch: prefregex content
+	lineBuf []tupleLine
+	one     [1]tupleLine
+	content [1]tupleLine // the buffer replaced by prefregex content
+	buf     []byte       // scratch: the buffer the regexes see
+	cbuf    []byte       // scratch: prefregex content
+	// the date carried over to undated lines. ProcessSeq's reading
+	// goroutine writes it for nearly every line while its ordered stage
+	// uses the fields around it (timeouts, mlfid), so it has cache lines
+	// of its own: sharing one had each line's write pull the line away
+	// from the other core (bench/README, regex round 14)
+	_        [64]byte
 	lastText string
 	lastDate time.Time
+	_        [64]byte
 	mlfid    *mlfidCache
 	timeouts int
 	lits     litSet  // required literals of all regexes
