@@ -10,7 +10,9 @@ import (
 
 // Parallel processing splits the work on a line in three stages:
 //
-//  1. in order, one goroutine: date detection. The detector keeps state
+//  1. in order, by the workers in turn (one at a time, each for a chunk
+//     of lines it then searches itself): reading the lines and date
+//     detection. The detector keeps state
 //     (fail2ban's detector tries the template that matched last first, at
 //     the same place, and moves templates that hit up its list, so which
 //     template reads a line can depend on the lines before) and the date
@@ -259,11 +261,12 @@ type aheadChunk struct {
 	done  chan struct{} // closed by the worker when its lines are done
 }
 
-// chunkLines is the number of lines handed to a worker at once. Each
-// line's record is about 300 bytes that three goroutines write in turn;
-// at 256 lines a chunk stays within a core's cache while it passes between
-// the stages (at 512 warden regex -j 2 used about 5% more CPU and up to
-// 52 MB of RSS instead of 35-39 MB on the 1M-line auth.log).
+// chunkLines is the number of lines a worker takes at once. Each line's
+// record is about 300 bytes that two goroutines write in turn (the worker
+// that dates and searches it, then the ordered stage); at 256 lines a
+// chunk stays within a core's cache (at 512 warden regex -j 2 used about
+// 5% more CPU and up to 52 MB of RSS instead of 35-39 MB on the 1M-line
+// auth.log; at 1024 no less CPU, bench/README regex round 14).
 const chunkLines = 256
 
 // ProcessSeq handles lines in order, as Process would one after the
@@ -272,8 +275,8 @@ const chunkLines = 256
 // 1), all but the stateful parts of the work run on that many goroutines,
 // each with its own copy of the compiled regexes, while dates and
 // multi-line ids are worked out in order: the results are those of
-// Process. The sequence lines is ranged over on another goroutine then,
-// and Options.Now may be called in another order than by Process (dates
+// Process. The sequence lines is ranged over through iter.Pull then, by
+// the workers' goroutines one after the other, and Options.Now may be called in another order than by Process (dates
 // are found for a few thousand lines before their failures are) and from
 // two goroutines at once, so it must be safe for concurrent use (time.Now
 // is). Options.Resolve is only called on the calling goroutine. A
@@ -293,56 +296,95 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 	for len(f.shadows) < workers {
 		f.shadows = append(f.shadows, f.shadow())
 	}
-	// ordered and work are closed by the reader; chunks go to ordered
-	// first, so the consumer always waits on the oldest one. A few chunks
-	// per worker in flight: enough to keep them busy, few enough to keep
-	// memory small.
-	ordered := make(chan *aheadChunk, 2*workers)
-	work := make(chan *aheadChunk, 2*workers)
+	// Stage 1 has no goroutine of its own: the workers take turns at it.
+	// The one holding the turn pulls a chunk's lines and dates them on
+	// f, queues the chunk on ordered, passes the turn on and then
+	// searches the chunk itself. So a line is read, dated and searched
+	// on one core, where a reading goroutine had every line's text and
+	// record go over to another core, the workers' searches waiting on
+	// it (bench/README, regex round 14).
 	free := &chunkStack{} // recycled chunks
-	var wg sync.WaitGroup
-	for _, sh := range f.shadows[:workers] {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				sh.workChunk(c)
-			}
-		}()
-	}
-	wg.Add(1)
-	go func() { // the reader: stage 1
-		defer wg.Done()
-		defer close(work)
-		defer close(ordered)
+	// chunks runs where the holder of the turn pulls it from (iter.Pull
+	// switches to it on the caller's thread): one switch there and back
+	// per chunk, not per line
+	chunks := func(yield func(*aheadChunk) bool) {
 		var c *aheadChunk
-		send := func() {
-			ordered <- c
-			work <- c
-			c = nil
-		}
 		for l := range lines {
 			if c == nil {
 				c = newChunk(free)
 			}
 			f.addLine(c, l)
 			if len(c.lines) == chunkLines {
-				send()
-				if ctx.Err() != nil {
+				if !yield(c) {
 					return
 				}
+				c = nil
 			}
 		}
-		if c != nil && len(c.lines) > 0 {
-			send()
+		if c != nil {
+			yield(c)
 		}
+	}
+	next, stop := iter.Pull(chunks)
+	defer stop()
+	// turn holds the token of stage 1 while no worker has it; eof, set
+	// when lines ended or ctx was cancelled, is read and written only by
+	// the holder
+	turn := make(chan struct{}, 1)
+	turn <- struct{}{}
+	eof := false
+	// ordered is written by the holder of the turn, so chunks go in in
+	// the order of their lines; it is closed once every worker is done.
+	// A few chunks per worker in flight: enough to keep them busy, few
+	// enough to keep memory small.
+	ordered := make(chan *aheadChunk, 2*workers)
+	var wg sync.WaitGroup
+	for _, sh := range f.shadows[:workers] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				<-turn
+				c := readChunk(ctx, next, &eof)
+				if c != nil {
+					ordered <- c
+				}
+				turn <- struct{}{}
+				if c == nil {
+					return
+				}
+				sh.workChunk(c)
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(ordered)
 	}()
 	for c := range ordered { // stage 3
 		<-c.done
 		f.emitChunk(c, emit, free)
 	}
-	wg.Wait()
 	return ctx.Err()
+}
+
+// readChunk is stage 1 for one chunk, by the worker holding the turn:
+// the next chunk of lines, dated in order. It gives nil once the lines
+// have ended or ctx was cancelled (eof).
+func readChunk(ctx context.Context, next func() (*aheadChunk, bool), eof *bool) *aheadChunk {
+	if *eof {
+		return nil
+	}
+	if ctx.Err() != nil {
+		*eof = true
+		return nil
+	}
+	c, ok := next()
+	if !ok {
+		*eof = true
+		return nil
+	}
+	return c
 }
 
 // chunkStack keeps emitted chunks for reuse, the last one given back
