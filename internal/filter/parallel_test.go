@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -224,5 +225,44 @@ func TestProcessSeqMixed(t *testing.T) {
 		{"resolve-all", Options{Now: fixedNow, Resolve: resolve, CheckAllRegex: true}},
 	} {
 		t.Run(o.name, func(t *testing.T) { sameAsProcess(t, def, o.opts, lines, 3) })
+	}
+}
+
+// TestProcessSeqTurns: the workers take turns at reading and dating the
+// lines (stage 1). For line counts around the chunk size and more workers
+// than chunks, the results are Process's, in order, and the sequence is
+// never ranged over by two goroutines at once.
+func TestProcessSeqTurns(t *testing.T) {
+	def := mixedDef()
+	words := []string{"Nov 27 10:00:%02d conn %d: fail user root from 192.0.2.9", "conn %[2]d: closed", "noise %[1]d %[2]d"}
+	for _, n := range []int{0, 1, chunkLines - 1, chunkLines, chunkLines + 1, 5*chunkLines + 3} {
+		var lines []string
+		for i := range n {
+			lines = append(lines, fmt.Sprintf(words[i%len(words)], i%60, i/7))
+		}
+		for _, workers := range []int{2, 3, 8} {
+			t.Run(fmt.Sprintf("%d/%d", n, workers), func(t *testing.T) {
+				sameAsProcess(t, def, Options{Now: fixedNow}, lines, workers)
+				f := mustCompile(t, def, Options{Now: fixedNow})
+				var inside, most atomic.Int32
+				seq := func(yield func(string) bool) {
+					for _, l := range lines {
+						most.Store(max(most.Load(), inside.Add(1)))
+						ok := yield(l)
+						inside.Add(-1)
+						if !ok {
+							return
+						}
+					}
+				}
+				emitted := 0
+				if err := f.ProcessSeq(context.Background(), seq, workers, func(string, Result) { emitted++ }); err != nil {
+					t.Fatal(err)
+				}
+				if emitted != n || most.Load() > 1 {
+					t.Errorf("%d of %d lines emitted; %d goroutines at once in the sequence", emitted, n, most.Load())
+				}
+			})
+		}
 	}
 }
