@@ -340,7 +340,9 @@ func (r *regexRun) jobs() int {
 // than -j 1 for the same lines, so it is ahead by the clock only when the
 // other core is idle, and then by about 5% (0.73 against 0.77 s on the
 // 1M-line auth.log), while with the other core busy it is 25-40% behind
-// (1.08 against 0.78 s for -o ip).
+// (1.08 against 0.78 s for -o ip). Round 14's pipeline (workers taking
+// turns at reading) still costs 40-60% more CPU, and was level with -j 1
+// by the clock at best (0.74 against 0.75 s).
 func defaultJobs(cpus int) int {
 	if cpus <= 2 {
 		return 1
