@@ -40,6 +40,8 @@ type jailRun struct {
 	match   []string // journalmatch lines (journal jails)
 	files   []source.FileSpec
 	mode    source.Mode
+	// clock is what the filter and the tracker read (see batchClock)
+	clock *batchClock
 }
 
 // filterDefinition maps a loaded filter.d definition and its jail onto what
@@ -167,9 +169,9 @@ func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 		return nil, fmt.Errorf("%s: jail %s: no filter", j.Pos, j.Name)
 	}
 	log := o.Logger.With("jail", j.Name)
-	jr := &jailRun{cfg: j, name: j.Name, log: log}
+	jr := &jailRun{cfg: j, name: j.Name, log: log, clock: newBatchClock(o.now)}
 
-	fo := filter.Options{Now: o.now}
+	fo := filter.Options{Now: jr.clock.Now}
 	if tz := strings.TrimSpace(j.Options["logtimezone"]); tz != "" {
 		loc, err := datetime.ParseZone(tz)
 		if err != nil {
@@ -214,7 +216,7 @@ func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 		FindTime:      j.FindTime,
 		MaxMatches:    j.MaxMatches,
 		Ignore:        ign,
-		Clock:         o.now,
+		Clock:         jr.clock.Now,
 		Logger:        o.Logger,
 		BanPrefix4:    pre.v4,
 		BanPrefix6:    pre.v6,

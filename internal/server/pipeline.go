@@ -179,9 +179,21 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 	out := tickets{j: j, mgr: mgr, ctx: mgrCtx}
 	defer out.flush()
 	if len(batch) >= parallelMin && fileLines(batch) {
+		// Lines share a reading of the clock, clockEvery at a time; the
+		// batch is over when the tracker's stage is (deferred below).
+		clk := j.clock
+		defer clk.done()
+		n := 0
+		line := func(text string, yield func(string) bool) bool {
+			if n%clockEvery == 0 {
+				clk.tick()
+			}
+			n++
+			return yield(text)
+		}
 		texts := func(yield func(string) bool) {
 			for _, l := range batch {
-				if !yield(l.Text) {
+				if !line(l.Text, yield) {
 					return
 				}
 			}
@@ -190,7 +202,7 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 			}
 			for {
 				l, ok := more.next()
-				if !ok || !yield(l.Text) {
+				if !ok || !line(l.Text, yield) {
 					return
 				}
 			}
