@@ -198,7 +198,7 @@ func (b *Backend) readMissing(r *readBack, tick func()) error {
 		if !have[setName(ref.jail, ref.kind)] || len(list) == 0 {
 			continue
 		}
-		missing, _, err := b.lackingIn(raw, ref, list, tick)
+		missing, err := b.lackingIn(raw, ref, list, tick)
 		if err != nil {
 			return err
 		}
@@ -208,14 +208,13 @@ func (b *Backend) readMissing(r *readBack, tick func()) error {
 }
 
 // lackingIn dumps the set ref over c and returns the bans of list it
-// lacks, comparing each element as it is decoded; settled is dumpSet's.
-// A set that is gone lacks them all. tick, if not nil, is called after
-// each element (tests).
-func (b *Backend) lackingIn(c *netlink.Conn, ref setRef, list []firewall.Ban, tick func()) (missing []firewall.Ban, settled bool, err error) {
+// lacks, comparing each element as it is decoded. A set that is gone
+// lacks them all. tick, if not nil, is called after each element (tests).
+func (b *Backend) lackingIn(c *netlink.Conn, ref setRef, list []firewall.Ban, tick func()) ([]firewall.Ban, error) {
 	t := newTally(list)
 	var nets []setElem // interval sets are paired up once read
 	name := setName(ref.jail, ref.kind)
-	settled, err = b.dumpSet(c, name, func(e setElem) {
+	_, err := b.dumpSet(c, name, func(e setElem) {
 		switch {
 		case ref.kind.net:
 			nets = append(nets, e)
@@ -227,13 +226,13 @@ func (b *Backend) lackingIn(c *netlink.Conn, ref setRef, list []firewall.Ban, ti
 		}
 	})
 	if errors.Is(err, unix.ENOENT) {
-		return list, true, nil
+		return list, nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("nftables: read set %s: %w", name, err)
+		return nil, fmt.Errorf("nftables: read set %s: %w", name, err)
 	}
 	netPrefixes(nets, func(p netip.Prefix, _ setElem) { t.mark(p) })
-	return t.missing(), settled, nil
+	return t.missing(), nil
 }
 
 // tally marks which of a set's wanted bans a read of the set shows.
@@ -296,7 +295,7 @@ func (b *Backend) confirm(ref setRef, missing []firewall.Ban, wanted int) ([]fir
 	}
 	var out []firewall.Ban
 	if ref.kind.net || len(missing) > wanted/4 {
-		out, _, err = b.lackingIn(c, ref, missing, nil)
+		out, err = b.lackingIn(c, ref, missing, nil)
 	} else {
 		addrs := make([]netip.Addr, len(missing))
 		for i, ban := range missing {
@@ -441,7 +440,7 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 				if err != nil {
 					return nil, err
 				}
-				if missing, _, err = b.lackingIn(c, ref, groups[ref], nil); err != nil {
+				if missing, err = b.lackingIn(c, ref, groups[ref], nil); err != nil {
 					b.dropRaw()
 					return nil, err
 				}
