@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -294,14 +293,19 @@ func (h handler) Get(_ context.Context, name, option string, args []string) (any
 			b, _ := h.s.view().mgr.Banned(name)
 			return prefixStrings(b), nil
 		}
+		// as fail2ban's getBanned: 1 or 0 for one address, a list of
+		// them for several (fail2ban-client prints 1, or [1, 0])
 		mgr := h.s.view().mgr
-		out := make([]string, 0, len(args))
+		out := make([]int, 0, len(args))
 		for _, a := range args {
 			q, err := control.ParseTarget(a)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, strconv.Itoa(boolInt(len(overlapping(mgr, name, q)) > 0)))
+			out = append(out, boolInt(len(overlapping(mgr, name, q)) > 0))
+		}
+		if len(out) == 1 {
+			return out[0], nil
 		}
 		return out, nil
 	case "banip":

@@ -112,7 +112,10 @@ func TestPrefixBanControl(t *testing.T) {
 		{[]string{"banned"}, "[{'app': ['2001:db8:1:2::/64', '192.0.2.7']}]"},
 		{[]string{"banned", "2001:db8:1:2::77", "2001:db8:1:3::1", "192.0.2.7"}, "[['app'], [], ['app']]"},
 		{[]string{"get", "app", "banip"}, "2001:db8:1:2::/64 192.0.2.7"},
-		{[]string{"get", "app", "banned", "2001:db8:1:2::77", "2001:db8:1:3::1", "2001:db8:1:2::/64"}, "['1', '0', '1']"},
+		// fail2ban answers one address with 1 or 0, several with a list
+		{[]string{"get", "app", "banned", "2001:db8:1:2::77", "2001:db8:1:3::1", "2001:db8:1:2::/64"}, "[1, 0, 1]"},
+		{[]string{"get", "app", "banned", "192.0.2.7"}, "1"},
+		{[]string{"get", "app", "banned", "192.0.2.8"}, "0"},
 		{[]string{"set", "app", "unbanip", "2001:db8:1:2::77"}, "1"},
 		{[]string{"get", "app", "banip"}, "192.0.2.7"},
 		{[]string{"set", "app", "banip", "2001:db8:1:2::/64"}, "1"},
