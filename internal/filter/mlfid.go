@@ -41,7 +41,8 @@ func (c *mlfidCache) get(id string, now time.Time) *failData {
 	return nil
 }
 
-// add makes the entry for id, a new id, and returns its data's storage,
+// add makes the entry for id, a new id (one get has just found no live
+// entry for, so byID does not hold it), and returns its data's storage,
 // zero but for the capacity of its groups' array. When full, the oldest
 // entries are dropped first (expired ones, and one more), as fail2ban's
 // cache does on set. A dropped entry's storage is reused (the entry, its
@@ -70,10 +71,6 @@ func (c *mlfidCache) add(id string, now time.Time) *failData {
 	g := e.data.g[:0]
 	*e.data = failData{g: g}
 	e.id, e.expires = id, now.Add(c.maxAge)
-	if el, ok := c.byID[id]; ok { // not so for a new id; as set would
-		el.Value = e
-		return e.data
-	}
 	c.byID[id] = c.order.PushBack(e)
 	return e.data
 }
