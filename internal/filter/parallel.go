@@ -276,10 +276,11 @@ const chunkLines = 256
 // each with its own copy of the compiled regexes, while dates and
 // multi-line ids are worked out in order: the results are those of
 // Process. The sequence lines is ranged over through iter.Pull then, by
-// the workers' goroutines one after the other, and Options.Now may be called in another order than by Process (dates
-// are found for a few thousand lines before their failures are) and from
-// two goroutines at once, so it must be safe for concurrent use (time.Now
-// is). Options.Resolve is only called on the calling goroutine. A
+// the workers' goroutines one after the other, and Options.Now may be
+// called in another order than by Process (dates are found for a few
+// thousand lines before their failures are) and from two goroutines at
+// once, so it must be safe for concurrent use (time.Now is).
+// Options.Resolve is only called on the calling goroutine. A
 // cancelled ctx stops the reading; the lines read so far are finished and
 // ctx.Err() returned.
 func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers int, emit func(line string, res Result)) error {
