@@ -134,7 +134,7 @@ func TestHealUnsettledRead(t *testing.T) {
 		{name: "our commits only", want: firewall.Repair{}},
 		{name: "and a real deletion", damage: []string{"delete", "element", "inet", "warden", "addr4-sshd", "{ 10.0.0.1 }"},
 			want: firewall.Repair{Bans: 1}},
-		// More than a quarter lacking: read again rather than looked up.
+		// Half of the set lacking: each is looked up all the same.
 		{name: "and half of it deleted", damage: []string{"delete", "element", "inet", "warden", "addr4-sshd", hostList(0, 10_000)},
 			want: firewall.Repair{Bans: 10_000}},
 	} {

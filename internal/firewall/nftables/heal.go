@@ -272,29 +272,30 @@ func (t *tally) missing() []firewall.Ban {
 	return out
 }
 
-// confirm checks, under b.mu, the bans a read of the set ref without the
-// lock found missing of the wanted it holds. Such a read can lack elements
-// that are there: a dump is several netlink messages, and the kernel
-// resumes each by skipping as many elements as it sent before, so a
-// rehash of the set between two messages skips some and repeats others.
-// A commit during the dump is one cause (dumpSet reports it unsettled);
-// the kernel's deferred growth of the hash table after a large batch is
-// another, and it changes no generation: a settled dump right after
+// confirm checks, under b.mu, the bans a read of the set ref found
+// missing of those it should hold. A read can lack elements that are
+// there: a dump is several netlink messages, and the kernel resumes each
+// by skipping as many elements as it sent before, so a rehash of the set
+// between two messages skips some and repeats others. A commit during the
+// dump is one cause (dumpSet reports it unsettled); the kernel's deferred
+// growth of a hash table after a large batch is another, and it changes no
+// generation and is not held off by b.mu: a settled dump right after
 // 100,000 bans read 100,000 elements of which 97,355 were distinct, and
 // without this check TestHealSettledReadSkips' heal put back 7,502 and
-// 17,685 bans that were there. In a set of hosts each is looked up
-// (about 6 us a lookup, against about 2 us an element for a dump;
-// 2,750 lookups took 15 ms in TestHealUnsettledRead), unless they are more
-// than a quarter of the set; otherwise the set is read again (our own
-// commits cannot land meanwhile). It returns those really missing.
-func (b *Backend) confirm(ref setRef, missing []firewall.Ban, wanted int) ([]firewall.Ban, error) {
+// 17,685 bans that were there. So in a set of hosts each is looked up,
+// which no rehash disturbs (about 6 us a lookup; 2,750 took 15 ms in
+// TestHealUnsettledRead; all 100,000 of a flushed set would take about
+// 0.6 s, against a dump's 0.25 s, but a dump could skip again). A set of
+// networks is an interval tree, not a hash table: it is read again (our
+// own commits cannot land meanwhile). It returns those really missing.
+func (b *Backend) confirm(ref setRef, missing []firewall.Ban) ([]firewall.Ban, error) {
 	start := time.Now()
 	c, err := b.rawConn()
 	if err != nil {
 		return nil, err
 	}
 	var out []firewall.Ban
-	if ref.kind.net || len(missing) > wanted/4 {
+	if ref.kind.net {
 		out, err = b.lackingIn(c, ref, missing, nil)
 	} else {
 		addrs := make([]netip.Addr, len(missing))
@@ -435,7 +436,8 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 			}
 			if !read {
 				// Not read without the lock (no r, or the set appeared
-				// since): read it now.
+				// since): read it now; what it lacks is confirmed too,
+				// as a rehash can still skip elements.
 				c, err := b.rawConn()
 				if err != nil {
 					return nil, err
@@ -446,8 +448,8 @@ func (b *Backend) diff(want []firewall.Ban, r *readBack) (*drift, error) {
 				}
 			}
 			list := unchanged(missing)
-			if read && len(list) > 0 {
-				if list, err = b.confirm(ref, list, len(groups[ref])); err != nil {
+			if len(list) > 0 {
+				if list, err = b.confirm(ref, list); err != nil {
 					return nil, err
 				}
 			}
