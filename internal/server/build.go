@@ -169,7 +169,10 @@ func buildJail(j *config.Jail, o *Options, env buildEnv) (*jailRun, error) {
 		return nil, fmt.Errorf("%s: jail %s: no filter", j.Pos, j.Name)
 	}
 	log := o.Logger.With("jail", j.Name)
-	jr := &jailRun{cfg: j, name: j.Name, log: log, clock: newBatchClock(o.now)}
+	jr := &jailRun{cfg: j, name: j.Name, log: log, clock: env.clock}
+	if jr.clock == nil {
+		jr.clock = newBatchClock(o.now)
+	}
 
 	fo := filter.Options{Now: jr.clock.Now}
 	if tz := strings.TrimSpace(j.Options["logtimezone"]); tz != "" {
@@ -332,6 +335,9 @@ func isAuto(a *config.Action, shell bool) bool {
 type buildEnv struct {
 	svc  func() (*firewall.Services, error)
 	auto *autoChoice
+	// clock, when set, is the jail's clock to keep: a runtime `set` keeps
+	// the old tracker, which reads it (nil: a new one)
+	clock *batchClock
 }
 
 // headPaths returns the logpath globs marked "head" (read from their start);

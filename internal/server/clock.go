@@ -12,9 +12,12 @@ import (
 // the time three times (the date detector, the multi-line id cache, the
 // tracker), and on this machine's kvm-clock a reading costs about 55 ns,
 // some 8% of the line on the jail's goroutine, the flood's longest stage.
-// A reading at most clockEvery lines old (well under a millisecond at a
-// flood's pace) is as good as a fresh one for what they do with it:
-// year-less stamps, the future-stamp clamp, findtime windows, cache ages.
+// A reading clockEvery lines old (well under a millisecond at a flood's
+// pace; longer while a streamed batch waits for its next lines) is as
+// good as a fresh one for year-less stamps, findtime windows and cache
+// ages. The tracker's clamp of stamps in the future may take a line
+// stamped after the reading as one, and move its failure's time back by
+// at most the reading's age (counted in its Stats.Clamped).
 type batchClock struct {
 	now func() time.Time
 	cur atomic.Pointer[time.Time] // nil outside a batch

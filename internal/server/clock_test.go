@@ -63,3 +63,24 @@ func TestBatchClockInBatch(t *testing.T) {
 		t.Error("the batch's reading outlived the batch")
 	}
 }
+
+// TestBuildJailKeepsClock: a runtime `set` rebuilds the jail around its
+// old tracker, which reads the old jail's clock; the rebuilt jail keeps
+// that clock, so its batches tick the one the tracker reads.
+func TestBuildJailKeepsClock(t *testing.T) {
+	s, j, _ := pipelineFixture(t)
+	kept, err := buildJail(j.cfg, &s.opts, buildEnv{svc: s.servicesLoader(), auto: &s.auto, clock: j.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kept.clock != j.clock {
+		t.Error("buildJail with a clock to keep made a new one")
+	}
+	fresh, err := buildJail(j.cfg, &s.opts, buildEnv{svc: s.servicesLoader(), auto: &s.auto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh.clock == nil || fresh.clock == j.clock {
+		t.Error("buildJail without a clock to keep did not make its own")
+	}
+}

@@ -320,7 +320,7 @@ func (s *Server) setJailOption(ctx context.Context, name, option string, vals []
 		return ro.get, nil
 	}
 
-	nj, err := buildJail(nc, &s.opts, buildEnv{svc: s.servicesLoader(), auto: &s.auto})
+	nj, err := buildJail(nc, &s.opts, buildEnv{svc: s.servicesLoader(), auto: &s.auto, clock: old.clock})
 	if err == nil {
 		err = webhooksOf(old.actions).attach(nj, &s.opts)
 	}
