@@ -16,6 +16,10 @@ type mlfidCache struct {
 	byID   map[string]*list.Element
 	// spare: a dropped entry whose storage add reuses
 	spare *mlfidEntry
+	// last: the element get found or add made last, nil once it is
+	// removed; an id's lines mostly come in a run (a connection's), so
+	// get compares the id with it before it hashes the id
+	last *list.Element
 }
 
 type mlfidEntry struct {
@@ -29,9 +33,13 @@ func newMLFIDCache(max int, maxAge time.Duration) *mlfidCache {
 }
 
 func (c *mlfidCache) get(id string, now time.Time) *failData {
-	el, ok := c.byID[id]
-	if !ok {
-		return nil
+	el := c.last
+	if el == nil || el.Value.(*mlfidEntry).id != id {
+		var ok bool
+		if el, ok = c.byID[id]; !ok {
+			return nil
+		}
+		c.last = el
 	}
 	e := el.Value.(*mlfidEntry)
 	if e.expires.After(now) {
@@ -53,6 +61,9 @@ func (c *mlfidCache) add(id string, now time.Time) *failData {
 	if c.order.Len() >= c.max {
 		for c.order.Len() > 0 {
 			front := c.order.Front()
+			if front == c.last {
+				c.last = nil
+			}
 			e := c.order.Remove(front).(*mlfidEntry)
 			delete(c.byID, e.id)
 			if c.spare == nil {
@@ -71,7 +82,8 @@ func (c *mlfidCache) add(id string, now time.Time) *failData {
 	g := e.data.g[:0]
 	*e.data = failData{g: g}
 	e.id, e.expires = id, now.Add(c.maxAge)
-	c.byID[id] = c.order.PushBack(e)
+	c.last = c.order.PushBack(e)
+	c.byID[id] = c.last
 	return e.data
 }
 
@@ -80,6 +92,9 @@ func (c *mlfidCache) add(id string, now time.Time) *failData {
 // is made from them first, and add clears only the entry's own parts).
 func (c *mlfidCache) unset(id string) {
 	if el, ok := c.byID[id]; ok {
+		if el == c.last {
+			c.last = nil
+		}
 		e := c.order.Remove(el).(*mlfidEntry)
 		delete(c.byID, id)
 		if c.spare == nil {
