@@ -16,10 +16,6 @@ type mlfidCache struct {
 	byID   map[string]*list.Element
 	// spare: a dropped entry whose storage add reuses
 	spare *mlfidEntry
-	// last: the element get found or add made last, nil once it is
-	// removed; an id's lines mostly come in a run (a connection's), so
-	// get compares the id with it before it hashes the id
-	last *list.Element
 }
 
 type mlfidEntry struct {
@@ -33,13 +29,9 @@ func newMLFIDCache(max int, maxAge time.Duration) *mlfidCache {
 }
 
 func (c *mlfidCache) get(id string, now time.Time) *failData {
-	el := c.last
-	if el == nil || el.Value.(*mlfidEntry).id != id {
-		var ok bool
-		if el, ok = c.byID[id]; !ok {
-			return nil
-		}
-		c.last = el
+	el, ok := c.byID[id]
+	if !ok {
+		return nil
 	}
 	e := el.Value.(*mlfidEntry)
 	if e.expires.After(now) {
@@ -61,9 +53,6 @@ func (c *mlfidCache) add(id string, now time.Time) *failData {
 	if c.order.Len() >= c.max {
 		for c.order.Len() > 0 {
 			front := c.order.Front()
-			if front == c.last {
-				c.last = nil
-			}
 			e := c.order.Remove(front).(*mlfidEntry)
 			delete(c.byID, e.id)
 			if c.spare == nil {
@@ -82,8 +71,7 @@ func (c *mlfidCache) add(id string, now time.Time) *failData {
 	g := e.data.g[:0]
 	*e.data = failData{g: g}
 	e.id, e.expires = id, now.Add(c.maxAge)
-	c.last = c.order.PushBack(e)
-	c.byID[id] = c.last
+	c.byID[id] = c.order.PushBack(e)
 	return e.data
 }
 
@@ -92,9 +80,6 @@ func (c *mlfidCache) add(id string, now time.Time) *failData {
 // is made from them first, and add clears only the entry's own parts).
 func (c *mlfidCache) unset(id string) {
 	if el, ok := c.byID[id]; ok {
-		if el == c.last {
-			c.last = nil
-		}
 		e := c.order.Remove(el).(*mlfidEntry)
 		delete(c.byID, id)
 		if c.spare == nil {
