@@ -129,12 +129,7 @@ func FuzzNormalizeBans(f *testing.F) {
 // BenchmarkNormalizeBans100k measures the shared (already normal) case
 // at heal-round size.
 func BenchmarkNormalizeBans100k(b *testing.B) {
-	bans := hosts("sshd", 100_000, time.Now().Add(time.Hour))
-	// Out of address order, as the ban table hands them.
-	for i := range bans {
-		j := (i * 7919) % len(bans)
-		bans[i], bans[j] = bans[j], bans[i]
-	}
+	bans := shuffledHosts(100_000)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := NormalizeBans(bans); err != nil {
@@ -144,15 +139,22 @@ func BenchmarkNormalizeBans100k(b *testing.B) {
 }
 
 func BenchmarkMergeBans100k(b *testing.B) {
-	bans := hosts("sshd", 100_000, time.Now().Add(time.Hour))
-	for i := range bans {
-		j := (i * 7919) % len(bans)
-		bans[i], bans[j] = bans[j], bans[i]
-	}
+	bans := shuffledHosts(100_000)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := mergeBans(bans); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// shuffledHosts is hosts of one jail, out of address order, as the ban
+// table hands them.
+func shuffledHosts(n int) []Ban {
+	bans := hosts("sshd", n, time.Now().Add(time.Hour))
+	for i := range bans {
+		j := (i * 7919) % len(bans)
+		bans[i], bans[j] = bans[j], bans[i]
+	}
+	return bans
 }
