@@ -209,7 +209,7 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 		}
 		// The failures go to the jail's tracker on a goroutine of their
 		// own (trackStage), beside the filter's.
-		st := s.startTrack(j, &out)
+		st := startTrack(j, &out)
 		defer st.finish()
 		// A background context: a batch taken is always finished.
 		_ = j.flt.ProcessSeq(context.Background(), texts, s.workers, func(_ string, res filter.Result) {
@@ -224,7 +224,7 @@ func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, 
 		} else {
 			res = j.flt.Process(line.Text)
 		}
-		s.handleFailures(j, res.Failures, &out)
+		handleFailures(j, res.Failures, &out)
 		out.due()
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 // handleFailures runs one line's failures through the jail's tracker and
 // adds any ticket to out.
-func (s *Server) handleFailures(j *jailRun, fs []filter.Failure, out *tickets) {
+func handleFailures(j *jailRun, fs []filter.Failure, out *tickets) {
 	for _, f := range fs {
 		if f.Unresolved {
 			j.log.Debug("host name not resolved; failure skipped", "host", f.Host)
@@ -116,7 +116,6 @@ func (o *tickets) flush() {
 // looked at every ticketsCheck lines, so a ban is not held back by the
 // lines after it.
 type trackStage struct {
-	s   *Server
 	j   *jailRun
 	out *tickets // the stage goroutine's alone until finish
 
@@ -141,8 +140,8 @@ const (
 )
 
 // startTrack starts the stage for one batch; out receives its tickets.
-func (s *Server) startTrack(j *jailRun, out *tickets) *trackStage {
-	st := &trackStage{s: s, j: j, out: out,
+func startTrack(j *jailRun, out *tickets) *trackStage {
+	st := &trackStage{j: j, out: out,
 		chunks: make(chan trackBuf, trackInFlight),
 		free:   make(chan trackBuf, trackInFlight+1),
 		done:   make(chan struct{}),
@@ -222,7 +221,7 @@ func (st *trackStage) run() {
 			return
 		}
 		for _, fs := range c {
-			st.s.handleFailures(st.j, fs, st.out)
+			handleFailures(st.j, fs, st.out)
 		}
 		st.out.dueNow()
 		clear(c) // the failures are the jail's now
