@@ -389,3 +389,18 @@ func CountElements(netns int, family nft.TableFamily, table, set string) (n int,
 	})
 	return n, settled, err
 }
+
+// HasElements reports, one lookup per address, which of addrs the set of
+// hosts named set holds, in the network namespace netns (as CountElements).
+// A lookup costs the kernel a hash probe where a dump walks the whole set,
+// so a tool that waits for a set to fill can ask it often without taking
+// CPU from the server under test (bench/bantime).
+func HasElements(netns int, family nft.TableFamily, table, set string, addrs []netip.Addr) ([]bool, error) {
+	b := &Backend{table: &nft.Table{Name: table, Family: family}, netns: netns}
+	c, err := b.dialRaw()
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return b.probeHosts(c, set, addrs)
+}
