@@ -309,7 +309,7 @@ func (r *regexRun) processReader(rd io.Reader, size int64) error {
 		}
 	}
 	n := 0
-	err := r.flt.ProcessSeq(r.ctx, lines, r.jobs(), func(line string, res filter.Result) {
+	err := r.flt.ProcessSeqTurns(r.ctx, lines, r.jobs(), func(line string, res filter.Result) {
 		if n++; n&1023 == 0 {
 			pb.update(cr.n.Load(), r.stats.tested)
 		}

@@ -259,6 +259,7 @@ type aheadLine struct {
 type aheadChunk struct {
 	lines []aheadLine
 	done  chan struct{} // closed by the worker when its lines are done
+	seq   uint64        // its place in the order of reading (inOrder)
 }
 
 // chunkLines is the number of lines a worker takes at once. Each line's
@@ -284,6 +285,12 @@ const chunkLines = 256
 // cancelled ctx stops the reading; the lines read so far are finished and
 // ctx.Err() returned.
 func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers int, emit func(line string, res Result)) error {
+	return f.processSeq(ctx, lines, workers, false, emit)
+}
+
+// processSeq is ProcessSeq, with stage 3 on the workers (ProcessSeqTurns)
+// when inTurn is set.
+func (f *Filter) processSeq(ctx context.Context, lines iter.Seq[string], workers int, inTurn bool, emit func(line string, res Result)) error {
 	if workers <= 1 || f.maxLines > 1 {
 		n := 0
 		for l := range lines {
@@ -339,6 +346,14 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 	// A few chunks per worker in flight: enough to keep them busy, few
 	// enough to keep memory small.
 	ordered := make(chan *aheadChunk, 2*workers)
+	// with inTurn, stage 3 is the workers' too (turns.go): chunks are
+	// numbered as they are read (read, owned by the holder of the turn)
+	// and emitted in that order by whichever worker finishes the next one
+	var ord *inOrder
+	read := uint64(0)
+	if inTurn {
+		ord = newInOrder(f, emit, free, 4*workers)
+	}
 	var wg sync.WaitGroup
 	for _, sh := range f.shadows[:workers] {
 		wg.Add(1)
@@ -346,17 +361,31 @@ func (f *Filter) ProcessSeq(ctx context.Context, lines iter.Seq[string], workers
 			defer wg.Done()
 			for {
 				<-turn
-				c := readChunk(ctx, next, &eof)
-				if c != nil {
-					ordered <- c
+				var c *aheadChunk
+				if ord == nil {
+					if c = readChunk(ctx, next, &eof); c != nil {
+						ordered <- c
+					}
+				} else if ord.room(read) {
+					if c = readChunk(ctx, next, &eof); c != nil {
+						c.seq = read
+						read++
+					}
 				}
 				turn <- struct{}{}
 				if c == nil {
 					return
 				}
 				sh.workChunk(c)
+				if ord != nil {
+					ord.finished(c)
+				}
 			}
 		}()
+	}
+	if ord != nil {
+		wg.Wait()
+		return ctx.Err()
 	}
 	go func() {
 		wg.Wait()

@@ -3,6 +3,7 @@ package filter
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"net/netip"
 	"reflect"
@@ -15,8 +16,18 @@ import (
 
 // sameAsProcess runs lines through two filters compiled alike, one with
 // Process line by line and one with ProcessSeq on the given workers, and
-// reports the first difference in any result.
+// reports the first difference in any result; then the same with
+// ProcessSeqTurns.
 func sameAsProcess(t *testing.T, def Definition, opts Options, lines []string, workers int) {
+	t.Helper()
+	sameAsProcessBy(t, def, opts, lines, workers, (*Filter).ProcessSeq)
+	sameAsProcessBy(t, def, opts, lines, workers, (*Filter).ProcessSeqTurns)
+}
+
+// seqFunc is ProcessSeq or ProcessSeqTurns.
+type seqFunc func(f *Filter, ctx context.Context, lines iter.Seq[string], workers int, emit func(string, Result)) error
+
+func sameAsProcessBy(t *testing.T, def Definition, opts Options, lines []string, workers int, process seqFunc) {
 	t.Helper()
 	seq, err := Compile(def, opts)
 	if err != nil {
@@ -32,7 +43,7 @@ func sameAsProcess(t *testing.T, def Definition, opts Options, lines []string, w
 	}
 	var got []Result
 	var gotLines []string
-	err = par.ProcessSeq(context.Background(), slices.Values(lines), workers, func(l string, r Result) {
+	err = process(par, context.Background(), slices.Values(lines), workers, func(l string, r Result) {
 		gotLines = append(gotLines, l)
 		got = append(got, r)
 	})
@@ -261,6 +272,57 @@ func TestProcessSeqTurns(t *testing.T) {
 				}
 				if emitted != n || most.Load() > 1 {
 					t.Errorf("%d of %d lines emitted; %d goroutines at once in the sequence", emitted, n, most.Load())
+				}
+			})
+		}
+	}
+}
+
+// TestProcessSeqTurnsEmit: ProcessSeqTurns calls emit from the workers,
+// one call at a time and in the order of the lines, and reads no more
+// than its bound of chunks ahead of what it has emitted, also when emit
+// is slow; a cancelled context still has every line read handed over.
+func TestProcessSeqTurnsEmit(t *testing.T) {
+	f := mustCompile(t, Definition{FailRegex: []string{`^bad <HOST>$`}}, Options{Dates: noDates{}})
+	for _, workers := range []int{2, 3} {
+		for _, cancelAt := range []int{-1, 7 * chunkLines} {
+			t.Run(fmt.Sprintf("%d/%d", workers, cancelAt), func(t *testing.T) {
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var read atomic.Int64
+				n := 40 * chunkLines
+				lines := func(yield func(string) bool) {
+					for i := range n {
+						if i == cancelAt {
+							cancel()
+						}
+						read.Add(1)
+						if !yield(fmt.Sprintf("bad 192.0.2.%d", i%250+1)) {
+							return
+						}
+					}
+				}
+				var inside atomic.Int32
+				emitted, ahead := 0, int64(0)
+				err := f.ProcessSeqTurns(ctx, lines, workers, func(l string, r Result) {
+					if inside.Add(1) != 1 {
+						t.Error("emit called by two goroutines at once")
+					}
+					if want := fmt.Sprintf("bad 192.0.2.%d", emitted%250+1); l != want || len(r.Failures) != 1 {
+						t.Errorf("line %d: %q %+v, want %q", emitted, l, r, want)
+					}
+					emitted++
+					ahead = max(ahead, read.Load()-int64(emitted))
+					if emitted%(3*chunkLines) == 0 {
+						time.Sleep(2 * time.Millisecond) // let the readers run ahead
+					}
+					inside.Add(-1)
+				})
+				if cancelAt < 0 && (err != nil || emitted != n) || cancelAt >= 0 && (err != context.Canceled || int64(emitted) != read.Load()) {
+					t.Errorf("err %v, %d lines read, %d emitted", err, read.Load(), emitted)
+				}
+				if bound := int64((4*workers + 1) * chunkLines); ahead > bound {
+					t.Errorf("read %d lines ahead of emit, bound %d", ahead, bound)
 				}
 			})
 		}
