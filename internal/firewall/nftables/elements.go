@@ -170,32 +170,27 @@ func (b *Backend) Ban(ctx context.Context, bans []firewall.Ban) error {
 		}
 	}
 	now := time.Now()
-	queued := 0
+	var e elemBatch
+	b.beginElems(&e, unix.NFT_MSG_NEWSETELEM)
 	for ref, list := range groups {
-		set := b.newSet(ref.jail, ref.kind)
-		elems := make([]nft.SetElement, 0, len(list))
+		e.forSet(b.table.Name, setName(ref.jail, ref.kind))
 		for _, ban := range list {
 			timeout, ok := timeoutFor(ban.Expires, now)
 			if !ok {
 				continue
 			}
-			elems = append(elems, elementsFor(ban.Prefix, timeout)...)
+			e.add(ban.Prefix, timeout)
 		}
-		n, err := b.queue(set, elems, b.conn.SetAddElements)
-		if err != nil {
-			return b.abort("ban", err)
-		}
-		queued += n
 	}
-	if queued == 0 {
+	if e.elems == 0 {
 		return nil
 	}
 	prepared := time.Now()
-	if err := b.flush("ban"); err != nil {
-		return err
+	if err := b.commitElems(&e); err != nil {
+		return fmt.Errorf("nftables: ban: %w", err)
 	}
 	b.note(groups)
-	b.log.Debug("ban batch committed", "elements", queued,
+	b.log.Debug("ban batch committed", "elements", e.elems,
 		"validate", now.Sub(start), "prepare", prepared.Sub(now), "commit", time.Since(prepared))
 	return nil
 }
@@ -317,21 +312,21 @@ func (b *Backend) note(groups map[setRef][]firewall.Ban) {
 }
 
 func (b *Backend) deleteGroups(groups map[setRef][]firewall.Ban) error {
-	queued := 0
+	var e elemBatch
+	b.beginElems(&e, unix.NFT_MSG_DELSETELEM)
 	for ref, list := range groups {
-		elems := make([]nft.SetElement, 0, len(list))
+		e.forSet(b.table.Name, setName(ref.jail, ref.kind))
 		for _, ban := range list {
-			elems = append(elems, elementsFor(ban.Prefix, 0)...)
-		}
-		queued += len(elems)
-		if _, err := b.queue(b.newSet(ref.jail, ref.kind), elems, b.conn.SetDeleteElements); err != nil {
-			return b.abort("unban", err)
+			e.add(ban.Prefix, 0)
 		}
 	}
-	if queued == 0 {
+	if e.elems == 0 {
 		return nil
 	}
-	return b.flush("unban")
+	if err := b.commitElems(&e); err != nil {
+		return fmt.Errorf("nftables: unban: %w", err)
+	}
+	return nil
 }
 
 // List implements firewall.Backend: it reads every set of the table.

@@ -66,11 +66,15 @@ type Backend struct {
 	log   *slog.Logger
 	netns int
 
-	mu    sync.Mutex // serialises batches; guards conn and jails
-	conn  *nft.Conn
-	raw   *netlink.Conn                // for reading sets back; opened when first needed
-	jails map[string]firewall.JailSpec // as installed by the last Setup
-	order []string                     // jail names in Setup order
+	mu   sync.Mutex // serialises batches; guards conn and jails
+	conn *nft.Conn
+	raw  *netlink.Conn // for reading sets back and element batches; opened when first needed
+	// elemBuf and ackBuf are an element batch's buffers (batch.go), kept
+	// between batches; seq numbers its messages.
+	elemBuf, ackBuf []byte
+	seq             uint32
+	jails           map[string]firewall.JailSpec // as installed by the last Setup
+	order           []string                     // jail names in Setup order
 	// changes tells a heal, which reads the sets without mu, what our
 	// own Ban, Unban and Setup changed meanwhile.
 	changes firewall.ChangeLog
