@@ -328,3 +328,39 @@ func TestProcessSeqTurnsEmit(t *testing.T) {
 		}
 	}
 }
+
+// TestDeferredHitAllocs: in counting mode a hit deferred to the ordered
+// stage that gives no failure (sshd's Accepted line, F-MLFGAINED, which
+// mergeFailure marks nofail) allocates nothing, on the worker or in the
+// ordered stage: no room for a failure that does not come and no copy of
+// its groups to add nofail. A chunk's done channel is the one
+// allocation left.
+func TestDeferredHitAllocs(t *testing.T) {
+	f, err := Compile(f2bDefinition(t, "sshd", nil), Options{Counting: true, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "Nov 27 10:00:00 host sshd[123]: Accepted password for root from 192.0.2.1 port 22 ssh2"
+	sh := f.shadow()
+	free := &chunkStack{}
+	got := 0
+	run := func() {
+		c := newChunk(free)
+		for range 16 {
+			f.addLine(c, line)
+		}
+		sh.workChunk(c)
+		f.emitChunk(c, func(_ string, r Result) {
+			if r.PrefMatched && r.Failures == nil {
+				got++
+			}
+		}, free)
+	}
+	run()
+	if got != 16 {
+		t.Fatalf("%d of 16 lines matched the prefregex without a failure", got)
+	}
+	if n := testing.AllocsPerRun(20, run); n > 1 {
+		t.Errorf("%.1f allocations a chunk of 16 deferred hits, want 1", n)
+	}
+}
