@@ -181,3 +181,85 @@ func FuzzIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestWiden puts slots past what a tagged cell holds: the index turns
+// wide, and keeps every key it held before and after.
+func TestWiden(t *testing.T) {
+	keys := map[int32]Key{}
+	fetches := 0
+	x := New(func(s int32) Key { fetches++; return keys[s] })
+	slots := []int32{0, 1, 2, slotMask - 2, slotMask - 1}
+	for i, s := range slots {
+		keys[s] = key(i)
+		x.Put(key(i), s)
+	}
+	if x.wide {
+		t.Fatalf("wide after slot %d; want tagged cells up to %d", slotMask-1, slotMask-1)
+	}
+	for i, s := range []int32{slotMask, 1<<31 - 2, 1 << 30} {
+		keys[s] = key(100 + i)
+		x.Put(key(100+i), s)
+		slots = append(slots, s)
+	}
+	if !x.wide {
+		t.Fatal("not wide after slot", slotMask)
+	}
+	for s, k := range keys {
+		if got, ok := x.Get(k); !ok || got != s {
+			t.Errorf("Get(key of slot %d) = %d, %v", s, got, ok)
+		}
+	}
+	if _, ok := x.Get(key(50)); ok {
+		t.Error("Get of a key never put found a slot")
+	}
+	for _, s := range slots[:4] {
+		if !x.Delete(keys[s]) {
+			t.Errorf("Delete(key of slot %d) = false", s)
+		}
+		delete(keys, s)
+	}
+	for s, k := range keys {
+		if got, ok := x.Get(k); !ok || got != s {
+			t.Errorf("after deletes: Get(key of slot %d) = %d, %v", s, got, ok)
+		}
+	}
+}
+
+// TestAbsentFetchesFew looks up absent keys in a full index: the tags
+// spare nearly every key fetch (linear probing at this fill visits several
+// full cells a miss; without tags each was a fetch).
+func TestAbsentFetchesFew(t *testing.T) {
+	tb := &table{}
+	fetches := 0
+	x := New(func(s int32) Key { fetches++; return tb.keys[s] })
+	const n = 90_000 // 131,072 cells, about 70 % full
+	for i := range n {
+		x.Put(key(i), tb.add(key(i)))
+	}
+	fetches = 0
+	const misses = 20_000
+	for i := range misses {
+		if _, ok := x.Get(key(n + i)); ok {
+			t.Fatal("found an absent key")
+		}
+	}
+	if fetches > misses/10 {
+		t.Errorf("%d key fetches for %d absent keys; want under %d", fetches, misses, misses/10)
+	}
+}
+
+// BenchmarkGetAbsent looks up keys not held in a 100,000-key index, each
+// new address of a flood; the caller's keys are in a separate table, as
+// the tracker's records are.
+func BenchmarkGetAbsent(b *testing.B) {
+	tb := &table{}
+	x := New(func(s int32) Key { return tb.keys[s] })
+	for i := range 100_000 {
+		x.Put(key(i), tb.add(key(i)))
+	}
+	i := 0
+	for b.Loop() {
+		x.Get(key(100_000 + i%(1<<16)))
+		i++
+	}
+}
