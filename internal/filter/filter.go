@@ -255,17 +255,20 @@ func Compile(def Definition, opts Options) (*Filter, error) {
 		f.maxLines = 1
 	}
 	multi := f.maxLines > 1
-	var err error
+	pats := compilePatterns(def, multi, opts.MatchTimeout)
 	if def.PrefRegex != "" {
-		if f.pref, err = compilePattern(def.PrefRegex, def.UseDNS, false, opts.MatchTimeout); err != nil {
-			return nil, fmt.Errorf("%w: prefregex: %w", ErrBadRegex, err)
+		c := pats[0]
+		pats = pats[1:]
+		if c.err != nil {
+			return nil, fmt.Errorf("%w: prefregex: %w", ErrBadRegex, c.err)
 		}
+		f.pref = c.p
 		if v := f.pref.ascii; v.bt == nil && v.re != nil {
 			v.split = newContentSplit(f.pref.asciiExpr)
 		}
 	}
 	for i, r := range def.FailRegex {
-		p, err := compilePattern(r, def.UseDNS, multi, opts.MatchTimeout)
+		p, err := pats[i].p, pats[i].err
 		if err != nil {
 			return nil, fmt.Errorf("%w: failregex[%d] %q: %w", ErrBadRegex, i, r, err)
 		}
@@ -274,8 +277,9 @@ func Compile(def Definition, opts Options) (*Filter, error) {
 		}
 		f.fail = append(f.fail, p)
 	}
+	pats = pats[len(def.FailRegex):]
 	for i, r := range def.IgnoreRegex {
-		p, err := compilePattern(r, def.UseDNS, false, opts.MatchTimeout)
+		p, err := pats[i].p, pats[i].err
 		if err != nil {
 			return nil, fmt.Errorf("%w: ignoreregex[%d] %q: %w", ErrBadRegex, i, r, err)
 		}
