@@ -118,7 +118,7 @@ func newRegexCmd(stdout, stderr *os.File) *cobra.Command {
 	f.BoolVar(&o.printAllIgnored, "print-all-ignored", false, "print all ignored lines, however many")
 	f.BoolVar(&o.json, "json", false, "print the summary as JSON")
 	f.BoolVar(&o.explain, "explain", false, "show each regex's translation and matching engine")
-	f.IntVarP(&o.jobs, "jobs", "j", 0, "regex workers (0: one per CPU, one on a machine of two or fewer); results are the same for any number")
+	f.IntVarP(&o.jobs, "jobs", "j", 0, "regex workers (0: one per CPU); results are the same for any number")
 	f.BoolVar(&o.compat, "fail2ban-compat", false, "behave exactly like fail2ban-regex (set when run as fail2ban-regex)")
 	_ = f.MarkHidden("fail2ban-compat")
 	_ = f.MarkHidden("TZ")

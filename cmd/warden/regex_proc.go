@@ -334,20 +334,16 @@ func (r *regexRun) jobs() int {
 	return defaultJobs(runtime.GOMAXPROCS(0))
 }
 
-// defaultJobs is the number of filter workers for cpus CPUs: one per CPU,
-// except on one or two, where a single one (no pipeline) is used. On two
-// vCPUs (bench/README, regex rounds 11 and 12) -j 2 takes 30-50% more CPU
-// than -j 1 for the same lines, so it is ahead by the clock only when the
-// other core is idle, and then by about 5% (0.73 against 0.77 s on the
-// 1M-line auth.log), while with the other core busy it is 25-40% behind
-// (1.08 against 0.78 s for -o ip). Round 14's pipeline (workers taking
-// turns at reading) still costs 40-60% more CPU, and was level with -j 1
-// by the clock at best (0.74 against 0.75 s).
+// defaultJobs is the number of filter workers for cpus CPUs: one per
+// CPU. Up to regex round 14 (bench/README) two CPUs got one worker: -j 2
+// cost 40-60% more CPU and was level with -j 1 by the clock at best. With
+// the ordered stage on the workers (filter.ProcessSeqTurns) and fewer
+// allocations for deferred hits, -j 2 is ahead on two vCPUs in every row
+// of round 15, also while another session kept the machine busy (sshd
+// -o ip 0.66-0.81 against 0.81-0.83 s, aggressive 0.70-0.78 against
+// 0.84-0.93 s on the 1M-line auth.log).
 func defaultJobs(cpus int) int {
-	if cpus <= 2 {
-		return 1
-	}
-	return cpus
+	return max(cpus, 1)
 }
 
 // readLine reads one '\n'-terminated line and returns it without the
