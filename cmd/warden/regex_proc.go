@@ -42,6 +42,7 @@ type regexRun struct {
 
 	stats  regexStats
 	outLoc *time.Location // the zone --out prints dates in, once known
+	outBuf []byte         // -o ip's line, built for each failure
 
 	// for tests: the read blocks' recycler (nil: processReader's own),
 	// no recycling at all, the block size (0: lineBlockSize)

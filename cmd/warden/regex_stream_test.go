@@ -192,6 +192,25 @@ func TestFormatOut(t *testing.T) {
 	}
 }
 
+// TestAppendOutIP: -o ip's own writer prints what formatOut prints for
+// "ip": a captured ip field first, else the address, else the id.
+func TestAppendOutIP(t *testing.T) {
+	for _, fl := range []filter.Failure{
+		{ID: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1")},
+		{ID: "2001:db8::1", Addr: netip.MustParseAddr("2001:db8::1")},
+		{ID: "fe80::1%eth0", Addr: netip.MustParseAddr("fe80::1%eth0")},
+		{ID: "::ffff:192.0.2.9", Addr: netip.MustParseAddr("::ffff:192.0.2.9")},
+		{ID: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"), Fields: map[string]string{"ip": "198.51.100.9"}},
+		{ID: "host.example.org"},
+		{ID: "10.0.0.0/8", Fields: map[string]string{"user": "x"}},
+	} {
+		want := strings.Join(formatOut("ip", fl, time.UTC, outOpts{}), "\n") + "\n"
+		if got := string(appendOutIP([]byte("kept:"), fl)); got != "kept:"+want {
+			t.Errorf("%+v: %q, want %q", fl, got, "kept:"+want)
+		}
+	}
+}
+
 // outNeedsFailure has a captured "ip" that differs from its address, so a
 // format that reads the field is told from one that reads the address.
 var outNeedsFailure = filter.Failure{ID: "192.0.2.1", Host: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"),
