@@ -193,25 +193,36 @@ const probeEvery = 5 * time.Millisecond
 // with the wait: 20 ms for the first second, 100 ms up to ten seconds,
 // 500 ms after that. Only a count ends the wait.
 func poll(ctx context.Context, ns, set string, want int, start time.Time, probe []netip.Addr) (time.Duration, error) {
+	d, _, _, err := pollSeen(ctx, ns, set, want, start, probe)
+	return d, err
+}
+
+// pollSeen is poll, also returning when the probe addresses were first
+// all seen in the set (zero without probes) and how many counts it took.
+func pollSeen(ctx context.Context, ns, set string, want int, start time.Time, probe []netip.Addr) (d, seen time.Duration, counts int, err error) {
 	last := 0
 	for len(probe) > 0 {
 		in, err := has(ns, set, probe)
+		if in {
+			seen = time.Since(start)
+		}
 		if in || err != nil {
 			break // an error: the counts alone decide
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%v not all in the set after %v: %w", probe, time.Since(start).Round(time.Millisecond), ctx.Err())
+			return 0, 0, 0, fmt.Errorf("%v not all in the set after %v: %w", probe, time.Since(start).Round(time.Millisecond), ctx.Err())
 		case <-time.After(probeEvery):
 		}
 	}
 	for {
 		n := count(ctx, ns, set)
+		counts++
 		if ctx.Err() == nil {
 			last = n
 		}
 		if n >= want {
-			return time.Since(start), nil
+			return time.Since(start), seen, counts, nil
 		}
 		every := 20 * time.Millisecond
 		switch el := time.Since(start); {
@@ -222,7 +233,7 @@ func poll(ctx context.Context, ns, set string, want int, start time.Time, probe 
 		}
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%d of %d elements after %v: %w", last, want, time.Since(start).Round(time.Millisecond), ctx.Err())
+			return 0, 0, 0, fmt.Errorf("%d of %d elements after %v: %w", last, want, time.Since(start).Round(time.Millisecond), ctx.Err())
 		case <-time.After(every):
 		}
 	}
@@ -268,11 +279,12 @@ func flood(args []string) error {
 	if *k > 0 && *want == *k && base.Is4() {
 		probe = []netip.Addr{next.Prev()}
 	}
-	d, err := poll(ctx, c.ns, c.set, *want, start, probe)
+	d, seen, counts, err := pollSeen(ctx, c.ns, c.set, *want, start, probe)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("all_banned_s=%.3f bans_per_s=%.0f write_s=%.3f\n", d.Seconds(), float64(*k)/d.Seconds(), written.Seconds())
+	fmt.Printf("all_banned_s=%.3f bans_per_s=%.0f write_s=%.3f last_seen_s=%.3f counts=%d\n",
+		d.Seconds(), float64(*k)/d.Seconds(), written.Seconds(), seen.Seconds(), counts)
 	return nil
 }
 
