@@ -274,9 +274,10 @@ func flood(args []string) error {
 	}
 	written := time.Since(start)
 	// The lines come address by address, so the last address is the
-	// last the server decides to ban.
+	// last the server decides to ban; want may count bans made before
+	// the flood (server-vs-fail2ban's latency addresses), already in.
 	var probe []netip.Addr
-	if *k > 0 && *want == *k && base.Is4() {
+	if *k > 0 && *want >= *k && base.Is4() {
 		probe = []netip.Addr{next.Prev()}
 	}
 	d, seen, counts, err := pollSeen(ctx, c.ns, c.set, *want, start, probe)
