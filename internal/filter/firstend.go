@@ -3,6 +3,8 @@ package filter
 import (
 	"regexp/syntax"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // firstEnd finds where the match Go's regexp would report for an anchored
@@ -23,24 +25,45 @@ import (
 // the end of the text nothing can be read any more, so the state's threads
 // (all preferred to any match noted before) match there if one of them
 // reaches the match through its \z: each state knows whether one does
-// (feEnd). Not safe for concurrent use (see clone).
+// (feEnd).
+//
+// Safe for concurrent use: the workers of ProcessSeq share one automaton
+// (clone gives the same one back). end reads the table through an atomic
+// pointer, each entry with an atomic load; states are built under mu, and
+// an entry is written (atomically) only once the state it leads to is in
+// the table a reader can reach it through. A table that must grow is
+// copied into one twice as large, filled with feUnknown past the copy,
+// and published; a reader still on the old one finds only entries known
+// then, and goes to mu for the rest. With a copy per worker the walks on
+// two workers took 50-70% more CPU than on one, even on a single core:
+// two sets of tables did not stay in the caches where one does
+// (bench/README, regex round 15).
 type firstEnd struct {
-	prog  *syntax.Prog
-	lists [][]uint32 // each state's threads: pcs of rune instructions, in order
-	info  []uint8    // per state: feMatch | feLast | feEnd
-	index map[string]int32
-	// trans: state*feStride + byte → the next state's row (its number
-	// times feStride) with its info bits in the low bits, or feUnknown /
-	// feDead; one load per byte gives both
-	trans  []int32
-	failed bool // state budget exceeded: unusable
+	prog   *syntax.Prog
+	tab    atomic.Pointer[feTable]
+	failed atomic.Bool // state budget exceeded: unusable
 
-	seen  []uint32 // generation marks per pc
-	gen   uint32
-	stack []uint32
-	roots []uint32
-	list  []uint32
-	key   []byte
+	mu     sync.Mutex // builds states; guards what follows
+	states int32      // states in the table
+	lists  [][]uint32 // each state's threads: pcs of rune instructions, in order
+	index  map[string]int32
+	seen   []uint32 // generation marks per pc
+	gen    uint32
+	stack  []uint32
+	roots  []uint32
+	list   []uint32
+	key    []byte
+}
+
+// feTable is what end reads. trans: state*feStride + byte → the next
+// state's row (its number times feStride) with its info bits in the low
+// bits, or feUnknown / feDead; one load per byte gives both. info: per
+// state, feMatch | feLast | feEnd. Both have room for more states than
+// the automaton has (entries feUnknown); a state's row and info are
+// written before any entry that leads to it.
+type feTable struct {
+	trans []int32
+	info  []uint8
 }
 
 // info bits of a state
@@ -71,34 +94,29 @@ func newFirstEnd(re *syntax.Regexp) *firstEnd {
 	}
 	fe := &firstEnd{prog: prog}
 	fe.reset()
-	if fe.failed || len(fe.lists) == 0 {
+	if fe.failed.Load() || len(fe.lists) == 0 {
 		return nil // too big, or no match from anywhere (\zb)
 	}
 	return fe
 }
 
 func (fe *firstEnd) reset() {
-	fe.lists, fe.info, fe.trans = fe.lists[:0], fe.info[:0], fe.trans[:0]
+	fe.tab.Store(&feTable{})
+	fe.states, fe.lists = 0, fe.lists[:0]
 	fe.index = map[string]int32{}
 	fe.seen = make([]uint32, len(fe.prog.Inst))
 	fe.gen = 0
-	fe.failed = false
+	fe.failed.Store(false)
 	fe.roots = append(fe.roots[:0], uint32(fe.prog.Start))
 	fe.state() // the start is state 0
 }
 
-// clone returns an automaton for the same expression with an empty cache.
-func (fe *firstEnd) clone() *firstEnd {
-	if fe == nil {
-		return nil
-	}
-	c := &firstEnd{prog: fe.prog}
-	c.reset()
-	return c
-}
+// clone returns fe itself: the automaton is safe for concurrent use, and
+// its workers share what it has built.
+func (fe *firstEnd) clone() *firstEnd { return fe }
 
 // nullable reports whether the expression matches the empty text.
-func (fe *firstEnd) nullable() bool { return fe.info[0]&feMatch != 0 }
+func (fe *firstEnd) nullable() bool { return fe.tab.Load().info[0]&feMatch != 0 }
 
 // state follows fe.roots, in order, through the instructions that consume
 // nothing, and returns the state for the threads found (feDead if none
@@ -155,10 +173,10 @@ func (fe *firstEnd) state() int32 {
 		return id
 	}
 	if len(fe.lists) >= maxFEState {
-		fe.failed = true
+		fe.failed.Store(true)
 		return feUnknown
 	}
-	id := int32(len(fe.lists))
+	id := fe.states
 	fe.lists = append(fe.lists, slices.Clone(list))
 	var info uint8
 	if matched {
@@ -170,12 +188,49 @@ func (fe *firstEnd) state() int32 {
 	if atEnd {
 		info |= feEnd
 	}
-	fe.info = append(fe.info, info)
-	fe.index[string(fe.key)] = id
-	for range feStride {
-		fe.trans = append(fe.trans, feUnknown)
+	tab := fe.tab.Load()
+	if int(id) >= len(tab.info) {
+		// a larger table, published before any entry leads to the state;
+		// readers of the old one see its entries, which stay valid
+		n := max(8, 2*len(tab.info))
+		nt := &feTable{trans: make([]int32, n*feStride), info: make([]uint8, n)}
+		for i := range tab.trans {
+			nt.trans[i] = atomic.LoadInt32(&tab.trans[i])
+		}
+		for i := len(tab.trans); i < len(nt.trans); i++ {
+			nt.trans[i] = feUnknown
+		}
+		copy(nt.info, tab.info)
+		nt.info[id] = info
+		fe.tab.Store(nt)
+	} else {
+		tab.info[id] = info // read only through an entry stored after this
 	}
+	fe.states++
+	fe.index[string(fe.key)] = id
 	return id
+}
+
+// learn works out state row/feStride's entry for c under mu, or finds it
+// known already (built by another worker, or in a newer table than the
+// caller read): the entry, feDead, or feUnknown (budget exceeded).
+func (fe *firstEnd) learn(row int32, c byte) int32 {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	if t := atomic.LoadInt32(&fe.tab.Load().trans[row+int32(c)]); t != feUnknown {
+		return t
+	}
+	id := fe.step(row/feStride, c)
+	t := id
+	switch id {
+	case feUnknown:
+		return feUnknown
+	case feDead:
+	default:
+		t = id*feStride | int32(fe.tab.Load().info[id])
+	}
+	atomic.StoreInt32(&fe.tab.Load().trans[row+int32(c)], t)
+	return t
 }
 
 // nextGen starts a walk: a new generation of seen marks (cleared when
@@ -243,42 +298,40 @@ func (fe *firstEnd) step(s int32, c byte) int32 {
 // buf, or -1 when there is none; ok is false when the automaton cannot
 // tell (a byte ≥ 0x80, or too many states) and the caller must ask regexp.
 func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
-	if fe == nil || fe.failed {
+	if fe == nil || fe.failed.Load() {
 		return 0, false
 	}
+	tab := fe.tab.Load()
 	end = -1
-	if fe.info[0]&feMatch != 0 {
+	if tab.info[0]&feMatch != 0 {
 		end = from
 	}
-	if fe.info[0]&feLast != 0 {
-		if fe.info[0]&feEnd != 0 && from == len(buf) {
+	if tab.info[0]&feLast != 0 {
+		if tab.info[0]&feEnd != 0 && from == len(buf) {
 			end = from
 		}
 		return end, true
 	}
-	trans := fe.trans
+	trans := tab.trans
 	row := int32(0) // the current state's row in trans
 	for i := from; i < len(buf); i++ {
 		c := buf[i]
 		if c >= 0x80 {
 			return 0, false
 		}
-		t := trans[row+int32(c)]
+		t := atomic.LoadInt32(&trans[row+int32(c)])
 		if t < 0 {
 			if t == feDead {
 				return end, true
 			}
-			id := fe.step(row/feStride, c)
-			switch id {
+			switch t = fe.learn(row, c); t {
 			case feUnknown:
 				return 0, false
 			case feDead:
-				fe.trans[row+int32(c)] = feDead
 				return end, true
 			}
-			t = id*feStride | int32(fe.info[id])
-			fe.trans[row+int32(c)] = t
-			trans = fe.trans
+			tab = fe.tab.Load()
+			trans = tab.trans
 		}
 		row = t &^ (feStride - 1)
 		if f := t & (feStride - 1); f != 0 {
@@ -293,7 +346,7 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 			}
 		}
 	}
-	if fe.info[row/feStride]&feEnd != 0 {
+	if tab.info[row/feStride]&feEnd != 0 {
 		end = len(buf) // the text ends in a state that matches there
 	}
 	return end, true

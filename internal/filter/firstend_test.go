@@ -3,6 +3,7 @@ package filter
 import (
 	"regexp"
 	"regexp/syntax"
+	"sync"
 	"testing"
 )
 
@@ -107,4 +108,68 @@ func FuzzFirstEnd(f *testing.F) {
 		}
 		checkFirstEnd(t, expr, text, from)
 	})
+}
+
+// TestFirstEndShared: one automaton walked by several goroutines at once
+// from its first state on, each building states the others read (and
+// growing the table under them), gives Go's regexp's end for every text.
+// Run with -race, it also checks the automaton's synchronisation.
+func TestFirstEndShared(t *testing.T) {
+	for _, expr := range []string{
+		`(?:\S+\s+)?(?:\S+\[\d+\]:\s+)?(?:error: PAM: )?[aA]uthentication (?:failure|error)`,
+		`[a-z]+(?:\d+|[A-Z]+)*x`,
+		`(?:a|ab|abc|abcd)*e`,
+	} {
+		re, err := syntax.Parse(expr, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fe := newFirstEnd(re)
+		if fe == nil {
+			t.Fatalf("%q: no automaton", expr)
+		}
+		if fe.clone() != fe {
+			t.Fatalf("%q: clone is not shared", expr)
+		}
+		gore := regexp.MustCompile(`^(?:` + expr + `)`)
+		texts := sharedTexts(400)
+		want := make([]int, len(texts))
+		for i, s := range texts {
+			want[i] = -1
+			if loc := gore.FindStringIndex(s); loc != nil {
+				want[i] = loc[1]
+			}
+		}
+		var wg sync.WaitGroup
+		for w := range 4 {
+			wg.Go(func() {
+				for k := range texts {
+					i := (k*7 + w*101) % len(texts) // each in its own order
+					got, ok := fe.end([]byte(texts[i]), 0)
+					if ok && got != want[i] {
+						t.Errorf("%q in %q: end %d, regexp %d", expr, texts[i], got, want[i])
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+}
+
+// sharedTexts makes n varied ASCII texts, the same for every call.
+func sharedTexts(n int) []string {
+	words := []string{"srv01 ", "sshd[123]: ", "error: PAM: ", "authentication failure", "Authentication error",
+		"abcd", "ab", "e", "xyz", "Q9", "12", " ", "abcde", "zz", "AB", "x"}
+	out := make([]string, n)
+	seed := uint32(1)
+	for i := range out {
+		var b []byte
+		for range 1 + i%9 {
+			seed = seed*1664525 + 1013904223
+			b = append(b, words[seed>>28%uint32(len(words))]...)
+		}
+		out[i] = string(b)
+	}
+	return out
 }
