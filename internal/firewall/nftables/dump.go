@@ -369,11 +369,14 @@ func recvInto(raw syscall.RawConn, buf []byte) (int, error) {
 	return n, nil
 }
 
-// CountElements counts the elements of a set (interval end elements not
-// counted, so a range counts once) in the network namespace netns (a file
-// descriptor; 0 is this process's), with the same streaming dump a heal
-// round uses. settled is false when a commit landed during the dump, which
-// may then have missed elements. It is for tools that watch a set fill
+// CountElements counts the distinct elements of a set (interval end
+// elements not counted, so a range counts once) in the network namespace
+// netns (a file descriptor; 0 is this process's), with the same streaming
+// dump a heal round uses. settled is false when a commit landed during the
+// dump, which may then have missed elements. Even a settled dump can
+// repeat elements (and skip as many) while the kernel grows the set's hash
+// table in the background (see heal.go), so repeats are not counted: n
+// never exceeds what the set held. It is for tools that watch a set fill
 // (bench/bantime); a set that does not exist yields unix.ENOENT.
 func CountElements(netns int, family nft.TableFamily, table, set string) (n int, settled bool, err error) {
 	b := &Backend{table: &nft.Table{Name: table, Family: family}, netns: netns}
@@ -382,12 +385,13 @@ func CountElements(netns int, family nft.TableFamily, table, set string) (n int,
 		return 0, false, err
 	}
 	defer c.Close()
+	seen := make(map[netip.Addr]struct{})
 	settled, err = b.dumpSet(c, set, func(e setElem) {
 		if !e.end {
-			n++
+			seen[e.key] = struct{}{}
 		}
 	})
-	return n, settled, err
+	return len(seen), settled, err
 }
 
 // HasElements reports, one lookup per address, which of addrs the set of
