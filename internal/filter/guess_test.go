@@ -64,7 +64,7 @@ func TestGuessTaken(t *testing.T) {
 			l := &aheadLine{line: line}
 			l.tl, l.date, l.noDate, l.skip = f.splitDate(line, &l.res)
 			l.res.Time = l.date
-			sh.work(l)
+			sh.work(l, false)
 			var gs *guess
 			if len(l.ahead.steps) > 0 {
 				gs = &l.ahead.steps[0].gs

@@ -82,6 +82,13 @@ type ahead struct {
 	// gbuf holds the deferred hits' groups (deferHit); like steps, its
 	// storage stays with the line's place in a recycled chunk
 	gbuf groupSet
+	// fail, when set (ProcessSeqTurns), is the line's own storage for
+	// the failure of its first deferred hit: emit is done with a result
+	// before its record is filled again, so no room is allocated for it
+	// (on sshd's summary of the 1M-line auth.log, 114,000 of them, 24
+	// MB); failUsed says it was handed out
+	fail     *[1]Failure
+	failUsed bool
 }
 
 // deferHit notes, on a worker, a hit whose failure depends on state the
@@ -111,10 +118,13 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 		// allocated here rather than there; with the hit's line when it
 		// has one (newRoom)
 		a.grewNil = res.Failures == nil
-		if a.grewNil && !f.opts.Counting && len(h.matched) == 1 {
+		switch {
+		case a.grewNil && !f.opts.Counting && len(h.matched) == 1:
 			room = f.newRoom(h, g.get("mlfid").ok)
 			res.Failures = room.f[:0]
-		} else {
+		case a.grewNil && a.fail != nil:
+			res.Failures, a.failUsed = a.fail[:0:1], true
+		default:
 			grow = true
 		}
 	}
@@ -137,11 +147,15 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 		s.h.matched = s.line[:]
 	}
 	s.gs = f.guessFor(&s.h, s.h.groups, room)
-	// The room only for a hit likely to give a failure: a host of its
-	// own and no F-NOFAIL or F-MLFGAINED (on sshd's log two hits in
-	// three give none, and each had 200 bytes for nothing). A wrong
-	// guess costs an append in the ordered stage, never a result.
-	if grow && s.gs.addrOK && !s.h.groups.get("nofail").truthy() && !s.h.groups.get("mlfgained").truthy() {
+	// The room only for a hit likely to give a failure (on sshd's log
+	// with -o ip two hits in three give none, and each had 200 bytes for
+	// nothing): any hit with CheckAllRegex (failures are made for
+	// F-NOFAIL hits too, marked NoFail); else one without F-NOFAIL or
+	// F-MLFGAINED that has a host of its own, or with KeepPending any
+	// (a failure without a host stands for a pending one). A wrong guess
+	// costs an append in the ordered stage, never a result.
+	if grow && (f.opts.CheckAllRegex || (s.gs.addrOK || f.opts.KeepPending) &&
+		!s.h.groups.get("nofail").truthy() && !s.h.groups.get("mlfgained").truthy()) {
 		res.Failures = slices.Grow(res.Failures, 1)
 	}
 	f.stepErrs(s)
@@ -199,8 +213,11 @@ func (f *Filter) shadow() *Filter {
 }
 
 // work does a line's findFailure on a worker (see stage 2).
-func (f *Filter) work(l *aheadLine) {
+func (f *Filter) work(l *aheadLine, reuse bool) {
 	l.ahead = ahead{steps: l.ahead.steps[:0], gbuf: l.ahead.gbuf[:0]}
+	if reuse {
+		l.ahead.fail = &l.fail
+	}
 	if l.skip {
 		return
 	}
@@ -266,6 +283,7 @@ type aheadLine struct {
 	skip   bool
 	res    Result
 	ahead  ahead
+	fail   [1]Failure // see ahead.fail
 }
 
 // aheadChunk is the unit of work handed to a worker.
@@ -273,6 +291,7 @@ type aheadChunk struct {
 	lines []aheadLine
 	done  chan struct{} // closed by the worker when its lines are done
 	seq   uint64        // its place in the order of reading (inOrder)
+	reuse bool          // ProcessSeqTurns: a result's storage may be the record's (ahead.fail)
 }
 
 // chunkLines is the number of lines a worker takes at once. Each line's
@@ -333,6 +352,7 @@ func (f *Filter) processSeq(ctx context.Context, lines iter.Seq[string], workers
 		for l := range lines {
 			if c == nil {
 				c = newChunk(free)
+				c.reuse = inTurn
 			}
 			f.addLine(c, l)
 			if len(c.lines) == chunkLines {
@@ -502,6 +522,9 @@ func (f *Filter) emitChunk(c *aheadChunk, emit func(string, Result), free *chunk
 		a.res = Result{}
 		clear(a.ahead.steps)
 		clear(a.ahead.gbuf)
+		if a.ahead.failUsed {
+			a.fail[0] = Failure{}
+		}
 	}
 	free.push(c)
 }
@@ -509,7 +532,7 @@ func (f *Filter) emitChunk(c *aheadChunk, emit func(string, Result), free *chunk
 // workChunk is stage 2 for a chunk, on the shadow f.
 func (f *Filter) workChunk(c *aheadChunk) {
 	for i := range c.lines {
-		f.work(&c.lines[i])
+		f.work(&c.lines[i], c.reuse)
 	}
 	close(c.done)
 }

@@ -21,7 +21,13 @@ import (
 func sameAsProcess(t *testing.T, def Definition, opts Options, lines []string, workers int) {
 	t.Helper()
 	sameAsProcessBy(t, def, opts, lines, workers, (*Filter).ProcessSeq)
-	sameAsProcessBy(t, def, opts, lines, workers, (*Filter).ProcessSeqTurns)
+	sameAsProcessBy(t, def, opts, lines, workers, func(f *Filter, ctx context.Context, lines iter.Seq[string], workers int, emit func(string, Result)) error {
+		// a result's Failures may be used again once emit returns
+		return f.ProcessSeqTurns(ctx, lines, workers, func(l string, r Result) {
+			r.Failures = slices.Clone(r.Failures)
+			emit(l, r)
+		})
+	})
 }
 
 // seqFunc is ProcessSeq or ProcessSeqTurns.
@@ -362,5 +368,44 @@ func TestDeferredHitAllocs(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(20, run); n > 1 {
 		t.Errorf("%.1f allocations a chunk of 16 deferred hits, want 1", n)
+	}
+}
+
+// TestTurnsFailureStorage: in ProcessSeqTurns' chunks (reuse set) the
+// failure of a deferred hit is kept in the line's record, so in counting
+// mode a chunk of failure lines allocates nothing but the chunk's done
+// channel; in ProcessSeq's each failure has storage of its own, which
+// the daemon keeps.
+func TestTurnsFailureStorage(t *testing.T) {
+	f, err := Compile(f2bDefinition(t, "sshd", nil), Options{Counting: true, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "Nov 27 10:00:00 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2"
+	sh := f.shadow()
+	free := &chunkStack{}
+	for _, reuse := range []bool{true, false} {
+		got := 0
+		run := func() {
+			c := newChunk(free)
+			c.reuse = reuse
+			for range 16 {
+				f.addLine(c, line)
+			}
+			sh.workChunk(c)
+			f.emitChunk(c, func(_ string, r Result) {
+				if len(r.Failures) == 1 && r.Failures[0].ID == "192.0.2.1" {
+					got++
+				}
+			}, free)
+		}
+		run()
+		if got != 16 {
+			t.Fatalf("reuse %v: %d of 16 lines gave their failure", reuse, got)
+		}
+		n := testing.AllocsPerRun(20, run)
+		if reuse && n > 1 || !reuse && n < 16 {
+			t.Errorf("reuse %v: %.1f allocations a chunk of 16 failure lines", reuse, n)
+		}
 	}
 }

@@ -15,7 +15,9 @@ import (
 // So emit, and Options.Resolve, are called in order and one call at a
 // time, each call finished before the next one starts, but on the
 // workers' goroutines, not on the caller's. The results are those of
-// Process, as with ProcessSeq.
+// Process, as with ProcessSeq, but a result's Failures may be storage
+// that is used again for a later line once emit returns: emit must copy
+// what it keeps of them.
 //
 // Why: with ProcessSeq the caller's goroutine is a third busy one beside
 // two workers on two cores, and it reads every line's record (written
