@@ -11,6 +11,7 @@ import (
 	"warden/internal/action"
 	"warden/internal/firewall"
 	"warden/internal/jail"
+	"warden/internal/logfmt"
 	"warden/internal/store"
 )
 
@@ -295,7 +296,7 @@ func (m *Manager) banBatch(ctx context.Context, reqs []banReq) {
 			pb.req.done <- reply{res: pb.res}
 		}
 		if pb.res.Already && !pb.res.Prolonged {
-			m.log.Debug("already banned", "jail", pb.req.jail, "ticket", pb.req.t.ID)
+			m.log.Debug(logfmt.MsgAlreadyBanned, "jail", pb.req.jail, "prefix", pb.req.t.ID)
 			m.recheck(pb.req.jail, *pb.req.t)
 		}
 	}
@@ -437,7 +438,7 @@ func (m *Manager) expire(ctx context.Context, now time.Time) {
 	m.ctr.Expired += int64(len(due))
 	m.mu.Unlock()
 	for _, e := range due {
-		m.log.Info("unban", "jail", e.jail, "prefix", e.prefix, "reason", "expired")
+		m.log.Log(ctx, logfmt.LevelNotice, logfmt.MsgUnban, "jail", e.jail, "prefix", e.prefix.String(), "reason", "expired")
 	}
 	_ = m.lift(ctx, due, false)
 }
@@ -479,7 +480,7 @@ func (m *Manager) unban(ctx context.Context, r *request) (int, error) {
 		return 0, fmt.Errorf("%w: %v", ErrNotBanned, r.prefixes)
 	}
 	for _, e := range es {
-		m.log.Info("unban", "jail", e.jail, "prefix", e.prefix, "reason", "operator")
+		m.log.Log(ctx, logfmt.LevelNotice, logfmt.MsgUnban, "jail", e.jail, "prefix", e.prefix.String(), "reason", "operator")
 	}
 	return len(es), m.lift(ctx, es, !r.all)
 }
@@ -499,27 +500,35 @@ func (m *Manager) recheck(jailName string, t jail.Ticket) {
 	}
 }
 
-// logBans writes the line of each new or prolonged ban (monitoring parses
-// "msg=ban jail=J prefix=P"). A flood logs 100,000 of them, so each is
-// built from typed attributes (no boxing into interfaces, no reflection in
-// the handler) on the jail's logger, whose name attribute is formatted
-// once; the prefix's text is the only allocation of a line.
+// logBans writes the line of each new or prolonged ban: at NOTICE, which
+// the server's text log words as fail2ban's "[jail] Ban ADDR" (recidive and
+// monitoring read it; see internal/logfmt). A flood logs 100,000 of them,
+// so each record goes straight to the jail's handler (whose name attribute
+// is formatted once) with typed attributes: no caller lookup, no boxing;
+// the prefix's text is the only allocation of a line.
 func (m *Manager) logBans(ctx context.Context, final []*pendingBan) {
 	var js *jailState
 	for _, pb := range final {
 		if js == nil || js.cfg.Name != pb.e.jail {
 			js = m.jails[pb.e.jail]
 		}
-		lg := js.log
-		if !lg.Enabled(ctx, slog.LevelInfo) {
+		h := js.log.Handler()
+		if !h.Enabled(ctx, logfmt.LevelNotice) {
 			return
 		}
-		prefix := slog.String("prefix", pb.e.prefix.String())
+		msg := logfmt.MsgProlongBan
+		if pb.isNew {
+			msg = logfmt.MsgBan
+		}
+		r := slog.NewRecord(time.Now(), logfmt.LevelNotice, msg, 0)
+		var pt [48]byte // room for an IPv6 prefix: one allocation, not String's two
+		prefix := slog.String("prefix", string(pb.e.prefix.AppendTo(pt[:0])))
 		bt := slog.Duration("bantime", pb.e.banTime)
 		if pb.isNew {
-			lg.LogAttrs(ctx, slog.LevelInfo, "ban", prefix, bt, slog.Int64("count", int64(pb.e.count)))
+			r.AddAttrs(prefix, bt, slog.Int64("count", int64(pb.e.count)))
 		} else {
-			lg.LogAttrs(ctx, slog.LevelInfo, "prolong ban", prefix, bt)
+			r.AddAttrs(prefix, bt)
 		}
+		_ = h.Handle(ctx, r)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"warden/internal/firewall"
 	"warden/internal/jail"
+	"warden/internal/logfmt"
 	"warden/internal/store"
 )
 
@@ -61,6 +62,10 @@ func (m *Manager) restore(ctx context.Context) error {
 			js.total++
 		}
 		m.mu.Unlock()
+		// fail2ban's "[jail] Restore Ban ADDR", which recidive skips.
+		if js.log.Enabled(ctx, logfmt.LevelNotice) {
+			js.log.Log(ctx, logfmt.LevelNotice, logfmt.MsgRestoreBan, "prefix", e.prefix.String())
+		}
 		if m.hasActions(e.jail) {
 			acted = append(acted, e)
 		}
