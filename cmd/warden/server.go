@@ -17,6 +17,7 @@ import (
 
 	"warden/internal/config"
 	"warden/internal/control"
+	"warden/internal/logfmt"
 	"warden/internal/server"
 )
 
@@ -59,7 +60,7 @@ func newServerCmd() *cobra.Command {
 	f.IntVar(&o.readyFD, "ready-fd", 0, "internal: pipe to the parent of a daemonised server")
 	_ = f.MarkHidden("ready-fd")
 	f.StringVar(&o.db, "db", "", "ban database (default: fail2ban.conf's dbfile, else "+server.DefaultDB+")")
-	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text (fail2ban's layout) or json")
 	f.BoolVar(&o.shellActions, "shell-actions", false, "run fail2ban's nftables actions as shell commands instead of natively")
 	f.BoolVar(&o.keepBans, "keep-bans", false, "leave firewall rules and bans in the kernel at stop (as fail2ban.conf's keepbans = true)")
 	return cmd
@@ -172,24 +173,39 @@ func loadConf(dir string, note io.Writer) (*config.Config, error) {
 	return config.Load(fsys, config.Options{Root: root})
 }
 
-// serverLogger builds the daemon's logger: text or JSON, at fail2ban.conf's
-// loglevel, to its logtarget (STDOUT, STDERR or a file; SYSLOG and
-// SYSTEMD-JOURNAL go to stderr, which systemd's journal collects). Output
-// is buffered (see logBuffer); flush writes what is pending and is called
-// when the server returns.
+// serverLogger builds the daemon's logger: at fail2ban.conf's loglevel, to
+// its logtarget (STDOUT, STDERR or a file; SYSLOG and SYSTEMD-JOURNAL go
+// to stderr, which systemd's journal collects). The text format is
+// fail2ban's own layout (internal/logfmt), so that recidive, logwatch and
+// the like read warden's log as they read fail2ban.log; JSON is slog's.
+// Output is buffered (see logBuffer); flush writes what is pending and is
+// called when the server returns.
 func serverLogger(stderr io.Writer, format string, s config.Server) (log *slog.Logger, flush func(), err error) {
+	return serverLoggerEnv(stderr, format, s, os.Getenv)
+}
+
+// serverLoggerEnv is serverLogger with the environment given (for
+// JOURNAL_STREAM).
+func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv func(string) string) (log *slog.Logger, flush func(), err error) {
 	var lvl slog.Level
 	switch strings.ToUpper(strings.TrimSpace(s.LogLevel)) {
 	case "CRITICAL", "ERROR":
 		lvl = slog.LevelError
-	case "WARNING", "WARN", "NOTICE":
+	case "WARNING", "WARN":
 		lvl = slog.LevelWarn
+	case "NOTICE":
+		lvl = logfmt.LevelNotice
 	case "DEBUG", "TRACEDEBUG", "HEAVYDEBUG":
 		lvl = slog.LevelDebug
 	}
 	w := stderr
+	// fail2ban leaves the time out for SYSLOG (syslog stamps lines); the
+	// journal stamps them too.
+	noTime := false
 	switch t := strings.TrimSpace(s.LogTarget); strings.ToUpper(t) {
-	case "", "STDERR", "SYSLOG", "SYSTEMD-JOURNAL":
+	case "", "STDERR":
+	case "SYSLOG", "SYSTEMD-JOURNAL":
+		noTime = true
 	case "STDOUT":
 		w = os.Stdout
 	default:
@@ -199,18 +215,41 @@ func serverLogger(stderr io.Writer, format string, s config.Server) (log *slog.L
 		}
 		w = f
 	}
+	// On systemd's journal stream, each line leads with its syslog
+	// priority, which journald records as PRIORITY (recidive's
+	// journalmatch wants PRIORITY=5 for bans), and no time.
+	journal := toJournal(w, getenv("JOURNAL_STREAM"))
 	buf := newLogBuffer(w, logFlushEvery)
-	ho := &slog.HandlerOptions{Level: lvl}
 	var h slog.Handler
 	switch format {
 	case "text":
-		h = slog.NewTextHandler(buf, ho)
+		h = logfmt.New(buf, logfmt.Options{Level: lvl, NoTime: noTime || journal, Priority: journal})
 	case "json":
-		h = slog.NewJSONHandler(buf, ho)
+		h = slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: lvl, ReplaceAttr: logfmt.ReplaceAttr})
 	default:
 		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
 	return slog.New(flushOnWarn{Handler: h, buf: buf}), func() { _ = buf.Flush() }, nil
+}
+
+// toJournal reports whether w is the stream that systemd connected to the
+// journal: JOURNAL_STREAM holds that stream's "device:inode"
+// (systemd.exec(5)).
+func toJournal(w io.Writer, stream string) bool {
+	f, ok := w.(*os.File)
+	if stream == "" || !ok {
+		return false
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var st syscall.Stat_t
+	serr := err
+	if err := rc.Control(func(fd uintptr) { serr = syscall.Fstat(int(fd), &st) }); err != nil || serr != nil {
+		return false
+	}
+	return stream == fmt.Sprintf("%d:%d", st.Dev, st.Ino)
 }
 
 // logFlushEvery is the longest a buffered log line waits to be written.

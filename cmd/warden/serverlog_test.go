@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"warden/internal/config"
+	"warden/internal/logfmt"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the flush timer's goroutine.
@@ -36,11 +43,11 @@ func TestServerLogBuffered(t *testing.T) {
 		atOnce []string // written before any flush
 		later  []string // written only by the timer or flush
 	}{
-		{"info waits", func(l *slog.Logger) { l.Info("ban", "ip", "192.0.2.1") }, nil, []string{"msg=ban ip=192.0.2.1"}},
+		{"info waits", func(l *slog.Logger) { l.Info("reload done", "ip", "192.0.2.1") }, nil, []string{"INFO    reload done ip=192.0.2.1"}},
 		{"warning flushes what came before", func(l *slog.Logger) {
-			l.Info("ban", "ip", "192.0.2.1")
+			l.Info("reload done", "ip", "192.0.2.1")
 			l.With("jail", "sshd").Warn("odd")
-		}, []string{"msg=ban ip=192.0.2.1", "msg=odd jail=sshd"}, nil},
+		}, []string{"INFO    reload done ip=192.0.2.1", "WARNING odd jail=sshd"}, nil},
 		{"debug filtered", func(l *slog.Logger) { l.Debug("noise") }, nil, nil},
 	}
 	for _, tt := range tests {
@@ -75,6 +82,73 @@ func TestServerLogBuffered(t *testing.T) {
 			flush()
 			if strings.Contains(out.String(), "noise") {
 				t.Errorf("debug line logged at INFO: %q", out.String())
+			}
+		})
+	}
+}
+
+// TestServerLogTargets checks the layout, level and stamping that
+// fail2ban.conf's loglevel and logtarget choose, and the syslog priority
+// prefix on systemd's journal stream.
+func TestServerLogTargets(t *testing.T) {
+	stamped := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} fail2ban\.actions {8}\[\d+\]: NOTICE  \[sshd\] Ban 192\.0\.2\.1\n$`)
+	bare := regexp.MustCompile(`^fail2ban\.actions {8}\[\d+\]: NOTICE  \[sshd\] Ban 192\.0\.2\.1\n$`)
+	journal := regexp.MustCompile(`^<5>fail2ban\.actions {8}\[\d+\]: NOTICE  \[sshd\] Ban 192\.0\.2\.1\n$`)
+	json := regexp.MustCompile(`^\{"time":"[^"]+","level":"NOTICE","msg":"ban","jail":"sshd","prefix":"192.0.2.1/32"\}\n$`)
+	tests := []struct {
+		name, format, level, target string
+		journal                     bool // JOURNAL_STREAM names the target
+		want                        *regexp.Regexp
+		wantInfo                    bool // an INFO line is written too
+	}{
+		{"file", "text", "INFO", "FILE", false, stamped, true},
+		{"notice hides info", "text", "NOTICE", "FILE", false, stamped, false},
+		{"warning hides the ban", "text", "WARNING", "FILE", false, nil, false},
+		{"syslog has no time", "text", "INFO", "SYSLOG", false, bare, true},
+		{"journal stream", "text", "INFO", "STDERR", true, journal, true},
+		{"journal target on a terminal", "text", "NOTICE", "SYSTEMD-JOURNAL", false, bare, false},
+		{"json", "json", "NOTICE", "FILE", false, json, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "warden.log")
+			f, err := os.Create(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			var st syscall.Stat_t
+			if err := syscall.Stat(path, &st); err != nil {
+				t.Fatal(err)
+			}
+			env := func(k string) string {
+				if k == "JOURNAL_STREAM" && tt.journal {
+					return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+				}
+				return ""
+			}
+			target := tt.target
+			if target == "FILE" {
+				target = path
+			}
+			log, flush, err := serverLoggerEnv(f, tt.format, config.Server{LogLevel: tt.level, LogTarget: target}, env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.Log(context.Background(), logfmt.LevelNotice, logfmt.MsgBan, "jail", "sshd", "prefix", "192.0.2.1/32")
+			flush()
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.want == nil && len(b) != 0 || tt.want != nil && !tt.want.Match(b) {
+				t.Fatalf("ban line %q, want %v", b, tt.want)
+			}
+			log.Info("reload done")
+			flush()
+			b2, _ := os.ReadFile(path)
+			if got := len(b2) > len(b); got != tt.wantInfo {
+				t.Errorf("INFO line written: %v, want %v (%q)", got, tt.wantInfo, b2[len(b):])
 			}
 		})
 	}

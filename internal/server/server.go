@@ -21,6 +21,7 @@ import (
 	"warden/internal/config"
 	"warden/internal/control"
 	"warden/internal/firewall"
+	"warden/internal/logfmt"
 	"warden/internal/store"
 )
 
@@ -408,6 +409,12 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 	mgrCancel()
 	if !mgrEnded {
 		merr = <-mgrDone
+	}
+	if next == nil && merr == nil {
+		// fail2ban's "Jail 'x' stopped", once its bans are handled.
+		for _, j := range v.jails {
+			s.log.Info(logfmt.MsgJailStopped, "jail", j.name)
+		}
 	}
 	if gerr != nil && !errors.Is(gerr, context.Canceled) {
 		return next, fmt.Errorf("server: %w", gerr)

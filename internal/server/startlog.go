@@ -7,6 +7,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"warden/internal/logfmt"
 	"warden/internal/source"
 )
 
@@ -70,6 +71,6 @@ func logJailStarts(log *slog.Logger, jails []*jailRun, before map[string]*jailRu
 		} else {
 			attrs = append(attrs, "files", len(j.currentFiles()))
 		}
-		log.Info("jail started", attrs...)
+		log.Info(logfmt.MsgJailStarted, attrs...)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"warden/internal/firewall"
+	"warden/internal/logfmt"
 	"warden/internal/source"
 )
 
@@ -30,20 +31,16 @@ func TestLogJailStarts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var b strings.Builder
-		log := slog.New(slog.NewTextHandler(&b, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		}}))
+		log := slog.New(logfmt.New(&b, logfmt.Options{NoTime: true, PID: 1}))
 		logJailStarts(log, jails, map[string]*jailRun{"kept": kept, "native": {name: "native"}}, tt.inotify)
 		out := b.String()
 		for _, w := range tt.want {
-			if !strings.Contains(out, "msg=\"jail started\" "+w) {
+			line := "fail2ban.jail           [1]: INFO    Jail '" + strings.TrimPrefix(strings.Fields(w)[0], "jail=") + "' started " + strings.SplitN(w, " ", 2)[1]
+			if !strings.Contains(out, line) {
 				t.Errorf("inotify=%v: no line with %q in:\n%s", tt.inotify, w, out)
 			}
 		}
-		if strings.Contains(out, "jail=kept") {
+		if strings.Contains(out, "'kept'") {
 			t.Errorf("an unchanged jail logged again:\n%s", out)
 		}
 	}
