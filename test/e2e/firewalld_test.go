@@ -276,21 +276,14 @@ func (r *cmdRuns) within(t *testing.T, from, to time.Time) time.Duration {
 }
 
 // logTime returns the time of the first line of a text-format server log
-// that contains msg and is stamped at or after since.
+// (fail2ban's layout, local time to the millisecond) that contains msg and
+// is stamped at or after since.
 func logTime(log, msg string, since time.Time) (time.Time, bool) {
 	for line := range strings.Lines(log) {
-		if !strings.Contains(line, msg) {
+		if !strings.Contains(line, msg) || len(line) < len("2006-01-02 15:04:05,000") {
 			continue
 		}
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		stamp, ok := strings.CutPrefix(f[0], "time=")
-		if !ok {
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, stamp)
+		at, err := time.ParseInLocation("2006-01-02 15:04:05,000", line[:len("2006-01-02 15:04:05,000")], time.Local)
 		if err == nil && !at.Before(since.Truncate(time.Millisecond)) {
 			return at, true
 		}
