@@ -199,12 +199,14 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 		lvl = slog.LevelDebug
 	}
 	w := stderr
-	// fail2ban leaves the time out for SYSLOG (syslog stamps lines); the
-	// journal stamps them too.
-	noTime := false
+	// fail2ban leaves the time out for SYSLOG (syslog stamps lines), and
+	// the padding too; the journal stamps lines as well.
+	noTime, noPad := false, false
 	switch t := strings.TrimSpace(s.LogTarget); strings.ToUpper(t) {
 	case "", "STDERR":
-	case "SYSLOG", "SYSTEMD-JOURNAL":
+	case "SYSLOG":
+		noTime, noPad = true, true
+	case "SYSTEMD-JOURNAL":
 		noTime = true
 	case "STDOUT":
 		w = os.Stdout
@@ -223,7 +225,7 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 	var h slog.Handler
 	switch format {
 	case "text":
-		h = logfmt.New(buf, logfmt.Options{Level: lvl, NoTime: noTime || journal, Priority: journal})
+		h = logfmt.New(buf, logfmt.Options{Level: lvl, NoTime: noTime || journal, NoPadding: noPad, Priority: journal})
 	case "json":
 		h = slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: lvl, ReplaceAttr: logfmt.ReplaceAttr})
 	default:

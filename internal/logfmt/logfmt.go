@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,9 @@ type Options struct {
 	// (sd-daemon(3)), which journald's stream reader takes off and
 	// records as the entry's PRIORITY (NOTICE = 5).
 	Priority bool
+	// NoPadding writes the component and level without fail2ban's column
+	// padding, as fail2ban does for SYSLOG ("fail2ban.actions[1]: NOTICE ...").
+	NoPadding bool
 	// PID is the process id written after the component (0: this
 	// process's).
 	PID int
@@ -57,6 +61,7 @@ type Handler struct {
 	level  slog.Leveler
 	prio   bool
 	notime bool
+	nopad  bool
 	// pre is the component-less tail of the attributes fixed by
 	// WithAttrs, already formatted (" k=v k=v").
 	pre    []byte
@@ -99,6 +104,7 @@ func New(w io.Writer, o Options) *Handler {
 		level:  lvl,
 		prio:   o.Priority,
 		notime: o.NoTime,
+		nopad:  o.NoPadding,
 		pidTxt: pt,
 	}
 }
@@ -225,11 +231,16 @@ func levelName(l slog.Level) string {
 // appendHead appends "component [pid]: LEVEL " in fail2ban's padding.
 func (h *Handler) appendHead(b []byte, comp string, l slog.Level) []byte {
 	b = append(b, comp...)
-	for i := len(comp); i < 24; i++ {
-		b = append(b, ' ')
+	name := levelName(l)
+	if h.nopad {
+		name = strings.TrimRight(name, " ")
+	} else {
+		for i := len(comp); i < 24; i++ {
+			b = append(b, ' ')
+		}
 	}
 	b = append(b, h.pidTxt...)
-	b = append(b, levelName(l)...)
+	b = append(b, name...)
 	return append(b, ' ')
 }
 
