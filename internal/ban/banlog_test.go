@@ -5,11 +5,18 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
+	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"warden/internal/firewall"
+	"warden/internal/jail"
 	"warden/internal/logfmt"
+	"warden/internal/store"
 )
 
 // noTime drops the record's time so that lines compare exactly, and names
@@ -111,5 +118,63 @@ func BenchmarkLogBans(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(final)), "ns/line")
 			b.ReportMetric(float64(testing.AllocsPerRun(5, func() { m.logBans(ctx, final) }))/float64(len(final)), "allocs/line")
 		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer the manager's goroutines may write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRestoreAndUnbanLogLines: a restart logs fail2ban's "Restore Ban"
+// for each ban still in force (a host bare, a network with its length),
+// and their expiry logs "Unban", in the server's text log.
+func TestRestoreAndUnbanLogLines(t *testing.T) {
+	ctx := context.Background()
+	st := openStoreAt(t, filepath.Join(t.TempDir(), "warden.db"))
+	if err := st.AddBans(ctx, []store.Ban{
+		{Jail: "sshd", Prefix: pfx("192.0.2.1"), Time: t0.Add(-time.Minute), BanTime: time.Hour, Count: 1},
+		{Jail: "sshd", Prefix: netip.MustParsePrefix("198.51.100.0/24"), Time: t0.Add(-time.Minute), BanTime: time.Hour, Count: 1},
+		{Jail: "sshd", Prefix: pfx("192.0.2.99"), Time: t0.Add(-2 * time.Hour), BanTime: time.Hour, Count: 1}, // ended
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	clk := newFakeClock(t0)
+	m, err := New(Config{
+		Jails:    []JailConfig{{Name: "sshd", BanTime: jail.BanTimeConfig{BanTime: time.Hour}}},
+		Backends: []firewall.Backend{newMem()}, Store: st, Clock: clk,
+		Logger: slog.New(logfmt.New(&out, logfmt.Options{NoTime: true, PID: 7, Level: logfmt.LevelNotice})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, m)
+	clk.Advance(time.Hour)
+	if err := m.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for l := range strings.Lines(out.String()) {
+		got = append(got, strings.TrimSuffix(l, "\n"))
+	}
+	head := "fail2ban.actions        [7]: NOTICE  [sshd] "
+	slices.Sort(got)
+	want := []string{head + "Restore Ban 192.0.2.1", head + "Restore Ban 198.51.100.0/24", head + "Unban 192.0.2.1", head + "Unban 198.51.100.0/24"}
+	if !slices.Equal(got, want) {
+		t.Errorf("log:\n%s\nwant (sorted):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
