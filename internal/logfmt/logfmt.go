@@ -74,6 +74,8 @@ type Handler struct {
 // output is what every clone of a Handler shares: the writer and the
 // cache of the current second's stamp.
 type output struct {
+	bufs sync.Pool // *[]byte line buffers
+
 	mu    sync.Mutex
 	w     io.Writer
 	loc   *time.Location
@@ -140,9 +142,7 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	return &c
 }
 
-// bufPool holds line buffers; a line that grew past maxPooled is dropped.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
+// maxPooled is the largest line buffer kept for reuse.
 const maxPooled = 16 << 10
 
 // stampLen is the length of "2006-01-02 15:04:05,000 ".
@@ -150,7 +150,10 @@ const stampLen = 24
 
 // Handle implements slog.Handler.
 func (h *Handler) Handle(_ context.Context, r slog.Record) error {
-	bp := bufPool.Get().(*[]byte)
+	bp, _ := h.out.bufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
 	b := (*bp)[:0]
 	if h.prio {
 		b = append(b, '<', priority(r.Level), '>')
@@ -173,7 +176,7 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	o.mu.Unlock()
 	if cap(b) <= maxPooled {
 		*bp = b
-		bufPool.Put(bp)
+		o.bufs.Put(bp)
 	}
 	return err
 }

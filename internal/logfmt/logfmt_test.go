@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -176,5 +178,35 @@ func BenchmarkBanLine(b *testing.B) {
 				_ = h.Handle(ctx, r)
 			}
 		})
+	}
+}
+
+// TestConcurrent logs from several goroutines through clones of one
+// handler: every line arrives whole.
+func TestConcurrent(t *testing.T) {
+	var buf bytes.Buffer
+	root := slog.New(New(&buf, Options{PID: 1, Location: time.UTC}))
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lg := root.With("jail", "j"+strconv.Itoa(g))
+			for i := range 200 {
+				lg.Log(context.Background(), LevelNotice, MsgBan, "prefix", "192.0.2."+strconv.Itoa(i%250)+"/32")
+			}
+		}()
+	}
+	wg.Wait()
+	line := regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} fail2ban\.actions {8}\[1\]: NOTICE  \[j[0-3]\] Ban 192\.0\.2\.\d+$`)
+	n := 0
+	for l := range strings.Lines(buf.String()) {
+		n++
+		if !line.MatchString(strings.TrimSuffix(l, "\n")) {
+			t.Fatalf("broken line %q", l)
+		}
+	}
+	if n != 800 {
+		t.Errorf("%d lines, want 800", n)
 	}
 }
