@@ -142,6 +142,24 @@ func TestRegexJournal(t *testing.T) {
 			}
 		}
 	}
+	// -m's words are one match line, as in fail2ban-regex: ANDed (the
+	// entries were written at PRIORITY=6), "+" for alternatives
+	for _, tt := range []struct {
+		m     string
+		lines string
+	}{
+		{match + " PRIORITY=6", "Lines: 3 lines"},
+		{match + " PRIORITY=3", "Lines: 0 lines"},
+		{match + " PRIORITY=3 + " + match, "Lines: 3 lines"},
+	} {
+		code, out, errOut := runCLI(t, "regex", "-m", tt.m, "systemd-journal", re)
+		if code != 0 {
+			t.Fatalf("-m %q: exit %d: %s", tt.m, code, errOut)
+		}
+		if !strings.Contains(out, tt.lines+",") {
+			t.Errorf("-m %q: no %q in\n%s", tt.m, tt.lines, out)
+		}
+	}
 	// a journalmatch journalctl would not take as matches is an error
 	if code, _, _ := runCLI(t, "regex", "-m", "/etc/passwd", "systemd-journal", re); code == 0 {
 		t.Error("a path as journalmatch was accepted")

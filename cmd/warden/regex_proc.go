@@ -124,7 +124,10 @@ func (r *regexRun) main(args []string) (int, error) {
 		r.readIgnoreRegex(args[2])
 	}
 	if r.o.journal != "" {
-		r.setup.journalMatch = strings.Fields(r.o.journal)
+		// One line, as fail2ban-regex takes it: its words are ANDed
+		// (journalctl's rule for different fields), "+" separates
+		// alternatives. (Lines of a filter's journalmatch are ORed.)
+		r.setup.journalMatch = []string{r.o.journal}
 	}
 	loc, err := r.location()
 	if err != nil {
