@@ -118,7 +118,7 @@ func appendText(path string, b []byte) error {
 }
 
 // count returns the number of elements in the set (0 if it does not exist
-// yet or cannot be read, or when a commit landed during the read, which can
+// yet or cannot be read; -1 when a commit landed during the read, which can
 // then miss elements). It streams the set over netlink inside the
 // namespace, as warden's heal rounds do: `nft list set` spends about 1.2
 // CPU-s formatting 100,000 elements (and google/nftables' GetSetElements
@@ -140,8 +140,11 @@ func count(_ context.Context, ns, set string) int {
 	}
 	defer h.Close()
 	n, settled, err := nftables.CountElements(int(h.Fd()), fam, f[1], f[2])
-	if err != nil || !settled {
+	switch {
+	case err != nil:
 		return 0
+	case !settled:
+		return -1
 	}
 	return n
 }
@@ -188,19 +191,20 @@ const probeEvery = 5 * time.Millisecond
 // time), so the server had one core, not two. With probe addresses
 // (those the server should ban last), poll first looks them up every
 // probeEvery, a hash probe each, and counts only once all are in (or a
-// lookup fails); without,
-// or when a count then falls short, it counts at an interval that grows
-// with the wait: 20 ms for the first second, 100 ms up to ten seconds,
-// 500 ms after that. Only a count ends the wait, and the time returned is
+// lookup fails), and then again every probeEvery for a second; without,
+// or after that second, it counts at an interval that grows with the
+// wait: 20 ms for the first second, 100 ms up to ten seconds, 500 ms after
+// that. Only a count ends the wait, and the time returned is
 // the start of that count (see below).
 func poll(ctx context.Context, ns, set string, want int, start time.Time, probe []netip.Addr) (time.Duration, error) {
-	d, _, _, err := pollSeen(ctx, ns, set, want, start, probe)
+	d, _, _, _, err := pollSeen(ctx, ns, set, want, start, probe)
 	return d, err
 }
 
 // pollSeen is poll, also returning when the probe addresses were first
-// all seen in the set (zero without probes) and how many counts it took.
-func pollSeen(ctx context.Context, ns, set string, want int, start time.Time, probe []netip.Addr) (d, seen time.Duration, counts int, err error) {
+// all seen in the set (zero without probes), how many counts it took and
+// what the first count found (-1: a commit landed during it).
+func pollSeen(ctx context.Context, ns, set string, want int, start time.Time, probe []netip.Addr) (d, seen time.Duration, counts, first int, err error) {
 	last := 0
 	for len(probe) > 0 {
 		in, err := has(ns, set, probe)
@@ -212,7 +216,7 @@ func pollSeen(ctx context.Context, ns, set string, want int, start time.Time, pr
 		}
 		select {
 		case <-ctx.Done():
-			return 0, 0, 0, fmt.Errorf("%v not all in the set after %v: %w", probe, time.Since(start).Round(time.Millisecond), ctx.Err())
+			return 0, 0, 0, 0, fmt.Errorf("%v not all in the set after %v: %w", probe, time.Since(start).Round(time.Millisecond), ctx.Err())
 		case <-time.After(probeEvery):
 		}
 	}
@@ -220,6 +224,9 @@ func pollSeen(ctx context.Context, ns, set string, want int, start time.Time, pr
 		at := time.Since(start)
 		n := count(ctx, ns, set)
 		counts++
+		if counts == 1 {
+			first = n
+		}
 		if ctx.Err() == nil {
 			last = n
 		}
@@ -228,10 +235,16 @@ func pollSeen(ctx context.Context, ns, set string, want int, start time.Time, pr
 			// landed while it ran, so the set already held those
 			// elements when it began. Walking 100,000 takes the
 			// kernel 0.13-0.2 s, which is the tool's, not the server's.
-			return at, seen, counts, nil
+			return at, seen, counts, first, nil
 		}
 		every := 20 * time.Millisecond
 		switch el := time.Since(start); {
+		case seen > 0 && el < seen+time.Second:
+			// The probes are in: the set is full or nearly so, and a
+			// count can fall short of elements that are there (a
+			// dump during the kernel's background rehash skips some;
+			// only distinct ones are counted). Count again at once.
+			every = probeEvery
 		case el > 10*time.Second:
 			every = 500 * time.Millisecond
 		case el > time.Second:
@@ -239,7 +252,7 @@ func pollSeen(ctx context.Context, ns, set string, want int, start time.Time, pr
 		}
 		select {
 		case <-ctx.Done():
-			return 0, 0, 0, fmt.Errorf("%d of %d elements after %v: %w", last, want, time.Since(start).Round(time.Millisecond), ctx.Err())
+			return 0, 0, 0, 0, fmt.Errorf("%d of %d elements after %v: %w", last, want, time.Since(start).Round(time.Millisecond), ctx.Err())
 		case <-time.After(every):
 		}
 	}
@@ -286,12 +299,12 @@ func flood(args []string) error {
 	if *k > 0 && *want >= *k && base.Is4() {
 		probe = []netip.Addr{next.Prev()}
 	}
-	d, seen, counts, err := pollSeen(ctx, c.ns, c.set, *want, start, probe)
+	d, seen, counts, first, err := pollSeen(ctx, c.ns, c.set, *want, start, probe)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("all_banned_s=%.3f bans_per_s=%.0f write_s=%.3f last_seen_s=%.3f counts=%d\n",
-		d.Seconds(), float64(*k)/d.Seconds(), written.Seconds(), seen.Seconds(), counts)
+	fmt.Printf("all_banned_s=%.3f bans_per_s=%.0f write_s=%.3f last_seen_s=%.3f counts=%d first_count=%d\n",
+		d.Seconds(), float64(*k)/d.Seconds(), written.Seconds(), seen.Seconds(), counts, first)
 	return nil
 }
 
