@@ -3,7 +3,9 @@ package logfmt
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The messages of the events that fail2ban also logs. The ban manager and
@@ -88,10 +90,28 @@ func (h *Handler) jailAddr(r slog.Record) (jail, addr string, ok bool) {
 		}
 		return true
 	})
+	// fail2ban's words carry the jail and address unquoted, so text that
+	// could end the line or hide in it (a newline in an <F-ID> that
+	// "already banned" shows) leaves the record to the quoting layout:
+	// one record never writes a second line.
+	if !printable(jail) || !printable(addr) {
+		return "", "", false
+	}
 	if okJ && !okA && (r.Message == MsgJailStarted || r.Message == MsgJailStopped) {
 		return jail, "", true
 	}
 	return jail, addr, okJ && okA
+}
+
+// printable reports whether s is valid UTF-8 without control or other
+// unprintable characters.
+func printable(s string) bool {
+	for _, c := range s {
+		if c == utf8.RuneError || !strconv.IsPrint(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // appendBan appends fail2ban's words for a ban event.

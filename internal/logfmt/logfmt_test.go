@@ -67,6 +67,11 @@ func TestLines(t *testing.T) {
 			"2026-11-28 00:15:31,846 fail2ban.actions        [1234]: NOTICE  [sshd] 192.0.2.1 already banned\n"},
 		{"already banned at debug", Options{}, nil, slog.LevelDebug, MsgAlreadyBanned, []slog.Attr{slog.String("jail", "sshd"), pfx("192.0.2.1")},
 			"2026-11-28 00:15:31,846 fail2ban.actions        [1234]: DEBUG   [sshd] 192.0.2.1 already banned\n"},
+		{"forged line in an id is quoted", Options{}, nil, slog.LevelDebug, MsgAlreadyBanned,
+			[]slog.Attr{slog.String("jail", "sshd"), pfx("bob\n2026-11-28 00:15:31,846 fail2ban.actions        [1]: NOTICE  [x] Ban 192.0.2.66")},
+			"2026-11-28 00:15:31,846 fail2ban.server         [1234]: DEBUG   already banned jail=sshd prefix=\"bob\\n2026-11-28 00:15:31,846 fail2ban.actions        [1]: NOTICE  [x] Ban 192.0.2.66\"\n"},
+		{"id with a space keeps fail2ban's words", Options{}, nil, slog.LevelDebug, MsgAlreadyBanned, []slog.Attr{slog.String("jail", "sshd"), pfx("bob smith")},
+			"2026-11-28 00:15:31,846 fail2ban.actions        [1234]: DEBUG   [sshd] bob smith already banned\n"},
 		{"jail started", Options{}, nil, slog.LevelInfo, MsgJailStarted, []slog.Attr{slog.String("jail", "sshd"), slog.String("source", "file (inotify)"), slog.Int("files", 1)},
 			"2026-11-28 00:15:31,846 fail2ban.jail           [1234]: INFO    Jail 'sshd' started source=\"file (inotify)\" files=1\n"},
 		{"ban without address is plain", Options{}, jail, LevelNotice, MsgBan, nil,
@@ -152,6 +157,20 @@ func FuzzValue(f *testing.F) {
 		}
 		if got != s && utf8Valid(s) {
 			t.Errorf("value %q reads back as %q", s, got)
+		}
+
+		// fail2ban's words write the jail and address unquoted; they
+		// too must stay on their one line.
+		for _, msg := range []string{MsgAlreadyBanned, MsgJailStarted} {
+			buf.Reset()
+			r := slog.NewRecord(at, LevelNotice, msg, 0)
+			r.AddAttrs(slog.String("jail", s), slog.String("prefix", s))
+			if err := h.Handle(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			if line := buf.String(); strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") {
+				t.Fatalf("%s: not one line: %q", msg, line)
+			}
 		}
 	})
 }
