@@ -126,20 +126,12 @@ func appendText(path string, b []byte) error {
 // compete for at every poll. Interval ends are not counted, so a range or
 // prefix counts once.
 func count(_ context.Context, ns, set string) int {
-	f := strings.Fields(set)
-	if len(f) != 3 {
-		return 0
-	}
-	fam, ok := families[f[0]]
-	if !ok {
-		return 0
-	}
-	h, err := os.Open("/run/netns/" + ns)
+	h, fam, table, name, err := openSet(ns, set)
 	if err != nil {
 		return 0
 	}
 	defer h.Close()
-	n, settled, err := nftables.CountElements(int(h.Fd()), fam, f[1], f[2])
+	n, settled, err := nftables.CountElements(int(h.Fd()), fam, table, name)
 	switch {
 	case err != nil:
 		return 0
@@ -147,6 +139,24 @@ func count(_ context.Context, ns, set string) int {
 		return -1
 	}
 	return n
+}
+
+// openSet parses set ("FAMILY TABLE SET", as nft names it) and opens the
+// named network namespace ns, which the caller closes.
+func openSet(ns, set string) (h *os.File, fam nft.TableFamily, table, name string, err error) {
+	f := strings.Fields(set)
+	if len(f) != 3 {
+		return nil, 0, "", "", fmt.Errorf("set %q: want FAMILY TABLE SET", set)
+	}
+	fam, ok := families[f[0]]
+	if !ok {
+		return nil, 0, "", "", fmt.Errorf("set %q: unknown family", set)
+	}
+	h, err = os.Open("/run/netns/" + ns)
+	if err != nil {
+		return nil, 0, "", "", err
+	}
+	return h, fam, f[1], f[2], nil
 }
 
 // families are nft's family words.
@@ -161,20 +171,12 @@ var ipv4 = regexp.MustCompile(`\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b`)
 // namespace, a set the kernel cannot look hosts up in) is returned; a set
 // that does not exist yet holds nothing.
 func has(ns, set string, addrs []netip.Addr) (bool, error) {
-	f := strings.Fields(set)
-	if len(f) != 3 {
-		return false, fmt.Errorf("set %q: want FAMILY TABLE SET", set)
-	}
-	fam, ok := families[f[0]]
-	if !ok {
-		return false, fmt.Errorf("set %q: unknown family", set)
-	}
-	h, err := os.Open("/run/netns/" + ns)
+	h, fam, table, name, err := openSet(ns, set)
 	if err != nil {
 		return false, err
 	}
 	defer h.Close()
-	in, err := nftables.HasElements(int(h.Fd()), fam, f[1], f[2], addrs)
+	in, err := nftables.HasElements(int(h.Fd()), fam, table, name, addrs)
 	if err != nil {
 		return false, err
 	}
