@@ -91,10 +91,10 @@ func TestServerLogJournal(t *testing.T) {
 		}
 	}
 	// recidive's journal source: the embedded filter on this run's
-	// entries. (One term only: `warden regex -m "A B"` ORs the terms where
-	// fail2ban-regex ANDs them; PRIORITY is checked above.)
+	// entries at recidive's PRIORITY=5 (the words of -m are ANDed, as in
+	// fail2ban-regex).
 	code, out, errOut := runCLI(t, "regex", "-c", "../../internal/defaults/tree", "-o", "<ip> <msg>",
-		"-m", fmt.Sprintf("_PID=%d", cmd.Process.Pid), "systemd-journal", "recidive")
+		"-m", fmt.Sprintf("_PID=%d PRIORITY=5", cmd.Process.Pid), "systemd-journal", "recidive")
 	var found []string
 	for l := range strings.Lines(out) {
 		if strings.Contains(l, "["+jail+"]") {
