@@ -229,32 +229,28 @@ func (b *Backend) sendBatch(msg []byte, first, last uint32, acks int) error {
 		if err != nil {
 			return err
 		}
-		for m := b.ackBuf[:n]; len(m) >= unix.SizeofNlMsghdr; {
-			l := int(binary.NativeEndian.Uint32(m))
-			if l < unix.SizeofNlMsghdr || l > len(m) {
-				return errBadMessage
-			}
-			typ := binary.NativeEndian.Uint16(m[4:])
-			seq := binary.NativeEndian.Uint32(m[8:])
-			data := m[unix.SizeofNlMsghdr:l]
-			m = m[min((l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(m)):]
-			if seq-first >= last-first {
+		m := msgs{b: b.ackBuf[:n]}
+		for m.next() {
+			if m.seq-first >= last-first {
 				continue // a late answer to something else
 			}
-			if typ != unix.NLMSG_ERROR || len(data) < 4 {
-				return fmt.Errorf("%w: type %d", errBatchAnswer, typ)
+			if m.typ != unix.NLMSG_ERROR || len(m.data) < 4 {
+				return fmt.Errorf("%w: type %d", errBatchAnswer, m.typ)
 			}
-			code := int32(binary.NativeEndian.Uint32(data))
+			code := int32(binary.NativeEndian.Uint32(m.data))
 			if code < 0 && kerr == nil {
 				kerr = unix.Errno(-code)
 			}
-			if seq == first || seq == last-1 {
+			if m.seq == first || m.seq == last-1 {
 				if kerr == nil {
 					return fmt.Errorf("%w: acknowledged batch header", errBatchAnswer)
 				}
 				return kerr
 			}
 			acks--
+		}
+		if m.err != nil {
+			return m.err
 		}
 	}
 	return kerr

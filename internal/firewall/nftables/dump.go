@@ -64,6 +64,34 @@ func (a *attrs) next() bool {
 	return true
 }
 
+// msgs walks the netlink messages packed in one datagram without
+// allocating, as attrs walks attributes; bytes too few for a header at the
+// end are ignored.
+type msgs struct {
+	b    []byte
+	typ  uint16
+	seq  uint32
+	data []byte // the payload after the netlink header
+	err  error
+}
+
+// next moves to the next message; false at the end or on an error.
+func (m *msgs) next() bool {
+	if len(m.b) < unix.SizeofNlMsghdr || m.err != nil {
+		return false
+	}
+	l := int(binary.NativeEndian.Uint32(m.b))
+	if l < unix.SizeofNlMsghdr || l > len(m.b) {
+		m.err = errBadMessage
+		return false
+	}
+	m.typ = binary.NativeEndian.Uint16(m.b[4:])
+	m.seq = binary.NativeEndian.Uint32(m.b[8:])
+	m.data = m.b[unix.SizeofNlMsghdr:l]
+	m.b = m.b[min((l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(m.b)):]
+	return true
+}
+
 // decodeElemMsg decodes the payload of one NFT_MSG_NEWSETELEM message (the
 // nfgenmsg header, then attributes) and calls fn for each element with a
 // key that is an IPv4 or IPv6 address. gen is the message's res_id: the
@@ -217,37 +245,29 @@ func (b *Backend) dumpSet(c *netlink.Conn, set string, fn func(setElem)) (settle
 // that answers request seq; done is true once the dump's end was read. An
 // error message from the kernel is returned as its errno.
 func walkMessages(b []byte, seq uint32, fn func([]byte) error) (done bool, err error) {
-	const hdr = unix.SizeofNlMsghdr
 	newElem := uint16(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_NEWSETELEM)
-	for len(b) >= hdr {
-		l := int(binary.NativeEndian.Uint32(b))
-		if l < hdr || l > len(b) {
-			return false, errBadMessage
-		}
-		typ := binary.NativeEndian.Uint16(b[4:])
-		mseq := binary.NativeEndian.Uint32(b[8:])
-		data := b[hdr:l]
-		b = b[min((l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(b)):]
-		if mseq != seq {
+	m := msgs{b: b}
+	for m.next() {
+		if m.seq != seq {
 			continue // a late answer to something else
 		}
-		switch typ {
+		switch m.typ {
 		case unix.NLMSG_DONE, unix.NLMSG_ERROR:
-			if len(data) >= 4 {
-				if code := int32(binary.NativeEndian.Uint32(data)); code < 0 {
+			if len(m.data) >= 4 {
+				if code := int32(binary.NativeEndian.Uint32(m.data)); code < 0 {
 					return true, unix.Errno(-code)
 				}
 			}
-			if typ == unix.NLMSG_DONE {
+			if m.typ == unix.NLMSG_DONE {
 				return true, nil
 			}
 		case newElem:
-			if err := fn(data); err != nil {
+			if err := fn(m.data); err != nil {
 				return false, err
 			}
 		}
 	}
-	return false, nil
+	return false, m.err
 }
 
 // probeChunk bounds the lookups sent in one go, so that their answers fit
@@ -311,23 +331,17 @@ func (b *Backend) probeAnswers(c *netlink.Conn, index map[uint32]int, present []
 		if err != nil {
 			return err
 		}
-		for m := buf[:n]; len(m) >= unix.SizeofNlMsghdr; {
-			l := int(binary.NativeEndian.Uint32(m))
-			if l < unix.SizeofNlMsghdr || l > len(m) {
-				return errBadMessage
-			}
-			typ := binary.NativeEndian.Uint16(m[4:])
-			i, ok := index[binary.NativeEndian.Uint32(m[8:])]
-			data := m[unix.SizeofNlMsghdr:l]
-			m = m[min((l+unix.NLMSG_ALIGNTO-1)&^(unix.NLMSG_ALIGNTO-1), len(m)):]
+		m := msgs{b: buf[:n]}
+		for m.next() {
+			i, ok := index[m.seq]
 			if !ok {
 				continue
 			}
 			switch {
-			case typ == newElem:
+			case m.typ == newElem:
 				present[i] = true
-			case typ == unix.NLMSG_ERROR && len(data) >= 4:
-				code := int32(binary.NativeEndian.Uint32(data))
+			case m.typ == unix.NLMSG_ERROR && len(m.data) >= 4:
+				code := int32(binary.NativeEndian.Uint32(m.data))
 				if code < 0 && unix.Errno(-code) != unix.ENOENT {
 					return unix.Errno(-code)
 				}
@@ -335,6 +349,9 @@ func (b *Backend) probeAnswers(c *netlink.Conn, index map[uint32]int, present []
 				continue
 			}
 			left--
+		}
+		if m.err != nil {
+			return m.err
 		}
 	}
 	return nil
