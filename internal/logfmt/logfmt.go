@@ -156,7 +156,8 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	}
 	b := (*bp)[:0]
 	if h.prio {
-		b = append(b, '<', priority(r.Level), '>')
+		_, prio := level(r.Level)
+		b = append(b, '<', prio, '>')
 	}
 	at := len(b)
 	if !h.notime && !r.Time.IsZero() {
@@ -197,44 +198,28 @@ func (o *output) fillStamp(dst []byte, t time.Time) {
 	dst[n+4] = ' '
 }
 
-// priority is the syslog priority digit of a level (sd-daemon(3)).
-func priority(l slog.Level) byte {
+// level is fail2ban's name of a level, padded as its "%(levelname)-7s",
+// and the level's syslog priority digit (sd-daemon(3)).
+func level(l slog.Level) (name string, prio byte) {
 	switch {
 	case l >= slog.LevelError+4:
-		return '2' // CRITICAL
+		return "CRITICAL", '2'
 	case l >= slog.LevelError:
-		return '3'
+		return "ERROR  ", '3'
 	case l >= slog.LevelWarn:
-		return '4'
+		return "WARNING", '4'
 	case l >= LevelNotice:
-		return '5'
+		return "NOTICE ", '5'
 	case l >= slog.LevelInfo:
-		return '6'
+		return "INFO   ", '6'
 	}
-	return '7'
-}
-
-// levelName is fail2ban's name of a level, padded as its "%(levelname)-7s".
-func levelName(l slog.Level) string {
-	switch {
-	case l >= slog.LevelError+4:
-		return "CRITICAL"
-	case l >= slog.LevelError:
-		return "ERROR  "
-	case l >= slog.LevelWarn:
-		return "WARNING"
-	case l >= LevelNotice:
-		return "NOTICE "
-	case l >= slog.LevelInfo:
-		return "INFO   "
-	}
-	return "DEBUG  "
+	return "DEBUG  ", '7'
 }
 
 // appendHead appends "component [pid]: LEVEL " in fail2ban's padding.
 func (h *Handler) appendHead(b []byte, comp string, l slog.Level) []byte {
 	b = append(b, comp...)
-	name := levelName(l)
+	name, _ := level(l)
 	if h.nopad {
 		name = strings.TrimRight(name, " ")
 	} else {
