@@ -43,16 +43,15 @@ type firstEnd struct {
 	tab    atomic.Pointer[feTable]
 	failed atomic.Bool // state budget exceeded: unusable
 
-	mu     sync.Mutex // builds states; guards what follows
-	states int32      // states in the table
-	lists  [][]uint32 // each state's threads: pcs of rune instructions, in order
-	index  map[string]int32
-	seen   []uint32 // generation marks per pc
-	gen    uint32
-	stack  []uint32
-	roots  []uint32
-	list   []uint32
-	key    []byte
+	mu    sync.Mutex // builds states; guards what follows
+	lists [][]uint32 // each state's threads: pcs of rune instructions, in order
+	index map[string]int32
+	seen  []uint32 // generation marks per pc
+	gen   uint32
+	stack []uint32
+	roots []uint32
+	list  []uint32
+	key   []byte
 }
 
 // feTable is what end reads. trans: state*feStride + byte → the next
@@ -92,23 +91,14 @@ func newFirstEnd(re *syntax.Regexp) *firstEnd {
 			return nil
 		}
 	}
-	fe := &firstEnd{prog: prog}
-	fe.reset()
+	fe := &firstEnd{prog: prog, index: map[string]int32{}, seen: make([]uint32, len(prog.Inst)),
+		roots: []uint32{uint32(prog.Start)}}
+	fe.tab.Store(&feTable{})
+	fe.state() // the start is state 0
 	if fe.failed.Load() || len(fe.lists) == 0 {
 		return nil // too big, or no match from anywhere (\zb)
 	}
 	return fe
-}
-
-func (fe *firstEnd) reset() {
-	fe.tab.Store(&feTable{})
-	fe.states, fe.lists = 0, fe.lists[:0]
-	fe.index = map[string]int32{}
-	fe.seen = make([]uint32, len(fe.prog.Inst))
-	fe.gen = 0
-	fe.failed.Store(false)
-	fe.roots = append(fe.roots[:0], uint32(fe.prog.Start))
-	fe.state() // the start is state 0
 }
 
 // clone returns fe itself: the automaton is safe for concurrent use, and
@@ -176,7 +166,7 @@ func (fe *firstEnd) state() int32 {
 		fe.failed.Store(true)
 		return feUnknown
 	}
-	id := fe.states
+	id := int32(len(fe.lists))
 	fe.lists = append(fe.lists, slices.Clone(list))
 	var info uint8
 	if matched {
@@ -206,7 +196,6 @@ func (fe *firstEnd) state() int32 {
 	} else {
 		tab.info[id] = info // read only through an entry stored after this
 	}
-	fe.states++
 	fe.index[string(fe.key)] = id
 	return id
 }
