@@ -399,7 +399,8 @@ func (f *Filter) processSeq(ctx context.Context, lines iter.Seq[string], workers
 					if c = readChunk(ctx, next, &eof); c != nil {
 						ordered <- c
 					}
-				} else if ord.room(read) {
+				} else {
+					ord.room(read)
 					if c = readChunk(ctx, next, &eof); c != nil {
 						c.seq = read
 						read++

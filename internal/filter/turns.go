@@ -50,16 +50,15 @@ func newInOrder(f *Filter, emit func(string, Result), free *chunkStack, max int)
 }
 
 // room waits, for the holder of the reading turn about to read chunk
-// seq, until fewer than max chunks are read and not emitted. It returns
-// true. (The chunks in between are searched by the other workers, or
-// done and waiting for the worker emitting, so next moves on.)
-func (o *inOrder) room(seq uint64) bool {
+// seq, until fewer than max chunks are read and not emitted. (The chunks
+// in between are searched by the other workers, or done and waiting for
+// the worker emitting, so next moves on.)
+func (o *inOrder) room(seq uint64) {
 	o.mu.Lock()
 	for seq-o.next >= o.max {
 		o.more.Wait()
 	}
 	o.mu.Unlock()
-	return true
 }
 
 // finished takes a chunk whose lines are worked. If no worker is
