@@ -342,10 +342,7 @@ func TestProcessSeqTurnsEmit(t *testing.T) {
 // its groups to add nofail. A chunk's done channel is the one
 // allocation left.
 func TestDeferredHitAllocs(t *testing.T) {
-	f, err := Compile(f2bDefinition(t, "sshd", nil), Options{Counting: true, Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustCompile(t, f2bDefinition(t, "sshd", nil), Options{Counting: true, Now: fixedNow})
 	line := "Nov 27 10:00:00 host sshd[123]: Accepted password for root from 192.0.2.1 port 22 ssh2"
 	sh := f.shadow()
 	free := &chunkStack{}
@@ -377,10 +374,7 @@ func TestDeferredHitAllocs(t *testing.T) {
 // channel; in ProcessSeq's each failure has storage of its own, which
 // the daemon keeps.
 func TestTurnsFailureStorage(t *testing.T) {
-	f, err := Compile(f2bDefinition(t, "sshd", nil), Options{Counting: true, Now: fixedNow})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustCompile(t, f2bDefinition(t, "sshd", nil), Options{Counting: true, Now: fixedNow})
 	line := "Nov 27 10:00:00 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2"
 	sh := f.shadow()
 	free := &chunkStack{}
