@@ -3,6 +3,7 @@ package filter
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,19 +50,11 @@ func compilePatterns(def Definition, multi bool, timeout time.Duration) []compil
 	// the jobs are taken in order, one at a time, by whichever goroutine
 	// is free (regexes differ a lot in cost: sshd's longest take 10 times
 	// its shortest)
-	var mu sync.Mutex
-	next := 0
-	take := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		i := next
-		next++
-		return i
-	}
+	var next atomic.Int64 // jobs taken so far
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for i := take(); i < len(jobs); i = take() {
+			for i := int(next.Add(1)) - 1; i < len(jobs); i = int(next.Add(1)) - 1 {
 				run(i)
 			}
 		})
