@@ -27,7 +27,8 @@ import (
 //     name to resolve (Options.Resolve need not be safe for concurrent
 //     use). For those the worker writes down the hit (a "step") instead
 //     of its failure and goes on as if the hit had ended nothing.
-//  3. in order, the caller's goroutine: a line without such a hit is done
+//  3. in order, the caller's goroutine (ProcessSeq) or the workers one at
+//     a time (ProcessSeqTurns, turns.go): a line without such a hit is done
 //     and handed over as it is; for one with, the steps are replayed from
 //     the first deferred hit on, each deferred hit through failureFrom
 //     proper, stopping where findFailure would have stopped.
