@@ -72,11 +72,11 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 	if err != nil {
 		return exitError{code: 1, msg: "configuration errors:\n" + err.Error()}
 	}
-	log, flushLog, err := serverLogger(stderr, o.logFormat, cfg.Server)
+	log, logBuf, err := serverLogger(stderr, o.logFormat, cfg.Server)
 	if err != nil {
 		return err
 	}
-	defer flushLog()
+	defer func() { _ = logBuf.Flush() }()
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", "warning", w.String())
 	}
@@ -107,6 +107,7 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		KeepBans:     o.keepBans,
 		Version:      version,
 		Logger:       log,
+		FlushLogs:    logBuf.Reopen,
 		Load: func() (*config.Config, error) {
 			cfg, err := loadConf(o.conf, io.Discard)
 			if err != nil {
@@ -180,13 +181,13 @@ func loadConf(dir string, note io.Writer) (*config.Config, error) {
 // the like read warden's log as they read fail2ban.log; JSON is slog's.
 // Output is buffered (see logBuffer); flush writes what is pending and is
 // called when the server returns.
-func serverLogger(stderr io.Writer, format string, s config.Server) (log *slog.Logger, flush func(), err error) {
+func serverLogger(stderr io.Writer, format string, s config.Server) (log *slog.Logger, buf *logBuffer, err error) {
 	return serverLoggerEnv(stderr, format, s, os.Getenv)
 }
 
 // serverLoggerEnv is serverLogger with the environment given (for
 // JOURNAL_STREAM).
-func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv func(string) string) (log *slog.Logger, flush func(), err error) {
+func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv func(string) string) (log *slog.Logger, buf *logBuffer, err error) {
 	var lvl slog.Level
 	switch strings.ToUpper(strings.TrimSpace(s.LogLevel)) {
 	case "CRITICAL", "ERROR":
@@ -199,6 +200,7 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 		lvl = slog.LevelDebug
 	}
 	w := stderr
+	path := "" // a log file's, reopened by flushlogs
 	// fail2ban leaves the time out for SYSLOG (syslog stamps lines), and
 	// the padding too; the journal stamps lines as well.
 	noTime, noPad := false, false
@@ -211,17 +213,18 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 	case "STDOUT":
 		w = os.Stdout
 	default:
-		f, err := os.OpenFile(t, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		f, err := openLogFile(t)
 		if err != nil {
 			return nil, nil, fmt.Errorf("logtarget: %w", err)
 		}
-		w = f
+		w, path = f, t
 	}
 	// On systemd's journal stream, each line leads with its syslog
 	// priority, which journald records as PRIORITY (recidive's
 	// journalmatch wants PRIORITY=5 for bans), and no time.
 	journal := toJournal(w, getenv("JOURNAL_STREAM"))
-	buf := newLogBuffer(w, logFlushEvery)
+	buf = newLogBuffer(w, logFlushEvery)
+	buf.path = path
 	var h slog.Handler
 	switch format {
 	case "text":
@@ -231,7 +234,12 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 	default:
 		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return slog.New(flushOnWarn{Handler: h, buf: buf}), func() { _ = buf.Flush() }, nil
+	return slog.New(flushOnWarn{Handler: h, buf: buf}), buf, nil
+}
+
+// openLogFile opens (creating it) the log file at path for appending.
+func openLogFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 }
 
 // toJournal reports whether w is the stream that systemd connected to the
@@ -263,14 +271,43 @@ const logFlushEvery = 100 * time.Millisecond
 // concurrent use (slog's handlers also lock around each record).
 type logBuffer struct {
 	every time.Duration
+	// path is the log file's (Reopen opens it again); "" for a stream.
+	path string
 
 	mu    sync.Mutex
 	w     *bufio.Writer
+	out   io.Writer   // what w writes to
 	timer *time.Timer // armed while something is pending
 }
 
 func newLogBuffer(w io.Writer, every time.Duration) *logBuffer {
-	return &logBuffer{every: every, w: bufio.NewWriterSize(w, 64<<10)}
+	return &logBuffer{every: every, w: bufio.NewWriterSize(w, 64<<10), out: w}
+}
+
+// Reopen is flushlogs (logrotate's postrotate runs `fail2ban-client
+// flushlogs`): what is pending goes to the file it was logged for, then
+// the log file is opened again by its path, so that lines go to the new
+// file once the old one was renamed, and the old one is closed. It
+// answers as fail2ban does: "rolled over" for a file, "flushed" for a
+// stream. A write error (a full disk) sticks to the buffer until Reopen
+// replaces it.
+func (b *logBuffer) Reopen() (string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ferr := b.w.Flush()
+	if b.path == "" {
+		return "flushed", ferr
+	}
+	f, err := openLogFile(b.path)
+	if err != nil {
+		return "", fmt.Errorf("flushlogs: logtarget: %w", err)
+	}
+	if c, ok := b.out.(io.Closer); ok {
+		_ = c.Close()
+	}
+	b.out = f
+	b.w.Reset(f)
+	return "rolled over", nil
 }
 
 // Write implements io.Writer.

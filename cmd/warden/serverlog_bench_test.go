@@ -28,7 +28,7 @@ func BenchmarkServerLogFlood(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return log, flush
+			return log, func() { _ = flush.Flush() }
 		}},
 		{"slogtext", func(path string) (*slog.Logger, func()) {
 			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)

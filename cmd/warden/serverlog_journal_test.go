@@ -136,5 +136,5 @@ func TestServerLogJournalHelper(t *testing.T) {
 	log.Log(ctx, logfmt.LevelNotice, logfmt.MsgRestoreBan, "jail", jail, "prefix", "192.0.2.9/32")
 	log.Log(ctx, logfmt.LevelNotice, logfmt.MsgBan, "jail", jail, "prefix", "192.0.2.1/32")
 	log.Warn("ban refused", "jail", jail)
-	flush()
+	_ = flush.Flush()
 }

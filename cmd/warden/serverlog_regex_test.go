@@ -41,7 +41,7 @@ func TestRegexRecidiveOnServerLog(t *testing.T) {
 	log.Warn("ban refused", "jail", "sshd", "err", "NOTICE  [sshd] Ban 192.0.2.66")
 	notice(logfmt.MsgBan, "nginx-http-auth", "192.0.2.2/32")
 	log.With("jail", "sshd").Log(ctx, logfmt.LevelNotice, logfmt.MsgBan, slog.String("prefix", "192.0.2.3/32"))
-	flush()
+	_ = flush.Flush()
 
 	hosts := "192.0.2.1\n2001:db8::1\n192.0.2.2\n192.0.2.3\n"
 	tests := []struct {

@@ -79,7 +79,7 @@ func TestServerLogBuffered(t *testing.T) {
 					t.Errorf("timer never wrote %q", w)
 				}
 			}
-			flush()
+			_ = flush.Flush()
 			if strings.Contains(out.String(), "noise") {
 				t.Errorf("debug line logged at INFO: %q", out.String())
 			}
@@ -137,7 +137,7 @@ func TestServerLogTargets(t *testing.T) {
 				t.Fatal(err)
 			}
 			log.Log(context.Background(), logfmt.LevelNotice, logfmt.MsgBan, "jail", "sshd", "prefix", "192.0.2.1/32")
-			flush()
+			_ = flush.Flush()
 			b, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
@@ -146,11 +146,43 @@ func TestServerLogTargets(t *testing.T) {
 				t.Fatalf("ban line %q, want %v", b, tt.want)
 			}
 			log.Info("reload done")
-			flush()
+			_ = flush.Flush()
 			b2, _ := os.ReadFile(path)
 			if got := len(b2) > len(b); got != tt.wantInfo {
 				t.Errorf("INFO line written: %v, want %v (%q)", got, tt.wantInfo, b2[len(b):])
 			}
 		})
+	}
+}
+
+// TestLogReopen: flushlogs on a stream writes out what is pending and says
+// "flushed", as fail2ban does; a file is opened again by its path ("rolled
+// over"; test/e2e's TestFlushLogsAfterRotate renames it first).
+func TestLogReopen(t *testing.T) {
+	var out bytes.Buffer
+	log, buf, err := serverLogger(&out, "text", config.Server{LogLevel: "INFO", LogTarget: "STDERR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("pending")
+	if got, err := buf.Reopen(); got != "flushed" || err != nil || !strings.Contains(out.String(), "pending") {
+		t.Errorf("stream: Reopen = %q, %v; written %q", got, err, out.String())
+	}
+	path := filepath.Join(t.TempDir(), "w.log")
+	log, buf, err = serverLogger(&out, "text", config.Server{LogLevel: "INFO", LogTarget: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("first")
+	if err := os.Remove(path); err != nil { // as if rotated away
+		t.Fatal(err)
+	}
+	if got, err := buf.Reopen(); got != "rolled over" || err != nil {
+		t.Errorf("file: Reopen = %q, %v", got, err)
+	}
+	log.Info("second")
+	_ = buf.Flush()
+	if b, err := os.ReadFile(path); err != nil || !strings.Contains(string(b), "second") || strings.Contains(string(b), "first") {
+		t.Errorf("the reopened file: %q, %v; want the second line only", b, err)
 	}
 }

@@ -361,5 +361,8 @@ func (h handler) Stop(ctx context.Context, name string) error {
 }
 
 func (h handler) FlushLogs(context.Context) (string, error) {
-	return "flushed", nil
+	if h.s.opts.FlushLogs == nil {
+		return "flushed", nil
+	}
+	return h.s.opts.FlushLogs()
 }

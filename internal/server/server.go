@@ -48,6 +48,10 @@ type Options struct {
 	ServicesPath string
 	Version      string
 	Logger       *slog.Logger // nil discards
+	// FlushLogs is flushlogs: it writes out the log and opens its file
+	// again (after logrotate renamed it) and says what it did, in
+	// fail2ban's words ("rolled over", "flushed"). nil answers "flushed".
+	FlushLogs func() (string, error)
 	// Notify receives sd_notify states ("READY=1", "STOPPING=1"); nil
 	// writes them to $NOTIFY_SOCKET.
 	Notify func(state string) error
