@@ -263,9 +263,10 @@ func (r *regexRun) location() (*time.Location, error) {
 }
 
 // processReader streams lines from rd through the filter. size (0 when
-// unknown) scales the progress bar. Lines are read, and their dates found,
-// on one goroutine while the filter's workers (-j) search them; the
-// statistics are kept in order on this one (filter.ProcessSeq).
+// unknown) scales the progress bar. The filter's workers (-j) take turns
+// at reading the lines and finding their dates, search them, and keep the
+// statistics in order, one worker at a time (filter.ProcessSeqTurns;
+// with one worker, all of it on this goroutine).
 func (r *regexRun) processReader(rd io.Reader, size int64) error {
 	cr := &countingReader{r: rd}
 	lb := newLineBlocks(cr)
@@ -285,7 +286,7 @@ func (r *regexRun) processReader(rd io.Reader, size int64) error {
 	}
 	pb := newProgressBar(r.progress, size)
 	defer pb.finish()
-	// owned by the reading goroutine until ProcessSeq returns
+	// owned by the reading goroutine until ProcessSeqTurns returns
 	var readErr error
 	var binary, truncated int
 	lines := func(yield func(string) bool) {
