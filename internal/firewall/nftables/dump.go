@@ -396,19 +396,26 @@ func recvInto(raw syscall.RawConn, buf []byte) (int, error) {
 // never exceeds what the set held. It is for tools that watch a set fill
 // (bench/bantime); a set that does not exist yields unix.ENOENT.
 func CountElements(netns int, family nft.TableFamily, table, set string) (n int, settled bool, err error) {
+	keys, settled, err := SetKeys(netns, family, table, set)
+	return len(keys), settled, err
+}
+
+// SetKeys is CountElements, giving the distinct elements read (interval
+// end elements left out) instead of their number.
+func SetKeys(netns int, family nft.TableFamily, table, set string) (keys map[netip.Addr]struct{}, settled bool, err error) {
 	b := &Backend{table: &nft.Table{Name: table, Family: family}, netns: netns}
 	c, err := b.dialRaw()
 	if err != nil {
-		return 0, false, err
+		return nil, false, err
 	}
 	defer c.Close()
-	seen := make(map[netip.Addr]struct{})
+	keys = make(map[netip.Addr]struct{})
 	settled, err = b.dumpSet(c, set, func(e setElem) {
 		if !e.end {
-			seen[e.key] = struct{}{}
+			keys[e.key] = struct{}{}
 		}
 	})
-	return len(seen), settled, err
+	return keys, settled, err
 }
 
 // HasElements reports, one lookup per address, which of addrs the set of
