@@ -268,6 +268,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 			if next != nil {
 				next.done <- gerr
 			}
+			if runCtx.Err() != nil && errors.Is(gerr, context.Canceled) {
+				// A stop that came while a generation was starting
+				// (a reload's): what it cut short is a stop, not a
+				// failure (an error exit makes systemd call the
+				// unit failed).
+				return nil
+			}
 			return gerr
 		}
 		if next == nil {
