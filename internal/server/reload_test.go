@@ -64,6 +64,22 @@ func (r *reloadRig) jails(secs ...string) {
 	r.write("jail.conf", b.String())
 }
 
+// server makes a server on cfg with its database and socket in the rig's
+// directory, reloading through r.load; notify receives sd_notify states.
+func (r *reloadRig) server(cfg *config.Config, notify func(string) error) *Server {
+	r.t.Helper()
+	srv, err := New(Options{
+		Config: cfg, DBPath: filepath.Join(r.dir, "w.db"), Socket: filepath.Join(r.dir, "w.sock"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Notify: notify,
+		Load:   r.load,
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return srv
+}
+
 func (r *reloadRig) load() (*config.Config, error) {
 	return config.Load(os.DirFS(r.dir), config.Options{Root: r.dir})
 }
@@ -120,15 +136,7 @@ func TestReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{
-		Config: cfg, DBPath: filepath.Join(r.dir, "w.db"), Socket: filepath.Join(r.dir, "w.sock"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Notify: func(string) error { return nil },
-		Load:   r.load,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := r.server(cfg, func(string) error { return nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()

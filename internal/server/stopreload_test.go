@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -29,20 +27,12 @@ func TestStopDuringReload(t *testing.T) {
 			t.Fatal(err)
 		}
 		ready := make(chan struct{})
-		srv, err := New(Options{
-			Config: cfg, DBPath: filepath.Join(r.dir, "w.db"), Socket: filepath.Join(r.dir, "w.sock"),
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-			Notify: func(s string) error {
-				if s == "READY=1" {
-					close(ready)
-				}
-				return nil
-			},
-			Load: r.load,
+		srv := r.server(cfg, func(s string) error {
+			if s == "READY=1" {
+				close(ready)
+			}
+			return nil
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- srv.Run(ctx) }()
