@@ -100,7 +100,7 @@ func plainAddr(a netip.Addr) bool { return a.IsValid() && a.Zone() == "" }
 // idAddr returns the address whose canonical text id is, if it is one.
 func idAddr(id string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(id)
-	if err != nil || a.Zone() != "" || a.String() != id {
+	if err != nil || a.Zone() != "" || !isText(id, a) {
 		return netip.Addr{}, false
 	}
 	return a, true
