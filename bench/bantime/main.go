@@ -117,22 +117,14 @@ func appendText(path string, b []byte) error {
 	return err
 }
 
-// count returns the number of elements in the set (0 if it does not exist
-// yet or cannot be read; -1 when a commit landed during the read, which can
-// then miss elements). It streams the set over netlink inside the
-// namespace, as warden's heal rounds do: `nft list set` spends about 1.2
-// CPU-s formatting 100,000 elements (and google/nftables' GetSetElements
-// about as much building them), which the server under test had to
-// compete for at every poll. Interval ends are not counted, so a range or
-// prefix counts once.
-func count(_ context.Context, ns, set string) int {
-	_, n := readKeys(ns, set)
-	return n
-}
-
-// readKeys reads the set's distinct elements; n is their number, 0 when
-// the set cannot be read and -1 when a commit landed during the read (keys
-// is then nil).
+// readKeys reads the set's distinct elements; n is their number (0 if
+// the set does not exist yet or cannot be read; -1 when a commit landed
+// during the read, which can then miss elements, and keys is then nil).
+// It streams the set over netlink inside the namespace, as warden's heal
+// rounds do: `nft list set` spends about 1.2 CPU-s formatting 100,000
+// elements (and google/nftables' GetSetElements about as much building
+// them), which the server under test had to compete for at every poll.
+// Interval ends are not counted, so a range or prefix counts once.
 func readKeys(ns, set string) (keys map[netip.Addr]struct{}, n int) {
 	h, fam, table, name, err := openSet(ns, set)
 	if err != nil {

@@ -386,22 +386,15 @@ func recvInto(raw syscall.RawConn, buf []byte) (int, error) {
 	return n, nil
 }
 
-// CountElements counts the distinct elements of a set (interval end
-// elements not counted, so a range counts once) in the network namespace
+// SetKeys reads the distinct elements of a set (interval end elements
+// left out, so a range gives its start once) in the network namespace
 // netns (a file descriptor; 0 is this process's), with the same streaming
 // dump a heal round uses. settled is false when a commit landed during the
 // dump, which may then have missed elements. Even a settled dump can
 // repeat elements (and skip as many) while the kernel grows the set's hash
-// table in the background (see heal.go), so repeats are not counted: n
-// never exceeds what the set held. It is for tools that watch a set fill
-// (bench/bantime); a set that does not exist yields unix.ENOENT.
-func CountElements(netns int, family nft.TableFamily, table, set string) (n int, settled bool, err error) {
-	keys, settled, err := SetKeys(netns, family, table, set)
-	return len(keys), settled, err
-}
-
-// SetKeys is CountElements, giving the distinct elements read (interval
-// end elements left out) instead of their number.
+// table in the background (see heal.go); as a map, keys holds each once,
+// so len(keys) never exceeds what the set held. It is for tools that watch
+// a set fill (bench/bantime); a set that does not exist yields unix.ENOENT.
 func SetKeys(netns int, family nft.TableFamily, table, set string) (keys map[netip.Addr]struct{}, settled bool, err error) {
 	b := &Backend{table: &nft.Table{Name: table, Family: family}, netns: netns}
 	c, err := b.dialRaw()
@@ -419,7 +412,7 @@ func SetKeys(netns int, family nft.TableFamily, table, set string) (keys map[net
 }
 
 // HasElements reports, one lookup per address, which of addrs the set of
-// hosts named set holds, in the network namespace netns (as CountElements).
+// hosts named set holds, in the network namespace netns (as SetKeys).
 // A lookup costs the kernel a hash probe where a dump walks the whole set,
 // so a tool that waits for a set to fill can ask it often without taking
 // CPU from the server under test (bench/bantime).
