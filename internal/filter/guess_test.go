@@ -122,14 +122,8 @@ func TestMergeGroups(t *testing.T) {
 // each of its failures gets a map made afresh.
 func TestMLFIDFieldsShared(t *testing.T) {
 	def := f2bDefinition(t, "sshd", nil)
-	shared, err := Compile(def, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh, err := Compile(def, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	shared := mustCompile(t, def, Options{})
+	fresh := mustCompile(t, def, Options{})
 	lines := []string{
 		"Nov 27 18:00:01 web01 sshd[77]: Failed password for invalid user u0 from 192.0.2.1 port 4000 ssh2",
 		"Nov 27 18:00:02 web01 sshd[77]: Failed password for invalid user u0 from 192.0.2.1 port 4001 ssh2",

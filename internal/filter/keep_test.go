@@ -59,10 +59,7 @@ func TestSharedLines(t *testing.T) {
 		for _, workers := range []int{1, 2} {
 			var results [2][]Result
 			for k, shared := range []bool{false, true} {
-				f, err := Compile(def, Options{SharedLines: shared, Counting: counting})
-				if err != nil {
-					t.Fatal(err)
-				}
+				f := mustCompile(t, def, Options{SharedLines: shared, Counting: counting})
 				held := false
 				note := func(_ string, res Result) {
 					results[k] = append(results[k], res)
@@ -188,14 +185,8 @@ func TestSharedLinesDateText(t *testing.T) {
 // a copy of the filter with a cache of its own for each id.
 func TestMLFIDCacheReuse(t *testing.T) {
 	def := f2bDefinition(t, "sshd", nil)
-	f, err := Compile(def, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, err := Compile(def, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := mustCompile(t, def, Options{})
+	base := mustCompile(t, def, Options{})
 	alone := map[int]*Filter{}
 	type seen struct {
 		fl   Failure
