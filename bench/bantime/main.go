@@ -455,14 +455,14 @@ func summary(lat []time.Duration) string {
 // (bench/README.md, end of session 6).
 // It returns how many warm-up addresses it wrote (the set holds them
 // too).
-func subscribed(ctx context.Context, c common, base netip.Addr, seen <-chan string) (warm int, err error) {
+func subscribed(ctx context.Context, c common, base netip.Addr, seen <-chan string) (int, error) {
 	if !base.Is4() {
 		return 0, fmt.Errorf("base %v: want an IPv4 address", base)
 	}
 	b := base.As4()
 	for i := 1; i < 255; i++ {
-		warm := netip.AddrFrom4([4]byte{b[0], b[1], 255, byte(i)})
-		if _, err := appendLines(c.log, warm, 1, c.fails); err != nil {
+		addr := netip.AddrFrom4([4]byte{b[0], b[1], 255, byte(i)})
+		if _, err := appendLines(c.log, addr, 1, c.fails); err != nil {
 			return i - 1, err
 		}
 		tick := time.After(time.Second)
@@ -472,7 +472,7 @@ func subscribed(ctx context.Context, c common, base netip.Addr, seen <-chan stri
 				if !ok {
 					return i, errors.New("nft monitor ended")
 				}
-				if s == warm.String() {
+				if s == addr.String() {
 					return i, nil
 				}
 				continue
