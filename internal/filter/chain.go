@@ -190,8 +190,10 @@ func capsOf(re *syntax.Regexp, dst []int) []int {
 	return dst
 }
 
-// clone returns a chain for another goroutine (the automata are built
-// lazily, so each needs its own; the regexps are shared).
+// clone returns a chain for another goroutine: its own segments, as
+// their sub-regexps are compiled lazily, and its own scratch; the
+// automata (firstEnd.clone gives the same one back: it is safe for
+// concurrent use) and the compiled regexps are shared.
 func (c *chain) clone() *chain {
 	if c == nil {
 		return nil

@@ -143,8 +143,9 @@ func splitSegments(items []*syntax.Regexp) []splitSeg {
 	return segs
 }
 
-// clone returns a split for another goroutine (the automata are built
-// lazily, so each needs its own).
+// clone returns a split for another goroutine: its own scratch (loc);
+// the automata are shared (firstEnd.clone gives the same one back: it is
+// safe for concurrent use).
 func (cs *contentSplit) clone() *contentSplit {
 	if cs == nil {
 		return nil
