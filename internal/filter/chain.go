@@ -42,14 +42,15 @@ type chain struct {
 
 // chainSeg is one segment: its automaton, its own group when it is a
 // top-level group (cap > 0), and for inner groups a regexp over its span
-// (subExpr; sub, compiled on first use: the readers answer most spans)
-// with slot[j] the expression's number of the regexp's group j.
+// (subRe, the inner expression with ASCII classes; sub, \A(?:subRe)\z
+// compiled on first use: the readers answer most spans) with slot[j] the
+// expression's number of the regexp's group j.
 type chainSeg struct {
-	fe      *firstEnd
-	cap     int
-	subExpr string
-	sub     *regexp.Regexp
-	slot    []int
+	fe    *firstEnd
+	cap   int
+	subRe *syntax.Regexp
+	sub   *regexp.Regexp
+	slot  []int
 	// alt, on a segment holding groups followed by a run without any:
 	// the two as one segment, walked when the run has no match from
 	// where this segment's own first match ends (a lazy (.*?) before
@@ -68,8 +69,18 @@ type chainSeg struct {
 // with an optional final \n?\z; nil for any other shape or when a
 // segment's automaton cannot be built.
 func newChain(expr string) *chain {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+	re := parseExpr(expr)
+	if re == nil {
+		return nil
+	}
+	return chainOf(re)
+}
+
+// chainOf is newChain for the parsed expression re (not simplified). The
+// segments' automata are built on their first walk (lazyFirstEnd); a walk
+// through one that cannot be built answers ok=false.
+func chainOf(re *syntax.Regexp) *chain {
+	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
 		return nil
 	}
 	items := re.Sub[1:]
@@ -113,7 +124,7 @@ func newChain(expr string) *chain {
 			}
 			if l := next[0]; len(next) == 1 && u[0].Op == syntax.OpCapture && u[0].Sub[0].MaxCap() == 0 &&
 				l.Op == syntax.OpLiteral && l.Flags&syntax.FoldCase == 0 && isASCIIRunes(l.Rune) {
-				sg.alt.subExpr, sg.alt.slot, sg.alt.reader = "", nil, nil
+				sg.alt.subRe, sg.alt.slot, sg.alt.reader = nil, nil, nil
 				sg.alt.cap, sg.alt.lit = u[0].Cap, len(l.Rune)
 			}
 		}
@@ -132,7 +143,7 @@ func newChainSeg(items []*syntax.Regexp, flags syntax.Flags) *chainSeg {
 	if len(items) > 1 {
 		re = &syntax.Regexp{Op: syntax.OpConcat, Flags: flags, Sub: items}
 	}
-	sg := &chainSeg{fe: newFirstEnd(re)}
+	sg := &chainSeg{fe: lazyFirstEnd(re)}
 	if sg.fe == nil {
 		return nil
 	}
@@ -155,9 +166,8 @@ func newChainSeg(items []*syntax.Regexp, flags syntax.Flags) *chainSeg {
 		sg.slot = append([]int{0}, capsOf(inner, nil)...)
 		// classes cut to ASCII print fast (String works out case
 		// folding rune by rune) and read an ASCII span the same
-		ai := asciiClasses(inner)
-		sg.subExpr = `\A(?:` + ai.String() + `)\z`
-		sg.reader = newSpanReader(ai)
+		sg.subRe = asciiClasses(inner)
+		sg.reader = newSpanReader(sg.subRe)
 	}
 	return sg
 }
@@ -230,7 +240,7 @@ func (c *chain) find(buf []byte) (loc []int, ok bool) {
 	pos := 0
 	for i := 0; i < len(c.segs); i++ {
 		sg := &c.segs[i]
-		if a := sg.alt; a != nil && a.subExpr == "" {
+		if a := sg.alt; a != nil && a.subRe == nil {
 			// a group then a literal: walked as one, one pass and no
 			// sub-regexp (walking the group alone first would only add
 			// a pass, and fails on every lazy group)
@@ -293,7 +303,7 @@ func (sg *chainSeg) fill(buf []byte, pos, e int, loc []int) bool {
 	for _, c := range sg.caps {
 		loc[2*c], loc[2*c+1] = pos, e-sg.lit
 	}
-	if sg.subExpr == "" {
+	if sg.subRe == nil {
 		return true
 	}
 	if sg.reader != nil {
@@ -305,7 +315,7 @@ func (sg *chainSeg) fill(buf []byte, pos, e int, loc []int) bool {
 		}
 	}
 	if sg.sub == nil {
-		re, err := regexp.Compile(sg.subExpr)
+		re, err := regexp.Compile(`\A(?:` + sg.subRe.String() + `)\z`)
 		if err != nil || re.NumSubexp() != len(sg.slot)-1 {
 			return false // cannot be: regexp answers instead
 		}

@@ -117,11 +117,11 @@ func checkChains(t *testing.T, f *Filter, lines []string) {
 	for _, p := range f.fail {
 		if v := p.ascii; v != nil {
 			if v.chain != nil {
-				ps = append(ps, pair{v.re, v.chain})
+				ps = append(ps, pair{v.re.get(), v.chain})
 			}
 			for _, cp := range v.parts {
 				if cp.chain != nil {
-					ps = append(ps, pair{cp.re, cp.chain})
+					ps = append(ps, pair{cp.re.get(), cp.chain})
 				}
 			}
 		}

@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"regexp/syntax"
 	"slices"
 )
@@ -12,12 +11,14 @@ import (
 // rewritten into (uncond.go); they serve pure-ASCII subjects, tried in
 // order, instead of the backtracking engine.
 type condPart struct {
-	re  *regexp.Regexp
+	re  *lazyRegexp
 	dfa *dfa
 	// chain finds re's groups faster when it can (chain.go); may be nil
 	chain *chain
 	// slot[j] is the pattern's group number of re's group j
 	slot []int
+	// simple is re's syntax tree, simplified
+	simple *syntax.Regexp
 	// gate: whether dfa is worth asking before chain (see findParts)
 	gate dfaGate
 	// own: literals every match of this part holds that some other part
@@ -39,11 +40,12 @@ func (p *pattern) buildParts() []condPart {
 		if err != nil || len(tr.reasons) > 0 {
 			return nil
 		}
-		re, err := regexp.Compile(tr.expr)
+		re, parsed, err := goRegexp(tr.expr)
 		if err != nil {
 			return nil
 		}
-		cp := condPart{re: re, dfa: newDFA(tr.expr), chain: newChain(tr.expr), slot: make([]int, len(tr.names))}
+		cp := condPart{re: re, simple: parsed.Simplify(), chain: chainOf(parsed), slot: make([]int, len(tr.names))}
+		cp.dfa = dfaOf(cp.simple)
 		for j, n := range tr.names[1:] {
 			k := slices.Index(p.names, n)
 			if n == "" || k < 1 {
@@ -68,11 +70,7 @@ func partLits(parts []condPart) {
 	reqs := make([][]string, len(parts))
 	count := map[string]int{}
 	for i := range parts {
-		re, err := syntax.Parse(parts[i].re.String(), syntax.Perl)
-		if err != nil {
-			continue
-		}
-		for _, r := range allReqs(re.Simplify()) {
+		for _, r := range allReqs(parts[i].simple) {
 			if len(r) == 1 && !slices.Contains(reqs[i], r[0]) {
 				reqs[i] = append(reqs[i], r[0])
 				count[r[0]]++

@@ -18,11 +18,14 @@ import (
 // byte); the expansion happens on the next byte, when both sides of the
 // position are known. States are built on first use and kept; past
 // maxDFAStates the automaton gives up and callers fall back to regexp.
-// Not safe for concurrent use: every worker has its own (see clone).
+// Even the program is compiled on the first match (src, shared with the
+// clones). Not safe for concurrent use: every worker has its own (see
+// clone).
 type dfa struct {
-	prog     *syntax.Prog
-	anchored bool  // matches only at the start of the text
-	ctxMask  uint8 // the context bits the program tests (ctxNL, ctxWord)
+	src      *lazyProg
+	prog     *syntax.Prog // nil until the first match
+	anchored bool         // matches only at the start of the text
+	ctxMask  uint8        // the context bits the program tests (ctxNL, ctxWord)
 
 	states [][]uint32 // pcs of each state
 	ctx    []uint8
@@ -53,18 +56,31 @@ const (
 	ctxWord  = 4
 )
 
-// newDFA builds the automaton's start for expr (Perl syntax, as
-// regexp.Compile reads it); nil if expr does not parse.
+// newDFA builds the automaton for expr (Perl syntax, as regexp.Compile
+// reads it); nil if expr does not parse.
 func newDFA(expr string) *dfa {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
+	re := parseExpr(expr)
+	if re == nil {
 		return nil
 	}
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
-		return nil
+	return dfaOf(re.Simplify())
+}
+
+// dfaOf returns the automaton for re, the tree of a parsed expression;
+// its program is compiled and its start built on the first match.
+func dfaOf(re *syntax.Regexp) *dfa {
+	return &dfa{src: newLazyProg(re), limit: maxDFAState}
+}
+
+// start compiles the program and builds the start state; false when the
+// program does not compile (d is then unusable).
+func (d *dfa) start() bool {
+	prog := d.src.get()
+	if prog == nil {
+		d.failed = true
+		return false
 	}
-	d := &dfa{prog: prog, anchored: prog.StartCond()&syntax.EmptyBeginText != 0, limit: maxDFAState}
+	d.prog, d.anchored = prog, prog.StartCond()&syntax.EmptyBeginText != 0
 	// remember only the context the program asks about: fewer states, and
 	// states that loop on themselves (see skip)
 	for _, in := range prog.Inst {
@@ -79,7 +95,7 @@ func newDFA(expr string) *dfa {
 		}
 	}
 	d.reset()
-	return d
+	return true
 }
 
 // clone returns an automaton with the same program and an empty cache.
@@ -87,9 +103,7 @@ func (d *dfa) clone() *dfa {
 	if d == nil {
 		return nil
 	}
-	c := &dfa{prog: d.prog, anchored: d.anchored, limit: d.limit, ctxMask: d.ctxMask}
-	c.reset()
-	return c
+	return &dfa{src: d.src, limit: d.limit}
 }
 
 func (d *dfa) reset() {
@@ -218,7 +232,7 @@ func (d *dfa) step(s int32, c int) int32 {
 // must be pure ASCII (callers check); ok is false when the automaton
 // cannot tell (too many states), and the caller must ask regexp.
 func (d *dfa) match(buf []byte) (matched, ok bool) {
-	if d == nil || d.failed {
+	if d == nil || d.failed || d.prog == nil && !d.start() {
 		return false, false
 	}
 	// trans holds row offsets (state*dfaStride) of known live states, and

@@ -87,8 +87,16 @@ func TestDFALimits(t *testing.T) {
 	if !gaveUp {
 		t.Errorf("automaton built %d states without giving up", len(d.states))
 	}
-	if c := newDFA(`a.b`).clone(); c == nil || len(c.states) != 1 {
-		t.Error("clone: want a fresh automaton with its start state")
+	d0 := newDFA(`a.b`)
+	if m, ok := d0.match([]byte("xaxb")); !ok || !m {
+		t.Errorf("a.b on xaxb: %v %v, want a match", m, ok)
+	}
+	c := d0.clone()
+	if c == nil || c.src != d0.src || len(c.states) != 0 {
+		t.Fatal("clone: want a fresh automaton on the same program, not started")
+	}
+	if m, ok := c.match([]byte("ab")); !ok || m || len(c.states) == 0 {
+		t.Errorf("clone on ab: %v %v with %d states, want no match from a started automaton", m, ok, len(c.states))
 	}
 	if newDFA(`(`) != nil {
 		t.Error("bad expression: want nil")

@@ -10,11 +10,16 @@ type byteSet [256]bool
 // any byte may do. Patterns that fail on their first byte are then skipped
 // without starting the engine.
 func firstBytes(expr string) *byteSet {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
+	re := parseExpr(expr)
+	if re == nil {
 		return nil
 	}
-	re = re.Simplify()
+	return firstBytesOf(re.Simplify())
+}
+
+// firstBytesOf is firstBytes for the simplified tree of a parsed
+// expression.
+func firstBytesOf(re *syntax.Regexp) *byteSet {
 	var rest []*syntax.Regexp
 	switch {
 	case re.Op == syntax.OpConcat && len(re.Sub) > 0 && re.Sub[0].Op == syntax.OpBeginText:

@@ -39,9 +39,11 @@ import (
 // two sets of tables did not stay in the caches where one does
 // (bench/README, regex round 15).
 type firstEnd struct {
+	src    *lazyProg
+	once   sync.Once // start: the program and the start state
 	prog   *syntax.Prog
 	tab    atomic.Pointer[feTable]
-	failed atomic.Bool // state budget exceeded: unusable
+	failed atomic.Bool // state budget exceeded, or no start: unusable
 
 	mu    sync.Mutex // builds states; guards what follows
 	lists [][]uint32 // each state's threads: pcs of rune instructions, in order
@@ -79,26 +81,70 @@ const (
 	maxFEState = 2000
 )
 
-// newFirstEnd compiles re; nil when it holds an empty-width assertion
-// other than \z or does not compile.
+// newFirstEnd compiles re and builds the start state; nil when re holds
+// an empty-width assertion other than \z, does not compile, or the start
+// cannot be built.
 func newFirstEnd(re *syntax.Regexp) *firstEnd {
-	prog, err := syntax.Compile(re.Simplify())
-	if err != nil {
+	fe := lazyFirstEnd(re)
+	if fe == nil {
 		return nil
+	}
+	fe.once.Do(fe.start)
+	if fe.failed.Load() {
+		return nil
+	}
+	return fe
+}
+
+// lazyFirstEnd returns the automaton for re, compiled and started on the
+// first walk (a walk then answers ok=false if it cannot be, as when
+// newFirstEnd says nil); nil at once when re holds an empty-width
+// assertion other than \z.
+func lazyFirstEnd(re *syntax.Regexp) *firstEnd {
+	if !onlyEndText(re) {
+		return nil
+	}
+	return &firstEnd{src: newLazyProg(re)}
+}
+
+// onlyEndText reports whether the only empty-width assertion in re, if
+// any, is \z.
+func onlyEndText(re *syntax.Regexp) bool {
+	switch re.Op {
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return false
+	}
+	for _, s := range re.Sub {
+		if !onlyEndText(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// start compiles the program and builds the start state, state 0; on
+// any failure fe is marked failed. Run once, through fe.once.
+func (fe *firstEnd) start() {
+	fe.mu.Lock()
+	defer fe.mu.Unlock()
+	prog := fe.src.get()
+	if prog == nil {
+		fe.failed.Store(true)
+		return
 	}
 	for _, in := range prog.Inst {
 		if in.Op == syntax.InstEmptyWidth && syntax.EmptyOp(in.Arg) != syntax.EmptyEndText {
-			return nil
+			fe.failed.Store(true)
+			return
 		}
 	}
-	fe := &firstEnd{prog: prog, index: map[string]int32{}, seen: make([]uint32, len(prog.Inst)),
-		roots: []uint32{uint32(prog.Start)}}
+	fe.prog, fe.index, fe.seen = prog, map[string]int32{}, make([]uint32, len(prog.Inst))
+	fe.roots = []uint32{uint32(prog.Start)}
 	fe.tab.Store(&feTable{})
 	fe.state() // the start is state 0
-	if fe.failed.Load() || len(fe.lists) == 0 {
-		return nil // too big, or no match from anywhere (\zb)
+	if len(fe.lists) == 0 {
+		fe.failed.Store(true) // no match from anywhere (\zb)
 	}
-	return fe
 }
 
 // clone returns fe itself: the automaton is safe for concurrent use, and
@@ -106,6 +152,7 @@ func newFirstEnd(re *syntax.Regexp) *firstEnd {
 func (fe *firstEnd) clone() *firstEnd { return fe }
 
 // nullable reports whether the expression matches the empty text.
+// fe must be started (newFirstEnd).
 func (fe *firstEnd) nullable() bool { return fe.tab.Load().info[0]&feMatch != 0 }
 
 // state follows fe.roots, in order, through the instructions that consume
@@ -287,7 +334,11 @@ func (fe *firstEnd) step(s int32, c byte) int32 {
 // buf, or -1 when there is none; ok is false when the automaton cannot
 // tell (a byte ≥ 0x80, or too many states) and the caller must ask regexp.
 func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
-	if fe == nil || fe.failed.Load() {
+	if fe == nil {
+		return 0, false
+	}
+	fe.once.Do(fe.start)
+	if fe.failed.Load() {
 		return 0, false
 	}
 	tab := fe.tab.Load()

@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"regexp/syntax"
 	"slices"
 	"sort"
@@ -24,7 +23,7 @@ type variant struct {
 	// re is the exact matcher when bt is nil; otherwise a relaxed
 	// expression matching a superset of bt, used as a cheap pre-check
 	// (nil when Go cannot compile even that).
-	re      *regexp.Regexp
+	re      *lazyRegexp
 	bt      *regexp2.Regexp
 	reasons []string
 	// dfa tells, for ASCII subjects, whether re matches at all, much
@@ -178,14 +177,14 @@ func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (
 	}
 	exp = globalToLocalFlags(exp)
 	p := &pattern{source: src, expanded: exp, multiline: multiline, timeout: timeout}
-	tr, v, err := p.build(true)
+	tr, v, simple, err := p.build(true)
 	if err != nil {
 		return nil, err
 	}
 	p.names, p.ascii, p.asciiExpr = tr.names, v, tr.expr
-	if v.re != nil {
-		p.reqs = requiredLiterals(tr.expr)
-		p.first = firstBytes(tr.expr)
+	if simple != nil {
+		p.reqs = literalsOf(simple)
+		p.first = firstBytesOf(simple)
 	}
 	p.index = make(map[string]int, len(p.names))
 	p.uniqueNames = true
@@ -211,32 +210,35 @@ func compilePattern(src, useDNS string, multiline bool, timeout time.Duration) (
 	return p, nil
 }
 
-// build translates and compiles one variant.
-func (p *pattern) build(ascii bool) (translation, *variant, error) {
-	tr, err := translate(p.expanded, transOpts{target: targetGo, asciiInput: ascii, multiline: p.multiline})
+// build translates and compiles one variant. simple is the Go
+// expression's syntax tree, simplified, when Go compiles it (the one parse
+// its automata and literal checks share); nil otherwise.
+func (p *pattern) build(ascii bool) (tr translation, v *variant, simple *syntax.Regexp, err error) {
+	tr, err = translate(p.expanded, transOpts{target: targetGo, asciiInput: ascii, multiline: p.multiline})
 	if err != nil {
-		return tr, nil, fmt.Errorf("invalid regex: %w", err)
+		return tr, nil, nil, fmt.Errorf("invalid regex: %w", err)
 	}
 	if !ascii && tr.expr == p.asciiExpr {
-		return tr, p.ascii, nil
+		return tr, p.ascii, nil, nil
 	}
-	v := &variant{reasons: tr.reasons}
-	re, goErr := regexp.Compile(tr.expr)
+	v = &variant{reasons: tr.reasons}
+	re, parsed, goErr := goRegexp(tr.expr)
 	if goErr != nil {
 		v.reasons = append(v.reasons, "Go regexp refused it: "+goErr.Error())
 	} else {
 		v.re = re
+		simple = parsed.Simplify()
 		if ascii {
-			v.dfa = newDFA(tr.expr)
+			v.dfa = dfaOf(simple)
 		}
 		if ascii && len(v.reasons) == 0 {
-			v.chain = newChain(tr.expr)
+			v.chain = chainOf(parsed)
 		}
 	}
 	if len(v.reasons) > 0 {
 		bt, err := translate(p.expanded, transOpts{target: targetBT, asciiInput: ascii, multiline: p.multiline})
 		if err != nil {
-			return tr, nil, fmt.Errorf("invalid regex: %w", err)
+			return tr, nil, nil, fmt.Errorf("invalid regex: %w", err)
 		}
 		opt := regexp2.RegexOptions(0)
 		if p.multiline {
@@ -244,7 +246,7 @@ func (p *pattern) build(ascii bool) (translation, *variant, error) {
 		}
 		v.bt, err = regexp2.Compile(bt.expr, opt)
 		if err != nil {
-			return tr, nil, fmt.Errorf("invalid regex for the backtracking engine: %w", err)
+			return tr, nil, nil, fmt.Errorf("invalid regex for the backtracking engine: %w", err)
 		}
 		v.bt.MatchTimeout = p.timeout
 		v.btExpr, v.btOpt = bt.expr, opt
@@ -253,14 +255,14 @@ func (p *pattern) build(ascii bool) (translation, *variant, error) {
 			v.btGroups[i] = v.bt.GroupNumberFromName(groupName(i))
 		}
 	}
-	return tr, v, nil
+	return tr, v, simple, nil
 }
 
 // unicode returns the variant for subjects that are not pure ASCII,
 // building it on first use; nil if it cannot be built.
 func (p *pattern) unicode() *variant {
 	if p.uni == nil && p.uniErr == nil {
-		_, p.uni, p.uniErr = p.build(false)
+		_, p.uni, _, p.uniErr = p.build(false)
 	}
 	return p.uni
 }
@@ -472,11 +474,17 @@ func (p *pattern) matches(buf []byte, ascii bool, found litMask) (bool, error) {
 // match must contain: at most two requirements, each a set of strings of
 // which one must occur. Case-folded literals and newlines are left out.
 func requiredLiterals(expr string) [][][]byte {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
+	re := parseExpr(expr)
+	if re == nil {
 		return nil
 	}
-	reqs := allReqs(re.Simplify())
+	return literalsOf(re.Simplify())
+}
+
+// literalsOf is requiredLiterals for the simplified tree of a parsed
+// expression.
+func literalsOf(simple *syntax.Regexp) [][][]byte {
+	reqs := allReqs(simple)
 	sort.SliceStable(reqs, func(i, j int) bool { return reqScore(reqs[i]) > reqScore(reqs[j]) })
 	var out [][][]byte
 	for _, r := range reqs {

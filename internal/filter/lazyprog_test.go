@@ -1,0 +1,90 @@
+package filter
+
+import (
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestLazyFirstEnd: the automaton a chain gets is built on its first
+// walk; one that cannot start answers "cannot tell", never "no match",
+// and assertions are refused at once, as newFirstEnd refuses them.
+func TestLazyFirstEnd(t *testing.T) {
+	for _, expr := range []string{`^a`, `(?m)a$`, `\bx`, `a\B`, `\Aa`, `(?:x|\b)`} {
+		re, _ := syntax.Parse(expr, syntax.Perl)
+		if lazyFirstEnd(re) != nil {
+			t.Errorf("%q: assertions must be refused", expr)
+		}
+	}
+	re, _ := syntax.Parse(`\zb`, syntax.Perl) // no match from anywhere
+	fe := lazyFirstEnd(re)
+	if fe == nil {
+		t.Fatal(`\zb: want an automaton not yet started`)
+	}
+	if fe.tab.Load() != nil {
+		t.Error(`\zb: started before its first walk`)
+	}
+	if _, ok := fe.end([]byte("ab"), 0); ok {
+		t.Error(`\zb: a walk through an automaton that cannot start must answer ok=false`)
+	}
+	if newFirstEnd(re) != nil {
+		t.Error(`\zb: newFirstEnd must refuse it`)
+	}
+	re, _ = syntax.Parse(`a+b`, syntax.Perl)
+	fe = lazyFirstEnd(re)
+	if fe.tab.Load() != nil {
+		t.Error("a+b: started before its first walk")
+	}
+	if e, ok := fe.end([]byte("aabx"), 0); !ok || e != 3 {
+		t.Errorf("a+b on aabx: end %d ok %v, want 3 true", e, ok)
+	}
+}
+
+// TestChainLazySegment: a chain whose segment cannot start gives way to
+// regexp (ok=false) on every line.
+func TestChainLazySegment(t *testing.T) {
+	c := newChain(`^(a+)\zb`)
+	if c == nil {
+		t.Skip("no chain for this shape")
+	}
+	if loc, ok := c.find([]byte("aab")); ok {
+		t.Errorf("find: %v, want ok=false", loc)
+	}
+}
+
+// TestGoRegexp: the lazy regexp refuses what regexp.Compile refuses, with
+// the same error, compiles once however many goroutines ask, and answers
+// as regexp does.
+func TestGoRegexp(t *testing.T) {
+	for _, expr := range []string{`(`, `a{2000}{2000}`, `(?P<x>a)(?P<x>b)`, `\8`} {
+		_, want := regexp.Compile(expr)
+		_, _, got := goRegexp(expr)
+		if (want == nil) != (got == nil) || want != nil && want.Error() != got.Error() {
+			t.Errorf("%q: error %v, regexp.Compile says %v", expr, got, want)
+		}
+	}
+	lr, parsed, err := goRegexp(`(a+)(b)?`)
+	if err != nil || parsed == nil || parsed.MaxCap() != 2 {
+		t.Fatalf("goRegexp: %v %v", parsed, err)
+	}
+	if lr.re != nil {
+		t.Error("compiled before first use")
+	}
+	var wg sync.WaitGroup
+	got := make([][]int, 4)
+	for i := range got {
+		wg.Go(func() { got[i] = lr.FindSubmatchIndex([]byte("xaab")) })
+	}
+	wg.Wait()
+	want := regexp.MustCompile(`(a+)(b)?`).FindSubmatchIndex([]byte("xaab"))
+	for i := range got {
+		if !slices.Equal(got[i], want) {
+			t.Errorf("goroutine %d: %v, want %v", i, got[i], want)
+		}
+	}
+	if lr.String() != `(a+)(b)?` || !lr.Match([]byte("a")) || lr.Match([]byte("b")) {
+		t.Error("String/Match disagree with regexp")
+	}
+}
