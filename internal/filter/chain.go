@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"slices"
+	"sync"
 )
 
 // chain finds the groups of an anchored expression ^S1 S2 ... Sn [\n?\z]
@@ -42,13 +43,12 @@ type chain struct {
 
 // chainSeg is one segment: its automaton, its own group when it is a
 // top-level group (cap > 0), and for inner groups a regexp over its span
-// (subRe, the inner expression with ASCII classes; sub, \A(?:subRe)\z
-// compiled on first use: the readers answer most spans) with slot[j] the
-// expression's number of the regexp's group j.
+// (inner; sub, compiled on first use: the readers answer most spans) with
+// slot[j] the expression's number of the regexp's group j.
 type chainSeg struct {
 	fe    *firstEnd
 	cap   int
-	subRe *syntax.Regexp
+	inner *segInner // nil: no group inside
 	sub   *regexp.Regexp
 	slot  []int
 	// alt, on a segment holding groups followed by a run without any:
@@ -61,8 +61,27 @@ type chainSeg struct {
 	// lit: the run is this literal, so the group ends len(lit) before
 	// the merged segment does and alt needs no sub-regexp for it
 	lit int
-	// reader reads the groups inside without sub when it can (spanread.go)
+}
+
+// segInner is what reads the groups inside a segment, worked out on the
+// first span it reads (most segments of a filter never see one) and
+// shared by the clones: the expression with its classes cut to ASCII
+// (classes cut to ASCII print fast, String works out case folding rune by
+// rune, and read an ASCII span the same) and the reader that reads the
+// groups without sub when it can (spanread.go). Safe for concurrent use.
+type segInner struct {
+	once   sync.Once
+	re     *syntax.Regexp // as parsed; with ASCII classes once done
 	reader spanReader
+}
+
+// get returns the expression with ASCII classes, and the reader if any.
+func (si *segInner) get() (*syntax.Regexp, spanReader) {
+	si.once.Do(func() {
+		si.re = asciiClasses(si.re)
+		si.reader = newSpanReader(si.re)
+	})
+	return si.re, si.reader
 }
 
 // newChain recognises expr (Go syntax, the ASCII variant) as ^S1...Sn
@@ -124,7 +143,7 @@ func chainOf(re *syntax.Regexp) *chain {
 			}
 			if l := next[0]; len(next) == 1 && u[0].Op == syntax.OpCapture && u[0].Sub[0].MaxCap() == 0 &&
 				l.Op == syntax.OpLiteral && l.Flags&syntax.FoldCase == 0 && isASCIIRunes(l.Rune) {
-				sg.alt.subRe, sg.alt.slot, sg.alt.reader = nil, nil, nil
+				sg.alt.inner, sg.alt.slot = nil, nil
 				sg.alt.cap, sg.alt.lit = u[0].Cap, len(l.Rune)
 			}
 		}
@@ -164,10 +183,7 @@ func newChainSeg(items []*syntax.Regexp, flags syntax.Flags) *chainSeg {
 			inner = re.Sub[0]
 		}
 		sg.slot = append([]int{0}, capsOf(inner, nil)...)
-		// classes cut to ASCII print fast (String works out case
-		// folding rune by rune) and read an ASCII span the same
-		sg.subRe = asciiClasses(inner)
-		sg.reader = newSpanReader(sg.subRe)
+		sg.inner = &segInner{re: inner}
 	}
 	return sg
 }
@@ -240,7 +256,7 @@ func (c *chain) find(buf []byte) (loc []int, ok bool) {
 	pos := 0
 	for i := 0; i < len(c.segs); i++ {
 		sg := &c.segs[i]
-		if a := sg.alt; a != nil && a.subRe == nil {
+		if a := sg.alt; a != nil && a.inner == nil {
 			// a group then a literal: walked as one, one pass and no
 			// sub-regexp (walking the group alone first would only add
 			// a pass, and fails on every lazy group)
@@ -303,11 +319,12 @@ func (sg *chainSeg) fill(buf []byte, pos, e int, loc []int) bool {
 	for _, c := range sg.caps {
 		loc[2*c], loc[2*c+1] = pos, e-sg.lit
 	}
-	if sg.subRe == nil {
+	if sg.inner == nil {
 		return true
 	}
-	if sg.reader != nil {
-		if g, lo, hi, ok := sg.reader.read(buf[pos:e]); ok {
+	re, reader := sg.inner.get()
+	if reader != nil {
+		if g, lo, hi, ok := reader.read(buf[pos:e]); ok {
 			if g > 0 {
 				loc[2*sg.slot[g]], loc[2*sg.slot[g]+1] = pos+lo, pos+hi
 			}
@@ -315,11 +332,11 @@ func (sg *chainSeg) fill(buf []byte, pos, e int, loc []int) bool {
 		}
 	}
 	if sg.sub == nil {
-		re, err := regexp.Compile(`\A(?:` + sg.subRe.String() + `)\z`)
-		if err != nil || re.NumSubexp() != len(sg.slot)-1 {
+		sub, err := regexp.Compile(`\A(?:` + re.String() + `)\z`)
+		if err != nil || sub.NumSubexp() != len(sg.slot)-1 {
 			return false // cannot be: regexp answers instead
 		}
-		sg.sub = re
+		sg.sub = sub
 	}
 	sub := sg.sub.FindSubmatchIndex(buf[pos:e])
 	if sub == nil {

@@ -132,7 +132,14 @@ func TestChainHostReaders(t *testing.T) {
 				continue
 			}
 			chains++
-			if !slices.ContainsFunc(c.segs, func(sg chainSeg) bool { _, ok := sg.reader.(*hostReader); return ok }) {
+			if !slices.ContainsFunc(c.segs, func(sg chainSeg) bool {
+				if sg.inner == nil {
+					return false
+				}
+				_, r := sg.inner.get()
+				_, ok := r.(*hostReader)
+				return ok
+			}) {
 				t.Errorf("%s: a chain without a host reader", p.source)
 			}
 		}

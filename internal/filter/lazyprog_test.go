@@ -88,3 +88,52 @@ func TestGoRegexp(t *testing.T) {
 		t.Error("String/Match disagree with regexp")
 	}
 }
+
+// TestSegInnerShared: a segment's inner reader is worked out on its first
+// span, once for the chain and all its clones, and the walks of clones on
+// several goroutines agree with regexp (run with -race).
+func TestSegInnerShared(t *testing.T) {
+	expr := `^(\S+) from (?:\[?(?:([0-9]{1,3}(?:\.[0-9]{1,3}){3})|([0-9a-f:]+))\]?) port \d+`
+	c := newChain(expr)
+	if c == nil {
+		t.Fatal("no chain")
+	}
+	var si *segInner
+	for i := range c.segs {
+		if c.segs[i].inner != nil {
+			si = c.segs[i].inner
+		}
+	}
+	if si == nil {
+		t.Fatal("no segment with groups inside")
+	}
+	if si.reader != nil {
+		t.Error("reader built before the first span")
+	}
+	re := regexp.MustCompile(expr)
+	lines := []string{"root from 192.0.2.7 port 22", "x from [2001:db8::1] port 9", "a b from 1.2.3.4 port 1"}
+	var wg sync.WaitGroup
+	for range 4 {
+		cl := c.clone()
+		wg.Go(func() {
+			for _, l := range lines {
+				got, ok := cl.find([]byte(l))
+				if want := re.FindSubmatchIndex([]byte(l)); ok && !slices.Equal(got, want) {
+					t.Errorf("%q: chain %v, regexp %v", l, got, want)
+				}
+			}
+		})
+		for i := range cl.segs {
+			if cl.segs[i].inner != nil && cl.segs[i].inner != si {
+				t.Error("a clone has its own segInner")
+			}
+		}
+	}
+	wg.Wait()
+	if re, _ := si.get(); re == nil {
+		t.Error("no expression for the segment's groups")
+	}
+	if _, ok := c.find([]byte(lines[0])); !ok {
+		t.Errorf("%q: the chain could not tell", lines[0])
+	}
+}
