@@ -56,9 +56,18 @@ func (s *litSet) mask(ids []int) litMask {
 	return m
 }
 
-// build compiles the automaton for the literals added so far.
+// build prepares the scan for the literals added so far: the anchor scan
+// when every literal has a byte rare enough, else the automaton (built
+// only then: with anchors it is never walked).
 func (s *litSet) build() {
 	s.words = (len(s.lits) + 63) / 64
+	if s.useAnchors = s.buildAnchors(); !s.useAnchors {
+		s.buildAutomaton()
+	}
+}
+
+// buildAutomaton compiles the automaton for the literals.
+func (s *litSet) buildAutomaton() {
 	// byte classes: each byte used in a literal gets its own class
 	// (case-sensitive), all others share class 0
 	s.nclass = 1
@@ -144,7 +153,6 @@ func (s *litSet) build() {
 			s.dfa[st<<s.shift+k] = v
 		}
 	}
-	s.useAnchors = s.buildAnchors()
 }
 
 // scan sets in found (len = words, cleared here) the literals present in buf.
