@@ -168,6 +168,15 @@ func (p *parser) sequence() ([]*node, error) {
 		if c == '|' || c == ')' {
 			break
 		}
+		if len(seq) > 0 && seq[len(seq)-1].op == opString {
+			// plain characters after literal text join it as atom,
+			// quantifier and the merge below would, without a node each
+			if j := p.plainRun(); j > p.pos {
+				seq[len(seq)-1].str += p.src[p.pos:j]
+				p.pos = j
+				continue
+			}
+		}
 		n, err := p.atom()
 		if err != nil {
 			return nil, err
@@ -188,6 +197,22 @@ func (p *parser) sequence() ([]*node, error) {
 		seq = append(seq, n)
 	}
 	return seq, nil
+}
+
+// plainRun returns where the run of plain ASCII characters at p.pos ends:
+// characters atom reads as themselves, none followed by anything that may
+// quantify it (then quantifier leaves it alone).
+func (p *parser) plainRun() int {
+	j := p.pos
+	for j < len(p.src) && isPlainByte(p.src[j]) && (j+1 == len(p.src) || !strings.ContainsRune("?*+{", rune(p.src[j+1]))) {
+		j++
+	}
+	return j
+}
+
+// isPlainByte reports whether atom reads c as a literal character.
+func isPlainByte(c byte) bool {
+	return c < utf8.RuneSelf && !strings.ContainsRune(`([.^$\*+?|){`, rune(c))
 }
 
 func (p *parser) quantifier(n *node) error {
