@@ -32,6 +32,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	nft "github.com/google/nftables"
@@ -79,7 +80,7 @@ func (c *common) register(fs *flag.FlagSet, base string) {
 
 // failures writes fails sshd failure lines for each of k addresses from base.
 func failures(w io.Writer, base netip.Addr, k, fails int) (netip.Addr, error) {
-	bw := bufio.NewWriterSize(w, 1<<20)
+	bw := bufio.NewWriterSize(w, min(1<<20, 128*k*fails))
 	stamp := time.Now().Format(time.Stamp)
 	a := base
 	for i := range k {
@@ -369,6 +370,7 @@ func latency(args []string) error {
 	c.register(fs, "198.18.0.1")
 	n := fs.Int("n", 50, "bans to time")
 	gap := fs.Duration("gap", 100*time.Millisecond, "pause between bans")
+	samples := fs.String("samples", "", "also write each ban's start (Unix ns) and delay (µs) to this file")
 	_ = fs.Parse(args)
 	base, err := netip.ParseAddr(c.base)
 	if err != nil {
@@ -402,13 +404,36 @@ func latency(args []string) error {
 	if err != nil {
 		return err
 	}
-	var lat []time.Duration
-	a := base
-	for range *n {
-		start := time.Now()
-		if _, err := appendLines(c.log, a, 1, c.fails); err != nil {
+	var nl *nlSeen
+	if *samples != "" {
+		if nl, err = watchElements(c.ns); err != nil {
 			return err
 		}
+		defer nl.close()
+	}
+	// The log stays open, as a syslog daemon keeps it, and each ban's
+	// lines are formatted before its clock starts: the time measured is
+	// from the write that appends them, not the tool's own formatting
+	// (which, with a 1 MB buffer a ban, cost page faults and collections
+	// of its own that showed up as 2-10 ms delays of the write).
+	lf, err := os.OpenFile(c.log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer lf.Close()
+	var lat []time.Duration
+	var each, text bytes.Buffer
+	a := base
+	for range *n {
+		text.Reset()
+		if _, err := failures(&text, a, 1, c.fails); err != nil {
+			return err
+		}
+		start := time.Now()
+		if _, err := lf.Write(text.Bytes()); err != nil {
+			return err
+		}
+		wrote := time.Since(start)
 		want := a.String()
 	recv:
 		for {
@@ -425,12 +450,78 @@ func latency(args []string) error {
 			}
 		}
 		lat = append(lat, time.Since(start))
+		if nl != nil {
+			fmt.Fprintf(&each, "%d %d %s %d %d\n", start.UnixNano(), lat[len(lat)-1].Microseconds(), want,
+				wrote.Microseconds(), nl.at(a).Sub(start).Microseconds())
+		}
 		a = a.Next()
 		time.Sleep(*gap)
+	}
+	if *samples != "" {
+		if err := os.WriteFile(*samples, each.Bytes(), 0o644); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("%s warmup=%d\n", summary(lat), warm)
 	return nil
 }
+
+// nlSeen records when the kernel announced each new IPv4 element over
+// netlink (the events nft monitor prints, taken without its process), so
+// that -samples can tell the server's delay from the monitor's.
+type nlSeen struct {
+	mu   sync.Mutex
+	when map[netip.Addr]time.Time
+	conn *nft.Conn
+	h    *os.File
+}
+
+func watchElements(ns string) (*nlSeen, error) {
+	h, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := nft.New(nft.WithNetNSFd(int(h.Fd())))
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	mon := nft.NewMonitor(nft.WithMonitorAction(nft.MonitorActionNew), nft.WithMonitorObject(nft.MonitorObjectElements))
+	ch, err := conn.AddMonitor(mon)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	n := &nlSeen{when: map[netip.Addr]time.Time{}, conn: conn, h: h}
+	go func() {
+		for ev := range ch {
+			now := time.Now()
+			elems, ok := ev.Data.([]nft.SetElement)
+			if !ok {
+				continue
+			}
+			n.mu.Lock()
+			for _, e := range elems {
+				if a, ok := netip.AddrFromSlice(e.Key); ok {
+					if _, dup := n.when[a]; !dup {
+						n.when[a] = now
+					}
+				}
+			}
+			n.mu.Unlock()
+		}
+	}()
+	return n, nil
+}
+
+// at returns when a was announced, or the zero time.
+func (n *nlSeen) at(a netip.Addr) time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.when[a]
+}
+
+func (n *nlSeen) close() { _ = n.conn.CloseLasting(); n.h.Close() }
 
 // summary sorts lat and gives its count, median, 99th percentile (nearest
 // rank: the smallest value at or above 99% of the samples) and maximum.
