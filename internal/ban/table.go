@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"warden/internal/firewall"
 	"warden/internal/jail/slots"
 )
 
@@ -216,6 +217,18 @@ func (t *banTable) each(j uint16, all bool, fn func(entry)) {
 			fn(t.entry(s))
 		}
 	}
+}
+
+// appendWanted appends the bans of records [from, to) to out as the
+// firewall should hold them.
+func (t *banTable) appendWanted(out []firewall.Ban, from, to int32) []firewall.Ban {
+	for s := from; s < to; s++ {
+		if r := t.at(s); r.flags&banUsed != 0 {
+			e := t.entry(s)
+			out = append(out, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
+		}
+	}
+	return out
 }
 
 // nextEnd returns the earliest end of a non-permanent ban.
