@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"warden/internal/firewall"
 )
 
 // TestBanTable drives the table and a plain map with the same puts
@@ -160,4 +162,48 @@ func TestBanTableMemory(t *testing.T) {
 		t.Errorf("%.1f bytes of heap per ban, want under 64", per)
 	}
 	runtime.KeepAlive(tb)
+}
+
+// TestAppendWantedChunks reads a table with freed records among live ones
+// chunk by chunk, as Manager.Wanted does, and finds every live ban once,
+// with its end, and no freed one.
+func TestAppendWantedChunks(t *testing.T) {
+	tb := newBanTable([]string{"sshd", "web"})
+	now := int64(1_700_000_000e9)
+	const n = 3*wantedChunk + 100
+	live := map[jailPrefix]time.Time{}
+	for i := range n {
+		j := uint16(i % 2)
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+		e := entry{jail: tb.jails[j], prefix: p, start: now, banTime: time.Duration(i+1) * time.Second}
+		if i%7 == 0 {
+			e.banTime = -1
+		}
+		tb.put(j, &e)
+		live[jailPrefix{e.jail, p}] = e.end()
+	}
+	for i := 0; i < n; i += 3 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+		if _, ok := tb.del(uint16(i%2), p); !ok {
+			t.Fatalf("ban %d not found", i)
+		}
+		delete(live, jailPrefix{tb.jails[i%2], p})
+	}
+	var got []firewall.Ban
+	for from := int32(0); from < tb.used; from += wantedChunk {
+		got = tb.appendWanted(got, from, min(from+wantedChunk, tb.used))
+	}
+	if len(got) != len(live) {
+		t.Fatalf("%d bans listed, want %d", len(got), len(live))
+	}
+	for _, b := range got {
+		end, ok := live[jailPrefix{b.Jail, b.Prefix}]
+		if !ok {
+			t.Fatalf("%v listed, not in force (or twice)", b)
+		}
+		if !b.Expires.Equal(end) {
+			t.Errorf("%v: expires %v, want %v", b.Prefix, b.Expires, end)
+		}
+		delete(live, jailPrefix{b.Jail, b.Prefix})
+	}
 }
