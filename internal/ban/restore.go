@@ -123,39 +123,14 @@ func (m *Manager) presize(ctx context.Context) {
 // lines, and nothing else would read them.
 func (m *Manager) hasActions(jail string) bool { return len(m.pool.actions[jail]) > 0 }
 
-// wantedChunk is how many ban records Wanted reads under one hold of the
-// manager's lock: at 100,000 bans the whole list took 5-9 ms to build,
-// which, taken at once, a ban waiting for the lock waited too.
-const wantedChunk = 4096
-
 // Wanted returns every active ban as the firewall should hold it. It reads
 // the ban table a chunk of records at a time, letting go of the lock in
-// between, so the list is not one instant's: a ban put in place while it
-// reads may be missing (it is in the firewall already: it went there
-// before Wanted could see it), and one lifted while it reads may be
-// listed (a heal round lifts those again when it ends; see healState).
-// Records keep their numbers while they live, so no ban that stays in
-// force throughout is missed.
-func (m *Manager) Wanted() []firewall.Ban {
-	m.mu.Lock()
-	n := m.bans.n
-	m.mu.Unlock()
-	if n == 0 {
-		return nil
-	}
-	out := make([]firewall.Ban, 0, n+n/16)
-	for from := int32(0); ; from += wantedChunk {
-		m.mu.Lock()
-		more := from < m.bans.used
-		if more {
-			out = m.bans.appendWanted(out, from, min(from+wantedChunk, m.bans.used))
-		}
-		m.mu.Unlock()
-		if !more {
-			return out
-		}
-	}
-}
+// between, so the list is not one instant's (see banTable.wanted): a ban
+// put in place while it reads may be missing (it is in the firewall
+// already: it went there before Wanted could see it), and one lifted while
+// it reads may be listed (a heal round lifts those again when it ends; see
+// healState).
+func (m *Manager) Wanted() []firewall.Ban { return m.bans.wanted(&m.mu) }
 
 // healState is the loop's view of a heal round. Heal reads the firewall
 // back, which takes seconds at 100,000 bans, so it runs on a goroutine of

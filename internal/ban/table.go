@@ -3,6 +3,7 @@ package ban
 import (
 	"math"
 	"net/netip"
+	"sync"
 	"time"
 
 	"warden/internal/firewall"
@@ -219,16 +220,38 @@ func (t *banTable) each(j uint16, all bool, fn func(entry)) {
 	}
 }
 
-// appendWanted appends the bans of records [from, to) to out as the
-// firewall should hold them.
-func (t *banTable) appendWanted(out []firewall.Ban, from, to int32) []firewall.Ban {
-	for s := from; s < to; s++ {
-		if r := t.at(s); r.flags&banUsed != 0 {
-			e := t.entry(s)
-			out = append(out, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
+// wantedChunk is how many ban records wanted reads under one hold of the
+// manager's lock: at 100,000 bans the whole list took 5-9 ms to build,
+// which, taken at once, a ban waiting for the lock waited too.
+const wantedChunk = 4096
+
+// wanted returns the table's bans as the firewall should hold them,
+// reading wantedChunk records under each hold of mu, the lock that guards
+// t. Records keep their numbers while they live, so no ban that stays in
+// force throughout is missed; one put in place meanwhile may be missing
+// and one lifted meanwhile may be listed.
+func (t *banTable) wanted(mu sync.Locker) []firewall.Ban {
+	mu.Lock()
+	n := t.n
+	mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	out := make([]firewall.Ban, 0, n+n/16)
+	for from := int32(0); ; from += wantedChunk {
+		mu.Lock()
+		more := from < t.used
+		for s := from; more && s < min(from+wantedChunk, t.used); s++ {
+			if r := t.at(s); r.flags&banUsed != 0 {
+				e := t.entry(s)
+				out = append(out, firewall.Ban{Jail: e.jail, Prefix: e.prefix, Expires: e.end()})
+			}
+		}
+		mu.Unlock()
+		if !more {
+			return out
 		}
 	}
-	return out
 }
 
 // nextEnd returns the earliest end of a non-permanent ban.

@@ -7,10 +7,9 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
-
-	"warden/internal/firewall"
 )
 
 // TestBanTable drives the table and a plain map with the same puts
@@ -164,46 +163,114 @@ func TestBanTableMemory(t *testing.T) {
 	runtime.KeepAlive(tb)
 }
 
-// TestAppendWantedChunks reads a table with freed records among live ones
-// chunk by chunk, as Manager.Wanted does, and finds every live ban once,
-// with its end, and no freed one.
-func TestAppendWantedChunks(t *testing.T) {
-	tb := newBanTable([]string{"sshd", "web"})
-	now := int64(1_700_000_000e9)
+// hookLocker is a mutex that runs hook, holding it, on every Lock: the
+// table changes it makes stand for the loop's, between wanted's chunks.
+type hookLocker struct {
+	sync.Mutex
+	locks int
+	hook  func(lock int)
+}
+
+func (l *hookLocker) Lock() {
+	l.Mutex.Lock()
+	l.locks++
+	l.hook(l.locks)
+}
+
+// TestWantedChunks reads a table with freed records among live ones
+// through wanted, while bans are lifted and made between its chunks
+// (freed records reused, or the table emptied and given back), and finds
+// every ban in force throughout once, with its end; nothing listed twice,
+// and nothing that was never in force.
+func TestWantedChunks(t *testing.T) {
 	const n = 3*wantedChunk + 100
-	live := map[jailPrefix]time.Time{}
-	for i := range n {
-		j := uint16(i % 2)
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
-		e := entry{jail: tb.jails[j], prefix: p, start: now, banTime: time.Duration(i+1) * time.Second}
-		if i%7 == 0 {
-			e.banTime = -1
-		}
-		tb.put(j, &e)
-		live[jailPrefix{e.jail, p}] = e.end()
+	tests := []struct {
+		name string
+		// at the chunk read at lock (the first lock reads the count),
+		// lift bans [0, lift) and make add new ones
+		lock, lift, add int
+	}{
+		{"still", 0, 0, 0},
+		{"lift and reuse", 3, n / 2, 500},
+		{"lift and grow", 4, 200, 3 * wantedChunk},
+		{"emptied", 3, n, 100},
 	}
-	for i := 0; i < n; i += 3 {
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
-		if _, ok := tb.del(uint16(i%2), p); !ok {
-			t.Fatalf("ban %d not found", i)
-		}
-		delete(live, jailPrefix{tb.jails[i%2], p})
+	addr := func(i int) netip.Prefix {
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
 	}
-	var got []firewall.Ban
-	for from := int32(0); from < tb.used; from += wantedChunk {
-		got = tb.appendWanted(got, from, min(from+wantedChunk, tb.used))
-	}
-	if len(got) != len(live) {
-		t.Fatalf("%d bans listed, want %d", len(got), len(live))
-	}
-	for _, b := range got {
-		end, ok := live[jailPrefix{b.Jail, b.Prefix}]
-		if !ok {
-			t.Fatalf("%v listed, not in force (or twice)", b)
-		}
-		if !b.Expires.Equal(end) {
-			t.Errorf("%v: expires %v, want %v", b.Prefix, b.Expires, end)
-		}
-		delete(live, jailPrefix{b.Jail, b.Prefix})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tb := newBanTable([]string{"sshd", "web"})
+			now := int64(1_700_000_000e9)
+			ever := map[jailPrefix]time.Time{} // every ban in force at some time
+			var order []jailPrefix             // live at the start, in put order
+			put := func(i int) {
+				j := uint16(i % 2)
+				e := entry{jail: tb.jails[j], prefix: addr(i), start: now, banTime: time.Duration(i+1) * time.Second}
+				if i%7 == 0 {
+					e.banTime = -1
+				}
+				tb.put(j, &e)
+				ever[jailPrefix{e.jail, e.prefix}] = e.end()
+			}
+			for i := range n {
+				put(i)
+				order = append(order, jailPrefix{tb.jails[i%2], addr(i)})
+			}
+			// Freed records among the live ones from the start.
+			for i := 1; i < n; i += 3 {
+				if _, ok := tb.del(uint16(i%2), addr(i)); !ok {
+					t.Fatalf("ban %d not found", i)
+				}
+				order[i] = jailPrefix{}
+			}
+			throughout := map[jailPrefix]bool{}
+			for _, k := range order {
+				if k.jail != "" {
+					throughout[k] = true
+				}
+			}
+			mu := &hookLocker{hook: func(lock int) {
+				if lock != tc.lock {
+					return
+				}
+				for i, k := range order[:tc.lift] {
+					if k.jail != "" {
+						tb.del(uint16(i%2), k.prefix)
+						delete(throughout, k)
+					}
+				}
+				for i := range tc.add {
+					put(n + i)
+				}
+			}}
+			got := tb.wanted(mu)
+			if tc.lock > 0 && mu.locks < tc.lock {
+				t.Fatalf("wanted took the lock %d times, the change was due at %d", mu.locks, tc.lock)
+			}
+			listed := map[jailPrefix]bool{}
+			for _, b := range got {
+				k := jailPrefix{b.Jail, b.Prefix}
+				end, ok := ever[k]
+				if !ok {
+					t.Fatalf("%v listed, never in force", b)
+				}
+				if listed[k] {
+					t.Fatalf("%v listed twice", b)
+				}
+				listed[k] = true
+				if !b.Expires.Equal(end) {
+					t.Errorf("%v: expires %v, want %v", b.Prefix, b.Expires, end)
+				}
+			}
+			for k := range throughout {
+				if !listed[k] {
+					t.Errorf("%v in force throughout, not listed", k)
+				}
+			}
+			if tc.lock == 0 && len(got) != len(throughout) {
+				t.Errorf("%d bans listed, want %d", len(got), len(throughout))
+			}
+		})
 	}
 }
