@@ -370,7 +370,7 @@ func latency(args []string) error {
 	c.register(fs, "198.18.0.1")
 	n := fs.Int("n", 50, "bans to time")
 	gap := fs.Duration("gap", 100*time.Millisecond, "pause between bans")
-	samples := fs.String("samples", "", "also write each ban's start (Unix ns) and delay (µs) to this file")
+	samples := fs.String("samples", "", "also write a line a ban to this file: start (Unix ns), delay (µs), address, write (µs), netlink event (µs, - if unseen)")
 	_ = fs.Parse(args)
 	base, err := netip.ParseAddr(c.base)
 	if err != nil {
@@ -451,8 +451,13 @@ func latency(args []string) error {
 		}
 		lat = append(lat, time.Since(start))
 		if nl != nil {
-			fmt.Fprintf(&each, "%d %d %s %d %d\n", start.UnixNano(), lat[len(lat)-1].Microseconds(), want,
-				wrote.Microseconds(), nl.at(a).Sub(start).Microseconds())
+			// "-" when the netlink event has not been read (yet).
+			seenNL := "-"
+			if at := nl.at(a); !at.IsZero() {
+				seenNL = fmt.Sprint(at.Sub(start).Microseconds())
+			}
+			fmt.Fprintf(&each, "%d %d %s %d %s\n", start.UnixNano(), lat[len(lat)-1].Microseconds(), want,
+				wrote.Microseconds(), seenNL)
 		}
 		a = a.Next()
 		time.Sleep(*gap)
@@ -472,8 +477,8 @@ func latency(args []string) error {
 type nlSeen struct {
 	mu   sync.Mutex
 	when map[netip.Addr]time.Time
-	conn *nft.Conn
-	h    *os.File
+	mon  *nft.Monitor
+	done chan struct{} // closed when the reader goroutine has ended
 }
 
 func watchElements(ns string) (*nlSeen, error) {
@@ -481,19 +486,22 @@ func watchElements(ns string) (*nlSeen, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The monitor's socket is made in the namespace by AddMonitor; the
+	// handle is not needed after it.
+	defer h.Close()
 	conn, err := nft.New(nft.WithNetNSFd(int(h.Fd())))
 	if err != nil {
-		h.Close()
 		return nil, err
 	}
 	mon := nft.NewMonitor(nft.WithMonitorAction(nft.MonitorActionNew), nft.WithMonitorObject(nft.MonitorObjectElements))
 	ch, err := conn.AddMonitor(mon)
 	if err != nil {
-		h.Close()
 		return nil, err
 	}
-	n := &nlSeen{when: map[netip.Addr]time.Time{}, conn: conn, h: h}
+	n := &nlSeen{when: map[netip.Addr]time.Time{}, mon: mon, done: make(chan struct{})}
+	// The library owns ch and closes it once mon is closed.
 	go func() {
+		defer close(n.done)
 		for ev := range ch {
 			now := time.Now()
 			elems, ok := ev.Data.([]nft.SetElement)
@@ -521,7 +529,12 @@ func (n *nlSeen) at(a netip.Addr) time.Time {
 	return n.when[a]
 }
 
-func (n *nlSeen) close() { _ = n.conn.CloseLasting(); n.h.Close() }
+// close closes the monitor's socket (the Conn is not a lasting one, so
+// CloseLasting would leave it open) and waits for the reader to end.
+func (n *nlSeen) close() {
+	_ = n.mon.Close()
+	<-n.done
+}
 
 // summary sorts lat and gives its count, median, 99th percentile (nearest
 // rank: the smallest value at or above 99% of the samples) and maximum.
