@@ -470,19 +470,10 @@ func (p *pattern) matches(buf []byte, ascii bool, found litMask) (bool, error) {
 	return m != nil, err
 }
 
-// requiredLiterals derives from a Go expression the literal strings a
-// match must contain: at most two requirements, each a set of strings of
-// which one must occur. Case-folded literals and newlines are left out.
-func requiredLiterals(expr string) [][][]byte {
-	re := parseExpr(expr)
-	if re == nil {
-		return nil
-	}
-	return literalsOf(re.Simplify())
-}
-
-// literalsOf is requiredLiterals for the simplified tree of a parsed
-// expression.
+// literalsOf derives from the simplified tree of a Go expression the
+// literal strings a match must contain: at most two requirements, each a
+// set of strings of which one must occur. Case-folded literals and
+// newlines are left out.
 func literalsOf(simple *syntax.Regexp) [][][]byte {
 	reqs := allReqs(simple)
 	sort.SliceStable(reqs, func(i, j int) bool { return reqScore(reqs[i]) > reqScore(reqs[j]) })
