@@ -84,20 +84,11 @@ func (si *segInner) get() (*syntax.Regexp, spanReader) {
 	return si.re, si.reader
 }
 
-// newChain recognises expr (Go syntax, the ASCII variant) as ^S1...Sn
-// with an optional final \n?\z; nil for any other shape or when a
-// segment's automaton cannot be built.
-func newChain(expr string) *chain {
-	re := parseExpr(expr)
-	if re == nil {
-		return nil
-	}
-	return chainOf(re)
-}
-
-// chainOf is newChain for the parsed expression re (not simplified). The
-// segments' automata are built on their first walk (lazyFirstEnd); a walk
-// through one that cannot be built answers ok=false.
+// chainOf recognises re, the parsed (not simplified) Go expression of the
+// ASCII variant, as ^S1...Sn with an optional final \n?\z; nil for any
+// other shape. The segments' automata are built on their first walk
+// (lazyFirstEnd); a walk through one that cannot be built answers
+// ok=false.
 func chainOf(re *syntax.Regexp) *chain {
 	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
 		return nil

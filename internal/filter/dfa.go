@@ -56,16 +56,6 @@ const (
 	ctxWord  = 4
 )
 
-// newDFA builds the automaton for expr (Perl syntax, as regexp.Compile
-// reads it); nil if expr does not parse.
-func newDFA(expr string) *dfa {
-	re := parseExpr(expr)
-	if re == nil {
-		return nil
-	}
-	return dfaOf(re.Simplify())
-}
-
 // dfaOf returns the automaton for re, the tree of a parsed expression;
 // its program is compiled and its start built on the first match.
 func dfaOf(re *syntax.Regexp) *dfa {

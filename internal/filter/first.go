@@ -5,20 +5,10 @@ import "regexp/syntax"
 // byteSet is a set of byte values.
 type byteSet [256]bool
 
-// firstBytes works out, for an expression anchored at the start of the
-// text, which bytes a match can begin with; nil when it is not anchored or
-// any byte may do. Patterns that fail on their first byte are then skipped
-// without starting the engine.
-func firstBytes(expr string) *byteSet {
-	re := parseExpr(expr)
-	if re == nil {
-		return nil
-	}
-	return firstBytesOf(re.Simplify())
-}
-
-// firstBytesOf is firstBytes for the simplified tree of a parsed
-// expression.
+// firstBytesOf works out, for an expression (its simplified tree)
+// anchored at the start of the text, which bytes a match can begin with;
+// nil when it is not anchored or any byte may do. Patterns that fail on
+// their first byte are then skipped without starting the engine.
 func firstBytesOf(re *syntax.Regexp) *byteSet {
 	var rest []*syntax.Regexp
 	switch {

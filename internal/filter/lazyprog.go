@@ -31,16 +31,6 @@ func (l *lazyProg) get() *syntax.Prog {
 	return l.prog
 }
 
-// parseExpr parses a Go expression as regexp.Compile reads it; nil if it
-// does not parse.
-func parseExpr(expr string) *syntax.Regexp {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return nil
-	}
-	return re
-}
-
 // lazyRegexp is a Go regexp compiled on first use, shared by the clones
 // of a pattern. Where the automata answer (chain, dfa), regexp is never
 // asked, so most patterns never need it. Its expression is known to parse
