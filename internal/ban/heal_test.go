@@ -71,6 +71,31 @@ func TestUnbanDuringHeal(t *testing.T) {
 	}
 }
 
+// TestRebanDuringHeal: a ban lifted while a heal round runs and made again
+// before the round ends stays in the firewall; the round's end lifts only
+// the bans still lifted.
+func TestRebanDuringHeal(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.HealInterval = time.Minute; c.Jails[0].Actions = nil })
+	ctx := context.Background()
+	if _, err := e.m.Ban(ctx, "sshd", ticket("192.0.2.1", t0)); err != nil {
+		t.Fatal(err)
+	}
+	e.fw.healBlock, e.fw.healEntered = make(chan struct{}), make(chan struct{})
+	e.clk.Advance(time.Minute)
+	<-e.fw.healEntered
+	if _, err := e.m.Unban(ctx, "sshd", []netip.Prefix{pfx("192.0.2.1")}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := e.m.Ban(ctx, "sshd", ticket("192.0.2.1", e.clk.Now())); err != nil || !res.Banned {
+		t.Fatalf("ban again during heal: %+v %v", res, err)
+	}
+	close(e.fw.healBlock)
+	e.sync(t)
+	if _, ok := e.fw.has("sshd", pfx("192.0.2.1")); !ok {
+		t.Error("a ban made again during the heal was lifted at its end")
+	}
+}
+
 // needlessBackend is a memBackend that says whether it needs a heal round.
 type needlessBackend struct {
 	*memBackend

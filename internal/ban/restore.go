@@ -283,8 +283,28 @@ func (m *Manager) finishHeal(ctx context.Context, reps []healReport) {
 			m.mu.Unlock()
 		}
 	}
-	if lifted := m.hs.lifted; len(lifted) > 0 {
-		m.hs.lifted = nil
+	if lifted := m.stillLifted(m.hs.lifted); len(lifted) > 0 {
 		_ = m.firewallUnban(ctx, lifted)
 	}
+	m.hs.lifted = nil
+}
+
+// stillLifted returns the bans of lifted that are not in force again: a
+// ban lifted during a round and made again before its end is in the
+// firewall by its own commit, and lifting it there would leave the
+// address free while the table holds it banned.
+func (m *Manager) stillLifted(lifted []firewall.Ban) []firewall.Ban {
+	if len(lifted) == 0 {
+		return nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := lifted[:0]
+	for _, b := range lifted {
+		if js, ok := m.jails[b.Jail]; ok && m.bans.has(js.idx, b.Prefix) {
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
 }
