@@ -124,7 +124,7 @@ type Jail struct {
 	// "file:/path" references) as written.
 	IgnoreIP   []string
 	IgnoreSelf bool
-	MaxMatches int // 0 when not set
+	MaxMatches int // 5 when not set, as fail2ban's failure manager
 	UseDNS     string
 	// BanTimeIncrement and friends are the bantime.* options.
 	BanTimeIncrement bool

@@ -196,6 +196,9 @@ func (l *loader) fillJail(j *Jail, opts *omap) error {
 	if v := get("maxretry"); v != "" {
 		j.MaxRetry, _ = strconv.Atoi(v)
 	}
+	// Unset, fail2ban's failure manager keeps 5 (jail.conf makes it
+	// maxretry's value).
+	j.MaxMatches = 5
 	if v := get("maxmatches"); v != "" {
 		j.MaxMatches, _ = strconv.Atoi(v)
 	}
