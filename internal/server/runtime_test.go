@@ -50,20 +50,25 @@ func runtimeServer(t *testing.T, jailOpts string) (c *control.Client, logPath, r
 // call it, a cleanup does and fails the test on that error.
 func runServer(t *testing.T, cfg *config.Config, dir string, notify func(string)) (ctx context.Context, stop func() error) {
 	t.Helper()
+	return startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock")}, notify)
+}
+
+// startServer is runServer on opts, whose Logger (discarding) and Notify
+// it sets.
+func startServer(t *testing.T, opts Options, notify func(string)) (ctx context.Context, stop func() error) {
+	t.Helper()
 	ready := make(chan struct{})
-	srv, err := New(Options{
-		Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Notify: func(s string) error {
-			if notify != nil {
-				notify(s)
-			}
-			if s == "READY=1" {
-				close(ready)
-			}
-			return nil
-		},
-	})
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts.Notify = func(s string) error {
+		if notify != nil {
+			notify(s)
+		}
+		if s == "READY=1" {
+			close(ready)
+		}
+		return nil
+	}
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -335,11 +335,13 @@ func (s *Server) runGeneration(ctx, runCtx context.Context, st *store.Store, fw 
 		bcfg.Jails = append(bcfg.Jails, jc)
 		evidence = evidence || len(j.actions) > 0
 	}
-	// Matched lines and fields are read by actions alone: <matches> and
-	// the F-* tags by the jail's own, <ipmatches> (the history of every
-	// jail) by any. With native backends only, no tracker keeps them.
+	// Matched lines and fields are read by actions (<matches> and the
+	// F-* tags by the jail's own, <ipmatches>, the history of every
+	// jail, by any) and kept in the database's history. With native
+	// backends only, a flood's batches keep none (handleBatch).
 	for _, j := range v.jails {
-		j.tracker.KeepEvidence(evidence)
+		j.evidence = evidence
+		j.tracker.KeepEvidence(true)
 	}
 	mgr, err := ban.New(bcfg)
 	if err != nil {
