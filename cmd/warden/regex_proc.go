@@ -143,7 +143,10 @@ func (r *regexRun) main(args []string) (int, error) {
 	// fail2ban-regex's filter settings: the summary tries every failregex
 	// and counts multi-line failures still waiting for their host; -o
 	// reports what the daemon would find.
-	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: true, Now: clock.Now,
+	// Diagnostics only for the summary's prefregex count: -o prints none
+	// (on sshd's log it ran the prefregex on the 63% of lines no failregex
+	// could match)
+	fo := filter.Options{Location: loc, Dates: r.dates, Diagnostics: r.o.out == "", Now: clock.Now,
 		CheckAllRegex: r.o.out == "" && !r.o.noCheckAll, KeepPending: r.o.out == "",
 		// the summary counts failures; rebalance reads Lines when maxlines > 1
 		Counting: r.o.out == "" && !r.o.json && r.setup.def.MaxLines <= 1,

@@ -30,8 +30,11 @@ type guess struct {
 
 // guessFor works out, on a worker, the parts of the failure of hit h
 // (groups g, before anything changes them) that depend on the hit alone.
-// room, when not nil, holds the hit's one line (newRoom).
-func (f *Filter) guessFor(h *hit, g groupSet, room *failRoom) guess {
+// room, when not nil, holds the hit's one line (newRoom). lines says the
+// hit is not expected to give a failure: only its lines are worked out
+// then (the cache keeps them either way), and the ordered stage works out
+// the rest itself if a failure comes of it after all.
+func (f *Filter) guessFor(h *hit, g groupSet, room *failRoom, lines bool) guess {
 	var gs guess
 	mlfid := g.get("mlfid")
 	switch {
@@ -39,6 +42,9 @@ func (f *Filter) guessFor(h *hit, g groupSet, room *failRoom) guess {
 		gs.lines = room.l[:]
 	case !f.opts.Counting:
 		gs.lines = f.matchedLines(h, mlfid.ok)
+	}
+	if lines {
+		return gs
 	}
 	k := g.idKeys()
 	r, found := f.hostRefOf(k)

@@ -147,7 +147,12 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 		s.line[0] = h.matched[0]
 		s.h.matched = s.line[:]
 	}
-	s.gs = f.guessFor(&s.h, s.h.groups, room)
+	// A hit with F-NOFAIL or F-MLFGAINED gives no failure without
+	// CheckAllRegex (failureFrom returns once it is merged): its address
+	// and fields would be worked out for nothing (on sshd's log with -o
+	// ip, two hits in three)
+	quiet := s.h.groups.get("nofail").truthy() || s.h.groups.get("mlfgained").truthy()
+	s.gs = f.guessFor(&s.h, s.h.groups, room, quiet && !f.opts.CheckAllRegex)
 	// The room only for a hit likely to give a failure (on sshd's log
 	// with -o ip two hits in three give none, and each had 200 bytes for
 	// nothing): any hit with CheckAllRegex (failures are made for
@@ -155,8 +160,7 @@ func (f *Filter) deferHit(idx int, h *hit, pre groupSet, res *Result) bool {
 	// F-MLFGAINED that has a host of its own, or with KeepPending any
 	// (a failure without a host stands for a pending one). A wrong guess
 	// costs an append in the ordered stage, never a result.
-	if grow && (f.opts.CheckAllRegex || (s.gs.addrOK || f.opts.KeepPending) &&
-		!s.h.groups.get("nofail").truthy() && !s.h.groups.get("mlfgained").truthy()) {
+	if grow && (f.opts.CheckAllRegex || (s.gs.addrOK || f.opts.KeepPending) && !quiet) {
 		res.Failures = slices.Grow(res.Failures, 1)
 	}
 	f.stepErrs(s)
