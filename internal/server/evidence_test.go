@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,13 +49,26 @@ func TestNativeJailStoresMatches(t *testing.T) {
 	waitUntil(t, "the lone address is banned", banned(1))
 
 	// 100 addresses × 3 failures in one write: one batch of 300 lines.
-	var flood []string
+	// One write call (appendLines makes one a line, and a read between
+	// them split the flood into small batches, which keep their lines).
+	var flood strings.Builder
+	stamp := time.Now().Format("2006-01-02 15:04:05")
 	for i := range 100 {
 		for range 3 {
-			flood = append(flood, fmt.Sprintf("login failed from 198.51.100.%d", i+1))
+			fmt.Fprintf(&flood, "%s login failed from 198.51.100.%d\n", stamp, i+1)
 		}
 	}
-	appendLines(t, logPath, flood...)
+	f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(flood.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	waitUntil(t, "the flood is banned", banned(101))
 	if err := stop(); err != nil {
 		t.Fatal(err)
