@@ -240,10 +240,10 @@ func (j *Jail) SetInOperation(on bool) {
 
 // KeepEvidence says whether tickets carry the failures' matched lines and
 // fields (the default). Only actions and the database's history read them;
-// the server turns it off while no action of any jail could (native
-// firewall backends only), which saves most of an entry's memory under a
-// flood. Entries already tracked keep what they have; the counts and ban
-// decisions are the same either way.
+// while no action of any jail could (native firewall backends only), the
+// server turns it off for a flood's large batches, which saves most of an
+// entry's memory then. Entries already tracked keep what they have; the
+// counts and ban decisions are the same either way.
 func (j *Jail) KeepEvidence(on bool) {
 	j.mu.Lock()
 	j.noEvidence = !on
