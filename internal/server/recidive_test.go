@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -56,23 +55,8 @@ func TestRecidiveReadsOwnLog(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { out.Close() })
-			srv, err := New(Options{
-				Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
-				Logger: slog.New(logfmt.New(out, logfmt.Options{})),
-				Notify: func(string) error { return nil },
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- srv.Run(ctx) }()
-			t.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			})
+			ctx, _ := startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
+				Logger: slog.New(logfmt.New(out, logfmt.Options{}))}, nil)
 			readLog := func() string {
 				b, err := os.ReadFile(serverLog)
 				if err != nil {

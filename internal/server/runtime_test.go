@@ -53,12 +53,14 @@ func runServer(t *testing.T, cfg *config.Config, dir string, notify func(string)
 	return startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock")}, notify)
 }
 
-// startServer is runServer on opts, whose Logger (discarding) and Notify
-// it sets.
+// startServer is runServer on opts, whose Notify it sets, and its Logger
+// when nil (to one that discards).
 func startServer(t *testing.T, opts Options, notify func(string)) (ctx context.Context, stop func() error) {
 	t.Helper()
 	ready := make(chan struct{})
-	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	opts.Notify = func(s string) error {
 		if notify != nil {
 			notify(s)
