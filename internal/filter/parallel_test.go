@@ -403,3 +403,40 @@ func TestTurnsFailureStorage(t *testing.T) {
 		}
 	}
 }
+
+// TestTakeTurn: takeTurn returns holding the token, whether it was free,
+// came while spinning, or came after the spins ran out and it parked.
+func TestTakeTurn(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spins int
+		delay time.Duration // before the token is given; -1: given at once
+	}{
+		{"free", 4000, -1},
+		{"while spinning", 1 << 30, 5 * time.Millisecond},
+		{"after parking", 3, 20 * time.Millisecond},
+		{"no spins", 0, 5 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			turn := make(chan struct{}, 1)
+			var given atomic.Bool
+			if tc.delay < 0 {
+				turn <- struct{}{}
+				given.Store(true)
+			} else {
+				go func() {
+					time.Sleep(tc.delay)
+					given.Store(true)
+					turn <- struct{}{}
+				}()
+			}
+			takeTurn(turn, tc.spins)
+			if !given.Load() {
+				t.Fatal("takeTurn returned before the turn was given")
+			}
+			if len(turn) != 0 {
+				t.Fatal("takeTurn returned without taking the turn")
+			}
+		})
+	}
+}
