@@ -30,7 +30,12 @@ type dfa struct {
 	states [][]uint32 // pcs of each state
 	ctx    []uint8
 	index  map[string]int32
-	trans  []int32  // state*dfaStride + byte (dfaEOF for the end) → next
+	// trans: state*stride + the byte's class (cls; eof for the end) →
+	// the next state's row, as in firstEnd a column per class
+	trans  []int32
+	cls    [128]uint8
+	eof    int32    // the column of the end of the text
+	stride int32    // eof + 1
 	failed bool     // state budget exceeded: unusable
 	accel  [][]byte // per state: see escapes; nil until worked out
 	limit  int      // state budget (maxDFAState)
@@ -44,8 +49,7 @@ type dfa struct {
 }
 
 const (
-	dfaEOF      = 128
-	dfaStride   = 129
+	dfaEOF      = 128 // step's byte for the end of the text
 	dfaUnknown  = int32(-1)
 	dfaMatch    = int32(-2)
 	dfaDead     = int32(-3)
@@ -71,6 +75,9 @@ func (d *dfa) start() bool {
 		return false
 	}
 	d.prog, d.anchored = prog, prog.StartCond()&syntax.EmptyBeginText != 0
+	var n int
+	d.cls, n = dfaByteClasses(prog)
+	d.eof, d.stride = int32(n), int32(n+1)
 	// remember only the context the program asks about: fewer states, and
 	// states that loop on themselves (see skip)
 	for _, in := range prog.Inst {
@@ -117,7 +124,7 @@ func (d *dfa) add(pcs []uint32, ctx uint8) int32 {
 	d.states = append(d.states, slices.Clone(pcs))
 	d.ctx = append(d.ctx, ctx)
 	d.index[string(d.key)] = id
-	for range dfaStride {
+	for range d.stride {
 		d.trans = append(d.trans, dfaUnknown)
 	}
 	return id
@@ -225,24 +232,25 @@ func (d *dfa) match(buf []byte) (matched, ok bool) {
 	if d == nil || d.failed || d.prog == nil && !d.start() {
 		return false, false
 	}
-	// trans holds row offsets (state*dfaStride) of known live states, and
+	// trans holds row offsets (state*stride) of known live states, and
 	// negative marks. The common case costs one load and one comparison;
 	// a state that loops on itself for all but a few bytes (such as
 	// .+ before the end) is left with a fast search for those bytes.
-	tab := d.trans
+	tab, cls, stride := d.trans, &d.cls, d.stride
 	off := int32(0)
 	for i := 0; i < len(buf); i++ {
 		b := buf[i] & 0x7f
-		t := tab[off+int32(b)]
+		t := tab[off+int32(cls[b])]
 		if t < 0 {
 			if t == dfaUnknown {
-				if t = d.step(off/dfaStride, int(b)); t == dfaUnknown {
+				// any byte of b's class would do
+				if t = d.step(off/stride, int(b)); t == dfaUnknown {
 					return false, false
 				}
 				if t >= 0 {
-					t *= dfaStride
+					t *= stride
 				}
-				d.trans[off+int32(b)] = t
+				d.trans[off+int32(cls[b])] = t
 				tab = d.trans
 			}
 			switch t {
@@ -260,12 +268,12 @@ func (d *dfa) match(buf []byte) (matched, ok bool) {
 		}
 		off = t
 	}
-	t := tab[off+dfaEOF]
+	t := tab[off+d.eof]
 	if t == dfaUnknown {
-		if t = d.step(off/dfaStride, dfaEOF); t >= 0 {
-			t *= dfaStride
+		if t = d.step(off/stride, dfaEOF); t >= 0 {
+			t *= stride
 		}
-		d.trans[off+dfaEOF] = t
+		d.trans[off+d.eof] = t
 	}
 	return t == dfaMatch, true
 }
@@ -277,7 +285,7 @@ const maxEscapes = 3
 // skip returns how many bytes at the start of rest keep the automaton in
 // state off (0 when the state is not accelerated).
 func (d *dfa) skip(off int32, rest []byte) int {
-	st := off / dfaStride
+	st := off / d.stride
 	for int(st) >= len(d.accel) {
 		d.accel = append(d.accel, nil)
 	}
@@ -309,15 +317,16 @@ func (d *dfa) skip(off int32, rest []byte) int {
 func (d *dfa) escapes(off int32) []byte {
 	esc := []byte{0}
 	for c := range int32(dfaEOF) {
-		t := d.trans[off+c]
+		k := off + int32(d.cls[c])
+		t := d.trans[k]
 		if t == dfaUnknown {
-			if t = d.step(off/dfaStride, int(c)); t == dfaUnknown {
+			if t = d.step(off/d.stride, int(c)); t == dfaUnknown {
 				return []byte{0}
 			}
 			if t >= 0 {
-				t *= dfaStride
+				t *= d.stride
 			}
-			d.trans[off+c] = t
+			d.trans[k] = t
 		}
 		if t != off {
 			if esc = append(esc, byte(c)); len(esc) > maxEscapes+1 {

@@ -44,6 +44,10 @@ type firstEnd struct {
 	prog   *syntax.Prog
 	tab    atomic.Pointer[feTable]
 	failed atomic.Bool // state budget exceeded, or no start: unusable
+	// cls maps a byte to its class (asciiByteClasses), the column of
+	// trans it reads; a row has 1<<shift entries. Set by start.
+	cls   [128]uint8
+	shift uint
 
 	mu    sync.Mutex // builds states; guards what follows
 	lists [][]uint32 // each state's threads: pcs of rune instructions, in order
@@ -56,9 +60,13 @@ type firstEnd struct {
 	key   []byte
 }
 
-// feTable is what end reads. trans: state*feStride + byte → the next
-// state's row (its number times feStride) with its info bits in the low
-// bits, or feUnknown / feDead; one load per byte gives both. info: per
+// feTable is what end reads. trans: state<<shift + the byte's class →
+// the next state's row (its number<<shift) with its info bits in the low
+// bits, or feUnknown / feDead; one load per byte gives both. A row has
+// an entry per byte class rather than per byte: with 128 entries (512
+// bytes) a row, the tables of sshd's automata did not stay in the first-
+// level cache, and a walk took twice as long per byte on the 1M-line
+// auth.log as on one line run again (bench/README, regex round 18). info: per
 // state, feMatch | feLast | feEnd. Both have room for more states than
 // the automaton has (entries feUnknown); a state's row and info are
 // written before any entry that leads to it.
@@ -75,7 +83,7 @@ const (
 )
 
 const (
-	feStride   = 128
+	feInfo     = 7 // the info bits of a trans entry
 	feUnknown  = int32(-1)
 	feDead     = int32(-2) // no thread left and no match
 	maxFEState = 2000
@@ -139,6 +147,12 @@ func (fe *firstEnd) start() {
 		}
 	}
 	fe.prog, fe.index, fe.seen = prog, map[string]int32{}, make([]uint32, len(prog.Inst))
+	var n int
+	fe.cls, n = asciiByteClasses(prog)
+	fe.shift = 3 // room for the info bits
+	for 1<<fe.shift < n {
+		fe.shift++
+	}
 	fe.roots = []uint32{uint32(prog.Start)}
 	fe.tab.Store(&feTable{})
 	fe.state() // the start is state 0
@@ -230,7 +244,7 @@ func (fe *firstEnd) state() int32 {
 		// a larger table, published before any entry leads to the state;
 		// readers of the old one see its entries, which stay valid
 		n := max(8, 2*len(tab.info))
-		nt := &feTable{trans: make([]int32, n*feStride), info: make([]uint8, n)}
+		nt := &feTable{trans: make([]int32, n<<fe.shift), info: make([]uint8, n)}
 		for i := range tab.trans {
 			nt.trans[i] = atomic.LoadInt32(&tab.trans[i])
 		}
@@ -247,25 +261,26 @@ func (fe *firstEnd) state() int32 {
 	return id
 }
 
-// learn works out state row/feStride's entry for c under mu, or finds it
+// learn works out state row>>shift's entry for c under mu, or finds it
 // known already (built by another worker, or in a newer table than the
 // caller read): the entry, feDead, or feUnknown (budget exceeded).
 func (fe *firstEnd) learn(row int32, c byte) int32 {
 	fe.mu.Lock()
 	defer fe.mu.Unlock()
-	if t := atomic.LoadInt32(&fe.tab.Load().trans[row+int32(c)]); t != feUnknown {
+	at := row + int32(fe.cls[c])
+	if t := atomic.LoadInt32(&fe.tab.Load().trans[at]); t != feUnknown {
 		return t
 	}
-	id := fe.step(row/feStride, c)
+	id := fe.step(row>>fe.shift, c) // any byte of c's class would do
 	t := id
 	switch id {
 	case feUnknown:
 		return feUnknown
 	case feDead:
 	default:
-		t = id*feStride | int32(fe.tab.Load().info[id])
+		t = id<<fe.shift | int32(fe.tab.Load().info[id])
 	}
-	atomic.StoreInt32(&fe.tab.Load().trans[row+int32(c)], t)
+	atomic.StoreInt32(&fe.tab.Load().trans[at], t)
 	return t
 }
 
@@ -352,14 +367,14 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 		}
 		return end, true
 	}
-	trans := tab.trans
+	trans, cls := tab.trans, &fe.cls
 	row := int32(0) // the current state's row in trans
 	for i := from; i < len(buf); i++ {
 		c := buf[i]
 		if c >= 0x80 {
 			return 0, false
 		}
-		t := atomic.LoadInt32(&trans[row+int32(c)])
+		t := atomic.LoadInt32(&trans[row+int32(cls[c])])
 		if t < 0 {
 			if t == feDead {
 				return end, true
@@ -373,8 +388,8 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 			tab = fe.tab.Load()
 			trans = tab.trans
 		}
-		row = t &^ (feStride - 1)
-		if f := t & (feStride - 1); f != 0 {
+		row = t &^ feInfo
+		if f := t & feInfo; f != 0 {
 			if f&feMatch != 0 {
 				end = i + 1
 			}
@@ -386,7 +401,7 @@ func (fe *firstEnd) end(buf []byte, from int) (end int, ok bool) {
 			}
 		}
 	}
-	if tab.info[row/feStride]&feEnd != 0 {
+	if tab.info[row>>fe.shift]&feEnd != 0 {
 		end = len(buf) // the text ends in a state that matches there
 	}
 	return end, true
