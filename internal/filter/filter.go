@@ -322,7 +322,7 @@ func (f *Filter) setupLiterals() {
 			p.reqMasks = append(p.reqMasks, f.lits.mask(r))
 		}
 	}
-	f.found = make(litMask, (len(f.lits.lits)+63)/64)
+	f.found = newLitMask((len(f.lits.lits) + 63) / 64)
 	f.failBy, f.failAlways = nil, 0
 	// failBy holds two requirements a failregex: one with more leaves it unused
 	moreThanTwo := func(p *pattern) bool { return len(p.reqMasks) > 2 }
@@ -345,7 +345,7 @@ func (f *Filter) setupLiterals() {
 			}
 		}
 	}
-	f.failGate = make(litMask, len(f.found))
+	f.failGate = newLitMask(len(f.found))
 	for _, p := range f.fail {
 		if len(p.reqMasks) == 0 {
 			f.failGate = nil

@@ -36,6 +36,17 @@ func (m litMask) intersects(o litMask) bool {
 	return false
 }
 
+// newLitMask returns an empty mask of words words on cache lines of its
+// own: a mask is a few bytes, and made with make it shared its line with
+// whatever the allocator put next to it. The two workers' found masks,
+// written on every line, and the read-only masks the workers test them
+// against (failGate, each regex's) pulled each other's lines away from
+// one core to the other (bench/README, regex round 18).
+func newLitMask(words int) litMask {
+	const line = 64 / 8 // words of a cache line; the allocator aligns a 64-byte object to 64
+	return make(litMask, words, (words+line-1)/line*line)[:words:words]
+}
+
 // add registers a literal and returns its id.
 func (s *litSet) add(lit []byte) int {
 	for i, l := range s.lits {
@@ -49,7 +60,7 @@ func (s *litSet) add(lit []byte) int {
 
 // mask returns the mask holding the given ids.
 func (s *litSet) mask(ids []int) litMask {
-	m := make(litMask, (len(s.lits)+63)/64)
+	m := newLitMask((len(s.lits) + 63) / 64)
 	for _, id := range ids {
 		m[id/64] |= 1 << (id % 64)
 	}

@@ -208,7 +208,7 @@ func (f *Filter) shadow() *Filter {
 	for _, p := range f.ignore {
 		s.ignore = append(s.ignore, p.clone())
 	}
-	s.found = make(litMask, len(f.found))
+	s.found = newLitMask(len(f.found))
 	s.lineBuf, s.buf, s.cbuf, s.lastText = nil, nil, nil, ""
 	s.prefGroups, s.ignGroups, s.failGroups, s.mergeGroups = nil, nil, nil, nil
 	s.curData, s.lastGuess = failData{}, nil
