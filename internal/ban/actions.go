@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"warden/internal/action"
+	"warden/internal/logfmt"
 )
 
 // Action is what the manager needs of a jail's action; *action.Action
@@ -245,6 +246,9 @@ func (p *pool) run(ctx context.Context, jail string, j job) bool {
 	p.mu.Lock()
 	banEpoch, known := p.epochs[key]
 	p.mu.Unlock()
+	if j.op == opRecheck && known {
+		p.logReban(ctx, jail, j, banEpoch)
+	}
 	epoch := 0
 	for _, a := range p.actions[jail] {
 		var err error
@@ -287,6 +291,27 @@ func (p *pool) run(ctx context.Context, jail string, j job) bool {
 	}
 	p.mu.Unlock()
 	return ok
+}
+
+// logReban writes fail2ban's "[jail] Reban ADDR" line (NOTICE) before a
+// recheck reapplies a ban, naming the action when it is the only one
+// repaired since the ban; nothing when no action is to reban it.
+func (p *pool) logReban(ctx context.Context, jail string, j job, banEpoch int) {
+	n, name := 0, ""
+	for _, a := range p.actions[jail] {
+		if a.Epoch() > banEpoch {
+			n++
+			name = a.Name()
+		}
+	}
+	if n == 0 {
+		return
+	}
+	args := []any{"jail", jail, "prefix", j.prefix.String()}
+	if n == 1 {
+		args = append(args, "action", name)
+	}
+	p.log.Log(ctx, logfmt.LevelNotice, logfmt.MsgReban, args...)
 }
 
 // waiter waits until at most n jobs are queued or running.

@@ -30,6 +30,9 @@ type pendingBan struct {
 	e     *entry
 	res   Result
 	isNew bool // a new ban; otherwise a prolonged one
+	// increased: bantime.increment made the new ban's time differ from
+	// the jail's bantime (fail2ban's observer then logs "Increase Ban").
+	increased bool
 }
 
 // handle serves one batch: bans are decided, then sent to every backend in
@@ -160,7 +163,8 @@ func (m *Manager) decide(ctx context.Context, r banReq, now time.Time, inBatch m
 		// A ban new in this very batch stays new: the actions still
 		// have to ban it, once, with its final time.
 		isNew := inBatch[key] != nil && inBatch[key].isNew
-		return &pendingBan{req: r, e: &e, res: res, isNew: isNew}, nil
+		increased := isNew && inBatch[key].increased
+		return &pendingBan{req: r, e: &e, res: res, isNew: isNew, increased: increased}, nil
 	}
 	hist := jail.History{}
 	if cfg.Increment && cfg.BanTime > 0 {
@@ -200,7 +204,7 @@ func (m *Manager) decide(ctx context.Context, r banReq, now time.Time, inBatch m
 		return &pendingBan{req: r, res: res}, nil
 	}
 	res.Banned = true
-	nb.pb = pendingBan{req: r, e: e, res: res, isNew: true}
+	nb.pb = pendingBan{req: r, e: e, res: res, isNew: true, increased: cfg.Increment && cfg.BanTime > 0 && bt != cfg.BanTime}
 	return &nb.pb, nil
 }
 
@@ -530,5 +534,12 @@ func (m *Manager) logBans(ctx context.Context, final []*pendingBan) {
 			r.AddAttrs(prefix, bt)
 		}
 		_ = h.Handle(ctx, r)
+		if pb.increased {
+			// fail2ban's observer words a ban that bantime.increment
+			// lengthened once more, after its Ban line.
+			r := slog.NewRecord(time.Now(), logfmt.LevelNotice, logfmt.MsgIncreaseBan, 0)
+			r.AddAttrs(prefix, bt, slog.Int64("count", int64(pb.e.count)), slog.Time("end", pb.e.end()))
+			_ = h.Handle(ctx, r)
+		}
 	}
 }

@@ -237,6 +237,23 @@ func validName(s string) bool {
 // fail2ban's order: ignorecache, ignoreself, ignoreip, ignorecommand. A
 // lookup or command error yields false with the error.
 func (l *IgnoreList) Contains(ctx context.Context, q Query) (bool, error) {
+	_, ok, err := l.Check(ctx, q)
+	return ok, err
+}
+
+// The sources Check names, in fail2ban's words for its "[jail] Ignore ID
+// by SOURCE" line.
+const (
+	IgnoredBySelf    = "ignoreself rule"
+	IgnoredByIP      = "ip"  // an address or network of ignoreip (or its files)
+	IgnoredByDNS     = "dns" // a host name of ignoreip (or its files)
+	IgnoredByCommand = "command"
+)
+
+// Check is Contains that also names what ignored the failure (one of the
+// IgnoredBy constants), or "" when the ignorecache answered: fail2ban logs
+// no line for a cached answer.
+func (l *IgnoreList) Check(ctx context.Context, q Query) (by string, ignored bool, err error) {
 	q.Addr = q.Addr.Unmap().WithZone("")
 	key := ""
 	if l.cache != nil {
@@ -245,7 +262,7 @@ func (l *IgnoreList) Contains(ctx context.Context, q Query) (bool, error) {
 		v, ok := l.cache.get(key, l.cfg.Clock())
 		l.mu.Unlock()
 		if ok {
-			return v, nil
+			return "", v, nil
 		}
 	}
 	var errs []error
@@ -258,16 +275,16 @@ func (l *IgnoreList) Contains(ctx context.Context, q Query) (bool, error) {
 			for _, a := range own {
 				if a.Unmap().WithZone("") == q.Addr {
 					l.remember(key, true)
-					return true, nil
+					return IgnoredBySelf, true, nil
 				}
 			}
 		}
 		if _, ok := l.addrs[q.Addr]; ok {
-			return true, nil
+			return IgnoredByIP, true, nil
 		}
 		if inPrefixes(q.Addr, l.prefixes) {
 			l.remember(key, true)
-			return true, nil
+			return IgnoredByIP, true, nil
 		}
 		names := l.names
 		for _, f := range l.files {
@@ -277,7 +294,7 @@ func (l *IgnoreList) Contains(ctx context.Context, q Query) (bool, error) {
 			}
 			if hit {
 				l.remember(key, true)
-				return true, nil
+				return IgnoredByIP, true, nil
 			}
 			names = append(names[:len(names):len(names)], fnames...)
 		}
@@ -289,7 +306,7 @@ func (l *IgnoreList) Contains(ctx context.Context, q Query) (bool, error) {
 			for _, a := range as {
 				if a.Unmap().WithZone("") == q.Addr {
 					l.remember(key, true)
-					return true, nil
+					return IgnoredByDNS, true, nil
 				}
 			}
 		}
@@ -297,13 +314,16 @@ func (l *IgnoreList) Contains(ctx context.Context, q Query) (bool, error) {
 	if l.command != nil {
 		ok, err := l.command.Check(ctx, l.cfg.Runner, q)
 		if err != nil {
-			return false, errors.Join(append(errs, err)...)
+			return "", false, errors.Join(append(errs, err)...)
 		}
 		l.remember(key, ok)
-		return ok, errors.Join(errs...)
+		if ok {
+			by = IgnoredByCommand
+		}
+		return by, ok, errors.Join(errs...)
 	}
 	l.remember(key, false)
-	return false, errors.Join(errs...)
+	return "", false, errors.Join(errs...)
 }
 
 func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {

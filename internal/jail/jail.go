@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"warden/internal/logfmt"
 )
 
 // Defaults used when a Config field is zero.
@@ -291,20 +293,22 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 	ign := j.cfg.Ignore // Retune may replace it
 	j.mu.Unlock()
 	if ign != nil && checkIgnore && !f.NoFail {
-		ignored, ignoreErr = ign.Contains(ctx, Query{Addr: addr, ID: id, Fields: f.Fields, Jail: j.cfg.Name})
+		var by string
+		by, ignored, ignoreErr = ign.Check(ctx, Query{Addr: addr, ID: id, Fields: f.Fields, Jail: j.cfg.Name})
 		switch {
 		case ignoreErr != nil:
 			j.log.Warn("ignore check failed", "id", id, "err", ignoreErr)
-		case ignored:
-			j.log.Debug("ignored", "id", id)
+		case ignored && by != "":
+			j.logEvent(ctx, logfmt.MsgIgnore, slog.String("id", id), slog.String("by", by))
 		}
 	}
 
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	now := j.cfg.Clock()
 	var tk Ticket
 	banned := false
+	var at int64 // the counted failure's time (log time, stamped)
+	counted := false
 	switch {
 	case ignored:
 		j.stats.Ignored++
@@ -317,6 +321,7 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 				j.purge(now.UnixNano())
 			}
 			tk, banned = j.add(id, addr, idIsAddr, t, f, count)
+			at, counted = t, !f.NoFail
 		}
 	}
 	if j.cfg.Fail2banPurge {
@@ -327,7 +332,31 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 			j.service(now.UnixNano())
 		}
 	}
+	j.mu.Unlock()
+	if counted {
+		// fail2ban's "[jail] Found ID - TIME" for each failure it counts
+		// ("Attempt" for an operator's), written before the ban's line.
+		msg := logfmt.MsgFound
+		if !checkIgnore {
+			msg = logfmt.MsgAttempt
+		}
+		j.logEvent(ctx, msg, slog.String("id", id), slog.Time("time", time.Unix(0, at)))
+	}
 	return tk, banned
+}
+
+// logEvent writes one of fail2ban's filter lines at INFO (see
+// internal/logfmt). A flood counts hundreds of thousands of failures, so
+// the record goes straight to the jail's handler with typed attributes:
+// no caller lookup, no boxing, nothing allocated.
+func (j *Jail) logEvent(ctx context.Context, msg string, a, b slog.Attr) {
+	h := j.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
+	r.AddAttrs(a, b)
+	_ = h.Handle(ctx, r)
 }
 
 // service is fail2ban's Filter.performSvc: a purge at most every 5 s.

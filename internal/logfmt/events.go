@@ -20,6 +20,17 @@ const (
 	MsgAlreadyBanned = "already banned" // [jail] ADDR already banned
 	MsgJailStarted   = "jail started"   // Jail 'jail' started
 	MsgJailStopped   = "jail stopped"   // Jail 'jail' stopped
+	MsgReban         = "reban"          // [jail] Reban ADDR[, action 'name']
+	MsgIncreaseBan   = "increase ban"   // [jail] Increase Ban ADDR (N # BANTIME -> END)
+)
+
+// The filter's events, logged by the jail with attributes "jail" and
+// "id" (the failure id, an address for nearly every filter) and, for
+// Found and Attempt, "time" (the failure's log time; see FilterEvent).
+const (
+	MsgFound   = "found"   // [jail] Found ID - 2006-01-02 15:04:05
+	MsgAttempt = "attempt" // [jail] Attempt ID - 2006-01-02 15:04:05
+	MsgIgnore  = "ignore"  // [jail] Ignore ID by SOURCE ("by" attribute)
 )
 
 // appendBody appends a record's line after the time stamp, without its
@@ -30,6 +41,18 @@ func (h *Handler) appendBody(b []byte, r slog.Record) []byte {
 		case MsgBan, MsgRestoreBan, MsgUnban, MsgProlongBan, MsgAlreadyBanned:
 			if jail, addr, ok := h.jailAddr(r); ok {
 				return appendBan(h.appendHead(b, compActions, r.Level), r.Message, jail, addr)
+			}
+		case MsgFound, MsgAttempt, MsgIgnore:
+			if ev, ok := h.eventAttrs(r); ok && ev.id != "" && (ev.by != "" || !ev.at.IsZero()) {
+				return h.appendFilterEvent(h.appendHead(b, compFilter, r.Level), r.Message, &ev)
+			}
+		case MsgReban:
+			if ev, ok := h.eventAttrs(r); ok && ev.addr != "" {
+				return appendReban(h.appendHead(b, compActions, r.Level), &ev)
+			}
+		case MsgIncreaseBan:
+			if ev, ok := h.eventAttrs(r); ok && ev.addr != "" && ev.hasCount && ev.hasBanTime && (ev.banTime < 0 || !ev.end.IsZero()) {
+				return h.appendIncrease(h.appendHead(b, compObserver, r.Level), &ev)
 			}
 		case MsgJailStarted, MsgJailStopped:
 			if jail, _, ok := h.jailAddr(r); ok {

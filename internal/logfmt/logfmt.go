@@ -24,8 +24,10 @@ const LevelNotice = slog.LevelInfo + 2
 
 // Component names, as fail2ban's logger names: the module that logs.
 const (
-	compActions = "fail2ban.actions"
-	compJail    = "fail2ban.jail"
+	compActions  = "fail2ban.actions"
+	compJail     = "fail2ban.jail"
+	compFilter   = "fail2ban.filter"
+	compObserver = "fail2ban.observer"
 	// compServer names every record that is not one of fail2ban's own
 	// events. It keeps each line in the one shape that parsers of
 	// fail2ban.log expect ("fail2ban.<module> [pid]: LEVEL ..."), so that

@@ -1,0 +1,240 @@
+package logfmt
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// event is what the filter's and observer's records carry, picked out of
+// their attributes (the jail's may be the logger's).
+type event struct {
+	jail, addr, id, by, action string
+	at, end                    time.Time
+	count                      int64
+	banTime                    time.Duration
+	hasCount, hasBanTime       bool
+}
+
+// eventAttrs picks a record's event attributes. It fails when there is no
+// jail, or when a text that fail2ban writes bare could end the line or
+// hide in it: the record then keeps the quoting layout.
+func (h *Handler) eventAttrs(r slog.Record) (ev event, ok bool) {
+	ev.jail = h.jail
+	hasJ := h.hasJ
+	r.Attrs(func(a slog.Attr) bool {
+		v := a.Value.Resolve()
+		switch a.Key {
+		case "jail", "prefix", "id", "by", "action":
+			s, isText := attrText(v)
+			if !isText {
+				return true
+			}
+			switch a.Key {
+			case "jail":
+				ev.jail, hasJ = s, true
+			case "prefix":
+				ev.addr = hostAddr(s)
+			case "id":
+				ev.id = s
+			case "by":
+				ev.by = s
+			default:
+				ev.action = s
+			}
+		case "time", "end":
+			if v.Kind() == slog.KindTime {
+				if a.Key == "time" {
+					ev.at = v.Time()
+				} else {
+					ev.end = v.Time()
+				}
+			}
+		case "count":
+			if v.Kind() == slog.KindInt64 {
+				ev.count, ev.hasCount = v.Int64(), true
+			}
+		case "bantime":
+			if v.Kind() == slog.KindDuration {
+				ev.banTime, ev.hasBanTime = v.Duration(), true
+			}
+		}
+		return true
+	})
+	for _, s := range [...]string{ev.jail, ev.addr, ev.id, ev.by, ev.action} {
+		if !printable(s) {
+			return event{}, false
+		}
+	}
+	return ev, hasJ
+}
+
+// attrText is a value's text when it is a string or a Stringer (a
+// netip.Prefix or netip.Addr).
+func attrText(v slog.Value) (string, bool) {
+	switch v.Kind() {
+	case slog.KindString:
+		return v.String(), true
+	case slog.KindAny:
+		if st, ok := v.Any().(fmt.Stringer); ok {
+			return st.String(), true
+		}
+	}
+	return "", false
+}
+
+// appendFilterEvent appends fail2ban's filter words: "[jail] Found ID -
+// TIME", "[jail] Attempt ID - TIME" or "[jail] Ignore ID by SOURCE".
+func (h *Handler) appendFilterEvent(b []byte, msg string, ev *event) []byte {
+	b = append(b, '[')
+	b = append(b, ev.jail...)
+	b = append(b, "] "...)
+	switch msg {
+	case MsgIgnore:
+		b = append(b, "Ignore "...)
+		b = append(b, ev.id...)
+		b = append(b, " by "...)
+		return append(b, ev.by...)
+	case MsgAttempt:
+		b = append(b, "Attempt "...)
+	default:
+		b = append(b, "Found "...)
+	}
+	b = append(b, ev.id...)
+	b = append(b, " - "...)
+	return h.appendTime(b, ev.at)
+}
+
+// appendReban appends "[jail] Reban ADDR", with ", action 'name'" when
+// one action alone rebans it, as fail2ban words it.
+func appendReban(b []byte, ev *event) []byte {
+	b = append(b, '[')
+	b = append(b, ev.jail...)
+	b = append(b, "] Reban "...)
+	b = append(b, ev.addr...)
+	if ev.action != "" {
+		b = append(b, ", action "...)
+		b = appendPyRepr(b, ev.action)
+	}
+	return b
+}
+
+// appendIncrease appends "[jail] Increase Ban ADDR (N # BANTIME -> END)",
+// "permanent -> infinite" for a ban for ever.
+func (h *Handler) appendIncrease(b []byte, ev *event) []byte {
+	b = append(b, '[')
+	b = append(b, ev.jail...)
+	b = append(b, "] Increase Ban "...)
+	b = append(b, ev.addr...)
+	b = append(b, " ("...)
+	b = strconv.AppendInt(b, ev.count, 10)
+	b = append(b, " # "...)
+	if ev.banTime < 0 {
+		b = append(b, "permanent -> infinite"...)
+	} else {
+		b = AppendSeconds(b, int64(ev.banTime/time.Second))
+		b = append(b, " -> "...)
+		b = h.appendTime(b, ev.end)
+	}
+	return append(b, ')')
+}
+
+// maxStamp is the first second fail2ban no longer writes as itself (the
+// end of year 9999, less a day for time zones); later times are written
+// as the last second of 9999.
+const maxStamp = 253402214400
+
+// appendTime appends t as fail2ban's "2006-01-02 15:04:05" in the
+// handler's time zone, fractions of a second dropped.
+func (h *Handler) appendTime(b []byte, t time.Time) []byte {
+	if t.Unix() >= maxStamp {
+		return append(b, "9999-12-31 23:59:59"...)
+	}
+	return t.In(h.out.loc).AppendFormat(b, "2006-01-02 15:04:05")
+}
+
+// AppendSeconds appends a number of seconds in fail2ban's short words
+// ("1y 3w 4d", "2d 7h 15m", "1h", "59m 50s", "0"): at most three units,
+// rounded to the smallest unit shown (a day from a year on, an hour from
+// a week, a minute from a day, ten seconds from an hour less five
+// seconds), halves to even as Python rounds.
+func AppendSeconds(b []byte, s int64) []byte {
+	unit := func(b []byte, n int64, u string) []byte {
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, u...)
+		return append(b, ' ')
+	}
+	round := func(s, by int64) int64 { return int64(math.RoundToEven(float64(s) / float64(by))) }
+	start := len(b)
+	switch {
+	case s >= 365*86400:
+		d := round(s, 86400)
+		b = unit(b, d/365, "y")
+		if d %= 365; d >= 7 {
+			b = unit(b, d/7, "w")
+			d %= 7
+		}
+		if d != 0 {
+			b = unit(b, d, "d")
+		}
+	case s >= 7*86400:
+		hr := round(s, 3600)
+		b = unit(b, hr/168, "w")
+		if hr %= 168; hr >= 24 {
+			b = unit(b, hr/24, "d")
+			hr %= 24
+		}
+		if hr != 0 {
+			b = unit(b, hr, "h")
+		}
+	case s >= 86400:
+		m := round(s, 60)
+		b = unit(b, m/1440, "d")
+		if m %= 1440; m >= 60 {
+			b = unit(b, m/60, "h")
+			m %= 60
+		}
+		if m != 0 {
+			b = unit(b, m, "m")
+		}
+	case s >= 3595:
+		t := round(s, 10)
+		b = unit(b, t/360, "h")
+		if t %= 360; t >= 6 {
+			b = unit(b, t/6, "m")
+		}
+	default:
+		if s >= 60 {
+			b = unit(b, s/60, "m")
+			s %= 60
+		}
+		switch {
+		case s != 0:
+			b = unit(b, s, "s")
+		case len(b) == start:
+			b = append(b, "0 "...)
+		}
+	}
+	return b[:len(b)-1]
+}
+
+// appendPyRepr appends s as Python's repr of a str: single quotes, or
+// double ones when s holds a single quote and no double one; backslashes
+// and the chosen quote escaped. s is printable (eventAttrs checked it).
+func appendPyRepr(b []byte, s string) []byte {
+	q := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
+		q = '"'
+	}
+	b = append(b, q)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\\' || c == q {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, q)
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"warden/internal/control"
+	"warden/internal/logfmt"
+)
+
+// TestServerLogEvents runs a server writing its log in fail2ban's layout
+// and checks fail2ban's filter and observer lines there: "Ignore ... by
+// ip" for an ignored address, "Found ADDR - TIME" for each failure with
+// the failure's log time, "Increase Ban" when bantime.increment lengthens
+// the second ban. A recidive jail reads the same log: fail2ban's filter
+// (through warden, and through fail2ban-regex when installed) counts the
+// Ban lines and none of the others.
+func TestServerLogEvents(t *testing.T) {
+	t.Parallel()
+	recidive, err := os.ReadFile("/etc/fail2ban/filter.d/recidive.conf")
+	if err != nil {
+		t.Skipf("needs fail2ban's recidive filter: %v", err)
+	}
+	common, err := os.ReadFile("/etc/fail2ban/filter.d/common.conf")
+	if err != nil {
+		t.Skipf("needs fail2ban's common filter: %v", err)
+	}
+	dir := t.TempDir()
+	logPath, serverLog := filepath.Join(dir, "app.log"), filepath.Join(dir, "server.log")
+	files := map[string]string{
+		"app.log":                "",
+		"filter.d/app.conf":      "[Definition]\nfailregex = login failed from <HOST>$\n",
+		"filter.d/recidive.conf": string(recidive),
+		"filter.d/common.conf":   string(common),
+		"action.d/record.conf":   "[Definition]\nactionban = echo ban <ip> >> " + filepath.Join(dir, "record") + "\n",
+		"jail.conf": "[DEFAULT]\nbackend = auto\nignoreself = false\naction = record\n" +
+			"[app]\nenabled = true\nfilter = app\nlogpath = " + logPath + "\nmaxretry = 2\nfindtime = 10m\n" +
+			"bantime = 2\nbantime.increment = true\nignoreip = 10.0.0.9\n" +
+			"[recidive]\nenabled = true\nfilter = recidive\nlogpath = " + serverLog + "\nmaxretry = 100\nfindtime = 1d\nbantime = 1w\n",
+	}
+	if err := os.WriteFile(serverLog, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadTreeIn(t, dir, files)
+	out, err := os.OpenFile(serverLog, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	ctx, _ := startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
+		Logger: slog.New(logfmt.New(out, logfmt.Options{}))}, nil)
+	readLog := func() string {
+		b, err := os.ReadFile(serverLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	waitLog := func(what string, n int) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			s := readLog()
+			if strings.Count(s, what) >= n {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %d× %q in the server log:\n%s", n, what, s)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// fail appends failure lines stamped now (to the second) and returns
+	// the stamp, as fail2ban writes it in its Found lines.
+	fail := func(addrs ...string) (time.Time, string) {
+		t.Helper()
+		now := time.Now().Truncate(time.Second)
+		stamp := now.Format("2006-01-02 15:04:05")
+		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, a := range addrs {
+			fmt.Fprintf(f, "%s login failed from %s\n", stamp, a)
+		}
+		return now, stamp
+	}
+	waitLog("server ready", 1)
+
+	const ip = "192.0.2.7"
+	fail("10.0.0.9")
+	waitLog("INFO    [app] Ignore 10.0.0.9 by ip\n", 1)
+	_, stamp := fail(ip, ip)
+	waitLog("NOTICE  [app] Ban "+ip+"\n", 1)
+	waitLog("INFO    [app] Found "+ip+" - "+stamp+"\n", 2)
+	waitLog("NOTICE  [app] Unban "+ip+"\n", 1)
+	at, stamp := fail(ip, ip)
+	s := waitLog("NOTICE  [app] Ban "+ip+"\n", 2)
+	waitLog("INFO    [app] Found "+ip+" - "+stamp+"\n", 2)
+	// The second ban is 2 s × 2: 4 s from the ticket's (the line's) time.
+	s = waitLog(fmt.Sprintf("NOTICE  [app] Increase Ban %s (2 # 4s -> %s)\n", ip, at.Add(4*time.Second).Format("2006-01-02 15:04:05")), 1)
+	if strings.Contains(s, "[app] Found 10.0.0.9") {
+		t.Errorf("an ignored address was found:\n%s", s)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		if !lineShape.MatchString(l) {
+			t.Errorf("line not in fail2ban's layout: %q", l)
+		}
+	}
+
+	// recidive counts the two Ban lines; a Ban line written after all
+	// the others shows when it has read them.
+	fmt.Fprintf(out, "%s fail2ban.actions        [1]: NOTICE  [other] Ban %s\n", time.Now().Format("2006-01-02 15:04:05,000"), ip)
+	c, err := control.Dial(ctx, filepath.Join(dir, "w.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := c.JailStatus(ctx, "recidive", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.TotalFailed >= 3 {
+			if st.TotalFailed != 3 {
+				t.Errorf("recidive counted %d failures, want the 3 Ban lines; log:\n%s", st.TotalFailed, readLog())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recidive counted %d failures, want 3; log:\n%s", st.TotalFailed, readLog())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// fail2ban's own reading of the log, when it is installed.
+	regex, err := exec.LookPath("fail2ban-regex")
+	if err != nil {
+		t.Log("fail2ban-regex not installed; skipping fail2ban's own reading")
+		return
+	}
+	got, err := exec.CommandContext(ctx, regex, "-o", "msg", serverLog, "/etc/fail2ban/filter.d/recidive.conf").Output()
+	if err != nil {
+		t.Fatalf("fail2ban-regex: %v", err)
+	}
+	var want []string
+	for l := range strings.Lines(readLog()) {
+		if strings.Contains(l, "] Ban ") && !strings.Contains(l, "[recidive]") {
+			want = append(want, strings.TrimSuffix(l, "\n"))
+		}
+	}
+	matched := strings.Split(strings.TrimSpace(string(got)), "\n")
+	slices.Sort(matched)
+	slices.Sort(want)
+	if !slices.Equal(matched, want) {
+		t.Errorf("fail2ban's recidive filter matched:\n%s\nwant the Ban lines:\n%s", strings.Join(matched, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// lineShape is fail2ban's log line: time, padded logger name, pid, level.
+var lineShape = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} fail2ban\.[a-z]+ +\[\d+\]: (DEBUG|INFO|NOTICE|WARNING|ERROR) +\S`)
