@@ -43,7 +43,7 @@ func (h *Handler) appendBody(b []byte, r slog.Record) []byte {
 				return appendBan(h.appendHead(b, compActions, r.Level), r.Message, jail, addr)
 			}
 		case MsgFound, MsgAttempt, MsgIgnore:
-			if ev, ok := h.eventAttrs(r); ok && ev.id != "" && (ev.by != "" || !ev.at.IsZero()) {
+			if ev, ok := h.filterAttrs(r); ok {
 				return h.appendFilterEvent(h.appendHead(b, compFilter, r.Level), r.Message, &ev)
 			}
 		case MsgReban:
@@ -129,7 +129,11 @@ func (h *Handler) jailAddr(r slog.Record) (jail, addr string, ok bool) {
 // printable reports whether s is valid UTF-8 without control or other
 // unprintable characters.
 func printable(s string) bool {
-	for _, c := range s {
+	i := 0
+	for i < len(s) && s[i] >= ' ' && s[i] < 0x7f { // ASCII, the usual case
+		i++
+	}
+	for _, c := range s[i:] {
 		if c == utf8.RuneError || !strconv.IsPrint(c) {
 			return false
 		}

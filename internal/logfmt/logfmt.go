@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -70,6 +71,7 @@ type Handler struct {
 	group  string // dotted prefix of WithGroup's groups, with a trailing "."
 	jail   string // a top-level "jail" attribute fixed by WithAttrs
 	hasJ   bool
+	jailOK bool // jail is printable (see printable)
 	pidTxt []byte // "[1234]: "
 }
 
@@ -83,6 +85,10 @@ type output struct {
 	loc   *time.Location
 	sec   int64
 	stamp []byte // "2006-01-02 15:04:05" of sec
+
+	// evStamp is the text of the second of the last event time written
+	// (a failure's time, a ban's end); see appendTime.
+	evStamp atomic.Pointer[secStamp]
 }
 
 var _ slog.Handler = (*Handler)(nil)
@@ -128,6 +134,7 @@ func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 	for _, a := range as {
 		if h.group == "" && a.Key == "jail" && a.Value.Kind() == slog.KindString {
 			c.jail, c.hasJ = a.Value.String(), true
+			c.jailOK = printable(c.jail)
 		}
 		c.pre = appendAttr(c.pre, h.group, a)
 	}

@@ -69,7 +69,42 @@ func (h *Handler) eventAttrs(r slog.Record) (ev event, ok bool) {
 			return event{}, false
 		}
 	}
-	return ev, hasJ
+	if !hasJ || ev.id == "" && (r.Message == MsgFound || r.Message == MsgAttempt || r.Message == MsgIgnore) ||
+		ev.by == "" && ev.at.IsZero() && (r.Message != MsgReban && r.Message != MsgIncreaseBan) {
+		return event{}, false
+	}
+	return ev, true
+}
+
+// filterAttrs picks the attributes of a Found, Attempt or Ignore record:
+// "id" and "time" or "by", the jail's usually the logger's. A flood logs
+// one for each failure, so this is eventAttrs cut down to what these
+// records carry.
+func (h *Handler) filterAttrs(r slog.Record) (ev event, ok bool) {
+	ev.jail = h.jail
+	hasJ, other := h.hasJ, false
+	r.Attrs(func(a slog.Attr) bool {
+		switch v := a.Value; {
+		case a.Key == "id" && v.Kind() == slog.KindString:
+			ev.id = v.String()
+		case a.Key == "time" && v.Kind() == slog.KindTime:
+			ev.at = v.Time()
+		case a.Key == "by" && v.Kind() == slog.KindString:
+			ev.by = v.String()
+		case a.Key == "jail" && v.Kind() == slog.KindString:
+			ev.jail, hasJ = v.String(), true
+		default:
+			other = true
+		}
+		return true
+	})
+	switch {
+	case other: // not what the jail writes: the general path decides
+		return h.eventAttrs(r)
+	case !hasJ || ev.id == "" || ev.by == "" && ev.at.IsZero():
+		return event{}, false
+	}
+	return ev, printable(ev.id) && printable(ev.by) && (ev.jail == h.jail && h.jailOK || printable(ev.jail))
 }
 
 // attrText is a value's text when it is a string or a Stringer (a
@@ -149,11 +184,28 @@ const maxStamp = 253402214400
 
 // appendTime appends t as fail2ban's "2006-01-02 15:04:05" in the
 // handler's time zone, fractions of a second dropped.
+// A flood's failures share a few seconds, so the last second's text is
+// kept for the next line.
 func (h *Handler) appendTime(b []byte, t time.Time) []byte {
-	if t.Unix() >= maxStamp {
+	sec := t.Unix()
+	if c := h.out.evStamp.Load(); c != nil && c.sec == sec {
+		return append(b, c.txt[:]...)
+	}
+	if sec >= maxStamp {
 		return append(b, "9999-12-31 23:59:59"...)
 	}
-	return t.In(h.out.loc).AppendFormat(b, "2006-01-02 15:04:05")
+	c := &secStamp{sec: sec}
+	if txt := t.In(h.out.loc).AppendFormat(c.txt[:0], time.DateTime); len(txt) != len(c.txt) {
+		return append(b, txt...) // a year before 1 or after 9999
+	}
+	h.out.evStamp.Store(c)
+	return append(b, c.txt[:]...)
+}
+
+// secStamp is one second's "2006-01-02 15:04:05".
+type secStamp struct {
+	sec int64
+	txt [len(time.DateTime)]byte
 }
 
 // AppendSeconds appends a number of seconds in fail2ban's short words
