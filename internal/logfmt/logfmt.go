@@ -71,7 +71,7 @@ type Handler struct {
 	group  string // dotted prefix of WithGroup's groups, with a trailing "."
 	jail   string // a top-level "jail" attribute fixed by WithAttrs
 	hasJ   bool
-	jailOK bool // jail is printable (see printable)
+	jailOK bool   // jail is printable (see printable)
 	pidTxt []byte // "[1234]: "
 }
 
