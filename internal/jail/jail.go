@@ -299,7 +299,7 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 		case ignoreErr != nil:
 			j.log.Warn("ignore check failed", "id", id, "err", ignoreErr)
 		case ignored && by != "":
-			j.logEvent(ctx, logfmt.MsgIgnore, slog.String("id", id), slog.String("by", by))
+			j.logEvent(ctx, j.cfg.Clock(), logfmt.MsgIgnore, slog.String("id", id), slog.String("by", by))
 		}
 	}
 
@@ -340,21 +340,22 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 		if !checkIgnore {
 			msg = logfmt.MsgAttempt
 		}
-		j.logEvent(ctx, msg, slog.String("id", id), slog.Time("time", time.Unix(0, at)))
+		j.logEvent(ctx, now, msg, slog.String("id", id), slog.Time("time", time.Unix(0, at)))
 	}
 	return tk, banned
 }
 
 // logEvent writes one of fail2ban's filter lines at INFO (see
-// internal/logfmt). A flood counts hundreds of thousands of failures, so
-// the record goes straight to the jail's handler with typed attributes:
-// no caller lookup, no boxing, nothing allocated.
-func (j *Jail) logEvent(ctx context.Context, msg string, a, b slog.Attr) {
+// internal/logfmt), stamped now (the jail's clock, read already). A flood
+// counts hundreds of thousands of failures, so the record goes straight to
+// the jail's handler with typed attributes: no caller lookup, no boxing,
+// nothing allocated.
+func (j *Jail) logEvent(ctx context.Context, now time.Time, msg string, a, b slog.Attr) {
 	h := j.log.Handler()
 	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
-	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
+	r := slog.NewRecord(now, slog.LevelInfo, msg, 0)
 	r.AddAttrs(a, b)
 	_ = h.Handle(ctx, r)
 }

@@ -130,7 +130,7 @@ func (h *Handler) jailAddr(r slog.Record) (jail, addr string, ok bool) {
 // unprintable characters.
 func printable(s string) bool {
 	i := 0
-	for i < len(s) && s[i] >= ' ' && s[i] < 0x7f { // ASCII, the usual case
+	for i < len(s) && s[i]-' ' < 0x7f-' ' { // printable ASCII, the usual case
 		i++
 	}
 	for _, c := range s[i:] {

@@ -225,16 +225,17 @@ func level(l slog.Level) (name string, prio byte) {
 	return "DEBUG  ", '7'
 }
 
+// padding is the width of fail2ban's "%(name)-24s" column.
+const padding = "                        "
+
 // appendHead appends "component [pid]: LEVEL " in fail2ban's padding.
 func (h *Handler) appendHead(b []byte, comp string, l slog.Level) []byte {
 	b = append(b, comp...)
 	name, _ := level(l)
 	if h.nopad {
 		name = strings.TrimRight(name, " ")
-	} else {
-		for i := len(comp); i < 24; i++ {
-			b = append(b, ' ')
-		}
+	} else if len(comp) < len(padding) {
+		b = append(b, padding[len(comp):]...)
 	}
 	b = append(b, h.pidTxt...)
 	b = append(b, name...)
