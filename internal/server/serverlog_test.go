@@ -169,3 +169,65 @@ func TestServerLogEvents(t *testing.T) {
 
 // lineShape is fail2ban's log line: time, padded logger name, pid, level.
 var lineShape = regexp.MustCompile(`^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} fail2ban\.[a-z]+ +\[\d+\]: (DEBUG|INFO|NOTICE|WARNING|ERROR) +\S`)
+
+// TestServerLogReban runs a server whose jail's action has an actioncheck:
+// once the action's state is lost (its flag file removed), the next heal
+// round repairs it and reapplies the ban there, which the log tells in
+// fail2ban's words, naming the one action.
+func TestServerLogReban(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logPath, serverLog, flag := filepath.Join(dir, "app.log"), filepath.Join(dir, "server.log"), filepath.Join(dir, "flag")
+	files := map[string]string{
+		"app.log":           "",
+		"filter.d/app.conf": "[Definition]\nfailregex = login failed from <HOST>$\n",
+		"action.d/chk.conf": "[Definition]\nactionstart = touch " + flag + "\nactioncheck = test -e " + flag +
+			"\nactionrepair = touch " + flag + "\nactionban = echo ban <ip> >> " + filepath.Join(dir, "record") +
+			"\nactionreban = echo reban <ip> >> " + filepath.Join(dir, "record") + "\n",
+		"jail.conf": "[DEFAULT]\nbackend = auto\nignoreself = false\n" +
+			"[app]\nenabled = true\nfilter = app\naction = chk\nlogpath = " + logPath + "\nmaxretry = 1\nbantime = 1h\n",
+	}
+	if err := os.WriteFile(serverLog, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := loadTreeIn(t, dir, files)
+	out, err := os.OpenFile(serverLog, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
+		HealInterval: 100 * time.Millisecond, Logger: slog.New(logfmt.New(out, logfmt.Options{}))}, nil)
+	waitFor := func(what string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, err := os.ReadFile(serverLog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), what) {
+				return string(b)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no %q in the server log:\n%s", what, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("server ready")
+	appendLines(t, logPath, "login failed from 192.0.2.7")
+	waitFor("NOTICE  [app] Ban 192.0.2.7\n")
+	// The first heal rounds find the action sane: no reban.
+	time.Sleep(300 * time.Millisecond)
+	if s := waitFor("Ban 192.0.2.7"); strings.Contains(s, "] Reban") {
+		t.Fatalf("reban with the action sane:\n%s", s)
+	}
+	if err := os.Remove(flag); err != nil {
+		t.Fatal(err)
+	}
+	s := waitFor("NOTICE  [app] Reban 192.0.2.7, action 'chk'\n")
+	if n := strings.Count(s, "] Reban"); n != 1 {
+		t.Errorf("%d Reban lines, want 1:\n%s", n, s)
+	}
+}

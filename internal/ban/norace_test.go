@@ -1,0 +1,5 @@
+//go:build !race
+
+package ban
+
+const raceEnabled = false
