@@ -154,3 +154,24 @@ func TestFoundAllocs(t *testing.T) {
 		t.Errorf("%.1f allocations a counted failure with its Found line, want none", n)
 	}
 }
+
+// TestFoundJSON: in the server's JSON log a Found record keeps the
+// failure's time apart from the record's own "time".
+func TestFoundJSON(t *testing.T) {
+	var b strings.Builder
+	clk := &fakeClock{now: base}
+	noTime := func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}
+	j := New(Config{Name: "sshd", MaxRetry: 3, Clock: clk.Now,
+		Logger: slog.New(slog.NewJSONHandler(&b, &slog.HandlerOptions{ReplaceAttr: noTime}))})
+	j.AddFailure(context.Background(), Failure{Host: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"), Time: base.Add(-time.Second)})
+	want := `{"level":"INFO","msg":"found","jail":"sshd","id":"192.0.2.1","failed":"` +
+		base.Add(-time.Second).Format(time.RFC3339) + `"}` + "\n"
+	if b.String() != want {
+		t.Errorf("got  %s\nwant %s", b.String(), want)
+	}
+}

@@ -340,7 +340,7 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 		if !checkIgnore {
 			msg = logfmt.MsgAttempt
 		}
-		j.logEvent(ctx, now, msg, slog.String("id", id), slog.Time("time", time.Unix(0, at)))
+		j.logEvent(ctx, now, msg, slog.String("id", id), slog.Time("failed", time.Unix(0, at)))
 	}
 	return tk, banned
 }

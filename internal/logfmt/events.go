@@ -26,7 +26,8 @@ const (
 
 // The filter's events, logged by the jail with attributes "jail" and
 // "id" (the failure id, an address for nearly every filter) and, for
-// Found and Attempt, "time" (the failure's log time; see FilterEvent).
+// Found and Attempt, "failed" (the failure's log time, as the jail
+// counted it; not "time", which JSON logs use for the record's own).
 const (
 	MsgFound   = "found"   // [jail] Found ID - 2006-01-02 15:04:05
 	MsgAttempt = "attempt" // [jail] Attempt ID - 2006-01-02 15:04:05

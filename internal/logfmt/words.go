@@ -45,9 +45,9 @@ func (h *Handler) eventAttrs(r slog.Record) (ev event, ok bool) {
 			default:
 				ev.action = s
 			}
-		case "time", "end":
+		case "failed", "end":
 			if v.Kind() == slog.KindTime {
-				if a.Key == "time" {
+				if a.Key == "failed" {
 					ev.at = v.Time()
 				} else {
 					ev.end = v.Time()
@@ -77,7 +77,7 @@ func (h *Handler) eventAttrs(r slog.Record) (ev event, ok bool) {
 }
 
 // filterAttrs picks the attributes of a Found, Attempt or Ignore record:
-// "id" and "time" or "by", the jail's usually the logger's. A flood logs
+// "id" and "failed" or "by", the jail's usually the logger's. A flood logs
 // one for each failure, so this is eventAttrs cut down to what these
 // records carry.
 func (h *Handler) filterAttrs(r slog.Record) (ev event, ok bool) {
@@ -87,7 +87,7 @@ func (h *Handler) filterAttrs(r slog.Record) (ev event, ok bool) {
 		switch v := a.Value; {
 		case a.Key == "id" && v.Kind() == slog.KindString:
 			ev.id = v.String()
-		case a.Key == "time" && v.Kind() == slog.KindTime:
+		case a.Key == "failed" && v.Kind() == slog.KindTime:
 			ev.at = v.Time()
 		case a.Key == "by" && v.Kind() == slog.KindString:
 			ev.by = v.String()

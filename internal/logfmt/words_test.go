@@ -26,16 +26,16 @@ func TestEventLines(t *testing.T) {
 		attrs []slog.Attr
 		want  string
 	}{
-		{"found", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("192.0.2.7"), slog.Time("time", failed)},
+		{"found", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("192.0.2.7"), slog.Time("failed", failed)},
 			"2026-11-28 00:15:31,846 fail2ban.filter         [1234]: INFO    [sshd] Found 192.0.2.7 - 2026-11-28 00:15:02\n"},
 		{"found v6, jail in the record", nil, slog.LevelInfo, MsgFound,
-			[]slog.Attr{slog.String("jail", "web"), id("2001:db8::7"), slog.Time("time", failed)},
+			[]slog.Attr{slog.String("jail", "web"), id("2001:db8::7"), slog.Time("failed", failed)},
 			"2026-11-28 00:15:31,846 fail2ban.filter         [1234]: INFO    [web] Found 2001:db8::7 - 2026-11-28 00:15:02\n"},
-		{"found id with a space", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("bob smith"), slog.Time("time", failed)},
+		{"found id with a space", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("bob smith"), slog.Time("failed", failed)},
 			"2026-11-28 00:15:31,846 fail2ban.filter         [1234]: INFO    [sshd] Found bob smith - 2026-11-28 00:15:02\n"},
-		{"found past year 9999", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("192.0.2.7"), slog.Time("time", time.Unix(maxStamp, 0))},
+		{"found past year 9999", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("192.0.2.7"), slog.Time("failed", time.Unix(maxStamp, 0))},
 			"2026-11-28 00:15:31,846 fail2ban.filter         [1234]: INFO    [sshd] Found 192.0.2.7 - 9999-12-31 23:59:59\n"},
-		{"attempt", jail, slog.LevelInfo, MsgAttempt, []slog.Attr{id("192.0.2.7"), slog.Time("time", failed)},
+		{"attempt", jail, slog.LevelInfo, MsgAttempt, []slog.Attr{id("192.0.2.7"), slog.Time("failed", failed)},
 			"2026-11-28 00:15:31,846 fail2ban.filter         [1234]: INFO    [sshd] Attempt 192.0.2.7 - 2026-11-28 00:15:02\n"},
 		{"ignore", jail, slog.LevelInfo, MsgIgnore, []slog.Attr{id("10.0.0.1"), slog.String("by", "ip")},
 			"2026-11-28 00:15:31,846 fail2ban.filter         [1234]: INFO    [sshd] Ignore 10.0.0.1 by ip\n"},
@@ -57,12 +57,12 @@ func TestEventLines(t *testing.T) {
 		{"reban by an action with a quote", jail, LevelNotice, MsgReban, []slog.Attr{pfx("192.0.2.7/32"), slog.String("action", "bob's")},
 			"2026-11-28 00:15:31,846 fail2ban.actions        [1234]: NOTICE  [sshd] Reban 192.0.2.7, action \"bob's\"\n"},
 		// What fail2ban's words cannot carry keeps the quoting layout.
-		{"forged line in an id", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("x\n1.2.3.4"), slog.Time("time", failed)},
-			"2026-11-28 00:15:31,846 fail2ban.server         [1234]: INFO    found jail=sshd id=\"x\\n1.2.3.4\" time=2026-11-28T00:15:02.999Z\n"},
+		{"forged line in an id", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("x\n1.2.3.4"), slog.Time("failed", failed)},
+			"2026-11-28 00:15:31,846 fail2ban.server         [1234]: INFO    found jail=sshd id=\"x\\n1.2.3.4\" failed=2026-11-28T00:15:02.999Z\n"},
 		{"found without time", jail, slog.LevelInfo, MsgFound, []slog.Attr{id("192.0.2.7")},
 			"2026-11-28 00:15:31,846 fail2ban.server         [1234]: INFO    found jail=sshd id=192.0.2.7\n"},
-		{"found without jail", nil, slog.LevelInfo, MsgFound, []slog.Attr{id("192.0.2.7"), slog.Time("time", failed)},
-			"2026-11-28 00:15:31,846 fail2ban.server         [1234]: INFO    found id=192.0.2.7 time=2026-11-28T00:15:02.999Z\n"},
+		{"found without jail", nil, slog.LevelInfo, MsgFound, []slog.Attr{id("192.0.2.7"), slog.Time("failed", failed)},
+			"2026-11-28 00:15:31,846 fail2ban.server         [1234]: INFO    found id=192.0.2.7 failed=2026-11-28T00:15:02.999Z\n"},
 		{"increase without end", jail, LevelNotice, MsgIncreaseBan,
 			[]slog.Attr{pfx("192.0.2.7/32"), slog.Duration("bantime", time.Hour), slog.Int64("count", 2)},
 			"2026-11-28 00:15:31,846 fail2ban.server         [1234]: NOTICE  increase ban jail=sshd prefix=192.0.2.7/32 bantime=1h0m0s count=2\n"},
@@ -82,7 +82,7 @@ func TestEventTimeZone(t *testing.T) {
 	loc := time.FixedZone("X", 5*3600+1800)
 	var b strings.Builder
 	h := New(&b, Options{PID: 1, Location: loc, NoTime: true})
-	slog.New(h).Info(MsgFound, "jail", "sshd", "id", "192.0.2.7", "time", time.Date(2026, 11, 28, 23, 40, 0, 0, time.UTC))
+	slog.New(h).Info(MsgFound, "jail", "sshd", "id", "192.0.2.7", "failed", time.Date(2026, 11, 28, 23, 40, 0, 0, time.UTC))
 	want := "fail2ban.filter         [1]: INFO    [sshd] Found 192.0.2.7 - 2026-11-29 05:10:00\n"
 	if b.String() != want {
 		t.Errorf("got  %q\nwant %q", b.String(), want)
@@ -133,7 +133,7 @@ func TestEventAllocs(t *testing.T) {
 	}
 	h := slog.New(New(io.Discard, Options{})).With("jail", "sshd").Handler()
 	r := slog.NewRecord(at, slog.LevelInfo, MsgFound, 0)
-	r.AddAttrs(slog.String("id", "192.0.2.7"), slog.Time("time", at))
+	r.AddAttrs(slog.String("id", "192.0.2.7"), slog.Time("failed", at))
 	if n := testing.AllocsPerRun(100, func() { _ = h.Handle(t.Context(), r) }); n > 0 {
 		t.Errorf("%.1f allocations a Found line, want none", n)
 	}
@@ -146,7 +146,7 @@ func BenchmarkFoundLine(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r := slog.NewRecord(time.Now(), slog.LevelInfo, MsgFound, 0)
-		r.AddAttrs(slog.String("id", "192.0.2.7"), slog.Time("time", at))
+		r.AddAttrs(slog.String("id", "192.0.2.7"), slog.Time("failed", at))
 		_ = h.Handle(ctx, r)
 	}
 }
