@@ -126,16 +126,42 @@ func TestFilterLines(t *testing.T) {
 }
 
 // TestObsoleteNotFound: a line older than findtime read at start-up is
-// dropped before fail2ban's filter would write it.
+// dropped before fail2ban's filter would write it, and before its ignore
+// check: neither a Found nor an Ignore line, nor an ignorecommand run.
 func TestObsoleteNotFound(t *testing.T) {
-	var b strings.Builder
-	clk := &fakeClock{now: base}
-	j := New(Config{Name: "sshd", MaxRetry: 3, FindTime: time.Minute, Clock: clk.Now,
-		Logger: slog.New(logfmt.New(&b, logfmt.Options{NoTime: true, PID: 1, Location: time.UTC}))})
-	j.SetInOperation(false)
-	j.AddFailure(context.Background(), Failure{Host: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"), Time: base.Add(-2 * time.Minute)})
-	if b.Len() != 0 || j.Stats().Obsolete != 1 {
-		t.Errorf("obsolete failure logged %q (obsolete %d)", b.String(), j.Stats().Obsolete)
+	for _, tc := range []struct {
+		name   string
+		ignore *IgnoreConfig
+	}{
+		{"not ignored", nil},
+		{"ignored by ip", &IgnoreConfig{Entries: []string{"192.0.2.1"}}},
+		{"ignored by command", &IgnoreConfig{Command: "/bin/check <ip>", Runner: &fakeRunner{code: map[string]int{"192.0.2.1": 0}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			clk := &fakeClock{now: base}
+			cfg := Config{Name: "sshd", MaxRetry: 3, FindTime: time.Minute, Clock: clk.Now,
+				Logger: slog.New(logfmt.New(&b, logfmt.Options{NoTime: true, PID: 1, Location: time.UTC}))}
+			var run *fakeRunner
+			if tc.ignore != nil {
+				tc.ignore.Clock = clk.Now
+				run, _ = tc.ignore.Runner.(*fakeRunner)
+				ign, err := NewIgnoreList(*tc.ignore)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Ignore = ign
+			}
+			j := New(cfg)
+			j.SetInOperation(false)
+			j.AddFailure(context.Background(), Failure{Host: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"), Time: base.Add(-2 * time.Minute)})
+			if st := j.Stats(); b.Len() != 0 || st.Obsolete != 1 || st.Ignored != 0 {
+				t.Errorf("obsolete failure logged %q (obsolete %d, ignored %d)", b.String(), st.Obsolete, st.Ignored)
+			}
+			if run != nil && len(run.calls) != 0 {
+				t.Errorf("ignorecommand ran %d times for an obsolete failure", len(run.calls))
+			}
+		})
 	}
 }
 

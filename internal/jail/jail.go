@@ -291,8 +291,11 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 	ignored, ignoreErr := false, error(nil)
 	j.mu.Lock()
 	ign := j.cfg.Ignore // Retune may replace it
+	// A start-up line older than findtime is dropped before the ignore
+	// check, as fail2ban does: no "Ignore" line, no ignorecommand run.
+	obsolete := !j.inOperation && !f.Time.IsZero() && f.Time.Before(j.cfg.Clock().Add(-j.cfg.FindTime))
 	j.mu.Unlock()
-	if ign != nil && checkIgnore && !f.NoFail {
+	if ign != nil && checkIgnore && !f.NoFail && !obsolete {
 		var by string
 		by, ignored, ignoreErr = ign.Check(ctx, Query{Addr: addr, ID: id, Fields: f.Fields, Jail: j.cfg.Name})
 		switch {
@@ -310,6 +313,8 @@ func (j *Jail) addFailure(ctx context.Context, f Failure, count int, checkIgnore
 	var at int64 // the counted failure's time (log time, stamped)
 	counted := false
 	switch {
+	case obsolete: // even if a Retune lengthened findtime since
+		j.stats.Obsolete++
 	case ignored:
 		j.stats.Ignored++
 	default:
