@@ -72,11 +72,11 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 	if err != nil {
 		return exitError{code: 1, msg: "configuration errors:\n" + err.Error()}
 	}
-	log, logBuf, err := serverLogger(stderr, o.logFormat, cfg.Server)
+	log, sink, err := serverLogger(stderr, o.logFormat, cfg.Server)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = logBuf.Flush() }()
+	defer func() { _ = sink.Flush() }()
 	for _, w := range cfg.Warnings {
 		log.Warn("configuration", "warning", w.String())
 	}
@@ -107,7 +107,7 @@ func runServer(cmd *cobra.Command, o serverOpts) error {
 		KeepBans:     o.keepBans,
 		Version:      version,
 		Logger:       log,
-		FlushLogs:    logBuf.Reopen,
+		FlushLogs:    sink.Reopen,
 		Load: func() (*config.Config, error) {
 			cfg, err := loadConf(o.conf, io.Discard)
 			if err != nil {
@@ -175,19 +175,33 @@ func loadConf(dir string, note io.Writer) (*config.Config, error) {
 }
 
 // serverLogger builds the daemon's logger: at fail2ban.conf's loglevel, to
-// its logtarget (STDOUT, STDERR or a file; SYSLOG and SYSTEMD-JOURNAL go
-// to stderr, which systemd's journal collects). The text format is
-// fail2ban's own layout (internal/logfmt), so that recidive, logwatch and
-// the like read warden's log as they read fail2ban.log; JSON is slog's.
-// Output is buffered (see logBuffer); flush writes what is pending and is
-// called when the server returns.
-func serverLogger(stderr io.Writer, format string, s config.Server) (log *slog.Logger, buf *logBuffer, err error) {
+// its logtarget (STDOUT, STDERR, a file, SYSLOG: the syslogsocket, see
+// syslogWriter; SYSTEMD-JOURNAL goes to stderr, which systemd's journal
+// collects). The text format is fail2ban's own layout (internal/logfmt),
+// so that recidive, logwatch and the like read warden's log as they read
+// fail2ban.log; JSON is slog's. Output to a stream or file is buffered
+// (see logBuffer); sink's Flush writes what is pending and is called when
+// the server returns, its Reopen is flushlogs.
+func serverLogger(stderr io.Writer, format string, s config.Server) (log *slog.Logger, sink logSink, err error) {
 	return serverLoggerEnv(stderr, format, s, os.Getenv)
 }
 
+// logSink is where the server's log goes.
+type logSink interface {
+	// Flush writes out what is pending.
+	Flush() error
+	// Reopen is flushlogs: it answers as fail2ban does.
+	Reopen() (string, error)
+}
+
+var (
+	_ logSink = (*logBuffer)(nil)
+	_ logSink = (*syslogWriter)(nil)
+)
+
 // serverLoggerEnv is serverLogger with the environment given (for
 // JOURNAL_STREAM).
-func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv func(string) string) (log *slog.Logger, buf *logBuffer, err error) {
+func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv func(string) string) (log *slog.Logger, sink logSink, err error) {
 	var lvl slog.Level
 	switch strings.ToUpper(strings.TrimSpace(s.LogLevel)) {
 	case "CRITICAL", "ERROR":
@@ -204,10 +218,28 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 	// fail2ban leaves the time out for SYSLOG (syslog stamps lines), and
 	// the padding too; the journal stamps lines as well.
 	noTime, noPad := false, false
-	switch t := strings.TrimSpace(s.LogTarget); strings.ToUpper(t) {
+	var sys *syslogWriter
+	var warns []string
+	t := strings.TrimSpace(s.LogTarget)
+	name, opts := t, [][2]string(nil)
+	if strings.HasSuffix(t, "]") {
+		if n, o, err := config.ParseSpec(t); err == nil && strings.EqualFold(n, "SYSLOG") {
+			name, opts = n, o
+		}
+	}
+	switch strings.ToUpper(name) {
 	case "", "STDERR":
 	case "SYSLOG":
-		noTime, noPad = true, true
+		st, ws := parseSyslogTarget(opts)
+		warns = ws
+		noTime, noPad = !st.time, !st.padding
+		sock := syslogSocketPath(s.SyslogSocket)
+		if sys, err = openSyslog(sock, st.facility, stderr, time.Now); err != nil {
+			// fail2ban keeps logging where it logged before, which
+			// for a starting server is stderr.
+			warns = append(warns, fmt.Sprintf("logtarget = SYSLOG: %v: logging to stderr", err))
+			noTime, noPad = true, true
+		}
 	case "SYSTEMD-JOURNAL":
 		noTime = true
 	case "STDOUT":
@@ -219,11 +251,29 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 		}
 		w, path = f, t
 	}
+	if sys != nil {
+		// One record, one message: no buffer that would join them.
+		var h slog.Handler
+		switch format {
+		case "text":
+			h = logfmt.New(sys, logfmt.Options{Level: lvl, NoTime: noTime, NoPadding: noPad, Priority: true})
+		case "json":
+			h = slog.NewJSONHandler(sys, &slog.HandlerOptions{Level: lvl, ReplaceAttr: logfmt.ReplaceAttr})
+		default:
+			_ = sys.Close()
+			return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
+		}
+		log = slog.New(h)
+		for _, m := range warns {
+			log.Warn("configuration", "warning", m)
+		}
+		return log, sys, nil
+	}
 	// On systemd's journal stream, each line leads with its syslog
 	// priority, which journald records as PRIORITY (recidive's
 	// journalmatch wants PRIORITY=5 for bans), and no time.
 	journal := toJournal(w, getenv("JOURNAL_STREAM"))
-	buf = newLogBuffer(w, logFlushEvery)
+	buf := newLogBuffer(w, logFlushEvery)
 	buf.path = path
 	var h slog.Handler
 	switch format {
@@ -234,7 +284,11 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 	default:
 		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
 	}
-	return slog.New(flushOnWarn{Handler: h, buf: buf}), buf, nil
+	log = slog.New(flushOnWarn{Handler: h, buf: buf})
+	for _, m := range warns {
+		log.Warn("configuration", "warning", m)
+	}
+	return log, buf, nil
 }
 
 // openLogFile opens (creating it) the log file at path for appending.
