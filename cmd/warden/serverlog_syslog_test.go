@@ -240,11 +240,14 @@ func TestSyslogNoBlock(t *testing.T) {
 	var stderr bytes.Buffer
 	log, sink := syslogLogger(t, "text", "SYSLOG", path, &stderr)
 	w := sink.(*syslogWriter)
-	const n = 5000 // far more than a unix socket queues (max_dgram_qlen)
+	// More than the daemon's socket (max_dgram_qlen) and warden's queue
+	// (syslogQueueMax) hold.
+	const n = 5000
+	pad := strings.Repeat("x", 2*syslogQueueMax/n)
 	done := make(chan struct{})
 	go func() {
 		for i := range n {
-			log.Info("flood", "i", i)
+			log.Info("flood", "i", i, "pad", pad)
 		}
 		close(done)
 	}()
@@ -253,13 +256,20 @@ func TestSyslogNoBlock(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the logger blocks on a daemon that does not read")
 	}
-	queued := 0
+	// The daemon reads now: what was queued arrives, in order.
+	queued, next := 0, 0
 	b := make([]byte, 4096)
 	for {
-		_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-		if _, err := c.Read(b); err != nil {
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		k, err := c.Read(b)
+		if err != nil {
 			break
 		}
+		var i int
+		if _, err := fmt.Sscanf(string(b[:k]), "<30>fail2ban.server[%d]: INFO flood i=%d", new(int), &i); err != nil || i < next {
+			t.Fatalf("message %q (%v) after i=%d", b[:k], err, next-1)
+		}
+		next = i + 1
 		queued++
 	}
 	if d := w.Dropped(); d == 0 || int(d)+queued != n {

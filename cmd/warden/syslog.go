@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -93,6 +94,14 @@ func syslogSocketPath(s string) string {
 // system call.
 const syslogRetry = time.Second
 
+// syslogQueueMax bounds the bytes of messages waiting for a syslog
+// daemon that is slower than the log (a flood's bans): about 10,000 ban
+// lines. Beyond it, records are dropped.
+const syslogQueueMax = 1 << 20
+
+// syslogDrainEvery is how often messages waiting for the daemon are sent.
+const syslogDrainEvery = 2 * time.Millisecond
+
 // syslogNoteEvery is the least time between two reports of dropped
 // records on stderr.
 const syslogNoteEvery = 10 * time.Second
@@ -108,10 +117,13 @@ const syslogNoteEvery = 10 * time.Second
 //
 // The socket is a datagram socket (a stream socket when the path is one,
 // as Python falls back), non-blocking: a record costs one send(2) and
-// never waits. A record the daemon cannot take now (its queue full) is
-// dropped and counted; when the daemon is gone or was restarted the
-// socket is connected again, at most once per syslogRetry, and the record
-// sent again once, as Python does. Dropped records are reported on note
+// never waits, where Python's handler blocks. A record the daemon cannot
+// take now (its queue is full: a flood, a slow daemon) waits in a queue
+// of at most syslogQueueMax bytes, which a timer drains; beyond it,
+// records are dropped and counted. When the daemon is gone or was
+// restarted the socket is connected again, at most once per syslogRetry,
+// and the record sent again once, as Python does; records that find it
+// gone are dropped and counted. Dropped records are reported on note
 // (stderr) at most every syslogNoteEvery, and at Flush. Safe for
 // concurrent use.
 type syslogWriter struct {
@@ -130,6 +142,13 @@ type syslogWriter struct {
 	pending uint64    // dropped and not yet reported
 	lastErr error     // why the last one was dropped
 	noteAt  time.Time // no report before
+	// queue holds the messages the daemon could not take yet, from
+	// queue[qoff:], one after another, qlens their lengths; timer, armed
+	// while they wait, drains it.
+	queue []byte
+	qoff  int
+	qlens []int
+	timer *time.Timer
 }
 
 // errNoSyslogSocket is the error of a syslogsocket that is not a socket.
@@ -200,10 +219,10 @@ func (w *syslogWriter) reconnect() error {
 	return nil
 }
 
-// send writes w.buf in one system call that does not wait.
-func (w *syslogWriter) send() error {
-	n, err := syscall.SendmsgN(w.fd, w.buf, nil, nil, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL)
-	if err == nil && n < len(w.buf) {
+// send writes b in one system call that does not wait.
+func (w *syslogWriter) send(b []byte) error {
+	n, err := syscall.SendmsgN(w.fd, b, nil, nil, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL)
+	if err == nil && n < len(b) {
 		// A stream took part of the record: the rest cannot follow
 		// without breaking the next one, so the stream is given up.
 		w.close()
@@ -212,21 +231,31 @@ func (w *syslogWriter) send() error {
 	return err
 }
 
-// Write implements io.Writer: p is one record. It never fails: a record
-// the daemon cannot take is dropped and counted.
+// Write implements io.Writer: p is one record. It never fails and never
+// waits: a record the daemon cannot take now waits in w's queue (drained
+// by a timer), and one that finds the queue full or the daemon gone is
+// dropped and counted.
 func (w *syslogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.buf = w.frame(w.buf[:0], p)
+	if len(w.qlens) > 0 {
+		// After those waiting, in order; the oldest is tried now (the
+		// record's one system call), so that a daemon that keeps up
+		// empties the queue as fast as records come.
+		w.sendOldest()
+		w.enqueue()
+		return len(p), nil
+	}
 	if w.fd < 0 {
 		if err := w.reconnect(); err != nil {
 			w.drop(err)
 			return len(p), nil
 		}
 	}
-	err := w.send()
+	err := w.send(w.buf)
 	if err == syscall.EAGAIN {
-		w.drop(err) // the daemon's queue is full: no waiting
+		w.enqueue() // the daemon's queue is full
 		return len(p), nil
 	}
 	if err != nil && err != io.ErrShortWrite {
@@ -234,7 +263,7 @@ func (w *syslogWriter) Write(p []byte) (int, error) {
 		// send once more, as Python's SysLogHandler does.
 		w.close()
 		if err = w.reconnect(); err == nil {
-			err = w.send()
+			err = w.send(w.buf)
 		}
 	}
 	if err != nil {
@@ -245,6 +274,85 @@ func (w *syslogWriter) Write(p []byte) (int, error) {
 		w.report(false)
 	}
 	return len(p), nil
+}
+
+// enqueue keeps w.buf to send later, unless the queue is full, and arms
+// the timer that drains it. The caller holds w.mu.
+func (w *syslogWriter) enqueue() {
+	if len(w.queue)-w.qoff+len(w.buf) > syslogQueueMax {
+		w.drop(syscall.EAGAIN)
+		return
+	}
+	w.queue = append(w.queue, w.buf...)
+	w.qlens = append(w.qlens, len(w.buf))
+	if w.timer == nil {
+		w.timer = time.AfterFunc(syslogDrainEvery, w.drainLater)
+	}
+}
+
+// sendOldest tries to send the oldest waiting message; the caller holds
+// w.mu. A failure other than a full daemon's queue is the timer's to
+// handle (drain).
+func (w *syslogWriter) sendOldest() {
+	if w.fd < 0 {
+		return
+	}
+	n := w.qlens[0]
+	if w.send(w.queue[w.qoff:w.qoff+n]) == nil {
+		w.qoff += n
+		w.qlens = w.qlens[1:]
+		if len(w.qlens) == 0 {
+			w.queue, w.qoff = w.queue[:0], 0
+		}
+	}
+}
+
+// drainLater is the timer's: it sends what it can and comes again while
+// records wait.
+func (w *syslogWriter) drainLater() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = nil
+	if w.drain() && w.timer == nil {
+		w.timer = time.AfterFunc(syslogDrainEvery, w.drainLater)
+	}
+}
+
+// drain sends the waiting records, in order, until the daemon's queue is
+// full again; it reports whether some still wait. When the daemon is
+// gone they are dropped. The caller holds w.mu.
+func (w *syslogWriter) drain() bool {
+	for len(w.qlens) > 0 {
+		n := w.qlens[0]
+		var err error = syscall.ENOTCONN
+		if w.fd >= 0 {
+			err = w.send(w.queue[w.qoff : w.qoff+n])
+		}
+		if err == syscall.EAGAIN {
+			if w.qoff > len(w.queue)/2 { // keep the queue from creeping
+				w.queue = w.queue[:copy(w.queue, w.queue[w.qoff:])]
+				w.qoff = 0
+			}
+			return true
+		}
+		if err != nil {
+			for range w.qlens {
+				w.drop(err)
+			}
+			w.close()
+			w.qlens = w.qlens[:0]
+			w.queue, w.qoff = w.queue[:0], 0
+			break
+		}
+		w.qoff += n
+		w.qlens = w.qlens[1:]
+	}
+	w.qlens = w.qlens[:0]
+	w.queue, w.qoff = w.queue[:0], 0
+	if w.pending > 0 {
+		w.report(false)
+	}
+	return false
 }
 
 // drop counts a record not sent.
@@ -296,16 +404,35 @@ func levelPriority(s []byte) int {
 	return 4
 }
 
-// Flush implements logSink: nothing waits in w; dropped records not yet
-// reported are reported.
+// Flush implements logSink: records waiting for the daemon are sent,
+// waiting for it no longer than syslogFlushWait (the rest are dropped),
+// and dropped records not yet reported are reported.
 func (w *syslogWriter) Flush() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	deadline := w.now().Add(syslogFlushWait)
+	for w.drain() {
+		if !w.now().Before(deadline) {
+			for range w.qlens {
+				w.drop(syscall.EAGAIN)
+			}
+			w.qlens = w.qlens[:0]
+			w.queue, w.qoff = w.queue[:0], 0
+			break
+		}
+		w.mu.Unlock()
+		time.Sleep(syslogDrainEvery)
+		w.mu.Lock()
+	}
 	if w.pending > 0 {
 		w.report(true)
 	}
 	return nil
 }
+
+// syslogFlushWait is the longest Flush waits for a slow daemon (at the
+// server's stop, for its last lines).
+const syslogFlushWait = 100 * time.Millisecond
 
 // Reopen implements logSink; it is flushlogs, which for SYSLOG fail2ban
 // answers "flushed" without reopening anything (its handler connects
@@ -327,10 +454,20 @@ func (w *syslogWriter) Dropped() uint64 {
 	return w.dropped
 }
 
-// Close closes the socket; a later Write connects again.
+// Close closes the socket, dropping what waits; a later Write connects
+// again.
 func (w *syslogWriter) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	for range w.qlens {
+		w.drop(net.ErrClosed)
+	}
+	w.qlens = w.qlens[:0]
+	w.queue, w.qoff = w.queue[:0], 0
 	w.close()
 	return nil
 }
