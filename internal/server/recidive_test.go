@@ -2,16 +2,13 @@ package server
 
 import (
 	"io/fs"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"warden/internal/control"
 	"warden/internal/defaults"
-	"warden/internal/logfmt"
 )
 
 // TestRecidiveReadsOwnLog runs a server whose log (fail2ban's layout, as
@@ -46,38 +43,11 @@ func TestRecidiveReadsOwnLog(t *testing.T) {
 			files["jail.conf"] = "[DEFAULT]\nbackend = auto\nignoreself = false\naction = record\n" +
 				"[app]\nenabled = true\nfilter = app\nlogpath = " + logPath + "\nmaxretry = 1\nfindtime = 10m\nbantime = 1\n" +
 				"[recidive]\nenabled = true\nfilter = recidive\nlogpath = " + serverLog + "\nmaxretry = 3\nfindtime = 1d\nbantime = 1w\n"
-			if err := os.WriteFile(serverLog, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			srvLog, logger := newTextLog(t, serverLog)
 			cfg := loadTreeIn(t, dir, files)
-			out, err := os.OpenFile(serverLog, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { out.Close() })
 			ctx, _ := startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
-				Logger: slog.New(logfmt.New(out, logfmt.Options{}))}, nil)
-			readLog := func() string {
-				b, err := os.ReadFile(serverLog)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return string(b)
-			}
-			waitLog := func(what string, n int) string {
-				t.Helper()
-				deadline := time.Now().Add(10 * time.Second)
-				for {
-					s := readLog()
-					if strings.Count(s, what) >= n {
-						return s
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("no %d× %q in the server log:\n%s", n, what, s)
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
+				Logger: logger}, nil)
+			readLog, waitLog := srvLog.read, srvLog.wait
 			waitLog("server ready", 1)
 			c, err := control.Dial(ctx, filepath.Join(dir, "w.sock"))
 			if err != nil {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"warden/internal/control"
-	"warden/internal/logfmt"
 )
 
 // TestServerLogEvents runs a server writing its log in fail2ban's layout
@@ -46,38 +44,11 @@ func TestServerLogEvents(t *testing.T) {
 			"bantime = 2\nbantime.increment = true\nignoreip = 10.0.0.9\n" +
 			"[recidive]\nenabled = true\nfilter = recidive\nlogpath = " + serverLog + "\nmaxretry = 100\nfindtime = 1d\nbantime = 1w\n",
 	}
-	if err := os.WriteFile(serverLog, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srvLog, logger := newTextLog(t, serverLog)
 	cfg := loadTreeIn(t, dir, files)
-	out, err := os.OpenFile(serverLog, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { out.Close() })
 	ctx, _ := startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
-		Logger: slog.New(logfmt.New(out, logfmt.Options{}))}, nil)
-	readLog := func() string {
-		b, err := os.ReadFile(serverLog)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	waitLog := func(what string, n int) string {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			s := readLog()
-			if strings.Count(s, what) >= n {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %d× %q in the server log:\n%s", n, what, s)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+		Logger: logger}, nil)
+	readLog, waitLog := srvLog.read, srvLog.wait
 	// fail appends failure lines stamped now (to the second) and returns
 	// the stamp, as fail2ban writes it in its Found lines.
 	fail := func(addrs ...string) (time.Time, string) {
@@ -119,7 +90,7 @@ func TestServerLogEvents(t *testing.T) {
 
 	// recidive counts the two Ban lines; a Ban line written after all
 	// the others shows when it has read them.
-	fmt.Fprintf(out, "%s fail2ban.actions        [1]: NOTICE  [other] Ban %s\n", time.Now().Format("2006-01-02 15:04:05,000"), ip)
+	fmt.Fprintf(srvLog.out, "%s fail2ban.actions        [1]: NOTICE  [other] Ban %s\n", time.Now().Format("2006-01-02 15:04:05,000"), ip)
 	c, err := control.Dial(ctx, filepath.Join(dir, "w.sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -187,34 +158,11 @@ func TestServerLogReban(t *testing.T) {
 		"jail.conf": "[DEFAULT]\nbackend = auto\nignoreself = false\n" +
 			"[app]\nenabled = true\nfilter = app\naction = chk\nlogpath = " + logPath + "\nmaxretry = 1\nbantime = 1h\n",
 	}
-	if err := os.WriteFile(serverLog, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srvLog, logger := newTextLog(t, serverLog)
 	cfg := loadTreeIn(t, dir, files)
-	out, err := os.OpenFile(serverLog, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { out.Close() })
 	startServer(t, Options{Config: cfg, DBPath: filepath.Join(dir, "w.db"), Socket: filepath.Join(dir, "w.sock"),
-		HealInterval: 100 * time.Millisecond, Logger: slog.New(logfmt.New(out, logfmt.Options{}))}, nil)
-	waitFor := func(what string) string {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			b, err := os.ReadFile(serverLog)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(string(b), what) {
-				return string(b)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %q in the server log:\n%s", what, b)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+		HealInterval: 100 * time.Millisecond, Logger: logger}, nil)
+	waitFor := func(what string) string { t.Helper(); return srvLog.wait(what, 1) }
 	waitFor("server ready")
 	appendLines(t, logPath, "login failed from 192.0.2.7")
 	waitFor("NOTICE  [app] Ban 192.0.2.7\n")
