@@ -411,3 +411,18 @@ func FuzzSyslogFrame(f *testing.F) {
 		}
 	})
 }
+
+// TestSyslogGoneReported: records dropped while the daemon is gone are
+// reported on stderr as they are dropped (at most every
+// syslogNoteEvery), not only at the server's stop.
+func TestSyslogGoneReported(t *testing.T) {
+	path, c := listenSyslog(t)
+	c.Close() // the socket file stays: connecting is refused
+	var stderr bytes.Buffer
+	log, _ := syslogLogger(t, "text", "SYSLOG", path, &stderr)
+	log.Info("nobody listens")
+	log.Info("still nobody")
+	if got := strings.Count(stderr.String(), "log records dropped"); got != 1 {
+		t.Errorf("stderr %q: want one report of the dropped record before any Flush", stderr.String())
+	}
+}

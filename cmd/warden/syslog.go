@@ -238,6 +238,13 @@ func (w *syslogWriter) send(b []byte) error {
 func (w *syslogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	defer func() {
+		// Whatever became of this record: a daemon gone for long is
+		// reported while it is gone, not only at Flush.
+		if w.pending > 0 {
+			w.report(false)
+		}
+	}()
 	w.buf = w.frame(w.buf[:0], p)
 	if len(w.qlens) > 0 {
 		// After those waiting, in order; the oldest is tried now (the
@@ -268,10 +275,6 @@ func (w *syslogWriter) Write(p []byte) (int, error) {
 	}
 	if err != nil {
 		w.drop(err)
-		return len(p), nil
-	}
-	if w.pending > 0 {
-		w.report(false)
 	}
 	return len(p), nil
 }
