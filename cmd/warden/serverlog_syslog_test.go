@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -424,5 +425,47 @@ func TestSyslogGoneReported(t *testing.T) {
 	log.Info("still nobody")
 	if got := strings.Count(stderr.String(), "log records dropped"); got != 1 {
 		t.Errorf("stderr %q: want one report of the dropped record before any Flush", stderr.String())
+	}
+}
+
+// TestSyslogRestartedFull: a record that finds the daemon restarted
+// with its queue already full waits in warden's queue, as any record
+// the daemon cannot take yet, instead of being dropped.
+func TestSyslogRestartedFull(t *testing.T) {
+	path, c := listenSyslog(t)
+	var stderr bytes.Buffer
+	log, sink := syslogLogger(t, "text", "SYSLOG", path, &stderr)
+	w := sink.(*syslogWriter)
+	c.Close()
+	_ = os.Remove(path)
+	c2, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	// Another client fills the new daemon's queue.
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	filled := 0
+	for ; ; filled++ {
+		if err := syscall.Sendto(fd, []byte("fill"), 0, nil); err == syscall.EAGAIN {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	log.Info("after the restart")
+	if d := w.Dropped(); d != 0 {
+		t.Fatalf("dropped %d (%q), want the record kept", d, stderr.String())
+	}
+	got := readDatagrams(t, c2, filled+1)
+	if last := got[filled]; !strings.HasSuffix(last, "INFO after the restart\x00") {
+		t.Errorf("last message %q", last)
 	}
 }

@@ -261,11 +261,7 @@ func (w *syslogWriter) Write(p []byte) (int, error) {
 		}
 	}
 	err := w.send(w.buf)
-	if err == syscall.EAGAIN {
-		w.enqueue() // the daemon's queue is full
-		return len(p), nil
-	}
-	if err != nil && err != io.ErrShortWrite {
+	if err != nil && err != syscall.EAGAIN && err != io.ErrShortWrite {
 		// The daemon went away or was restarted: connect again and
 		// send once more, as Python's SysLogHandler does.
 		w.close()
@@ -273,7 +269,10 @@ func (w *syslogWriter) Write(p []byte) (int, error) {
 			err = w.send(w.buf)
 		}
 	}
-	if err != nil {
+	switch {
+	case err == syscall.EAGAIN:
+		w.enqueue() // the daemon's queue is full
+	case err != nil:
 		w.drop(err)
 	}
 	return len(p), nil
