@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,25 +12,10 @@ import (
 	"warden/internal/logfmt"
 )
 
-// syncBuf is a strings.Builder safe for the manager's goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// events returns the lines that carry one of words, the layout's head
-// ("fail2ban.x [7]: ") left out.
-func (s *syncBuf) events(words ...string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// events returns the lines of s that carry one of words.
+func (s *syncBuffer) events(words ...string) []string {
 	var out []string
-	for l := range strings.Lines(s.b.String()) {
+	for l := range strings.Lines(s.String()) {
 		for _, w := range words {
 			if strings.Contains(l, w) {
 				out = append(out, strings.TrimSuffix(l, "\n"))
@@ -81,7 +65,7 @@ func TestIncreaseBanLine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf syncBuf
+			var buf syncBuffer
 			e := newEnv(t, func(c *Config) {
 				c.Jails[0].BanTime, c.Jails[0].Actions, c.Logger = tc.cfg, nil, textLogger(&buf)
 			})
@@ -116,7 +100,7 @@ func TestRebanLine(t *testing.T) {
 		{"none", 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf syncBuf
+			var buf syncBuffer
 			as := []*epochAction{{}, {}}
 			e := newEnv(t, func(c *Config) {
 				c.Jails[0].Actions = []Action{as[0], as[1]}
