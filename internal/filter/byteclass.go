@@ -2,6 +2,7 @@ package filter
 
 import (
 	"regexp/syntax"
+	"slices"
 	"unicode"
 )
 
@@ -13,28 +14,15 @@ import (
 // cache instead of spilling out of it. cls[c] is c's class; n the number
 // of classes (at least 1).
 func asciiByteClasses(prog *syntax.Prog) (cls [128]uint8, n int) {
-	var sets [][2]uint64
-	for i := range prog.Inst {
-		if set, ok := asciiSetOf(&prog.Inst[i]); ok {
-			sets = append(sets, set)
-		}
-	}
-	return refineClasses(sets)
+	return refineClasses(runeSets(prog))
 }
 
 // dfaByteClasses is asciiByteClasses for dfa, whose steps also tell a
 // newline and word bytes from the others when the program has an
 // empty-width assertion (the context of the next position).
 func dfaByteClasses(prog *syntax.Prog) (cls [128]uint8, n int) {
-	var sets [][2]uint64
-	ctx := false
-	for i := range prog.Inst {
-		if set, ok := asciiSetOf(&prog.Inst[i]); ok {
-			sets = append(sets, set)
-		}
-		ctx = ctx || prog.Inst[i].Op == syntax.InstEmptyWidth
-	}
-	if ctx {
+	sets := runeSets(prog)
+	if slices.ContainsFunc(prog.Inst, func(in syntax.Inst) bool { return in.Op == syntax.InstEmptyWidth }) {
 		var nl, word [2]uint64
 		nl[0] = 1 << '\n'
 		for c := range 128 {
@@ -45,6 +33,17 @@ func dfaByteClasses(prog *syntax.Prog) (cls [128]uint8, n int) {
 		sets = append(sets, nl, word)
 	}
 	return refineClasses(sets)
+}
+
+// runeSets lists the ASCII byte sets of prog's rune instructions.
+func runeSets(prog *syntax.Prog) [][2]uint64 {
+	var sets [][2]uint64
+	for i := range prog.Inst {
+		if set, ok := asciiSetOf(&prog.Inst[i]); ok {
+			sets = append(sets, set)
+		}
+	}
+	return sets
 }
 
 // refineClasses is the coarsest partition of the ASCII bytes that splits

@@ -8,10 +8,11 @@ import (
 
 // dfa answers one question fast: does a Go expression match anywhere in
 // a pure-ASCII text? It is a lazily built deterministic automaton over
-// the program Go's regexp compiles, one table lookup per byte, where Go's
-// own engines (backtracker, NFA) spend tens of nanoseconds per byte. It
-// reports no positions and no groups: a filter uses it to reject lines,
-// and to count prefregex hits, before paying for a search with captures.
+// the program Go's regexp compiles, one transition lookup per byte (in
+// the column of the byte's class), where Go's own engines (backtracker,
+// NFA) spend tens of nanoseconds per byte. It reports no positions and
+// no groups: a filter uses it to reject lines, and to count prefregex
+// hits, before paying for a search with captures.
 //
 // A state is a set of program counters not yet expanded through empty-width
 // assertions, plus what the previous byte was (start of text, newline, word

@@ -15,8 +15,9 @@ import (
 // preferred) are dropped, the position is noted, and the threads before
 // it (more preferred) run on; a later match can only come from those, so
 // the last position noted when no thread is left is the end of the match
-// the backtracker would pick. One table lookup per byte, and the walk
-// stops as soon as no thread is left, usually a few bytes after the match.
+// the backtracker would pick. One transition lookup per byte (in the
+// column of the byte's class), and the walk stops as soon as no thread is
+// left, usually a few bytes after the match.
 //
 // Of the empty-width assertions only \z (the end of the text; $ outside
 // multi-line mode) is accepted, so a thread list does not depend on the

@@ -445,7 +445,7 @@ func (f *Filter) processSeq(ctx context.Context, lines iter.Seq[string], workers
 // longer than the wait: warden regex -j 2 on the 1M-line auth.log parked
 // about 350 times a run for waits of 12 us on average, and spent 8% more
 // wall time than when it spins (bench/README, regex round 18). 4,000
-// yields are about 0.4 ms.
+// yields took 0.4-0.8 ms here, depending on the load.
 const turnSpins = 4000
 
 // takeTurn takes the reading turn from turn, yielding the processor up
