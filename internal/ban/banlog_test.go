@@ -16,6 +16,7 @@ import (
 	"warden/internal/firewall"
 	"warden/internal/jail"
 	"warden/internal/logfmt"
+	"warden/internal/racedetect"
 	"warden/internal/store"
 )
 
@@ -80,9 +81,7 @@ func TestBanLogLine(t *testing.T) {
 // TestBanLogAllocs bounds what a flood's per-ban line allocates in the
 // server's text log: the prefix's text, nothing per attribute.
 func TestBanLogAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts do not hold under the race detector")
-	}
+	racedetect.SkipAllocs(t)
 	m := &Manager{log: slog.New(logfmt.New(io.Discard, logfmt.Options{})), jails: map[string]*jailState{}}
 	m.jails["sshd"] = &jailState{cfg: JailConfig{Name: "sshd"}, log: m.log.With("jail", "sshd")}
 	final := make([]*pendingBan, 64)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"warden/internal/logfmt"
+	"warden/internal/racedetect"
 )
 
 // TestFilterLines checks the filter lines fail2ban writes for a jail's
@@ -167,9 +168,7 @@ func TestObsoleteNotFound(t *testing.T) {
 
 // TestFoundAllocs: a flood's Found line allocates nothing in the jail.
 func TestFoundAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts do not hold under the race detector")
-	}
+	racedetect.SkipAllocs(t)
 	clk := &fakeClock{now: base}
 	j := New(Config{Name: "sshd", MaxRetry: 1 << 30, Clock: clk.Now,
 		Logger: slog.New(logfmt.New(io.Discard, logfmt.Options{}))})

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"warden/internal/racedetect"
 )
 
 // TestEventLines pins the filter's, observer's and reban lines against
@@ -128,9 +129,7 @@ func TestAppendSeconds(t *testing.T) {
 // TestEventAllocs bounds what a flood's Found line costs: nothing
 // allocated beyond the record itself.
 func TestEventAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts do not hold under the race detector")
-	}
+	racedetect.SkipAllocs(t)
 	h := slog.New(New(io.Discard, Options{})).With("jail", "sshd").Handler()
 	r := slog.NewRecord(at, slog.LevelInfo, MsgFound, 0)
 	r.AddAttrs(slog.String("id", "192.0.2.7"), slog.Time("failed", at))

@@ -1,7 +1,0 @@
-//go:build race
-
-package ban
-
-// raceEnabled: the race detector is on; sync.Pool then drops items on
-// purpose, so allocation counts do not hold.
-const raceEnabled = true

@@ -1,5 +1,0 @@
-//go:build !race
-
-package logfmt
-
-const raceEnabled = false

@@ -1,0 +1,6 @@
+//go:build !race
+
+package racedetect
+
+// Enabled: the race detector is on.
+const Enabled = false
