@@ -220,38 +220,26 @@ func AppendSeconds(b []byte, s int64) []byte {
 		return append(b, ' ')
 	}
 	round := func(s, by int64) int64 { return int64(math.RoundToEven(float64(s) / float64(by))) }
+	// three appends n, counted in small units, as big, mid and small ones
+	three := func(b []byte, n, perBig int64, big string, perMid int64, mid, small string) []byte {
+		b = unit(b, n/perBig, big)
+		if n %= perBig; n >= perMid {
+			b = unit(b, n/perMid, mid)
+			n %= perMid
+		}
+		if n != 0 {
+			b = unit(b, n, small)
+		}
+		return b
+	}
 	start := len(b)
 	switch {
 	case s >= 365*86400:
-		d := round(s, 86400)
-		b = unit(b, d/365, "y")
-		if d %= 365; d >= 7 {
-			b = unit(b, d/7, "w")
-			d %= 7
-		}
-		if d != 0 {
-			b = unit(b, d, "d")
-		}
+		b = three(b, round(s, 86400), 365, "y", 7, "w", "d")
 	case s >= 7*86400:
-		hr := round(s, 3600)
-		b = unit(b, hr/168, "w")
-		if hr %= 168; hr >= 24 {
-			b = unit(b, hr/24, "d")
-			hr %= 24
-		}
-		if hr != 0 {
-			b = unit(b, hr, "h")
-		}
+		b = three(b, round(s, 3600), 168, "w", 24, "d", "h")
 	case s >= 86400:
-		m := round(s, 60)
-		b = unit(b, m/1440, "d")
-		if m %= 1440; m >= 60 {
-			b = unit(b, m/60, "h")
-			m %= 60
-		}
-		if m != 0 {
-			b = unit(b, m, "m")
-		}
+		b = three(b, round(s, 60), 1440, "d", 60, "h", "m")
 	case s >= 3595:
 		t := round(s, 10)
 		b = unit(b, t/360, "h")
