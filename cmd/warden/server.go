@@ -202,6 +202,9 @@ var (
 // serverLoggerEnv is serverLogger with the environment given (for
 // JOURNAL_STREAM).
 func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv func(string) string) (log *slog.Logger, sink logSink, err error) {
+	if format != "text" && format != "json" {
+		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
+	}
 	var lvl slog.Level
 	switch strings.ToUpper(strings.TrimSpace(s.LogLevel)) {
 	case "CRITICAL", "ERROR":
@@ -251,44 +254,36 @@ func serverLoggerEnv(stderr io.Writer, format string, s config.Server, getenv fu
 		}
 		w, path = f, t
 	}
-	if sys != nil {
-		// One record, one message: no buffer that would join them.
-		var h slog.Handler
-		switch format {
-		case "text":
-			h = logfmt.New(sys, logfmt.Options{Level: lvl, NoTime: noTime, NoPadding: noPad, Priority: true})
-		case "json":
-			h = slog.NewJSONHandler(sys, &slog.HandlerOptions{Level: lvl, ReplaceAttr: logfmt.ReplaceAttr})
-		default:
-			_ = sys.Close()
-			return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
-		}
-		log = slog.New(h)
-		for _, m := range warns {
-			log.Warn("configuration", "warning", m)
-		}
-		return log, sys, nil
-	}
+	// One syslog record, one message: no buffer that would join them.
 	// On systemd's journal stream, each line leads with its syslog
 	// priority, which journald records as PRIORITY (recidive's
 	// journalmatch wants PRIORITY=5 for bans), and no time.
-	journal := toJournal(w, getenv("JOURNAL_STREAM"))
-	buf := newLogBuffer(w, logFlushEvery)
-	buf.path = path
-	var h slog.Handler
-	switch format {
-	case "text":
-		h = logfmt.New(buf, logfmt.Options{Level: lvl, NoTime: noTime || journal, NoPadding: noPad, Priority: journal})
-	case "json":
-		h = slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: lvl, ReplaceAttr: logfmt.ReplaceAttr})
-	default:
-		return nil, nil, fmt.Errorf("--log-format %q: want text or json", format)
+	var out io.Writer
+	var buf *logBuffer
+	prio := true
+	if sys != nil {
+		out, sink = sys, sys
+	} else {
+		prio = toJournal(w, getenv("JOURNAL_STREAM"))
+		noTime = noTime || prio
+		buf = newLogBuffer(w, logFlushEvery)
+		buf.path = path
+		out, sink = buf, buf
 	}
-	log = slog.New(flushOnWarn{Handler: h, buf: buf})
+	var h slog.Handler
+	if format == "text" {
+		h = logfmt.New(out, logfmt.Options{Level: lvl, NoTime: noTime, NoPadding: noPad, Priority: prio})
+	} else {
+		h = slog.NewJSONHandler(out, &slog.HandlerOptions{Level: lvl, ReplaceAttr: logfmt.ReplaceAttr})
+	}
+	if buf != nil {
+		h = flushOnWarn{Handler: h, buf: buf}
+	}
+	log = slog.New(h)
 	for _, m := range warns {
 		log.Warn("configuration", "warning", m)
 	}
-	return log, buf, nil
+	return log, sink, nil
 }
 
 // openLogFile opens (creating it) the log file at path for appending.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -182,5 +183,21 @@ func TestLogReopen(t *testing.T) {
 	_ = buf.Flush()
 	if b, err := os.ReadFile(path); err != nil || !strings.Contains(string(b), "second") || strings.Contains(string(b), "first") {
 		t.Errorf("the reopened file: %q, %v; want the second line only", b, err)
+	}
+}
+
+// TestServerLoggerBadFormat: an unknown --log-format is refused before
+// the target is opened, whatever the target.
+func TestServerLoggerBadFormat(t *testing.T) {
+	dir := t.TempDir()
+	for _, target := range []string{"STDERR", filepath.Join(dir, "server.log"), "SYSLOG"} {
+		_, _, err := serverLoggerEnv(io.Discard, "xml", config.Server{LogTarget: target, SyslogSocket: filepath.Join(dir, "none")},
+			func(string) string { return "" })
+		if err == nil || !strings.Contains(err.Error(), `--log-format "xml"`) {
+			t.Errorf("target %s: err = %v, want the format refused", target, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "server.log")); !os.IsNotExist(err) {
+		t.Errorf("the log file was made for a refused format: %v", err)
 	}
 }
