@@ -338,23 +338,27 @@ func (w *syslogWriter) drain() bool {
 			return true
 		}
 		if err != nil {
-			for range w.qlens {
-				w.drop(err)
-			}
+			w.dropQueued(err)
 			w.close()
-			w.qlens = w.qlens[:0]
-			w.queue, w.qoff = w.queue[:0], 0
 			break
 		}
 		w.qoff += n
 		w.qlens = w.qlens[1:]
 	}
-	w.qlens = w.qlens[:0]
 	w.queue, w.qoff = w.queue[:0], 0
 	if w.pending > 0 {
 		w.report(false)
 	}
 	return false
+}
+
+// dropQueued drops every record waiting; the caller holds w.mu.
+func (w *syslogWriter) dropQueued(err error) {
+	for range w.qlens {
+		w.drop(err)
+	}
+	w.qlens = w.qlens[:0]
+	w.queue, w.qoff = w.queue[:0], 0
 }
 
 // drop counts a record not sent.
@@ -415,11 +419,7 @@ func (w *syslogWriter) Flush() error {
 	deadline := w.now().Add(syslogFlushWait)
 	for w.drain() {
 		if !w.now().Before(deadline) {
-			for range w.qlens {
-				w.drop(syscall.EAGAIN)
-			}
-			w.qlens = w.qlens[:0]
-			w.queue, w.qoff = w.queue[:0], 0
+			w.dropQueued(syscall.EAGAIN)
 			break
 		}
 		w.mu.Unlock()
@@ -465,11 +465,7 @@ func (w *syslogWriter) Close() error {
 		w.timer.Stop()
 		w.timer = nil
 	}
-	for range w.qlens {
-		w.drop(net.ErrClosed)
-	}
-	w.qlens = w.qlens[:0]
-	w.queue, w.qoff = w.queue[:0], 0
+	w.dropQueued(net.ErrClosed)
 	w.close()
 	return nil
 }
